@@ -1,0 +1,563 @@
+"""The walk network: read OpenStreetMap (XML, PBF, GraphML) or download it, keep what people
+can walk on, and turn it once into CSR arrays for fast shortest-path search.
+
+Walking ignores one-way rules (as osmnx's walk network does): every kept way is usable in both
+directions, so the network is stored as *undirected* edges; the CSR adjacency holds each edge
+twice (u→v and v→u). Edge lengths are measured on the edge geometry in the metric CRS (m).
+
+Disconnected pieces are kept in the arrays but the analysis uses the largest connected part
+(:attr:`WalkNetwork.main_component`); the others are listed in :attr:`WalkNetwork.fragments`
+and reported as warnings.
+"""
+
+from __future__ import annotations
+
+import bz2
+import hashlib
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import networkx as nx
+import numpy as np
+import pandas as pd
+import pyproj
+import scipy.sparse as sp
+import shapely
+from scipy.sparse.csgraph import connected_components
+
+from .errors import ProblemReport
+
+log = logging.getLogger(__name__)
+
+#: highway values nobody walks on (or that are not built).
+EXCLUDED_HIGHWAY = frozenset({
+    "motorway", "motorway_link", "abandoned", "bus_guideway", "construction", "elevator",
+    "escalator", "no", "planned", "platform", "proposed", "raceway", "razed", "busway",
+    "disused", "bridleway",
+})
+#: highway values excluded unless the way says pedestrians may use it (foot=yes/designated).
+EXCLUDED_UNLESS_FOOT = frozenset({"cycleway"})
+#: highway values excluded on bridges and in tunnels unless foot/sidewalk tags allow walking:
+#: in Chinese cities these are the elevated expressways (高架) and road tunnels.
+GRADE_SEPARATED_FAST = frozenset({"trunk", "trunk_link"})
+_FOOT_OK = frozenset({"yes", "designated", "permissive", "official"})
+_SIDEWALK_YES = frozenset({"both", "left", "right", "yes", "separate"})
+#: OSM way tags kept on the edges (osmnx's defaults plus the pedestrian ones we filter on).
+WAY_TAGS = ("highway", "name", "foot", "access", "service", "sidewalk", "area", "oneway",
+            "bridge", "tunnel", "footway")
+
+
+@dataclass
+class WalkNetwork:
+    """An undirected walk network in a metric CRS, ready for search.
+
+    Attributes
+    ----------
+    crs : pyproj.CRS
+        Metric CRS of all coordinates (m).
+    node_id : int64 array (n_nodes,)
+        OSM node ids (or graph node labels when they are integers; else 0..n-1).
+    x, y : float64 arrays (n_nodes,)
+        Node coordinates (m).
+    edge_u, edge_v : int32 arrays (n_edges,)
+        End node indices; each edge's geometry runs from ``edge_u`` to ``edge_v``.
+    edge_length : float64 array (n_edges,)
+        Edge length along its geometry (m). Zero-length edges are kept.
+    edge_geometry : object array of shapely LineStrings (n_edges,)
+    edge_attrs : DataFrame (n_edges rows)
+        highway, name, osmid of each edge (for output only).
+    adj : scipy.sparse.csr_matrix (n_nodes × n_nodes)
+        Directed adjacency with lengths (m); each undirected edge appears twice, parallel edges
+        are kept as separate entries (built from its arrays, never summed).
+    adj_edge : int32 array (adj.nnz,)
+        The undirected edge behind each adjacency entry.
+    component : int32 array (n_nodes,)
+        Connected-component label of each node.
+    main_component : int
+        Label of the largest component (by node count); analysis runs on it.
+    fragments : DataFrame
+        One row per other component: component, nodes, edges, length_m, x, y (a node in it).
+    source : str
+        Where the network came from (file name or "download").
+    """
+
+    crs: pyproj.CRS
+    node_id: np.ndarray
+    x: np.ndarray
+    y: np.ndarray
+    edge_u: np.ndarray
+    edge_v: np.ndarray
+    edge_length: np.ndarray
+    edge_geometry: np.ndarray
+    edge_attrs: pd.DataFrame
+    adj: sp.csr_matrix
+    adj_edge: np.ndarray
+    component: np.ndarray
+    main_component: int
+    fragments: pd.DataFrame
+    source: str = ""
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def n_nodes(self) -> int:
+        return len(self.x)
+
+    @property
+    def n_edges(self) -> int:
+        return len(self.edge_u)
+
+    @property
+    def main_node_mask(self) -> np.ndarray:
+        """Nodes in the main (largest) connected component."""
+        return self.component == self.main_component
+
+    @property
+    def main_edge_mask(self) -> np.ndarray:
+        """Edges in the main connected component."""
+        return self.component[self.edge_u] == self.main_component
+
+    def edges_gdf(self, mask: np.ndarray | None = None) -> gpd.GeoDataFrame:
+        """Edges as a GeoDataFrame (edge_index, u, v, osm ids, length_m, highway, name,
+        main_component flag); ``mask`` selects a subset (e.g. the edges used)."""
+        idx = np.arange(self.n_edges) if mask is None else np.flatnonzero(mask)
+        df = pd.DataFrame({
+            "edge_index": idx,
+            "u_osmid": self.node_id[self.edge_u[idx]],
+            "v_osmid": self.node_id[self.edge_v[idx]],
+            "length_m": self.edge_length[idx],
+            "main_component": self.main_edge_mask[idx],
+        })
+        for col in self.edge_attrs.columns:
+            df[col] = self.edge_attrs[col].to_numpy()[idx]
+        return gpd.GeoDataFrame(df, geometry=self.edge_geometry[idx], crs=self.crs)
+
+    def to_networkx(self) -> nx.MultiGraph:
+        """The network as an undirected networkx MultiGraph keyed by node index (for checks)."""
+        G = nx.MultiGraph()
+        G.add_nodes_from(range(self.n_nodes))
+        G.add_weighted_edges_from(
+            zip(self.edge_u.tolist(), self.edge_v.tolist(), self.edge_length.tolist()), weight="length")
+        return G
+
+
+# --------------------------------------------------------------------------------------------
+# Building from a graph / arrays
+
+
+def network_from_arrays(x: np.ndarray, y: np.ndarray, edge_u: np.ndarray, edge_v: np.ndarray,
+                        crs: Any, edge_geometry: np.ndarray | None = None,
+                        node_id: np.ndarray | None = None, edge_attrs: pd.DataFrame | None = None,
+                        source: str = "", report: ProblemReport | None = None) -> WalkNetwork:
+    """Build a :class:`WalkNetwork` from node coordinates (m) and undirected edge end indices.
+
+    Edge geometries default to straight lines; lengths are measured on the geometries (m).
+    """
+    t0 = time.perf_counter()
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    n = len(x)
+    eu = np.asarray(edge_u, dtype=np.int32)
+    ev = np.asarray(edge_v, dtype=np.int32)
+    if edge_geometry is None:
+        coords = np.stack([np.stack([x[eu], y[eu]], axis=1), np.stack([x[ev], y[ev]], axis=1)], axis=1)
+        edge_geometry = shapely.linestrings(coords)
+    edge_geometry = np.asarray(edge_geometry, dtype=object)
+    length = shapely.length(edge_geometry).astype(np.float64)
+    m = len(eu)
+    # CSR of the symmetric adjacency built directly from arrays: parallel edges and zero
+    # lengths stay separate explicit entries (a COO→CSR conversion would sum/drop them).
+    rows = np.concatenate([eu, ev])
+    cols = np.concatenate([ev, eu])
+    eid = np.concatenate([np.arange(m, dtype=np.int32)] * 2)
+    order = np.lexsort((cols, rows))
+    rows, cols, eid = rows[order], cols[order], eid[order]
+    indptr = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.bincount(rows, minlength=n), out=indptr[1:])
+    adj = sp.csr_matrix((length[eid], cols.astype(np.int32), indptr), shape=(n, n))
+    # Components from a deduplicated copy (scipy is fine with summed duplicates for that).
+    ncomp, comp = connected_components(
+        sp.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(n, n)), directed=False)
+    comp = comp.astype(np.int32)
+    sizes = np.bincount(comp, minlength=ncomp)
+    main = int(np.argmax(sizes)) if n else 0
+    # A node with no edge is not a "fragment" worth reporting; components with edges are.
+    edge_comp = comp[eu]
+    e_count = np.bincount(edge_comp, minlength=ncomp)
+    e_len = np.bincount(edge_comp, weights=length, minlength=ncomp)
+    first_node = np.full(ncomp, -1, dtype=np.int64)
+    first_node[comp[::-1]] = np.arange(n)[::-1]
+    frag_ids = np.flatnonzero((np.arange(ncomp) != main) & (e_count > 0))
+    fragments = pd.DataFrame({
+        "component": frag_ids,
+        "nodes": sizes[frag_ids],
+        "edges": e_count[frag_ids],
+        "length_m": e_len[frag_ids],
+        "x": x[first_node[frag_ids]],
+        "y": y[first_node[frag_ids]],
+    }).sort_values("length_m", ascending=False, ignore_index=True)
+    if edge_attrs is None:
+        edge_attrs = pd.DataFrame(index=range(m))
+    net = WalkNetwork(
+        crs=pyproj.CRS.from_user_input(crs), node_id=(np.arange(n, dtype=np.int64) if node_id is None
+                                                      else np.asarray(node_id, dtype=np.int64)),
+        x=x, y=y, edge_u=eu, edge_v=ev, edge_length=length, edge_geometry=edge_geometry,
+        edge_attrs=edge_attrs.reset_index(drop=True), adj=adj, adj_edge=eid, component=comp,
+        main_component=main, fragments=fragments, source=source)
+    log.info("built network: %s nodes, %s edges, %.1f km, main part %s nodes, %s fragments in %.2f s",
+             f"{n:,}", f"{m:,}", length.sum() / 1000, f"{int(sizes[main]) if n else 0:,}",
+             len(fragments), time.perf_counter() - t0)
+    if report is not None and len(fragments):
+        _report_fragments(net, report)
+    return net
+
+
+def _report_fragments(net: WalkNetwork, report: ProblemReport) -> None:
+    fr = net.fragments
+    main_nodes = int(net.main_node_mask.sum())
+    biggest = fr.head(5)
+    listing = "; ".join(f"{int(r.nodes)} nodes / {r.length_m:.0f} m near ({r.x:.0f}, {r.y:.0f})"
+                        for r in biggest.itertuples())
+    report.warning(
+        net.source or "walk network",
+        f"{len(fr)} disconnected network fragment(s) besides the main part ({main_nodes:,} nodes); "
+        f"largest: {listing}. Analysis uses the main part; points that only reach a fragment "
+        "are listed as fragment-only.",
+        "Usually harmless (private compounds, bits cut by the clip). If a fragment is large, "
+        "check the OSM data for a missing link or widen the network margin.")
+
+
+def network_from_graph(G: nx.MultiDiGraph | nx.Graph, metric_crs: Any, source: str = "",
+                       report: ProblemReport | None = None) -> WalkNetwork:
+    """Convert an osmnx-style graph (nodes with ``x``/``y``, edges with optional ``geometry``)
+    into a :class:`WalkNetwork` in ``metric_crs``.
+
+    The graph may be unprojected (``G.graph['crs']`` geographic, the osmnx default) or already
+    projected. Edge directions are ignored; an edge and its reverse twin (same end nodes and
+    length) are kept once.
+    """
+    src_crs = pyproj.CRS.from_user_input(G.graph.get("crs", "EPSG:4326"))
+    dst_crs = pyproj.CRS.from_user_input(metric_crs)
+    nodes = list(G.nodes)
+    n = len(nodes)
+    pos = {node: i for i, node in enumerate(nodes)}
+    nx_ = np.fromiter((G.nodes[v]["x"] for v in nodes), dtype=np.float64, count=n)
+    ny_ = np.fromiter((G.nodes[v]["y"] for v in nodes), dtype=np.float64, count=n)
+    try:
+        node_id = np.asarray(nodes, dtype=np.int64)
+    except (TypeError, ValueError):
+        node_id = np.arange(n, dtype=np.int64)
+    tf = pyproj.Transformer.from_crs(src_crs, dst_crs, always_xy=True)
+    x, y = tf.transform(nx_, ny_)
+    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+
+    if G.is_multigraph():
+        edges = list(G.edges(keys=False, data=True))
+    else:
+        edges = list(G.edges(data=True))
+    eu = np.fromiter((pos[u] for u, _, _ in edges), dtype=np.int64, count=len(edges))
+    ev = np.fromiter((pos[v] for _, v, _ in edges), dtype=np.int64, count=len(edges))
+    geoms = np.array([d.get("geometry") for _, _, d in edges], dtype=object)
+    has = np.array([g is not None for g in geoms], dtype=bool)
+    straight = shapely.linestrings(np.stack([
+        np.stack([x[eu], y[eu]], axis=1), np.stack([x[ev], y[ev]], axis=1)], axis=1)) if len(edges) else \
+        np.empty(0, dtype=object)
+    if has.any():
+        g = shapely.from_wkb(shapely.to_wkb(geoms[has])) if src_crs == dst_crs else \
+            shapely.transform(geoms[has], lambda c: np.stack(tf.transform(c[:, 0], c[:, 1]), axis=1))
+        # Orient each geometry from u to v (osmnx stores reversed geometries on some twins).
+        start = shapely.get_point(g, 0)
+        du = shapely.distance(start, shapely.points(x[eu[has]], y[eu[has]]))
+        dv = shapely.distance(start, shapely.points(x[ev[has]], y[ev[has]]))
+        flip = dv < du
+        g[flip] = shapely.reverse(g[flip])
+        straight[has] = g
+    geom = straight
+    length = shapely.length(geom)
+    # Drop reverse twins: same unordered end pair and same length (to the centimetre).
+    a, b = np.minimum(eu, ev), np.maximum(eu, ev)
+    key = pd.DataFrame({"a": a, "b": b, "L": np.round(length, 2)})
+    keep = ~key.duplicated().to_numpy()
+    attrs = pd.DataFrame({
+        "highway": [_tag_text(d.get("highway")) for _, _, d in edges],
+        "name": [_tag_text(d.get("name")) for _, _, d in edges],
+        "osmid": [_tag_text(d.get("osmid")) for _, _, d in edges],
+    })[keep]
+    return network_from_arrays(x, y, eu[keep], ev[keep], dst_crs, geom[keep], node_id, attrs,
+                               source=source, report=report)
+
+
+def _tag_text(value: object) -> str:
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return ""
+    if isinstance(value, (list, tuple, set)):
+        return ";".join(str(v) for v in value)
+    return str(value)
+
+
+# --------------------------------------------------------------------------------------------
+# Which ways people walk on
+
+
+def is_walkable(tags: dict[str, Any]) -> bool:
+    """Whether an OSM way with these tags is usable on foot (in both directions).
+
+    Follows osmnx's walk filter (motorways, ``foot=no``, ``service=private``, ``area=yes``,
+    unbuilt ways out), plus: cycleways only with ``foot=yes`` or a sidewalk; trunk roads on
+    bridges or in tunnels (elevated expressways) only with ``foot``/``sidewalk`` tags allowing
+    it; ``access=private/no`` excluded unless ``foot`` allows it. Tracks and ``oneway`` ways
+    are kept (walked both ways).
+    """
+    hw = _first(tags.get("highway"))
+    if not hw:
+        return False
+    foot = _first(tags.get("foot"))
+    if foot == "no" or hw in EXCLUDED_HIGHWAY or _first(tags.get("area")) == "yes":
+        return False
+    foot_ok = foot in _FOOT_OK
+    if hw in EXCLUDED_UNLESS_FOOT and not (foot_ok or _first(tags.get("sidewalk")) in _SIDEWALK_YES):
+        return False
+    if (hw in GRADE_SEPARATED_FAST and not (foot_ok or _first(tags.get("sidewalk")) in _SIDEWALK_YES)
+            and (_first(tags.get("bridge")) not in ("", "no") or _first(tags.get("tunnel")) not in ("", "no"))):
+        return False
+    if _first(tags.get("access")) in ("private", "no") and not foot_ok:
+        return False
+    if _first(tags.get("service")) == "private" and not foot_ok:
+        return False
+    return True
+
+
+def _first(value: object) -> str:
+    if isinstance(value, (list, tuple)):
+        value = value[0] if value else ""
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return ""
+    return str(value)
+
+
+def _filter_walkable(G: nx.MultiDiGraph) -> nx.MultiDiGraph:
+    drop = [(u, v, k) for u, v, k, d in G.edges(keys=True, data=True) if not is_walkable(d)]
+    G.remove_edges_from(drop)
+    G.remove_nodes_from([v for v in list(G.nodes) if G.degree(v) == 0])
+    return G
+
+
+def _clip_graph(G: nx.MultiDiGraph, clip_wgs84: Any | None) -> nx.MultiDiGraph:
+    """Keep nodes inside the clip polygon (lon/lat) and the edges between them."""
+    if clip_wgs84 is None or G.number_of_nodes() == 0:
+        return G
+    nodes = list(G.nodes)
+    xs = np.fromiter((G.nodes[v]["x"] for v in nodes), dtype=np.float64, count=len(nodes))
+    ys = np.fromiter((G.nodes[v]["y"] for v in nodes), dtype=np.float64, count=len(nodes))
+    inside = shapely.contains_xy(clip_wgs84, xs, ys)
+    G.remove_nodes_from([v for v, ok in zip(nodes, inside) if not ok])
+    return G
+
+
+def _clip_polygon(area: Any | None, metric_crs: Any, margin_m: float) -> tuple[Any, Any]:
+    """Study area plus margin, in the metric CRS and in lon/lat."""
+    if area is None:
+        return None, None
+    clip = shapely.buffer(area, margin_m)
+    tf = pyproj.Transformer.from_crs(pyproj.CRS.from_user_input(metric_crs), "EPSG:4326", always_xy=True)
+    clip_wgs = shapely.transform(shapely.segmentize(clip, 200.0),
+                                 lambda c: np.stack(tf.transform(c[:, 0], c[:, 1]), axis=1))
+    return clip, clip_wgs
+
+
+# --------------------------------------------------------------------------------------------
+# Loading
+
+
+def load_walk_network(path: str | Path, metric_crs: Any, area: Any | None = None,
+                      margin_m: float = 1500.0, report: ProblemReport | None = None) -> WalkNetwork:
+    """Read a walk network from ``.osm`` / ``.osm.bz2`` (OSM XML), ``.osm.pbf`` or ``.graphml``.
+
+    Parameters
+    ----------
+    path : file to read.
+    metric_crs : the study's metric CRS (distances in m).
+    area : shapely geometry of the study area in ``metric_crs``; when given the network is
+        clipped to it plus ``margin_m`` (m) — while reading for PBF, so a province extract fits
+        in memory.
+    report : problems are added here (unreadable file: error; fragments: warning). Without a
+        report an unreadable file raises :class:`coverage.errors.InputError`.
+
+    Returns
+    -------
+    WalkNetwork (empty, with an error in ``report``, when the file cannot be used).
+    """
+    path = Path(path)
+    own = report is None
+    report = report if report is not None else ProblemReport()
+    t0 = time.perf_counter()
+    name = path.name.lower()
+    _, clip_wgs = _clip_polygon(area, metric_crs, margin_m)
+    net: WalkNetwork | None = None
+    try:
+        if not path.exists():
+            report.error(path, "walk network file not found.", "Check inputs.network.path in the config.")
+        elif name.endswith(".graphml"):
+            import osmnx as ox
+            G = ox.load_graphml(path)
+            if "highway" in next(iter(G.edges(data=True)), (0, 0, {}))[2]:
+                G = _filter_walkable(G)
+            if clip_wgs is not None and pyproj.CRS.from_user_input(G.graph.get("crs", "EPSG:4326")).is_geographic:
+                G = _clip_graph(G, clip_wgs)
+            net = network_from_graph(G, metric_crs, source=str(path), report=report)
+        elif name.endswith(".pbf"):
+            G = _graph_from_pbf(path, clip_wgs)
+            net = network_from_graph(G, metric_crs, source=str(path), report=report)
+        elif name.endswith((".osm", ".osm.bz2", ".xml", ".osm.xml", ".xml.bz2")):
+            G = _graph_from_xml(path, clip_wgs)
+            net = network_from_graph(G, metric_crs, source=str(path), report=report)
+        else:
+            report.error(path, "unknown walk network format.",
+                         "Give an OpenStreetMap .osm, .osm.bz2 or .osm.pbf file, or a .graphml graph.")
+    except (OSError, ValueError, KeyError, EOFError, RuntimeError) as exc:
+        report.error(path, f"cannot read the walk network: {exc}.",
+                     "Check that the file is a complete OpenStreetMap export (.osm/.osm.bz2/.osm.pbf) "
+                     "or GraphML written by osmnx.")
+        net = None
+    except Exception as exc:  # osmnx/osmium raise their own types for malformed files
+        report.error(path, f"cannot read the walk network ({type(exc).__name__}: {exc}).",
+                     "Check that the file is a complete OpenStreetMap export or osmnx GraphML.")
+        net = None
+    if net is not None and net.n_edges == 0:
+        report.error(path, "no walkable streets in the study area.",
+                     "Check that the network file covers the study area and the CRS of the inputs.")
+    if net is None:
+        net = network_from_arrays(np.empty(0), np.empty(0), np.empty(0, np.int32), np.empty(0, np.int32),
+                                  metric_crs, source=str(path))
+    else:
+        log.info("loaded walk network %s: %s nodes, %s edges in %.1f s", path.name,
+                 f"{net.n_nodes:,}", f"{net.n_edges:,}", time.perf_counter() - t0)
+    if own:
+        report.raise_if_errors()
+    return net
+
+
+def _graph_from_xml(path: Path, clip_wgs: Any | None) -> nx.MultiDiGraph:
+    """OSM XML (optionally bzip2-compressed) → simplified walkable lon/lat MultiDiGraph."""
+    import osmnx as ox
+
+    saved = list(ox.settings.useful_tags_way)
+    ox.settings.useful_tags_way = sorted(set(saved) | set(WAY_TAGS))
+    try:
+        if path.name.lower().endswith(".bz2"):
+            # osmnx reads .bz2 itself, but only when the name ends in .osm.bz2? It decompresses by
+            # suffix; open it ourselves so any .bz2 name works.
+            import tempfile
+            with bz2.open(path, "rb") as src, tempfile.NamedTemporaryFile(suffix=".osm", delete=False) as tmp:
+                while chunk := src.read(1 << 20):
+                    tmp.write(chunk)
+                tmp_path = Path(tmp.name)
+            try:
+                G = ox.graph_from_xml(tmp_path, bidirectional=True, simplify=False, retain_all=True)
+            finally:
+                tmp_path.unlink(missing_ok=True)
+        else:
+            G = ox.graph_from_xml(path, bidirectional=True, simplify=False, retain_all=True)
+    finally:
+        ox.settings.useful_tags_way = saved
+    G = _filter_walkable(G)
+    G = _clip_graph(G, clip_wgs)
+    return _simplify(G)
+
+
+def _simplify(G: nx.MultiDiGraph) -> nx.MultiDiGraph:
+    import osmnx as ox
+
+    if G.number_of_edges() == 0:
+        return G
+    G.graph.pop("simplified", None)
+    return ox.simplify_graph(G)
+
+
+def _graph_from_pbf(path: Path, clip_wgs: Any | None) -> nx.MultiDiGraph:
+    """OSM PBF → walkable lon/lat MultiDiGraph, clipped while reading (pyosmium)."""
+    try:
+        import osmium
+    except ImportError as exc:  # pragma: no cover - osmium is a dependency
+        raise RuntimeError("reading .osm.pbf needs the 'osmium' package (pip install osmium)") from exc
+
+    bbox = None if clip_wgs is None else shapely.bounds(clip_wgs)
+    us: list[int] = []
+    vs: list[int] = []
+    tags_of: list[dict] = []
+    way_ids: list[int] = []
+    coords: dict[int, tuple[float, float]] = {}
+    # Nodes must be read for the location cache; the key filter then hands over only ways
+    # (and the rare nodes) tagged highway=*, which the isinstance check below drops.
+    fp = osmium.FileProcessor(str(path), osmium.osm.NODE | osmium.osm.WAY).with_locations().with_filter(
+        osmium.filter.KeyFilter("highway"))
+    for way in fp:
+        if not way.is_way():
+            continue
+        tags = {k: way.tags.get(k) for k in WAY_TAGS if k in way.tags}
+        if not is_walkable(tags):
+            continue
+        prev = None
+        for nd in way.nodes:
+            loc = nd.location
+            if not loc.valid():
+                prev = None
+                continue
+            lon, lat = loc.lon, loc.lat
+            if bbox is not None and not (bbox[0] <= lon <= bbox[2] and bbox[1] <= lat <= bbox[3]):
+                prev = None  # clipped while reading: nodes outside the box never get stored
+                continue
+            coords[nd.ref] = (lon, lat)
+            if prev is not None and prev != nd.ref:
+                us.append(prev)
+                vs.append(nd.ref)
+                tags_of.append(tags)
+                way_ids.append(way.id)
+            prev = nd.ref
+    G = nx.MultiDiGraph(crs="EPSG:4326")
+    for ref, (lon, lat) in coords.items():
+        G.add_node(ref, x=lon, y=lat)
+    for u, v, tags, wid in zip(us, vs, tags_of, way_ids):
+        d = dict(tags, osmid=wid, oneway=False, reversed=False)
+        G.add_edge(u, v, **d)
+        G.add_edge(v, u, **dict(d, reversed=True))
+    G.remove_nodes_from([v for v in list(G.nodes) if G.degree(v) == 0])
+    G = _clip_graph(G, clip_wgs)
+    return _simplify(G)
+
+
+def download_walk_network(area_wgs84_polygon: Any, cache_dir: str | Path,
+                          report: ProblemReport | None = None) -> Path:
+    """Download the walk network inside a lon/lat polygon through osmnx and cache it as GraphML.
+
+    The cache file name is a hash of the polygon, so a second call with the same area reads the
+    file instead of the network. Returns the GraphML path; load it with :func:`load_walk_network`.
+    """
+    import osmnx as ox
+
+    cache_dir = Path(cache_dir)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    digest = hashlib.sha1(shapely.to_wkb(shapely.normalize(area_wgs84_polygon))).hexdigest()[:16]
+    target = cache_dir / f"walk-{digest}.graphml"
+    if target.exists():
+        log.info("using cached walk network %s", target)
+        return target
+    saved = list(ox.settings.useful_tags_way)
+    ox.settings.useful_tags_way = sorted(set(saved) | set(WAY_TAGS))
+    try:
+        G = ox.graph_from_polygon(area_wgs84_polygon, network_type="walk", retain_all=True)
+    except Exception as exc:
+        if report is None:
+            raise
+        report.error("OpenStreetMap download", f"downloading the walk network failed: {exc}.",
+                     "Check the internet connection, or download an extract (e.g. from Geofabrik) "
+                     "and set inputs.network.path.")
+        return target
+    finally:
+        ox.settings.useful_tags_way = saved
+    ox.save_graphml(G, target)
+    log.info("downloaded walk network: %s nodes, cached at %s", f"{G.number_of_nodes():,}", target)
+    return target
