@@ -361,12 +361,6 @@ def validate_config(config: StudyConfig, report: ProblemReport, file: str = "con
     if config.inputs.population.join_on not in ("community_id", "name"):
         report.error(file, f"inputs.population.join_on '{config.inputs.population.join_on}' is not supported.",
                      "Use \"community_id\" or \"name\".", field="inputs.population.join_on")
-    for layer in dataclasses.fields(config.inputs):
-        section = getattr(config.inputs, layer.name)
-        if section.path and not Path(section.path).exists():
-            report.error(section.path, "input file not found.",
-                         f"Check inputs.{layer.name}.path (relative paths are read from the config's folder).",
-                         field=f"inputs.{layer.name}.path")
     if config.siting.model not in ("", "lscp", "partial", "mclp", "pmedian", "pcenter"):
         report.error(file, f"siting.model '{config.siting.model}' is not known.",
                      "Use lscp, partial, mclp, pmedian or pcenter (or leave it empty).", field="siting.model")

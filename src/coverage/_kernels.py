@@ -1,0 +1,354 @@
+"""Numba-compiled shortest-path kernels over CSR arrays (internal).
+
+All distances are metres. Searches start from *points on edges*: a source on edge (a, b) at
+distance ``off_a`` from a and ``off_b`` from b, with an access walk ``acc`` from the point to the
+street, seeds a with ``acc + off_a`` and b with ``acc + off_b``. A target on edge (c, d) is
+reached at ``min(dist[c] + off_c, dist[d] + off_d) + acc_target``, or directly along the edge
+when source and target share it (``|pos_s - pos_t|``).
+
+The kernels release the GIL (``nogil=True``) so callers can run batches in threads, and are
+cached on disk (``cache=True``) so only the first import on a machine pays the compile time.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+
+
+def _import_numba():
+    # numba.misc.coverage_support runs ``import coverage`` expecting coverage.py and crashes on
+    # this package, which has the same import name. Hide our module during numba's import so
+    # numba sees "coverage.py not installed"; restore it right after.
+    if "numba" in sys.modules:
+        return sys.modules["numba"]
+    ours = sys.modules.get("coverage")
+    sys.modules["coverage"] = None  # type: ignore[assignment]
+    try:
+        import numba
+    finally:
+        if ours is not None:
+            sys.modules["coverage"] = ours
+        else:
+            del sys.modules["coverage"]
+    return numba
+
+
+numba = _import_numba()
+njit = numba.njit
+
+INF = np.inf
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _heap_push(hk, hv, size, key, val):
+    if size >= hk.shape[0]:
+        return -1  # caller grows the heap
+    i = size
+    hk[i] = key
+    hv[i] = val
+    while i > 0:
+        p = (i - 1) >> 1
+        if hk[p] <= hk[i]:
+            break
+        hk[p], hk[i] = hk[i], hk[p]
+        hv[p], hv[i] = hv[i], hv[p]
+        i = p
+    return size + 1
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _heap_pop(hk, hv, size):
+    key = hk[0]
+    val = hv[0]
+    size -= 1
+    hk[0] = hk[size]
+    hv[0] = hv[size]
+    i = 0
+    while True:
+        l = 2 * i + 1
+        if l >= size:
+            break
+        r = l + 1
+        c = l
+        if r < size and hk[r] < hk[l]:
+            c = r
+        if hk[i] <= hk[c]:
+            break
+        hk[c], hk[i] = hk[i], hk[c]
+        hv[c], hv[i] = hv[i], hv[c]
+        i = c
+    return key, val, size
+
+
+@njit(cache=True, nogil=True)
+def _grow(hk, hv):
+    nk = np.empty(hk.shape[0] * 2, hk.dtype)
+    nv = np.empty(hv.shape[0] * 2, hv.dtype)
+    nk[:hk.shape[0]] = hk
+    nv[:hv.shape[0]] = hv
+    return nk, nv
+
+
+@njit(cache=True, nogil=True)
+def multi_source(indptr, indices, weights, seed_node, seed_dist, seed_label, limit):
+    """Multi-source Dijkstra. Returns (dist, label): each node's distance to its nearest seed
+    (inf beyond ``limit``) and that seed's label (-1 when unreached)."""
+    n = indptr.shape[0] - 1
+    dist = np.full(n, np.inf)
+    label = np.full(n, -1, np.int64)
+    hk = np.empty(max(16, 4 * seed_node.shape[0]), np.float64)
+    hv = np.empty(hk.shape[0], np.int64)
+    size = 0
+    for i in range(seed_node.shape[0]):
+        u = seed_node[i]
+        d = seed_dist[i]
+        if d < dist[u] and d <= limit:
+            dist[u] = d
+            label[u] = seed_label[i]
+            s = _heap_push(hk, hv, size, d, u)
+            if s < 0:
+                hk, hv = _grow(hk, hv)
+                s = _heap_push(hk, hv, size, d, u)
+            size = s
+    while size > 0:
+        d, u, size = _heap_pop(hk, hv, size)
+        if d > dist[u]:
+            continue  # stale heap entry
+        lab = label[u]
+        for j in range(indptr[u], indptr[u + 1]):
+            v = indices[j]
+            nd = d + weights[j]
+            if nd < dist[v] and nd <= limit:
+                dist[v] = nd
+                label[v] = lab
+                s = _heap_push(hk, hv, size, nd, v)
+                if s < 0:
+                    hk, hv = _grow(hk, hv)
+                    s = _heap_push(hk, hv, size, nd, v)
+                size = s
+    return dist, label
+
+
+@njit(cache=True, nogil=True)
+def points_from_nodes(dist, label, edge_u, edge_v, pt_edge, pt_pos, pt_len, pt_acc,
+                      src_by_edge_ptr, src_by_edge, src_pos, src_acc, src_label):
+    """Best (distance, label) of each target point from node distances, including sources
+    that sit on the point's own edge. ``pt_pos`` is the distance from ``edge_u`` along the
+    edge; ``pt_len`` the edge length; targets with ``pt_edge < 0`` get (inf, -1)."""
+    m = pt_edge.shape[0]
+    best = np.full(m, np.inf)
+    blab = np.full(m, -1, np.int64)
+    for i in range(m):
+        e = pt_edge[i]
+        if e < 0:
+            continue
+        a = edge_u[e]
+        b = edge_v[e]
+        da = dist[a] + pt_pos[i]
+        db = dist[b] + (pt_len[i] - pt_pos[i])
+        if da <= db:
+            bd = da
+            bl = label[a]
+        else:
+            bd = db
+            bl = label[b]
+        for k in range(src_by_edge_ptr[e], src_by_edge_ptr[e + 1]):
+            s = src_by_edge[k]
+            d = src_acc[s] + abs(src_pos[s] - pt_pos[i])
+            if d < bd:
+                bd = d
+                bl = src_label[s]
+        if bl >= 0:
+            best[i] = bd + pt_acc[i]
+            blab[i] = bl
+    return best, blab
+
+
+@njit(cache=True, nogil=True)
+def bounded_pairs(indptr, indices, weights, adj_edge, edge_u, edge_v, edge_len,
+                  tgt_ptr, tgt_idx, tgt_pos, tgt_acc,
+                  src_edge, src_pos, src_acc, sources, limit, dist, best):
+    """Bounded searches from ``sources`` (indices into the src_* arrays). For each, every target
+    point within ``limit`` (m) is emitted as (source, target, distance).
+
+    ``tgt_ptr``/``tgt_idx`` group target points by edge (CSR over edges); ``dist`` (n_nodes)
+    and ``best`` (n_targets) are scratch arrays filled with inf, returned to inf on exit so
+    they can be reused across calls (only touched entries are reset: no O(n) per search).
+    """
+    cap = 1024
+    out_s = np.empty(cap, np.int64)
+    out_t = np.empty(cap, np.int64)
+    out_d = np.empty(cap, np.float64)
+    nout = 0
+    hk = np.empty(4096, np.float64)
+    hv = np.empty(4096, np.int64)
+    touched = np.empty(4096, np.int64)
+    ttouched = np.empty(4096, np.int64)
+    for si in range(sources.shape[0]):
+        s = sources[si]
+        e0 = src_edge[s]
+        if e0 < 0:
+            continue
+        r0 = limit - src_acc[s]
+        if r0 < 0:
+            continue
+        nt = 0
+        ntt = 0
+        size = 0
+        # seeds: both ends of the source's edge
+        for side in range(2):
+            u = edge_u[e0] if side == 0 else edge_v[e0]
+            d0 = src_acc[s] + (src_pos[s] if side == 0 else edge_len[e0] - src_pos[s])
+            if d0 <= limit and d0 < dist[u]:
+                if dist[u] == np.inf:
+                    if nt >= touched.shape[0]:
+                        touched = _grow_i(touched)
+                    touched[nt] = u
+                    nt += 1
+                dist[u] = d0
+                sz = _heap_push(hk, hv, size, d0, u)
+                if sz < 0:
+                    hk, hv = _grow(hk, hv)
+                    sz = _heap_push(hk, hv, size, d0, u)
+                size = sz
+        # targets on the source's own edge, reached directly along it
+        for k in range(tgt_ptr[e0], tgt_ptr[e0 + 1]):
+            t = tgt_idx[k]
+            d = src_acc[s] + abs(src_pos[s] - tgt_pos[t]) + tgt_acc[t]
+            if d <= limit and d < best[t]:
+                if best[t] == np.inf:
+                    if ntt >= ttouched.shape[0]:
+                        ttouched = _grow_i(ttouched)
+                    ttouched[ntt] = t
+                    ntt += 1
+                best[t] = d
+        while size > 0:
+            d, u, size = _heap_pop(hk, hv, size)
+            if d > dist[u]:
+                continue
+            for j in range(indptr[u], indptr[u + 1]):
+                e = adj_edge[j]
+                # targets on this edge, walking in from u
+                if tgt_ptr[e + 1] > tgt_ptr[e]:
+                    from_u = edge_u[e] == u
+                    from_v = edge_v[e] == u
+                    for k in range(tgt_ptr[e], tgt_ptr[e + 1]):
+                        t = tgt_idx[k]
+                        off = np.inf
+                        if from_u:
+                            off = tgt_pos[t]
+                        if from_v:
+                            off = min(off, edge_len[e] - tgt_pos[t])
+                        dt = d + off + tgt_acc[t]
+                        if dt <= limit and dt < best[t]:
+                            if best[t] == np.inf:
+                                if ntt >= ttouched.shape[0]:
+                                    ttouched = _grow_i(ttouched)
+                                ttouched[ntt] = t
+                                ntt += 1
+                            best[t] = dt
+                v = indices[j]
+                nd = d + weights[j]
+                if nd <= limit and nd < dist[v]:
+                    if dist[v] == np.inf:
+                        if nt >= touched.shape[0]:
+                            touched = _grow_i(touched)
+                        touched[nt] = v
+                        nt += 1
+                    dist[v] = nd
+                    sz = _heap_push(hk, hv, size, nd, v)
+                    if sz < 0:
+                        hk, hv = _grow(hk, hv)
+                        sz = _heap_push(hk, hv, size, nd, v)
+                    size = sz
+        # emit and reset
+        if nout + ntt > cap:
+            while nout + ntt > cap:
+                cap *= 2
+            out_s = _resize_i(out_s, cap)
+            out_t = _resize_i(out_t, cap)
+            out_d = _resize_f(out_d, cap)
+        for k in range(ntt):
+            t = ttouched[k]
+            out_s[nout] = s
+            out_t[nout] = t
+            out_d[nout] = best[t]
+            nout += 1
+            best[t] = np.inf
+        for k in range(nt):
+            dist[touched[k]] = np.inf
+    return out_s[:nout], out_t[:nout], out_d[:nout]
+
+
+@njit(cache=True, nogil=True)
+def settle(indptr, indices, weights, seed_node, seed_dist, limit, dist):
+    """Bounded Dijkstra from seeds; returns (nodes, distances) of every node within ``limit``.
+    ``dist`` is an inf-filled scratch array, reset before returning."""
+    hk = np.empty(1024, np.float64)
+    hv = np.empty(1024, np.int64)
+    touched = np.empty(1024, np.int64)
+    nt = 0
+    size = 0
+    for i in range(seed_node.shape[0]):
+        u = seed_node[i]
+        d0 = seed_dist[i]
+        if d0 <= limit and d0 < dist[u]:
+            if dist[u] == np.inf:
+                if nt >= touched.shape[0]:
+                    touched = _grow_i(touched)
+                touched[nt] = u
+                nt += 1
+            dist[u] = d0
+            sz = _heap_push(hk, hv, size, d0, u)
+            if sz < 0:
+                hk, hv = _grow(hk, hv)
+                sz = _heap_push(hk, hv, size, d0, u)
+            size = sz
+    while size > 0:
+        d, u, size = _heap_pop(hk, hv, size)
+        if d > dist[u]:
+            continue
+        for j in range(indptr[u], indptr[u + 1]):
+            v = indices[j]
+            nd = d + weights[j]
+            if nd <= limit and nd < dist[v]:
+                if dist[v] == np.inf:
+                    if nt >= touched.shape[0]:
+                        touched = _grow_i(touched)
+                    touched[nt] = v
+                    nt += 1
+                dist[v] = nd
+                sz = _heap_push(hk, hv, size, nd, v)
+                if sz < 0:
+                    hk, hv = _grow(hk, hv)
+                    sz = _heap_push(hk, hv, size, nd, v)
+                size = sz
+    nodes = touched[:nt].copy()
+    dd = np.empty(nt, np.float64)
+    for k in range(nt):
+        dd[k] = dist[nodes[k]]
+        dist[nodes[k]] = np.inf
+    return nodes, dd
+
+
+@njit(cache=True, nogil=True)
+def _grow_i(a):
+    b = np.empty(a.shape[0] * 2, a.dtype)
+    b[:a.shape[0]] = a
+    return b
+
+
+@njit(cache=True, nogil=True)
+def _resize_i(a, n):
+    b = np.empty(n, a.dtype)
+    b[:a.shape[0]] = a
+    return b
+
+
+@njit(cache=True, nogil=True)
+def _resize_f(a, n):
+    b = np.empty(n, a.dtype)
+    b[:a.shape[0]] = a
+    return b

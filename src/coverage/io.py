@@ -1,0 +1,689 @@
+"""Reading and validating the study inputs: communities, population tables, facilities and
+candidate sites, from GeoJSON, GeoPackage, Shapefile, CSV or Excel (.xlsx).
+
+Every loader returns a GeoDataFrame with the canonical columns of :mod:`coverage.schema` in
+the study's metric CRS, and records every problem it finds (file, row, field, fix) in a
+:class:`~coverage.errors.ProblemReport` instead of stopping at the first. Inputs are only
+read, never modified.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import logging
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from pyproj import CRS
+
+from . import crs as crsmod
+from .config import LayerInput, StudyConfig
+from .errors import InputError, ProblemReport
+from .schema import ESTATE_ALIASES, FACILITY_KINDS, KIND_ALIASES, LAYER_COLUMNS, Column, canonical_kind
+
+log = logging.getLogger(__name__)
+
+VECTOR_SUFFIXES = {".geojson", ".json", ".gpkg", ".shp", ".zip", ".fgb"}
+TABLE_SUFFIXES = {".csv", ".txt", ".xlsx", ".xlsm"}
+X_NAMES = ("lon", "lng", "longitude", "经度", "x", "X", "LON", "LNG", "Longitude")
+Y_NAMES = ("lat", "latitude", "纬度", "y", "Y", "LAT", "Latitude")
+WKT_NAMES = ("wkt", "WKT", "geometry", "geom", "几何")
+#: Rows listed per problem before the rest are counted ("and 12 more rows").
+MAX_ROWS_LISTED = 10
+
+
+@dataclass
+class Study:
+    """Everything loaded for one study, in its metric CRS, with the problems found."""
+
+    config: StudyConfig
+    metric_crs: CRS
+    communities: gpd.GeoDataFrame
+    facilities: gpd.GeoDataFrame
+    candidates: gpd.GeoDataFrame
+    buildings: gpd.GeoDataFrame | None
+    report: ProblemReport
+    #: Each input file with its SHA-256, for reports that trace numbers to inputs.
+    input_files: list[dict] = field(default_factory=list)
+
+
+# --------------------------------------------------------------------------------------
+# Reading raw files
+
+
+def sha256_of(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _read_csv(path: Path, encoding: str, report: ProblemReport) -> pd.DataFrame | None:
+    encodings = [encoding] if encoding else ["utf-8-sig", "gb18030"]
+    for enc in encodings:
+        try:
+            return pd.read_csv(path, dtype=str, keep_default_na=False, encoding=enc)
+        except UnicodeDecodeError:
+            continue
+        except pd.errors.EmptyDataError:
+            report.error(path, "the file is empty.", "Export the table again with a header row and data.")
+            return None
+        except (pd.errors.ParserError, ValueError) as exc:
+            report.error(path, f"cannot be read as CSV: {exc}.",
+                         "Save it as comma-separated text with one header row.")
+            return None
+    report.error(path, f"text encoding is none of {', '.join(encodings)}.",
+                 "Save the CSV as UTF-8, or set encoding = \"...\" for this input in the config.")
+    return None
+
+
+def _read_excel(path: Path, sheet: str, report: ProblemReport) -> pd.DataFrame | None:
+    try:
+        return pd.read_excel(path, sheet_name=sheet or 0, dtype=str, keep_default_na=False,
+                             engine="openpyxl")
+    except ValueError as exc:
+        if "Worksheet" in str(exc) or "sheet" in str(exc).lower():
+            report.error(path, f"no sheet named '{sheet}'.", "Set layer = \"<sheet name>\" for this input.",
+                         field="layer")
+        else:
+            report.error(path, f"cannot be read as an Excel workbook: {exc}.", "Save it as .xlsx from Excel or WPS.")
+    except Exception as exc:  # openpyxl raises many types for corrupt files
+        report.error(path, f"cannot be read as an Excel workbook ({type(exc).__name__}: {exc}).",
+                     "Save it again as .xlsx from Excel or WPS.")
+    return None
+
+
+def read_raw(spec: LayerInput, report: ProblemReport, *, spatial: bool = True) -> gpd.GeoDataFrame | pd.DataFrame | None:
+    """Read one input file as given: a GeoDataFrame (vector file or table with coordinates) or,
+    for ``spatial=False`` tables, a DataFrame. Returns None after recording an error."""
+    path = Path(spec.path)
+    suffix = "".join(path.suffixes[-1:]).lower()
+    if not path.exists():
+        report.error(path, "file not found.",
+                     "Check the input's path in the config (relative paths are read from the config file's folder).",
+                     field="path")
+        return None
+    if path.is_file() and path.stat().st_size == 0:
+        report.error(path, "the file is empty.", "Export the data again.")
+        return None
+    if suffix in VECTOR_SUFFIXES:
+        return _read_vector(path, spec, report)
+    if suffix in TABLE_SUFFIXES:
+        table = _read_excel(path, spec.layer, report) if suffix in (".xlsx", ".xlsm") else _read_csv(path, spec.encoding, report)
+        if table is None:
+            return None
+        table.columns = [str(c).strip() for c in table.columns]
+        if table.empty:
+            report.error(path, "the table has a header but no rows.", "Add the data rows.")
+            return None
+        return _table_geometry(table, path, spec, report) if spatial else table
+    report.error(path, f"unsupported file type '{suffix}'.",
+                 "Use GeoJSON, GeoPackage (.gpkg), Shapefile (.shp), CSV or Excel (.xlsx).")
+    return None
+
+
+def _read_vector(path: Path, spec: LayerInput, report: ProblemReport) -> gpd.GeoDataFrame | None:
+    import pyogrio
+
+    layer = spec.layer or None
+    try:
+        if path.suffix.lower() == ".gpkg" and layer is None:
+            layers = [name for name, _ in pyogrio.list_layers(path)]
+            if len(layers) > 1:
+                report.error(path, f"the GeoPackage has {len(layers)} layers ({', '.join(layers)}).",
+                             "Set layer = \"<name>\" for this input in the config.", field="layer")
+                return None
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            gdf = gpd.read_file(path, layer=layer, engine="pyogrio")
+    except Exception as exc:  # pyogrio raises DataSourceError, DataLayerError, ...
+        report.error(path, f"cannot be read as a spatial file ({type(exc).__name__}: {str(exc).strip()}).",
+                     "Check the file opens in QGIS; export it again as GeoJSON or GeoPackage.")
+        return None
+    if gdf.empty:
+        report.error(path, "the file has no features.", "Export the layer again with its features.")
+        return None
+    gdf.columns = [str(c).strip() if c != "geometry" else c for c in gdf.columns]
+    return gdf
+
+
+def _find(columns, names) -> str | None:
+    lower = {str(c).lower(): c for c in columns}
+    for name in names:
+        if name in columns:
+            return name
+        if name.lower() in lower:
+            return lower[name.lower()]
+    return None
+
+
+def _table_geometry(table: pd.DataFrame, path: Path, spec: LayerInput, report: ProblemReport) -> gpd.GeoDataFrame | None:
+    """Geometry from lon/lat (x/y) columns or a WKT column of a CSV/Excel table."""
+    if spec.wkt_column or (not spec.x_column and _find(table.columns, WKT_NAMES) and not _find(table.columns, X_NAMES)):
+        wkt_col = spec.wkt_column or _find(table.columns, WKT_NAMES)
+        if wkt_col not in table.columns:
+            report.error(path, f"WKT column '{wkt_col}' not found; columns are: {', '.join(table.columns)}.",
+                         "Set wkt_column to the column holding the geometry text.", field=wkt_col)
+            return None
+        text = table[wkt_col].astype(str).str.strip()
+        geoms = shapely.from_wkt(text.where(text != "", None), on_invalid="ignore")
+        bad = np.flatnonzero(pd.isna(geoms) & (text != ""))
+        for i in bad[:MAX_ROWS_LISTED]:
+            report.error(path, f"'{text.iloc[i][:60]}' is not valid WKT.", "Write e.g. POINT (104.07 30.77).",
+                         row=_table_row(path, i), field=wkt_col)
+        _more(report, path, bad, wkt_col, "invalid WKT")
+        return gpd.GeoDataFrame(table.drop(columns=[wkt_col]), geometry=geoms)
+    x_col = spec.x_column or _find(table.columns, X_NAMES)
+    y_col = spec.y_column or _find(table.columns, Y_NAMES)
+    missing = [name for name, col in (("x_column", x_col), ("y_column", y_col)) if not col or col not in table.columns]
+    if missing:
+        report.error(path, "no coordinate columns found (looked for lon/lat, 经度/纬度, x/y or a WKT column); "
+                     f"columns are: {', '.join(table.columns)}.",
+                     "Set x_column and y_column (or wkt_column) for this input in the config.",
+                     field=", ".join(missing))
+        return None
+    xs = pd.to_numeric(table[x_col].str.strip(), errors="coerce")
+    ys = pd.to_numeric(table[y_col].str.strip(), errors="coerce")
+    bad = np.flatnonzero(xs.isna().to_numpy() | ys.isna().to_numpy())
+    for i in bad[:MAX_ROWS_LISTED]:
+        report.error(path, f"coordinates '{table[x_col].iloc[i]}', '{table[y_col].iloc[i]}' are not numbers.",
+                     "Give decimal coordinates, e.g. 104.0712 and 30.7701.", row=_table_row(path, i),
+                     field=f"{x_col}/{y_col}")
+    _more(report, path, bad, f"{x_col}/{y_col}", "non-numeric coordinates")
+    geoms = shapely.points(xs.to_numpy(), ys.to_numpy())
+    geoms = np.where(xs.isna().to_numpy() | ys.isna().to_numpy(), None, geoms)
+    return gpd.GeoDataFrame(table.drop(columns=[x_col, y_col]), geometry=list(geoms))
+
+
+def _table_row(path: Path, i: int) -> str:
+    """Row label as the user sees it: spreadsheet/CSV line numbers (header is line 1)."""
+    return str(i + 2)
+
+
+def _row_label(path: Path, i: int, ids: pd.Series | None = None) -> str:
+    base = _table_row(path, i) if path.suffix.lower() in TABLE_SUFFIXES else f"feature {i + 1}"
+    if ids is not None:
+        value = ids.iloc[i]
+        if isinstance(value, str) and value:
+            return f"{base} (id {value})"
+    return base
+
+
+def _more(report: ProblemReport, path: Path, bad, field_name: str, what: str) -> None:
+    if len(bad) > MAX_ROWS_LISTED:
+        report.error(path, f"and {len(bad) - MAX_ROWS_LISTED} more rows with {what}.", "", field=field_name)
+
+
+# --------------------------------------------------------------------------------------
+# Columns
+
+
+def map_columns(df: pd.DataFrame, columns: tuple[Column, ...], mapping: dict[str, str], path: Path,
+                report: ProblemReport, layer: str) -> pd.DataFrame:
+    """Rename the user's columns to canonical names, from the config mapping or known aliases."""
+    canonical = {c.name for c in columns}
+    for key in mapping:
+        if key not in canonical:
+            report.error(path, f"the config maps unknown column '{key}' for {layer}.",
+                         f"Use one of: {', '.join(sorted(canonical))}.", field=f"columns.{key}")
+    rename: dict[str, str] = {}
+    for col in columns:
+        source = mapping.get(col.name)
+        if source is not None:
+            if source not in df.columns:
+                report.error(path, f"column '{source}' (mapped to {col.name}) is not in the file; columns are: "
+                             f"{', '.join(str(c) for c in df.columns if c != 'geometry')}.",
+                             f"Correct inputs.{layer}.columns.{col.name} in the config.", field=source)
+                continue
+        elif col.name in df.columns:
+            source = col.name
+        else:
+            source = _find([c for c in df.columns if c not in rename], col.aliases)
+            if source is None:
+                if col.required:
+                    report.error(path, f"required column '{col.name}' is missing; columns are: "
+                                 f"{', '.join(str(c) for c in df.columns if c != 'geometry')}.",
+                                 f"Add it, or map your column in the config: [inputs.{layer}.columns] "
+                                 f"{col.name} = \"<your column>\".", field=col.name)
+                continue
+        if source != col.name and col.name in df.columns and col.name not in rename.values():
+            df = df.drop(columns=[col.name])
+        rename[source] = col.name
+    return df.rename(columns=rename)
+
+
+def _as_text(series: pd.Series) -> pd.Series:
+    """Text values; whole-number floats from spreadsheets ("101.0") become "101"."""
+    def one(v):
+        if v is None or (isinstance(v, float) and np.isnan(v)):
+            return ""
+        if isinstance(v, float) and v.is_integer():
+            return str(int(v))
+        return str(v).strip()
+    return series.map(one).astype(object)
+
+
+def _coerce(df: pd.DataFrame, columns: tuple[Column, ...], path: Path, report: ProblemReport,
+            id_col: str) -> pd.DataFrame:
+    """Convert canonical columns to their types, reporting every bad value."""
+    out = df.copy()
+    ids = _as_text(out[id_col]) if id_col in out.columns else None
+    for col in columns:
+        if col.name not in out.columns:
+            out[col.name] = np.nan if col.dtype == "float" else ""
+            continue
+        raw = out[col.name]
+        if col.dtype == "str":
+            out[col.name] = _as_text(raw)
+            continue
+        if col.dtype == "float":
+            text = _as_text(raw).str.replace(",", "", regex=False)
+            values = pd.to_numeric(text, errors="coerce")
+            blank = text == ""
+            bad = np.flatnonzero((values.isna() & ~blank).to_numpy())
+            for i in bad[:MAX_ROWS_LISTED]:
+                report.error(path, f"'{text.iloc[i]}' is not a number.", f"Give {col.name} as a number"
+                             f"{' in ' + col.unit if col.unit else ''}.", row=_row_label(path, i, ids), field=col.name)
+            _more(report, path, bad, col.name, f"non-numeric {col.name}")
+            missing = np.flatnonzero(blank.to_numpy())
+            if col.required:
+                for i in missing[:MAX_ROWS_LISTED]:
+                    report.error(path, f"{col.name} is empty.", f"Fill in {col.name} for every row.",
+                                 row=_row_label(path, i, ids), field=col.name)
+                _more(report, path, missing, col.name, f"empty {col.name}")
+            neg = np.flatnonzero((values < 0).to_numpy())
+            for i in neg[:MAX_ROWS_LISTED]:
+                report.error(path, f"{col.name} is negative ({values.iloc[i]:g}).", f"Give {col.name} as 0 or more.",
+                             row=_row_label(path, i, ids), field=col.name)
+            _more(report, path, neg, col.name, f"negative {col.name}")
+            nonfinite = np.flatnonzero(np.isinf(values.to_numpy(dtype=float)))
+            for i in nonfinite[:MAX_ROWS_LISTED]:
+                report.error(path, f"{col.name} is not finite.", f"Give a real value.", row=_row_label(path, i, ids),
+                             field=col.name)
+            out[col.name] = values.astype(float)
+            continue
+        if col.dtype == "estate":
+            text = _as_text(raw)
+            mapped = text.map(lambda v: ESTATE_ALIASES.get(v, ESTATE_ALIASES.get(v.lower(), None)) if v else "")
+            bad = np.flatnonzero(mapped.isna().to_numpy())
+            for i in bad[:MAX_ROWS_LISTED]:
+                report.error(path, f"estate type '{text.iloc[i]}' is not known.",
+                             "Write new / existing (or 新建 / 既有).", row=_row_label(path, i, ids), field=col.name)
+            _more(report, path, bad, col.name, "unknown estate types")
+            out[col.name] = mapped.fillna("").astype(object)
+            continue
+        if col.dtype in ("kind", "kind_or_any"):
+            text = _as_text(raw)
+            mapped = text.map(lambda v: canonical_kind(v) if v else ("" if col.dtype == "kind_or_any" else None))
+            bad = np.flatnonzero(mapped.isna().to_numpy())
+            for i in bad[:MAX_ROWS_LISTED]:
+                label = text.iloc[i] or "(empty)"
+                report.error(path, f"facility kind '{label}' is not known.",
+                             "Use one of " + ", ".join(f"{v['zh']} ({k})" for k, v in FACILITY_KINDS.items()) + ".",
+                             row=_row_label(path, i, ids), field=col.name)
+            _more(report, path, bad, col.name, "unknown kinds")
+            out[col.name] = mapped.fillna("").astype(object)
+    return out
+
+
+def _check_ids(df: pd.DataFrame, id_col: str, path: Path, report: ProblemReport) -> None:
+    ids = df[id_col]
+    empty = np.flatnonzero((ids == "").to_numpy())
+    for i in empty[:MAX_ROWS_LISTED]:
+        report.error(path, f"{id_col} is empty.", f"Give every row a unique {id_col}.", row=_row_label(path, i),
+                     field=id_col)
+    _more(report, path, empty, id_col, f"empty {id_col}")
+    dup_mask = ids.duplicated(keep=False) & (ids != "")
+    for value in pd.unique(ids[dup_mask])[:MAX_ROWS_LISTED]:
+        rows = [_row_label(path, i) for i in np.flatnonzero((ids == value).to_numpy())]
+        report.error(path, f"{id_col} '{value}' is used by {len(rows)} rows ({', '.join(rows[:5])}).",
+                     f"Make {id_col} unique.", row=rows[0], field=id_col)
+
+
+# --------------------------------------------------------------------------------------
+# Coordinates and geometry
+
+
+def _declared_crs(gdf: gpd.GeoDataFrame, spec: LayerInput, path: Path, report: ProblemReport) -> tuple[CRS | None, str]:
+    """The CRS of a layer: (pyproj CRS, Chinese web CRS name or "")."""
+    web = crsmod.normalise_crs_name(spec.crs) if spec.crs and crsmod.is_chinese_web_crs(spec.crs) else ""
+    if web:
+        if gdf.crs is not None and not CRS(gdf.crs).is_geographic:
+            report.error(path, f"the config says {web} but the file declares the projected CRS {gdf.crs.name}.",
+                         f"Remove crs = \"{spec.crs}\" or export the file in {web} longitude/latitude.", field="crs")
+            return None, ""
+        return CRS.from_epsg(4326), web
+    configured = None
+    if spec.crs:
+        try:
+            configured = crsmod.parse_crs(spec.crs)
+        except Exception:
+            report.error(path, f"CRS '{spec.crs}' is not known.",
+                         "Use an EPSG code like \"EPSG:4326\", \"EPSG:4547\", or \"GCJ-02\" / \"BD-09\".", field="crs")
+            return None, ""
+    if gdf.crs is not None:
+        file_crs = CRS(gdf.crs)
+        if configured is not None and not file_crs.equals(configured):
+            report.warning(path, f"the file declares {file_crs.to_string()}; the config's crs \"{spec.crs}\" is ignored.",
+                           "Remove crs from the config for this input, or reproject the file.", field="crs")
+        return file_crs, ""
+    if configured is None:
+        report.error(path, "the file declares no coordinate system.",
+                     "Set crs = \"EPSG:4326\" (or your CRS, or \"GCJ-02\" for Amap/Tencent coordinates, "
+                     "\"BD-09\" for Baidu) for this input in the config.", field="crs")
+        return None, ""
+    return configured, ""
+
+
+def _check_coordinate_range(gdf: gpd.GeoDataFrame, declared: CRS, path: Path, report: ProblemReport) -> bool:
+    """Catch coordinates that clearly do not belong to the declared CRS."""
+    geoms = gdf.geometry.to_numpy()
+    ok = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+    if not ok.any():
+        return True
+    bounds = shapely.bounds(geoms[ok])
+    minx, miny = np.nanmin(bounds[:, 0]), np.nanmin(bounds[:, 1])
+    maxx, maxy = np.nanmax(bounds[:, 2]), np.nanmax(bounds[:, 3])
+    looks_degrees = minx >= -180 and maxx <= 180 and miny >= -90 and maxy <= 90
+    if declared.is_geographic and not looks_degrees:
+        report.error(path, f"coordinates ({minx:.0f}..{maxx:.0f}, {miny:.0f}..{maxy:.0f}) are not longitude/latitude "
+                     f"degrees, but {declared.name} is declared.",
+                     "Declare the projected CRS the coordinates are in (e.g. crs = \"EPSG:4547\").", field="crs")
+        return False
+    if not declared.is_geographic and looks_degrees and max(abs(maxx), abs(maxy)) < 1000:
+        report.error(path, f"coordinates ({minx:.4f}..{maxx:.4f}, {miny:.4f}..{maxy:.4f}) look like longitude/latitude "
+                     f"degrees, but the projected CRS {declared.name} is declared.",
+                     "Declare crs = \"EPSG:4326\" (or \"GCJ-02\" for Amap coordinates) for this input.", field="crs")
+        return False
+    if declared.is_geographic and looks_degrees:
+        # Latitude and longitude swapped is the commonest spreadsheet mistake in China (lat < lon).
+        xs = shapely.get_x(shapely.centroid(geoms[ok]))
+        ys = shapely.get_y(shapely.centroid(geoms[ok]))
+        swapped = np.flatnonzero((ys > 60) & (ys <= 90) & (xs >= 0) & (xs < 60))
+        if len(swapped) > 0.5 * ok.sum():
+            report.error(path, "longitude and latitude look swapped (latitudes above 60°, longitudes below 60°).",
+                         "Swap the x/lon and y/lat columns (or set x_column / y_column).", field="geometry")
+            return False
+    return True
+
+
+def _to_wgs84(gdf: gpd.GeoDataFrame, declared: CRS, web: str) -> gpd.GeoDataFrame:
+    gdf = gdf.set_crs(declared, allow_override=True)
+    if web:
+        converted = crsmod.geometry_to_wgs84(gdf.geometry.to_numpy(), web)
+        gdf = gdf.set_geometry(gpd.GeoSeries(converted, index=gdf.index, crs="EPSG:4326"))
+    return gdf.to_crs(4326)
+
+
+def _fix_geometry(gdf: gpd.GeoDataFrame, layer: str, path: Path, report: ProblemReport,
+                  ids: pd.Series) -> gpd.GeoDataFrame:
+    """Check geometry presence, type and validity; repair what make_valid can (with a warning)."""
+    geoms = gdf.geometry.to_numpy().copy()
+    missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
+    idx = np.flatnonzero(missing)
+    for i in idx[:MAX_ROWS_LISTED]:
+        report.error(path, "the geometry is empty.", "Draw the feature or give its coordinates.",
+                     row=_row_label(path, i, ids), field="geometry")
+    _more(report, path, idx, "geometry", "empty geometry")
+    types = shapely.get_type_id(geoms)
+    if layer == "communities":
+        polygonal = np.isin(types, (3, 6))
+        invalid = ~missing & polygonal & ~shapely.is_valid(geoms)
+        if invalid.any():
+            repaired = shapely.make_valid(geoms[invalid])
+            repaired = np.array([_polygonal_part(g) for g in repaired], dtype=object)
+            fixed = ~(shapely.is_missing(repaired) | shapely.is_empty(repaired))
+            geoms[np.flatnonzero(invalid)[fixed]] = repaired[fixed]
+            if fixed.any():
+                report.warning(path, f"{int(fixed.sum())} invalid polygon(s) repaired with make_valid "
+                               f"(e.g. {_row_label(path, int(np.flatnonzero(invalid)[fixed][0]), ids)}).",
+                               "Check them in QGIS (Vector > Geometry Tools > Check Validity).", field="geometry")
+            for i in np.flatnonzero(invalid)[~fixed][:MAX_ROWS_LISTED]:
+                report.error(path, "the polygon is invalid and cannot be repaired (it has no area).",
+                             "Redraw the boundary.", row=_row_label(path, i, ids), field="geometry")
+        wrong = np.flatnonzero(~missing & ~polygonal)
+        for i in wrong[:MAX_ROWS_LISTED]:
+            report.error(path, f"community boundaries must be polygons, this is a {shapely.get_type_id(geoms[i]) and geoms[i].geom_type}.",
+                         "Give community boundaries as Polygon or MultiPolygon features.",
+                         row=_row_label(path, i, ids), field="geometry")
+        _more(report, path, wrong, "geometry", "non-polygon geometry")
+    else:
+        polygonal = ~missing & np.isin(types, (3, 6))
+        if polygonal.any():
+            geoms[polygonal] = shapely.point_on_surface(shapely.make_valid(geoms[polygonal]))
+            report.warning(path, f"{int(polygonal.sum())} {layer} given as polygons are placed at a point inside each.",
+                           "", field="geometry")
+        wrong = np.flatnonzero(~missing & ~polygonal & (types != 0))
+        for i in wrong[:MAX_ROWS_LISTED]:
+            report.error(path, f"{layer} must be points (or polygons), this is a {geoms[i].geom_type}.",
+                         "Give each as a point.", row=_row_label(path, i, ids), field="geometry")
+        _more(report, path, wrong, "geometry", "wrong geometry type")
+    return gdf.set_geometry(gpd.GeoSeries(geoms, index=gdf.index, crs=gdf.crs))
+
+
+def _polygonal_part(geom):
+    if geom is None:
+        return None
+    if geom.geom_type in ("Polygon", "MultiPolygon"):
+        return geom
+    parts = [g for g in getattr(geom, "geoms", []) if g.geom_type in ("Polygon", "MultiPolygon")]
+    if not parts:
+        return None
+    return shapely.union_all(parts)
+
+
+# --------------------------------------------------------------------------------------
+# Layers
+
+
+def load_layer(spec: LayerInput, layer: str, report: ProblemReport,
+               columns: tuple[Column, ...] | None = None) -> gpd.GeoDataFrame | None:
+    """Read, map, type-check and validate one layer; result in WGS-84 (reprojected later)."""
+    raw = read_raw(spec, report)
+    if raw is None:
+        return None
+    path = Path(spec.path)
+    columns = columns or LAYER_COLUMNS[layer]
+    id_col = columns[0].name
+    n_errors = len(report.errors)
+    df = map_columns(raw, columns, spec.columns, path, report, layer)
+    if len(report.errors) > n_errors and id_col not in df.columns:
+        return None
+    df = _coerce(df, columns, path, report, id_col)
+    _check_ids(df, id_col, path, report)
+    declared, web = _declared_crs(df, spec, path, report)
+    gdf = gpd.GeoDataFrame(df[[c.name for c in columns]], geometry=df.geometry.values, crs=None)
+    gdf = _fix_geometry(gdf, layer, path, report, gdf[id_col])
+    if declared is None or not _check_coordinate_range(gdf, declared, path, report):
+        return None
+    if layer == "communities":
+        _check_population(gdf, path, report)
+    return _to_wgs84(gdf, declared, web)
+
+
+def _check_population(df: pd.DataFrame, path: Path, report: ProblemReport) -> None:
+    ids = df["community_id"]
+    for col, what in (("households", "households"), ("elderly_population", "older residents")):
+        bad = np.flatnonzero((df[col] > df["population"]).to_numpy())
+        for i in bad[:MAX_ROWS_LISTED]:
+            report.error(path, f"{what} ({df[col].iloc[i]:g}) exceed the population ({df['population'].iloc[i]:g}).",
+                         f"Check the columns are not swapped and {col} is a count, not a percentage.",
+                         row=_row_label(path, i, ids), field=col)
+        _more(report, path, bad, col, f"{what} above population")
+
+
+def join_population(communities: gpd.GeoDataFrame, spec, report: ProblemReport,
+                    communities_path: Path) -> gpd.GeoDataFrame:
+    """Join a separate population table on community_id or name; report unmatched rows on both sides."""
+    raw = read_raw(spec, report, spatial=False)
+    if raw is None:
+        return communities
+    path = Path(spec.path)
+    columns = LAYER_COLUMNS["population"]
+    key = spec.join_on
+    table = map_columns(raw, columns, spec.columns, path, report, "population")
+    if key not in table.columns:
+        report.error(path, f"the join column '{key}' is missing.",
+                     f"Add it or map it: [inputs.population.columns] {key} = \"<your column>\".", field=key)
+        return communities
+    present = [c for c in columns if c.name in table.columns]
+    table = _coerce(table[[c.name for c in present]], tuple(present), path, report, key)
+    table[key] = _as_text(table[key])
+    _check_ids(table, key, path, report)
+    left = communities[key].astype(str)
+    matched_left = left.isin(set(table[key]))
+    matched_right = table[key].isin(set(left))
+    for i in np.flatnonzero(~matched_right.to_numpy())[:MAX_ROWS_LISTED]:
+        report.warning(path, f"{key} '{table[key].iloc[i]}' has no community boundary; its population is not analysed.",
+                       f"Add the boundary to {communities_path.name} or correct the {key}.",
+                       row=_row_label(path, i), field=key)
+    n_unmatched = int((~matched_right).sum())
+    if n_unmatched > MAX_ROWS_LISTED:
+        report.warning(path, f"and {n_unmatched - MAX_ROWS_LISTED} more rows with no community boundary.", field=key)
+    # Ids and names identify rows; the table supplies figures (and street/district/estate type).
+    value_cols = [c.name for c in present if c.name not in ("community_id", "name")]
+    for i in np.flatnonzero(~matched_left.to_numpy())[:MAX_ROWS_LISTED]:
+        has_own = "population" in value_cols and not np.isnan(communities["population"].iloc[i])
+        message = f"community {key} '{left.iloc[i]}' is not in the population table"
+        if has_own:
+            report.warning(communities_path, message + "; the boundary file's own figures are used.",
+                           f"Add a row for it to {path.name}.", row=_row_label(communities_path, i), field=key)
+        else:
+            report.error(communities_path, message + " and has no population of its own.",
+                         f"Add a row for it to {path.name} or correct the {key}.",
+                         row=_row_label(communities_path, i), field=key)
+    # Duplicate keys are already reported as errors; keep the first so the join stays one-to-one.
+    unique = table.drop_duplicates(subset=key, keep="first").set_index(key)
+    merged = communities.copy()
+    for c in value_cols:
+        joined = left.map(unique[c])
+        if c in ("households", "elderly_population", "population"):
+            merged[c] = joined.where(joined.notna(), merged[c]).astype(float)
+        else:
+            merged[c] = joined.where(joined.notna() & (joined != ""), merged[c]).astype(object)
+    return merged
+
+
+def _communities_without_population(communities: gpd.GeoDataFrame, path: Path, report: ProblemReport) -> None:
+    missing = np.flatnonzero(communities["population"].isna().to_numpy())
+    for i in missing[:MAX_ROWS_LISTED]:
+        report.error(path, "population is empty.", "Fill in the population, or give it in a population table.",
+                     row=_row_label(path, i, communities["community_id"]), field="population")
+    _more(report, path, missing, "population", "empty population")
+
+
+def load_study(config: StudyConfig, *, raise_on_error: bool = True) -> Study:
+    """Load and validate every input of a study; reproject to its metric CRS.
+
+    Collects all problems across all files; raises :class:`InputError` with the whole report
+    when any is an error (unless ``raise_on_error`` is False, for ``validate``).
+    """
+    t0 = time.perf_counter()
+    report = ProblemReport()
+    inputs = config.inputs
+    com_spec = inputs.communities
+    com_path = Path(com_spec.path)
+    has_table = bool(inputs.population.path)
+    if has_table:
+        # Population may sit only in the table: the boundary file's population is optional then.
+        communities = _load_communities_allowing_missing_population(com_spec, report)
+    else:
+        communities = load_layer(com_spec, "communities", report)
+    if communities is not None and has_table:
+        communities = join_population(communities, inputs.population, report, com_path)
+        _communities_without_population(communities, com_path, report)
+        _check_population(communities, com_path, report)
+    facilities = load_layer(inputs.facilities, "facilities", report) if inputs.facilities.path else None
+    candidates = load_layer(inputs.candidates, "candidates", report) if inputs.candidates.path else None
+    buildings = None
+    if inputs.buildings.path:
+        buildings = _load_buildings(inputs.buildings, report)
+
+    metric = None
+    if communities is not None and len(communities):
+        try:
+            metric = crsmod.pick_metric_crs(tuple(communities.total_bounds), config.study.metric_crs)
+        except Exception as exc:
+            report.error(config.source or "config", f"study.metric_crs '{config.study.metric_crs}': {exc}.",
+                         "Use \"auto\" or a projected CRS such as \"EPSG:32648\".", field="study.metric_crs")
+    if metric is not None:
+        communities = communities.to_crs(metric)
+        extent = shapely.box(*communities.total_bounds).buffer(config.study.extent_margin_m)
+        for layer, gdf, spec in (("facilities", facilities, inputs.facilities), ("candidates", candidates, inputs.candidates)):
+            if gdf is None:
+                continue
+            gdf = gdf.to_crs(metric)
+            geoms = gdf.geometry.to_numpy()
+            present = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+            outside = np.flatnonzero(present & ~shapely.intersects(geoms, extent))
+            path = Path(spec.path)
+            for i in outside[:MAX_ROWS_LISTED]:
+                dist = shapely.distance(geoms[i], shapely.box(*communities.total_bounds))
+                report.error(path, f"lies {dist / 1000:.1f} km outside the communities' extent "
+                             f"(allowed: {config.study.extent_margin_m / 1000:.1f} km): coordinates probably in another CRS.",
+                             "Check the declared crs (GCJ-02 / BD-09 / WGS-84) and the lon/lat columns, or raise "
+                             "study.extent_margin_m.", row=_row_label(path, i, gdf.iloc[:, 0]), field="geometry")
+            _more(report, path, outside, "geometry", "points far outside the study area")
+            if layer == "facilities":
+                facilities = gdf
+            else:
+                candidates = gdf
+        if buildings is not None:
+            buildings = buildings.to_crs(metric)
+    if raise_on_error:
+        report.raise_if_errors()
+    empty_fac = gpd.GeoDataFrame({c.name: pd.Series(dtype=float if c.dtype == "float" else object)
+                                  for c in LAYER_COLUMNS["facilities"]}, geometry=gpd.GeoSeries([], crs=metric), crs=metric)
+    empty_cand = gpd.GeoDataFrame({c.name: pd.Series(dtype=float if c.dtype == "float" else object)
+                                   for c in LAYER_COLUMNS["candidates"]}, geometry=gpd.GeoSeries([], crs=metric), crs=metric)
+    files = []
+    for name in ("communities", "population", "facilities", "candidates", "buildings", "network"):
+        p = getattr(inputs, name).path
+        if p and Path(p).is_file():
+            files.append({"input": name, "path": p, "sha256": sha256_of(p), "bytes": Path(p).stat().st_size})
+    study = Study(config=config, metric_crs=metric,
+                  communities=communities if communities is not None else None,
+                  facilities=facilities if facilities is not None else empty_fac,
+                  candidates=candidates if candidates is not None else empty_cand,
+                  buildings=buildings, report=report, input_files=files)
+    if communities is not None:
+        log.info("loaded %d communities, %d facilities, %d candidates in %s (%.2f s)", len(communities),
+                 len(study.facilities), len(study.candidates), metric.name if metric else "?", time.perf_counter() - t0)
+    return study
+
+
+def _load_communities_allowing_missing_population(spec: LayerInput, report: ProblemReport) -> gpd.GeoDataFrame | None:
+    """Communities whose population columns may come from a separate table."""
+    optional = tuple(dataclasses.replace(c, required=False) if c.name == "population" else c
+                     for c in LAYER_COLUMNS["communities"])
+    return load_layer(spec, "communities", report, optional)
+
+
+def _load_buildings(spec: LayerInput, report: ProblemReport) -> gpd.GeoDataFrame | None:
+    """Residential buildings for demand points: polygons with optional levels/height."""
+    raw = read_raw(spec, report)
+    if raw is None:
+        return None
+    path = Path(spec.path)
+    declared, web = _declared_crs(raw, spec, path, report)
+    if declared is None:
+        return None
+    levels_col = spec.columns.get("levels") or _find(raw.columns, ("building:levels", "levels", "层数", "floors"))
+    out = gpd.GeoDataFrame({"levels": pd.to_numeric(raw[levels_col], errors="coerce") if levels_col else np.nan},
+                           geometry=raw.geometry.values, crs=None)
+    geoms = out.geometry.to_numpy()
+    keep = np.isin(shapely.get_type_id(geoms), (3, 6))
+    if (~keep).any():
+        report.warning(path, f"{int((~keep).sum())} non-polygon building features are not used.", field="geometry")
+    out = out[keep]
+    if not _check_coordinate_range(out, declared, path, report):
+        return None
+    return _to_wgs84(out, declared, web)

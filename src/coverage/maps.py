@@ -1,0 +1,844 @@
+"""Coverage maps: one self-contained folium/Leaflet page per study that renders offline.
+
+The page embeds Leaflet 1.9.4 (vendored in ``coverage/assets`` with its licence) and a small
+runtime of our own, so opening it from ``file://`` with no network shows every layer. No
+script or stylesheet is fetched from a CDN; only an optional tile basemap uses the network.
+
+Layers (each optional except communities): communities coloured by walk-coverage share,
+switchable to floor-area gap; district and street boundaries; walk isochrones; demand points
+beyond the walk limit; existing facilities, one layer per kind with its own symbol; candidate
+and proposed sites. A legend, layer control, metric scale bar and a title box stating walk
+speed, time limit and norm profile are always drawn.
+
+User strings (names, districts, ids) travel as JSON data with ``<``, ``>`` and ``&``
+escaped and are shown with ``textContent``, never as HTML. Geometries are simplified in
+the metric CRS (``simplify_m``) and coordinates rounded to 1e-6° (≈0.1 m) to keep pages small.
+
+Public functions: :func:`make_map`, :func:`write_map`, :func:`write_png`,
+:func:`external_resources`.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import logging
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from importlib import resources
+from pathlib import Path
+from typing import Any, Mapping
+
+import folium
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from branca.element import Element, MacroElement
+from folium.map import Layer
+from folium.template import Template
+
+from .errors import InputError
+from .schema import FACILITY_KINDS
+
+log = logging.getLogger(__name__)
+
+#: Degrees of latitude per metre, used when a layer arrives in a geographic CRS.
+_DEG_PER_M = 1.0 / 111_320.0
+#: Coordinate rounding of the embedded geometries (degrees; 1e-6° ≈ 0.11 m).
+_DECIMALS = 6
+
+#: Bins of the walk-coverage choropleth (share of residents within the limit, 0..1), red→green.
+COVERAGE_BINS = (0.25, 0.5, 0.75, 0.9)
+COVERAGE_COLORS = ("#d7191c", "#fdae61", "#ffffbf", "#a6d96a", "#1a9641")
+#: Bins of the floor-area gap (m² short of the norm). 100/300/700 m² are the floor areas of a
+#: service station, a service centre and a day-care centre, so a bin reads as "one more X".
+GAP_BINS = (0.0, 100.0, 300.0, 700.0)
+GAP_COLORS = ("#1a9641", "#fee5d9", "#fcae91", "#fb6a4a", "#cb181d")
+MISSING_COLOR = "#bdbdbd"
+ISOCHRONE_COLORS = ("#08519c", "#3182bd", "#6baed6", "#9ecae1", "#c6dbef")
+
+#: One symbol and colour per facility kind (inline SVG, no icon font needed offline).
+_SHAPES = {
+    "square": '<rect x="3" y="3" width="14" height="14"/>',
+    "diamond": '<polygon points="10,1 19,10 10,19 1,10"/>',
+    "circle": '<circle cx="10" cy="10" r="7"/>',
+    "triangle": '<polygon points="10,2 19,18 1,18"/>',
+    "down": '<polygon points="1,2 19,2 10,18"/>',
+    "cross": '<polygon points="7,2 13,2 13,7 18,7 18,13 13,13 13,18 7,18 7,13 2,13 2,7 7,7"/>',
+    "star": '<polygon points="10,1 12.6,7.2 19,7.6 14,11.8 15.6,18.4 10,14.8 4.4,18.4 6,11.8 1,7.6 7.4,7.2"/>',
+    "ring": '<circle cx="10" cy="10" r="6" fill="none" stroke-width="2.5" stroke-dasharray="3,2"/>',
+}
+KIND_SYMBOLS: dict[str, tuple[str, str]] = {
+    "day_care_centre": ("square", "#6a3d9a"),
+    "service_centre": ("diamond", "#1f78b4"),
+    "service_station": ("circle", "#33a02c"),
+    "nursing_home": ("triangle", "#b15928"),
+    "meal_point": ("down", "#ff7f00"),
+    "other": ("cross", "#525252"),
+}
+_PROPOSED_SYMBOL = ("star", "#e31a1c")
+_CANDIDATE_SYMBOL = ("ring", "#252525")
+
+LABELS: dict[str, dict[str, str]] = {
+    "zh": {
+        "communities_coverage": "社区：步行可达覆盖率",
+        "communities_gap": "社区：设施建筑面积缺口",
+        "districts": "区界", "streets": "街道界",
+        "isochrones": "步行等时圈", "demand_beyond": "超出步行时限的需求点",
+        "facilities": "现有设施", "candidates": "候选点", "proposed": "建议新建设施",
+        "share_elderly": "{t} 分钟步行可达的老年人比例", "share_residents": "{t} 分钟步行可达的居民比例",
+        "no_coverage": "无覆盖率数据", "no_data": "无数据",
+        "gap_title": "设施建筑面积缺口（m²）", "gap_met": "达标（无缺口）",
+        "band": "{m} 分钟", "beyond": "步行超过 {t} 分钟的需求点",
+        "walk_speed": "步行速度", "time_limit": "步行时限", "norm_profile": "规范配置",
+        "minutes": "分钟", "legend": "图例",
+        "f_name": "名称", "f_id": "编号", "f_district": "区", "f_street": "街道",
+        "f_population": "常住人口", "f_elderly": "60岁以上人口", "f_share_elderly": "老年人可达比例",
+        "f_share_residents": "居民可达比例", "f_gap": "面积缺口", "f_required_tier": "应配设施等级",
+        "f_kind": "类型", "f_floor_area": "建筑面积", "f_beds": "床位", "f_residents_within": "步行可达居民",
+        "f_elderly_within": "步行可达老年人", "f_time": "步行时间", "f_limit": "时限", "f_site": "设施编号",
+        "f_max_floor_area": "可用面积", "f_cost": "成本（元）", "f_weight": "人口权重",
+        "u_min": "分钟",
+    },
+    "en": {
+        "communities_coverage": "Communities: walk coverage",
+        "communities_gap": "Communities: floor-area gap",
+        "districts": "District boundaries", "streets": "Street boundaries",
+        "isochrones": "Walk isochrones", "demand_beyond": "Demand beyond walk limit",
+        "facilities": "Existing", "candidates": "Candidate sites", "proposed": "Proposed sites",
+        "share_elderly": "Share of residents 60+ within {t} min walk",
+        "share_residents": "Share of residents within {t} min walk",
+        "no_coverage": "No coverage data", "no_data": "No data",
+        "gap_title": "Floor-area gap (m²)", "gap_met": "Norm met (no gap)",
+        "band": "{m} min", "beyond": "Demand points more than {t} min walk away",
+        "walk_speed": "Walk speed", "time_limit": "Time limit", "norm_profile": "Norm profile",
+        "minutes": "min", "legend": "Legend",
+        "f_name": "Name", "f_id": "ID", "f_district": "District", "f_street": "Street",
+        "f_population": "Residents", "f_elderly": "Residents 60+", "f_share_elderly": "Share of 60+ within reach",
+        "f_share_residents": "Share of residents within reach", "f_gap": "Floor-area gap",
+        "f_required_tier": "Required tier", "f_kind": "Kind", "f_floor_area": "Floor area",
+        "f_beds": "Beds", "f_residents_within": "Residents within reach",
+        "f_elderly_within": "Residents 60+ within reach", "f_time": "Walk time", "f_limit": "Limit",
+        "f_site": "Site", "f_max_floor_area": "Max floor area", "f_cost": "Cost (CNY)",
+        "f_weight": "Weight (residents)", "u_min": "min",
+    },
+}
+
+#: Basemaps that need the network. Tianditu serves CGCS2000 ≈ WGS-84 (sub-metre), so
+#: overlays need no shift; OpenStreetMap is WGS-84 / Web Mercator.
+_OSM_URL = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+_OSM_ATTR = "&copy; OpenStreetMap contributors"
+_TIANDITU_URL = ("https://t{s}.tianditu.gov.cn/{layer}_w/wmts?SERVICE=WMTS&REQUEST=GetTile"
+                 "&VERSION=1.0.0&LAYER={layer}&STYLE=default&TILEMATRIXSET=w&FORMAT=tiles"
+                 "&TILECOL={x}&TILEROW={y}&TILEMATRIX={z}&tk={key}")
+_TIANDITU_ATTR = "&copy; 天地图 Tianditu"
+#: Tile services in GCJ-02 (Amap/Gaode, Tencent) or BD-09 (Baidu): WGS-84 overlays would land
+#: 100–700 m off, so they are refused rather than silently misdrawn.
+_SHIFTED_TILE_HINTS = ("amap", "gaode", "autonavi", "is.autonavi", "qq.com", "tencent",
+                       "baidu", "bdimg", "bdstatic")
+
+
+# ----------------------------------------------------------------------------- assets
+
+def _asset_text(name: str) -> str:
+    return resources.files("coverage").joinpath("assets", name).read_text(encoding="utf-8")
+
+
+def _asset_b64(name: str) -> str:
+    data = resources.files("coverage").joinpath("assets", name).read_bytes()
+    return base64.b64encode(data).decode("ascii")
+
+
+def _leaflet_css() -> str:
+    """Leaflet's stylesheet with its images inlined, so no relative file is requested."""
+    css = _asset_text("leaflet.css")
+    for img in ("layers-2x.png", "layers.png"):
+        css = css.replace(f"url(images/{img})", f"url(data:image/png;base64,{_asset_b64(img)})")
+    # We never use L.Icon.Default; dropping its path keeps the browser from asking for it.
+    return css.replace("url(images/marker-icon.png)", "none")
+
+
+_RUNTIME_CSS = """
+.leaflet-container { background: #f2f2ef; font-family: "Noto Sans CJK SC", "WenQuanYi Micro Hei",
+  "Microsoft YaHei", "PingFang SC", "Helvetica Neue", Arial, sans-serif; }
+.cov-box { background: rgba(255,255,255,0.93); padding: 6px 9px; border-radius: 4px;
+  box-shadow: 0 1px 4px rgba(0,0,0,0.35); font-size: 12px; line-height: 1.45; max-width: 330px; }
+.cov-title b { font-size: 14px; }
+.cov-legend-section { margin-bottom: 5px; }
+.cov-legend-section .cov-h { font-weight: bold; }
+.cov-sw { display: inline-block; width: 14px; height: 11px; margin-right: 5px; vertical-align: -1px;
+  border: 1px solid #777; }
+.cov-line { display: inline-block; width: 18px; height: 0; margin-right: 5px; vertical-align: 3px; }
+.cov-icon { background: none; border: none; }
+.cov-sym { display: inline-block; width: 14px; height: 14px; margin-right: 5px; vertical-align: -2px; }
+.cov-popup th { text-align: left; padding-right: 8px; font-weight: normal; color: #555; }
+.cov-popup .cov-ph { font-weight: bold; font-size: 13px; margin-bottom: 3px; }
+"""
+
+# The runtime builds layers from column-oriented data (compact for 10^5 points) and renders
+# every data value with textContent, so no user string is ever parsed as HTML.
+_RUNTIME_JS = r"""
+window.COVERAGE = {layers: {}, units: {}, canvas: null};
+COVERAGE.fmt = function (v, kind) {
+  if (v === null || v === undefined || v === "") return "—";
+  var u = COVERAGE.units;
+  if (kind === "pct") return (100 * v).toFixed(1) + "%";
+  if (kind === "int") return Math.round(v).toString().replace(/\B(?=(\d{3})+(?!\d))/g, ",");
+  if (kind === "m2") return Math.round(v).toString().replace(/\B(?=(\d{3})+(?!\d))/g, ",") + " m²";
+  if (kind === "min") return Number(v).toFixed(1) + " " + u.min;
+  if (kind === "num") return String(Math.round(100 * v) / 100);
+  return String(v);
+};
+COVERAGE.features = function (data) {
+  var n = data.geoms ? data.geoms.length : data.lon.length;
+  var keys = Object.keys(data.props), feats = new Array(n);
+  for (var i = 0; i < n; i++) {
+    var p = {};
+    for (var j = 0; j < keys.length; j++) p[keys[j]] = data.props[keys[j]][i];
+    feats[i] = {type: "Feature", properties: p, geometry: data.geoms ? data.geoms[i] :
+                {type: "Point", coordinates: [data.lon[i], data.lat[i]]}};
+  }
+  return {type: "FeatureCollection", features: feats};
+};
+COVERAGE.table = function (props, popup) {
+  var box = document.createElement("div");
+  box.className = "cov-popup";
+  if (popup.title) {
+    var h = document.createElement("div");
+    h.className = "cov-ph";
+    h.textContent = COVERAGE.fmt(props[popup.title], "text");
+    box.appendChild(h);
+  }
+  var t = document.createElement("table");
+  popup.fields.forEach(function (f) {
+    var tr = document.createElement("tr"), th = document.createElement("th"),
+        td = document.createElement("td");
+    th.textContent = f[0];
+    td.textContent = COVERAGE.fmt(props[f[1]], f[2]);
+    tr.appendChild(th); tr.appendChild(td); t.appendChild(tr);
+  });
+  box.appendChild(t);
+  return box;
+};
+COVERAGE.layer = function (key, data, spec) {
+  var opts = {interactive: spec.interactive !== false};
+  if (spec.palette) {
+    var pal = spec.palette;
+    opts.style = function (f) {
+      var b = f.properties[pal.field], s = Object.assign({}, spec.style);
+      s.fillColor = (b === null || b === undefined) ? pal.missing : pal.colors[b];
+      if (pal.stroke) s.color = s.fillColor;
+      return s;
+    };
+  } else {
+    opts.style = function () { return spec.style; };
+  }
+  if (spec.icon) {
+    var icon = L.divIcon({html: spec.icon, className: "cov-icon", iconSize: [spec.size, spec.size],
+                          iconAnchor: [spec.size / 2, spec.size / 2]});
+    opts.pointToLayer = function (f, ll) {
+      return L.marker(ll, {icon: icon, keyboard: false, interactive: opts.interactive});
+    };
+  } else if (spec.radius) {
+    if (!COVERAGE.canvas) COVERAGE.canvas = L.canvas({padding: 0.3});
+    opts.pointToLayer = function (f, ll) {
+      return L.circleMarker(ll, Object.assign({radius: spec.radius, renderer: COVERAGE.canvas,
+                                               interactive: opts.interactive}, spec.style));
+    };
+  }
+  if (opts.interactive) {
+    opts.onEachFeature = function (f, layer) {
+      if (spec.popup) layer.bindPopup(function () { return COVERAGE.table(f.properties, spec.popup); });
+      if (spec.tooltip) layer.bindTooltip(function () {
+        var el = document.createElement("span");
+        el.textContent = COVERAGE.fmt(f.properties[spec.tooltip], "text");
+        return el;
+      }, {sticky: true});
+    };
+  }
+  var lyr = L.geoJSON(COVERAGE.features(data), opts);
+  COVERAGE.layers[key] = lyr;
+  return lyr;
+};
+COVERAGE.box = function (map, position, className, htmlText) {
+  var ctl = L.control({position: position});
+  ctl.onAdd = function () {
+    var d = L.DomUtil.create("div", "cov-box " + className);
+    d.innerHTML = htmlText;  // built in Python with every user string escaped
+    L.DomEvent.disableClickPropagation(d);
+    L.DomEvent.disableScrollPropagation(d);
+    return d;
+  };
+  return ctl.addTo(map);
+};
+COVERAGE.syncLegend = function (map) {
+  if (!COVERAGE.legend) return;
+  var secs = COVERAGE.legend.getContainer().querySelectorAll(".cov-legend-section");
+  secs.forEach(function (s) {
+    var lyr = COVERAGE.layers[s.getAttribute("data-layer")];
+    s.style.display = (lyr && map.hasLayer(lyr)) ? "" : "none";
+  });
+};
+COVERAGE.controls = function (map, cfg) {
+  COVERAGE.units = cfg.units;
+  L.control.scale({imperial: false, position: "bottomleft"}).addTo(map);
+  COVERAGE.title = COVERAGE.box(map, "topleft", "cov-title", cfg.title_html);
+  COVERAGE.legend = COVERAGE.box(map, "bottomright", "cov-legend", cfg.legend_html);
+  // The two community choropleths share the polygons: showing one hides the other.
+  var pair = ["communities_coverage", "communities_gap"];
+  map.on("overlayadd", function (e) {
+    pair.forEach(function (k, i) {
+      var other = COVERAGE.layers[pair[1 - i]];
+      if (e.layer === COVERAGE.layers[k] && other && map.hasLayer(other)) map.removeLayer(other);
+    });
+    COVERAGE.syncLegend(map);
+  });
+  map.on("overlayremove", function () { COVERAGE.syncLegend(map); });
+  COVERAGE.syncLegend(map);
+  COVERAGE.map = map;
+  COVERAGE.ready = true;
+};
+"""
+
+
+def _script_json(obj: Any) -> str:
+    """JSON safe to place inside ``<script>``: no ``</script>``, no HTML entities, no JS line breaks."""
+    text = json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    return _script_escape(text)
+
+
+def _script_escape(text: str) -> str:
+    return (text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+            .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
+
+
+class _OfflineMap(folium.Map):
+    """A folium.Map that inlines Leaflet instead of linking CDN scripts and stylesheets.
+
+    folium's defaults pull jQuery, Bootstrap, Font Awesome and awesome-markers from CDNs; this
+    map needs none of them (symbols are inline SVG, controls are plain Leaflet).
+    """
+
+    default_js: list = []
+    default_css: list = []
+
+    def render(self, **kwargs):
+        header = self.get_root().header
+        header.add_child(Element("<style>" + _leaflet_css() + _RUNTIME_CSS + "</style>"),
+                         name="coverage_leaflet_css")
+        # "</script" cannot occur in Leaflet's minified source, but guard it anyway.
+        js = _asset_text("leaflet.js").replace("</script", "<\\/script")
+        header.add_child(Element("<script>" + js + "</script>"), name="coverage_leaflet_js")
+        header.add_child(Element("<script>" + _RUNTIME_JS + "</script>"), name="coverage_runtime")
+        super().render(**kwargs)
+
+
+class _DataLayer(Layer):
+    """One overlay built by the page runtime from column-oriented, script-safe JSON."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+            var {{ this.get_name() }} = COVERAGE.layer({{ this.key_json }}, {{ this.data_json }},
+                {{ this.spec_json }});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, key: str, name: str, data_json: str, spec: dict, show: bool = True):
+        super().__init__(name=name, overlay=True, control=True, show=show)
+        self._name = "CoverageLayer"
+        self.key_json = _script_json(key)
+        self.data_json = data_json
+        self.spec_json = _script_json(spec)
+
+
+class _Controls(MacroElement):
+    """Scale bar, title box and legend; added after the layers so it can see them."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+            COVERAGE.controls({{ this._parent.get_name() }}, {{ this.cfg_json }});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, cfg: dict):
+        super().__init__()
+        self._name = "CoverageControls"
+        self.cfg_json = _script_json(cfg)
+
+
+# ----------------------------------------------------------------------------- data encoding
+
+def _prepare(gdf: gpd.GeoDataFrame, layer: str, simplify_m: float, points: bool) -> gpd.GeoDataFrame:
+    """Drop empty geometries, simplify in the layer's own CRS, reproject to WGS-84, round."""
+    if gdf.crs is None:
+        raise InputError(f"The {layer} layer has no coordinate reference system, so it cannot be "
+                         "placed on the map.", file=layer,
+                         fix="Load it through coverage.io (which assigns the study CRS) or call "
+                             ".set_crs(...) on it.")
+    geom = gdf.geometry
+    keep = geom.notna().to_numpy() & ~shapely.is_empty(geom.to_numpy())
+    gdf = gdf.loc[keep]
+    geoms = gdf.geometry.to_numpy()
+    if points:
+        # Facilities may be polygons (a building): show their representative point.
+        non_point = shapely.get_type_id(geoms) != 0
+        if non_point.any():
+            geoms = np.where(non_point, shapely.point_on_surface(geoms), geoms)
+    elif simplify_m > 0:
+        tol = simplify_m * _DEG_PER_M if gdf.crs.is_geographic else simplify_m
+        geoms = shapely.simplify(geoms, tol, preserve_topology=True)
+    out = gpd.GeoDataFrame(gdf.drop(columns=gdf.geometry.name), geometry=geoms, crs=gdf.crs)
+    out = out.to_crs(4326)
+    out = out.set_geometry(shapely.transform(out.geometry.to_numpy(),
+                                             lambda c: np.round(c, _DECIMALS)), crs=4326)
+    return out
+
+
+def _props(df: pd.DataFrame, columns: list[str]) -> dict[str, list]:
+    """Column-oriented properties with NaN as null and floats rounded to 0.001."""
+    out: dict[str, list] = {}
+    for col in columns:  # a loop over a handful of columns, each converted in one call
+        s = df[col]
+        if pd.api.types.is_bool_dtype(s):
+            s = s.astype(object)
+        elif pd.api.types.is_numeric_dtype(s):
+            s = s.astype(float).round(3)
+        else:
+            s = s.astype(object)
+        out[col] = s.astype(object).where(s.notna(), None).tolist()
+    return out
+
+
+def _layer_json(gdf: gpd.GeoDataFrame, columns: list[str], points: bool) -> str:
+    props = _script_json(_props(gdf, [c for c in columns if c in gdf.columns]))
+    if points:
+        xy = shapely.get_coordinates(gdf.geometry.to_numpy())
+        return ('{"lon":' + json.dumps(xy[:, 0].tolist()) + ',"lat":' + json.dumps(xy[:, 1].tolist())
+                + ',"props":' + props + "}")
+    # GEOS writes each geometry's GeoJSON; joining the strings avoids a Python dict per vertex.
+    geoms = shapely.to_geojson(gdf.geometry.to_numpy())
+    return '{"geoms":[' + ",".join(geoms.tolist()) + '],"props":' + props + "}"
+
+
+def _bin(values: pd.Series, edges: tuple[float, ...], right: bool = False) -> pd.Series:
+    """Bin index per value (nullable Int64, <NA> where the value is missing)."""
+    arr = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
+    idx = np.digitize(arr, edges, right=right).astype(float)
+    idx[~np.isfinite(arr)] = np.nan
+    return pd.Series(idx, index=values.index).astype("Int64")
+
+
+def _kind_label(kinds: pd.Series, lang: str) -> pd.Series:
+    return kinds.map(lambda k: FACILITY_KINDS.get(k, {}).get(lang, k)).astype(object)
+
+
+def _symbol(shape: str, color: str, size: int = 18) -> str:
+    stroke = color if shape == "ring" else "#ffffff"
+    fill = "none" if shape == "ring" else color
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{size}" height="{size}" '
+            f'viewBox="0 0 20 20" fill="{fill}" stroke="{stroke}" stroke-width="1.5">'
+            f"{_SHAPES[shape]}</svg>")
+
+
+def _param(parameters: Mapping[str, Any], *names: str) -> Any:
+    for n in names:
+        if n in parameters and parameters[n] not in (None, ""):
+            return parameters[n]
+    return None
+
+
+# ----------------------------------------------------------------------------- basemaps
+
+def _basemap_layers(basemap: str, tianditu_key: str, lang: str) -> list[folium.TileLayer]:
+    """Tile layers for ``basemap``; refuses GCJ-02/BD-09 services with an explanation."""
+    name = (basemap or "none").strip()
+    low = name.lower()
+    if low in ("none", ""):
+        return []
+    shifted = [h for h in _SHIFTED_TILE_HINTS if h in low]
+    if shifted:
+        raise InputError(
+            f"Basemap '{name}' serves tiles in GCJ-02 (Amap/Gaode, Tencent) or BD-09 (Baidu) "
+            "coordinates, which are deliberately offset from WGS-84 by 100-700 m; the study's "
+            "WGS-84 communities, facilities and isochrones would be drawn in the wrong place.",
+            file="basemap",
+            fix="Use basemap 'none' (offline), 'osm', 'tianditu' (with a Tianditu key) or a custom "
+                "WGS-84 / Web Mercator tile URL.")
+    if low == "osm":
+        return [folium.TileLayer(_OSM_URL, attr=_OSM_ATTR, name="OpenStreetMap", max_zoom=19)]
+    if low == "tianditu":
+        if not tianditu_key.strip():
+            raise InputError("Basemap 'tianditu' needs a Tianditu API key (tk).", file="basemap",
+                             fix="Pass tianditu_key=... (a free key from the Tianditu developer "
+                                 "console) or use basemap 'none' or 'osm'.")
+        key = tianditu_key.strip()
+        anno = "cva" if lang == "zh" else "eva"
+        vec = _TIANDITU_URL.format(s="{s}", layer="vec", x="{x}", y="{y}", z="{z}", key=key)
+        lab = _TIANDITU_URL.format(s="{s}", layer=anno, x="{x}", y="{y}", z="{z}", key=key)
+        base = folium.TileLayer(vec, attr=_TIANDITU_ATTR, name="天地图 Tianditu",
+                                subdomains="01234567", max_zoom=18)
+        labels = folium.TileLayer(lab, attr=_TIANDITU_ATTR, name="天地图注记 Tianditu labels",
+                                  subdomains="01234567", max_zoom=18, overlay=True, control=False)
+        return [base, labels]
+    if low.startswith(("http://", "https://")) and all(t in name for t in ("{z}", "{x}", "{y}")):
+        return [folium.TileLayer(name, attr=html.escape(name.split("/")[2]), name="Basemap",
+                                 max_zoom=19)]
+    raise InputError(f"Unknown basemap '{name}'.", file="basemap",
+                     fix="Use 'none' (default, offline), 'osm', 'tianditu', or a tile URL with "
+                         "{z}, {x} and {y}.")
+
+
+# ----------------------------------------------------------------------------- the map
+
+def make_map(
+    communities: gpd.GeoDataFrame,
+    facilities: gpd.GeoDataFrame | None,
+    *,
+    demand: gpd.GeoDataFrame | None = None,
+    isochrones: gpd.GeoDataFrame | None = None,
+    candidates: gpd.GeoDataFrame | None = None,
+    proposed: gpd.GeoDataFrame | None = None,
+    community_stats: pd.DataFrame | None = None,
+    districts: gpd.GeoDataFrame | None = None,
+    streets: gpd.GeoDataFrame | None = None,
+    parameters: Mapping[str, Any],
+    language: str = "zh",
+    basemap: str = "none",
+    tianditu_key: str = "",
+    title: str = "",
+    simplify_m: float = 5.0,
+) -> folium.Map:
+    """Build the study's coverage map.
+
+    Parameters
+    ----------
+    communities, facilities, candidates
+        Layers in the canonical schema (:mod:`coverage.schema`), any CRS (metric expected).
+    demand
+        Demand points with ``within_limit`` (bool) and ``time_min`` (minutes); only points
+        beyond the limit are drawn.
+    isochrones
+        Walk-time polygons with ``site_id``, ``kind``, ``limit_min`` (minutes).
+    proposed
+        Sites chosen by siting: ``candidate_id``, ``kind``, geometry.
+    community_stats
+        Per-community table keyed by ``community_id``; optional columns
+        ``share_elderly_within`` / ``share_residents_within`` (0..1), ``gap_m2`` (m² short of
+        the norm, <= 0 when met), ``required_tier``. Missing columns are simply not shown.
+    districts, streets
+        Boundary polygons with a ``name`` column; when absent they are dissolved from the
+        communities' ``district`` / ``street`` columns.
+    parameters
+        ``walk_speed_mps`` (m/s), ``time_limit_min`` (minutes), ``norm_profile`` (name),
+        shown in the title box.
+    language
+        ``"zh"`` (default) or ``"en"`` for every label.
+    basemap
+        ``"none"`` (default, fully offline), ``"osm"``, ``"tianditu"`` (needs
+        ``tianditu_key``) or a WGS-84/Web Mercator tile URL. GCJ-02/BD-09 services (Amap,
+        Gaode, Tencent, Baidu) raise :class:`~coverage.errors.InputError`.
+    simplify_m
+        Display simplification tolerance for polygons (m).
+
+    Returns
+    -------
+    folium.Map
+        Renders offline; shows inline in Jupyter; save with :func:`write_map`.
+    """
+    lang = language if language in LABELS else "zh"
+    L = LABELS[lang]
+    tiles = _basemap_layers(basemap, tianditu_key, lang)
+    limit = _param(parameters, "time_limit_min", "limit_min")
+    limit_txt = f"{float(limit):g}" if limit is not None else "15"
+
+    m = _OfflineMap(location=[30.0, 104.0], zoom_start=12, tiles=None, prefer_canvas=True,
+                    control_scale=False)
+    m.get_root().title = html.escape(title or L["communities_coverage"])
+    for t in tiles:
+        t.add_to(m)
+
+    legend: list[str] = []
+    bounds: list[np.ndarray] = []
+
+    # --- communities: two choropleths over the same polygons
+    com = _prepare(communities, "communities", simplify_m, points=False)
+    if community_stats is not None and "community_id" in community_stats.columns:
+        stats = community_stats.drop_duplicates("community_id").set_index("community_id")
+        stats = stats.drop(columns=[c for c in stats.columns if c in com.columns])
+        com = com.join(stats, on="community_id")
+    if len(com):
+        bounds.append(np.asarray(com.total_bounds))
+    share_col = next((c for c in ("share_elderly_within", "share_residents_within")
+                      if c in com.columns and com[c].notna().any()), None)
+    com["_cbin"] = _bin(com[share_col], COVERAGE_BINS) if share_col else pd.Series(pd.NA, index=com.index, dtype="Int64")
+    if "required_tier" in com.columns:
+        com["required_tier"] = _kind_label(com["required_tier"].astype(object), lang)
+    fields = [(L["f_id"], "community_id", "text"), (L["f_district"], "district", "text"),
+              (L["f_street"], "street", "text"), (L["f_population"], "population", "int"),
+              (L["f_elderly"], "elderly_population", "int"),
+              (L["f_share_elderly"], "share_elderly_within", "pct"),
+              (L["f_share_residents"], "share_residents_within", "pct"),
+              (L["f_gap"], "gap_m2", "m2"), (L["f_required_tier"], "required_tier", "text")]
+    fields = [f for f in fields if f[1] in com.columns]
+    cols = ["name", "_cbin"] + [f[1] for f in fields]
+    has_gap = "gap_m2" in com.columns and com["gap_m2"].notna().any()
+    if has_gap:
+        com["_gbin"] = _bin(com["gap_m2"], GAP_BINS, right=True)
+        cols.append("_gbin")
+    com_json = _layer_json(com, cols, points=False)
+    popup = {"title": "name", "fields": fields}
+    poly_style = {"color": "#555555", "weight": 0.8, "fillOpacity": 0.65}
+    _DataLayer("communities_coverage", L["communities_coverage"], com_json,
+               {"style": poly_style, "popup": popup, "tooltip": "name",
+                "palette": {"field": "_cbin", "colors": COVERAGE_COLORS,
+                            "missing": MISSING_COLOR}}).add_to(m)
+    if share_col:
+        head = L["share_elderly" if share_col == "share_elderly_within" else "share_residents"]
+        edges = (0.0,) + COVERAGE_BINS + (1.0,)
+        rows = [(f"{edges[i] * 100:.0f}–{edges[i + 1] * 100:.0f}%", COVERAGE_COLORS[i])
+                for i in range(len(COVERAGE_COLORS))] + [(L["no_data"], MISSING_COLOR)]
+        legend.append(_legend_swatches("communities_coverage", head.format(t=limit_txt), rows))
+    else:
+        legend.append(_legend_swatches("communities_coverage", L["communities_coverage"],
+                                       [(L["no_coverage"], MISSING_COLOR)]))
+    if has_gap:
+        _DataLayer("communities_gap", L["communities_gap"], com_json,
+                   {"style": poly_style, "popup": popup, "tooltip": "name",
+                    "palette": {"field": "_gbin", "colors": GAP_COLORS, "missing": MISSING_COLOR}},
+                   show=False).add_to(m)
+        e = GAP_BINS
+        rows = [(L["gap_met"], GAP_COLORS[0])] + [
+            (f"{e[i]:g}–{e[i + 1]:g} m²", GAP_COLORS[i + 1]) for i in range(len(e) - 1)
+        ] + [(f"> {e[-1]:g} m²", GAP_COLORS[-1]), (L["no_data"], MISSING_COLOR)]
+        legend.append(_legend_swatches("communities_gap", L["gap_title"], rows))
+
+    # --- district and street boundaries
+    for key, given, col, style in (
+        ("streets", streets, "street", {"color": "#737373", "weight": 1.5, "dashArray": "4,3",
+                                        "fill": False}),
+        ("districts", districts, "district", {"color": "#252525", "weight": 2.5, "fill": False}),
+    ):
+        bnd = _boundaries(communities, given, col)
+        if bnd is None or bnd.empty:
+            continue
+        bnd = _prepare(bnd, key, simplify_m, points=False)
+        _DataLayer(key, L[key], _layer_json(bnd, ["name"], points=False),
+                   {"style": style, "tooltip": "name"}).add_to(m)
+        legend.append(_legend_line(key, L[key], style))
+
+    # --- isochrones, largest band first so smaller bands draw on top
+    if isochrones is not None and len(isochrones):
+        iso = _prepare(isochrones, "isochrones", simplify_m, points=False)
+        bands = np.sort(pd.to_numeric(iso["limit_min"], errors="coerce").dropna().unique())
+        iso["_band"] = np.searchsorted(bands, pd.to_numeric(iso["limit_min"], errors="coerce"))
+        iso = iso.sort_values("limit_min", ascending=False, kind="stable")
+        colors = [ISOCHRONE_COLORS[min(i, len(ISOCHRONE_COLORS) - 1)] for i in range(len(bands))]
+        _DataLayer("isochrones", L["isochrones"], _layer_json(iso, ["_band"], points=False),
+                   {"style": {"weight": 1, "fillOpacity": 0.12, "opacity": 0.7},
+                    "interactive": False,
+                    "palette": {"field": "_band", "colors": colors, "missing": MISSING_COLOR,
+                                "stroke": True}}).add_to(m)
+        legend.append(_legend_swatches("isochrones", L["isochrones"],
+                                       [(L["band"].format(m=f"{b:g}"), c) for b, c in zip(bands, colors)]))
+        bounds.append(np.asarray(iso.total_bounds))
+
+    # --- demand beyond the limit
+    if demand is not None and "within_limit" in demand.columns:
+        beyond = demand.loc[~demand["within_limit"].fillna(False).astype(bool)]
+        dem = _prepare(beyond, "demand", simplify_m, points=True)
+        dfields = [(L["f_time"], "time_min", "min"), (L["f_weight"], "weight", "num"),
+                   (L["f_population"], "population", "num"), (L["f_id"], "community_id", "text")]
+        dfields = [f for f in dfields if f[1] in dem.columns]
+        style = {"color": "#b2182b", "fillColor": "#ef3b2c", "weight": 0.5, "fillOpacity": 0.8}
+        _DataLayer("demand_beyond", L["demand_beyond"],
+                   _layer_json(dem, [f[1] for f in dfields], points=True),
+                   {"style": style, "radius": 2.5, "popup": {"fields": dfields}}).add_to(m)
+        legend.append(_legend_swatches("demand_beyond", L["demand_beyond"],
+                                       [(L["beyond"].format(t=limit_txt), "#ef3b2c")], dot=True))
+
+    # --- candidate sites (below facilities), existing facilities by kind, proposed sites
+    if candidates is not None and len(candidates):
+        cand = _prepare(candidates, "candidates", simplify_m, points=True)
+        if "kind" in cand.columns:
+            cand["kind"] = _kind_label(cand["kind"].astype(object), lang)
+        cf = [(L["f_id"], "candidate_id", "text"), (L["f_kind"], "kind", "text"),
+              (L["f_max_floor_area"], "max_floor_area_m2", "m2"), (L["f_cost"], "cost", "int")]
+        cf = [f for f in cf if f[1] in cand.columns]
+        _add_points(m, legend, "candidates", L["candidates"], cand, cf, _CANDIDATE_SYMBOL, 14)
+
+    if facilities is not None and len(facilities):
+        fac = _prepare(facilities, "facilities", simplify_m, points=True)
+        kinds = fac["kind"].astype(object).where(fac["kind"].isin(list(FACILITY_KINDS)), "other")
+        fac["kind_label"] = _kind_label(kinds, lang)
+        ff = [(L["f_id"], "facility_id", "text"), (L["f_kind"], "kind_label", "text"),
+              (L["f_floor_area"], "floor_area_m2", "m2"), (L["f_beds"], "beds", "int"),
+              (L["f_residents_within"], "residents_within", "int"),
+              (L["f_elderly_within"], "elderly_within", "int")]
+        ff = [f for f in ff if f[1] in fac.columns]
+        for kind in FACILITY_KINDS:  # highest tier first, as in the legend
+            sub = fac.loc[kinds == kind]
+            if len(sub):
+                label = f"{L['facilities']}：{FACILITY_KINDS[kind][lang]}" if lang == "zh" \
+                    else f"{L['facilities']}: {FACILITY_KINDS[kind][lang]}"
+                _add_points(m, legend, f"facilities_{kind}", label, sub, ff, KIND_SYMBOLS[kind], 18)
+        bounds.append(np.asarray(fac.total_bounds))
+
+    if proposed is not None and len(proposed):
+        prop = _prepare(proposed, "proposed", simplify_m, points=True)
+        if "kind" in prop.columns:
+            prop["kind"] = _kind_label(prop["kind"].astype(object), lang)
+        pf = [(L["f_id"], "candidate_id", "text"), (L["f_kind"], "kind", "text")]
+        pf = [f for f in pf if f[1] in prop.columns]
+        _add_points(m, legend, "proposed", L["proposed"], prop, pf, _PROPOSED_SYMBOL, 22)
+
+    folium.LayerControl(position="topright", collapsed=False).add_to(m)
+    _Controls({"title_html": _title_html(title, parameters, L),
+               "legend_html": "".join(legend), "units": {"min": L["u_min"]}}).add_to(m)
+    if bounds:
+        b = np.vstack(bounds)
+        m.fit_bounds([[float(b[:, 1].min()), float(b[:, 0].min())],
+                      [float(b[:, 3].max()), float(b[:, 2].max())]])
+    return m
+
+
+def _add_points(m: folium.Map, legend: list[str], key: str, label: str, gdf: gpd.GeoDataFrame,
+                fields: list[tuple[str, str, str]], symbol: tuple[str, str], size: int) -> None:
+    cols = ["name"] + [f[1] for f in fields]
+    _DataLayer(key, label, _layer_json(gdf, cols, points=True),
+               {"icon": _symbol(*symbol, size=size), "size": size, "tooltip": "name",
+                "popup": {"title": "name", "fields": fields}}).add_to(m)
+    legend.append(f'<div class="cov-legend-section" data-layer="{html.escape(key)}">'
+                  f'<span class="cov-sym">{_symbol(*symbol, size=14)}</span>{html.escape(label)}</div>')
+
+
+def _legend_swatches(key: str, head: str, rows: list[tuple[str, str]], dot: bool = False) -> str:
+    radius = "border-radius:50%;width:9px;height:9px;" if dot else ""
+    items = "".join(f'<div><span class="cov-sw" style="background:{c};{radius}"></span>'
+                    f"{html.escape(text)}</div>" for text, c in rows)
+    return (f'<div class="cov-legend-section" data-layer="{html.escape(key)}">'
+            f'<div class="cov-h">{html.escape(head)}</div>{items}</div>')
+
+
+def _legend_line(key: str, label: str, style: dict) -> str:
+    dash = "dashed" if style.get("dashArray") else "solid"
+    return (f'<div class="cov-legend-section" data-layer="{html.escape(key)}"><span class="cov-line" '
+            f'style="border-top:{style["weight"]}px {dash} {style["color"]}"></span>'
+            f"{html.escape(label)}</div>")
+
+
+def _title_html(title: str, parameters: Mapping[str, Any], L: dict[str, str]) -> str:
+    speed = _param(parameters, "walk_speed_mps", "walk_speed")
+    limit = _param(parameters, "time_limit_min", "limit_min")
+    profile = _param(parameters, "norm_profile", "profile")
+    speed_txt = f"{float(speed):g} m/s" if isinstance(speed, (int, float)) else (str(speed) if speed else "—")
+    limit_txt = f"{float(limit):g} {L['minutes']}" if limit is not None else "—"
+    lines = [f"{L['walk_speed']}: {speed_txt}", f"{L['time_limit']}: {limit_txt}",
+             f"{L['norm_profile']}: {profile if profile is not None else '—'}"]
+    head = f"<b>{html.escape(title)}</b><br>" if title else ""
+    return head + "<br>".join(html.escape(x) for x in lines)
+
+
+def _boundaries(communities: gpd.GeoDataFrame, given: gpd.GeoDataFrame | None,
+                column: str) -> gpd.GeoDataFrame | None:
+    """Boundary polygons with a ``name`` column: the given layer, or communities dissolved."""
+    if given is not None:
+        if "name" not in given.columns:
+            given = given.assign(name="")
+        return given[["name", given.geometry.name]]
+    if column not in communities.columns:
+        return None
+    names = communities[column].astype(object).fillna("").astype(str).str.strip()
+    sub = communities.loc[names != ""].assign(name=names[names != ""])
+    if sub.empty:
+        return None
+    return sub[["name", sub.geometry.name]].dissolve(by="name", as_index=False)
+
+
+# ----------------------------------------------------------------------------- output
+
+_EXTERNAL_RE = re.compile(
+    r"<(?:script|link|img|iframe)\b[^>]*?\b(?:src|href)\s*=\s*[\"']?((?:https?:)?//[^\"'\s>]+)",
+    re.IGNORECASE)
+
+
+def external_resources(page: str) -> list[str]:
+    """URLs of scripts, stylesheets, images or frames a page would fetch from the network."""
+    return _EXTERNAL_RE.findall(page)
+
+
+def write_map(m: folium.Map, path: str | os.PathLike) -> Path:
+    """Write the map as one self-contained UTF-8 HTML file; returns the path.
+
+    Logs a warning when something added to the map links an external script or stylesheet
+    (e.g. a folium plugin), because that page will not render offline.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    page = m.get_root().render()
+    ext = external_resources(page)
+    if ext:
+        log.warning("Map %s links %d external resource(s) and will not render offline: %s",
+                    path, len(ext), ", ".join(ext[:5]))
+    path.write_text(page, encoding="utf-8")
+    return path
+
+
+_CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable",
+                   "chrome", "msedge", "microsoft-edge")
+
+
+def find_chromium() -> str | None:
+    """Path of a Chromium-family browser: ``$COVERAGE_CHROMIUM`` or the first one on PATH."""
+    env = os.environ.get("COVERAGE_CHROMIUM", "")
+    if env and Path(env).exists():
+        return env
+    for name in _CHROMIUM_NAMES:
+        found = shutil.which(name)
+        if found:
+            return found
+    return None
+
+
+def write_png(m_or_html_path: folium.Map | str | os.PathLike, png_path: str | os.PathLike, *,
+              width: int = 1400, height: int = 1000, timeout_s: float = 120.0,
+              chromium: str | None = None) -> Path:
+    """Screenshot the map with headless Chromium into a PNG (``width`` × ``height`` px).
+
+    The PNG is the HTML map itself (same layers, legend, title box), so printed reports and
+    the interactive page never disagree. Needs a Chromium-family browser (``chromium`` on
+    Debian/Ubuntu, Chrome or Edge elsewhere; ``$COVERAGE_CHROMIUM`` overrides the search).
+    """
+    exe = chromium or find_chromium()
+    if not exe:
+        raise RuntimeError("write_png needs a Chromium-family browser and none was found. Install "
+                           "one (Debian/Ubuntu: run scripts/setup_browser.sh, or apt-get install "
+                           "chromium) or set COVERAGE_CHROMIUM to its path.")
+    png_path = Path(png_path)
+    png_path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="coverage-png-") as tmp:
+        if isinstance(m_or_html_path, folium.Map):
+            page = write_map(m_or_html_path, Path(tmp) / "map.html")
+        else:
+            page = Path(m_or_html_path)
+        cmd = [exe, "--headless", "--disable-gpu", "--hide-scrollbars", "--no-first-run",
+               "--disable-background-networking", "--disable-component-update", "--disable-sync",
+               f"--user-data-dir={Path(tmp) / 'profile'}", f"--window-size={width},{height}",
+               # Let scripts run and (optional) tiles load before the shot, in virtual time.
+               "--virtual-time-budget=10000", f"--screenshot={png_path.resolve()}",
+               page.resolve().as_uri()]
+        if hasattr(os, "geteuid") and os.geteuid() == 0:
+            cmd.insert(1, "--no-sandbox")  # Chromium refuses to run as root with the sandbox
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s)
+    if proc.returncode != 0 or not png_path.exists() or png_path.stat().st_size == 0:
+        raise RuntimeError(f"Chromium could not screenshot {page}: exit {proc.returncode}\n"
+                           f"{proc.stderr[-2000:]}")
+    return png_path
