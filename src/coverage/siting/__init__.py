@@ -1,0 +1,127 @@
+"""Facility siting as coverage optimisation over a sparse site × demand travel-time matrix.
+
+Models: LSCP, partial cover, MCLP (p or budget), p-median, p-center, capacitated coverage,
+multi-tier sites and per-group (district) minimum coverage. Exact answers come from HiGHS;
+a greedy + interchange heuristic with a Lagrangian or LP bound serves the largest instances.
+Every model returns the same :class:`SitingResult`.
+
+Quick use from Python::
+
+    from coverage.siting import SitingProblem, solve
+    prob = SitingProblem.from_matrices(cand_times, weights, existing_times=exist_times, limit_min=15)
+    res = solve(prob, "mclp", p=10)
+    res.to_frame(); coverage_by_group(res, districts)
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .exact import solve_assignment_exact, solve_cover_exact, solve_pcenter_exact
+from .heuristic import solve_cover_heuristic, solve_mclp_heuristic
+from .problem import SitingProblem, Tier
+from .result import SitingResult, coverage_by_group
+
+__all__ = ["SitingProblem", "SitingResult", "Tier", "solve", "run_siting", "coverage_by_group",
+           "DEFAULT_TIERS", "MODELS"]
+
+MODELS = ("lscp", "partial", "mclp", "pmedian", "pcenter")
+
+#: Tier defaults from the Baoji 2019 figures in the design notes: cost = construction subsidy
+#: plus the minimum operating subsidy (CNY); walk limit = the study's limit. Capacities are
+#: unknown here (inf) — the norms profile supplies them through ``run_siting(tiers=...)``.
+DEFAULT_TIERS: dict[str, Tier] = {
+    "day_care_centre": Tier("day_care_centre", cost=800_000.0),
+    "service_centre": Tier("service_centre", cost=350_000.0),
+    "service_station": Tier("service_station", cost=250_000.0),
+}
+
+#: Above this many stored site–demand pairs "auto" uses the heuristic for MCLP / LSCP / partial.
+AUTO_EXACT_MAX_PAIRS = 20_000_000
+
+
+def solve(problem: SitingProblem, model: str, *, p: int | None = None, budget: float | None = None,
+          target_share: float | None = None, min_group_share: float = 0.0, capacitated: bool = False,
+          single_source: bool = False, method: str = "auto", minimize: str = "auto",
+          time_limit_s: float | None = 120.0, mip_gap: float = 0.0) -> SitingResult:
+    """Solve one siting model.
+
+    Parameters
+    ----------
+    model : "lscp" | "partial" | "mclp" | "pmedian" | "pcenter".
+    p : maximum number of new sites; budget : maximum total cost of new sites (same unit as costs).
+    target_share : covered share of total demand weight the partial model must reach (0..1).
+    min_group_share : minimum covered share in every group of ``problem.groups`` (0 = off).
+    capacitated : respect site capacities (mclp → capacitated coverage, pmedian → capacitated p-median).
+    single_source : each demand point goes wholly to one site (capacitated models).
+    method : "exact", "heuristic" or "auto" (exact unless the matrix is very large).
+    minimize : LSCP / partial objective, "count", "cost" or "auto" (cost when costs were given).
+    time_limit_s, mip_gap : HiGHS limits (seconds; relative gap, 0 = prove optimality).
+    """
+    if model not in MODELS:
+        raise ValueError(f"unknown siting model {model!r}; use one of {', '.join(MODELS)}.")
+    if method not in ("auto", "exact", "heuristic"):
+        raise ValueError(f"unknown method {method!r}; use auto, exact or heuristic.")
+    p = int(p) if p else None
+    budget = float(budget) if budget else None
+    heuristic_ok = model in ("lscp", "partial") or (model == "mclp" and not capacitated and not min_group_share)
+    if method == "heuristic" and not heuristic_ok:
+        raise ValueError(f"no heuristic for {model}"
+                         + (" with capacities or equity rows" if model == "mclp" else "") + "; use method='exact'.")
+    use_heur = method == "heuristic" or (method == "auto" and heuristic_ok
+                                         and problem.options.times.nnz > AUTO_EXACT_MAX_PAIRS)
+    tl = 10.0 if time_limit_s is None else time_limit_s
+    if model == "mclp" and not capacitated:
+        if use_heur:
+            return solve_mclp_heuristic(problem, p=p, budget=budget, time_limit_s=tl)
+        return solve_cover_exact(problem, "mclp", p=p, budget=budget, min_group_share=min_group_share,
+                                 time_limit_s=time_limit_s, mip_gap=mip_gap)
+    if model in ("lscp", "partial"):
+        ts = target_share if model == "partial" else None
+        if use_heur:
+            return solve_cover_heuristic(problem, model, target_share=ts, minimize=minimize, time_limit_s=tl)
+        return solve_cover_exact(problem, model, target_share=ts, min_group_share=min_group_share,
+                                 minimize=minimize, time_limit_s=time_limit_s, mip_gap=mip_gap)
+    if model == "pcenter":
+        if not p:
+            raise ValueError("pcenter needs p (number of new sites).")
+        return solve_pcenter_exact(problem, p, time_limit_s=time_limit_s)
+    # pmedian, or capacitated mclp
+    return solve_assignment_exact(problem, model, p=p, budget=budget, capacitated=capacitated,
+                                  single_source=single_source, time_limit_s=time_limit_s, mip_gap=mip_gap)
+
+
+def run_siting(cfg, *, candidate_matrix, existing_matrix, weights, demand_group, candidate_ids,
+               existing_ids, candidate_cost=None, candidate_capacity=None, limit_min: float,
+               existing_capacity=None, tiers=None, candidate_tiers=None) -> SitingResult:
+    """Pipeline entry: solve the ``[siting]`` section's model on the study's coverage matrices.
+
+    ``cfg`` is a :class:`coverage.config.SitingSection`. Matrices are CSR, rows = sites,
+    columns = demand points, values = minutes within ``limit_min`` (explicit zeros allowed).
+    ``tiers`` (a list of :class:`Tier`) overrides the names in ``cfg.tiers``, which otherwise
+    take :data:`DEFAULT_TIERS`. A NaN candidate cost counts as 0 only when no cost is known at all.
+    """
+    if not cfg.model:
+        raise ValueError("siting.model is empty: nothing to solve.")
+    if tiers is None and cfg.tiers:
+        unknown = [t for t in cfg.tiers if t not in DEFAULT_TIERS]
+        if unknown:
+            raise ValueError(f"siting.tiers {unknown} are not known; use {', '.join(DEFAULT_TIERS)}.")
+        tiers = [DEFAULT_TIERS[t] for t in cfg.tiers]
+    cost = None
+    if candidate_cost is not None:
+        cc = np.asarray(candidate_cost, float)
+        if np.isfinite(cc).any():
+            # Unknown costs take the median known cost, so they are neither free nor excluded.
+            cost = np.where(np.isfinite(cc), cc, np.nanmedian(cc))
+    problem = SitingProblem.from_matrices(
+        candidate_matrix, weights, existing_times=existing_matrix, candidate_ids=candidate_ids,
+        existing_ids=existing_ids, limit_min=limit_min, candidate_cost=cost,
+        candidate_capacity=candidate_capacity, existing_capacity=existing_capacity,
+        groups=demand_group, tiers=tiers or (), candidate_tiers=candidate_tiers)
+    res = solve(problem, cfg.model, p=cfg.p or None, budget=cfg.budget or None, target_share=cfg.target_share,
+                min_group_share=cfg.min_district_share, capacitated=cfg.capacitated, method=cfg.method,
+                time_limit_s=cfg.time_limit_s, mip_gap=cfg.mip_gap)
+    res.params.update({"weight": cfg.weight, "limit_min": limit_min,
+                       "tiers": [t.name for t in (tiers or ())]})
+    return res

@@ -1,0 +1,259 @@
+"""Greedy + interchange heuristics for the coverage models, each with a proven bound.
+
+MCLP: greedy by marginal covered weight (per unit cost under a budget), then best-swap
+interchange; the bound is a Lagrangian relaxation of the covering rows ``z_j <= Σ x_o``
+minimised by subgradient steps (every evaluated multiplier vector gives a valid upper bound).
+LSCP / partial: greedy by newly covered weight per cost, redundant sites dropped; the bound
+is the LP relaxation solved by HiGHS.
+
+Each iteration is a handful of sparse matrix–vector products over the coverage matrix, so
+the cost per step is O(nnz), never a Python loop over demand points.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.optimize import linprog
+
+from .exact import CoverData, _use_cost, cover_data
+from .problem import SitingProblem
+from .result import SitingResult, build_result
+
+
+def _site_block(cd: CoverData) -> tuple[np.ndarray, np.ndarray]:
+    """(site code per option, options sorted by site) for 'one option per site' bookkeeping."""
+    _, code = np.unique(cd.site, return_inverse=True)
+    return code, np.argsort(code, kind="stable")
+
+
+def greedy_mclp(cd: CoverData, p: int | None, budget: float | None) -> np.ndarray:
+    """Greedy MCLP: add the option with most uncovered weight (per cost with a budget)."""
+    A = cd.A.tocsr()
+    Ac = cd.A.tocsc()
+    gain = A @ cd.w
+    covered = np.zeros(len(cd.w), bool)
+    code, _ = _site_block(cd)
+    blocked = np.zeros(len(code), bool)
+    site_opts = sp.csr_matrix((np.ones(len(code)), (code, np.arange(len(code)))))
+    chosen: list[int] = []
+    spent = 0.0
+    limit = p if p else len(code)
+    while len(chosen) < limit:
+        score = gain.copy()
+        if budget:
+            score = np.where(cd.cost > 0, gain / np.maximum(cd.cost, 1e-300), np.inf * (gain > 0))
+            blocked_now = blocked | (cd.cost > budget - spent + 1e-9)
+        else:
+            blocked_now = blocked
+        score[blocked_now] = -np.inf
+        o = int(np.argmax(score))
+        if not np.isfinite(score[o]) and score[o] < 0 or gain[o] <= 0:
+            break
+        chosen.append(o)
+        spent += cd.cost[o]
+        blocked[site_opts[code[o]].indices] = True
+        cols = A.indices[A.indptr[o]:A.indptr[o + 1]]
+        newc = cols[~covered[cols]]
+        covered[newc] = True
+        gain -= Ac[:, newc] @ cd.w[newc]
+    return np.array(chosen, dtype=int)
+
+
+def interchange(cd: CoverData, chosen: np.ndarray, p: int | None, budget: float | None,
+                time_budget_s: float = 5.0) -> np.ndarray:
+    """Best-improvement swaps (one out, one in) until none improves covered weight."""
+    A = cd.A.tocsr()
+    Ac = cd.A.tocsc()
+    w = cd.w
+    x = np.zeros(A.shape[0], bool)
+    x[chosen] = True
+    code, _ = _site_block(cd)
+    t0 = time.perf_counter()
+    improved = True
+    while improved and time.perf_counter() - t0 < time_budget_s:
+        improved = False
+        cnt = A.T @ x.astype(float)
+        gain_add = A @ (w * (cnt == 0))
+        sel = np.nonzero(x)[0]
+        spent = cd.cost[sel].sum()
+        used_sites = np.zeros(code.max() + 1, bool)
+        used_sites[code[sel]] = True
+        for s in sel:
+            if time.perf_counter() - t0 > time_budget_s:
+                break
+            cols = A.indices[A.indptr[s]:A.indptr[s + 1]]
+            uniq = cols[cnt[cols] == 1]
+            loss = w[uniq].sum()
+            g = gain_add + Ac[:, uniq] @ w[uniq]
+            bad = x | (used_sites[code] & (code != code[s]))
+            if budget:
+                bad |= cd.cost > budget - spent + cd.cost[s] + 1e-9
+            g[bad] = -np.inf
+            c = int(np.argmax(g))
+            if g[c] - loss > 1e-9 * max(1.0, loss):
+                x[s] = False
+                x[c] = True
+                used_sites[code[s]] = False
+                used_sites[code[c]] = True
+                spent += cd.cost[c] - cd.cost[s]
+                cnt = A.T @ x.astype(float)
+                gain_add = A @ (w * (cnt == 0))
+                improved = True
+    return np.nonzero(x)[0]
+
+
+def lagrangian_bound(cd: CoverData, p: int | None, budget: float | None, lower: float,
+                     time_budget_s: float = 3.0, max_iter: int = 300) -> float:
+    """Upper bound on the covered weight of new sites (MCLP) by Lagrangian relaxation.
+
+    L(λ) = Σ_j max(0, w_j − λ_j) + max over the site limit of Σ_o x_o (Aλ)_o, with
+    0 ≤ λ ≤ w. The second term is the sum of the p largest (Aλ)_o, or a fractional knapsack
+    under a budget (both relax the problem further, so the value stays an upper bound).
+    """
+    A = cd.A.tocsr()
+    At = A.T.tocsr()
+    w = cd.w
+    cnt = np.asarray(A.sum(axis=0)).ravel()
+    lam = w / np.maximum(cnt, 1.0)  # a point's weight spread over the sites that reach it
+    best = np.inf
+    mu = 2.0
+    stall = 0
+    t0 = time.perf_counter()
+    for _ in range(max_iter):
+        r = A @ lam
+        if budget:
+            order = np.argsort(-r / np.maximum(cd.cost, 1e-300))
+            cum = np.cumsum(cd.cost[order])
+            full = cum <= budget
+            xs = np.zeros(len(r))
+            xs[order[full]] = 1.0
+            k = np.searchsorted(cum, budget, side="right")
+            if k < len(order):
+                prev = cum[k - 1] if k else 0.0
+                xs[order[k]] = (budget - prev) / max(cd.cost[order[k]], 1e-300)
+            if p:  # both limits: take the smaller of the two relaxations
+                xp = np.zeros(len(r))
+                top = np.argpartition(-r, min(p, len(r)) - 1)[:p] if len(r) else []
+                xp[top] = 1.0
+                if xp @ r < xs @ r:
+                    xs = xp
+        else:
+            xs = np.zeros(len(r))
+            if len(r):
+                top = np.argpartition(-r, min(p, len(r)) - 1)[:p]
+                xs[top] = 1.0
+        zs = w > lam
+        val = float(np.sum((w - lam)[zs]) + xs @ r)
+        if val < best - 1e-9 * max(1.0, best):
+            best, stall = val, 0
+        else:
+            stall += 1
+            if stall >= 10:
+                mu, stall = mu / 2, 0
+        g = At @ xs - zs
+        gg = float(g @ g)
+        if gg == 0 or best - lower <= 1e-6 * max(1.0, best) or mu < 1e-4:
+            break
+        lam = np.clip(lam - mu * (val - lower) / gg * g, 0.0, w)
+        if time.perf_counter() - t0 > time_budget_s:
+            break
+    return best
+
+
+def solve_mclp_heuristic(problem: SitingProblem, *, p: int | None = None, budget: float | None = None,
+                         time_limit_s: float = 10.0) -> SitingResult:
+    """Greedy + interchange MCLP with a Lagrangian upper bound (gap reported)."""
+    if not p and not budget:
+        raise ValueError("MCLP needs p (number of new sites) or a budget.")
+    t0 = time.perf_counter()
+    cd = cover_data(problem, with_groups=False)
+    chosen = greedy_mclp(cd, p, budget)
+    chosen = interchange(cd, chosen, p, budget, time_budget_s=max(0.3 * time_limit_s, 0.5))
+    x = np.zeros(cd.A.shape[0], bool)
+    x[chosen] = True
+    gained = float(cd.w[(cd.A.T @ x.astype(float)) > 0].sum())
+    remaining = max(time_limit_s - (time.perf_counter() - t0), 0.5)
+    ub = lagrangian_bound(cd, p, budget, gained, time_budget_s=remaining)
+    ub = min(ub, float(cd.w.sum()))
+    params = {"p": p, "budget": budget, "time_limit_s": time_limit_s, "n_options": len(cd.options),
+              "n_demand_points": cd.n_points, "n_demand_columns": len(cd.w)}
+    status = "optimal" if ub - gained <= 1e-9 * max(1.0, ub) else "feasible"
+    return build_result(problem, "mclp", "heuristic", status, cd.options[chosen],
+                        cd.w_before + gained, cd.w_before + ub, time.perf_counter() - t0, params)
+
+
+def solve_cover_heuristic(problem: SitingProblem, model: str, *, target_share: float | None = None,
+                          minimize: str = "auto", time_limit_s: float = 10.0) -> SitingResult:
+    """Greedy LSCP / partial cover (weight per cost), redundant sites removed; LP bound."""
+    t0 = time.perf_counter()
+    cd = cover_data(problem, with_groups=False)
+    A = cd.A.tocsr()
+    Ac = cd.A.tocsc()
+    n, m = A.shape
+    cost = cd.cost if _use_cost(problem, minimize) else np.ones(n)
+    notes = []
+    if model == "lscp":
+        need = float(cd.w.sum())
+        val = np.ones(m)  # every column counts the same: all must be covered
+    else:
+        share = 1.0 if target_share is None else target_share
+        need = share * cd.w_total - cd.w_before
+        reach = cd.w_coverable - cd.w_before
+        if need > reach + 1e-9:
+            notes.append(f"target share {share:.0%} is unreachable; used the reachable {cd.w_coverable / cd.w_total:.1%}.")
+            need = reach
+        val = cd.w
+    code, _ = _site_block(cd)
+    site_opts = sp.csr_matrix((np.ones(n), (code, np.arange(n))))
+    blocked = np.zeros(n, bool)
+    gain = A @ val
+    covered = np.zeros(m, bool)
+    got = 0.0
+    chosen = []
+    target = m if model == "lscp" else need
+    while got < target - 1e-9 * max(1.0, target):
+        score = np.where(cost > 0, gain / np.maximum(cost, 1e-300), np.inf * (gain > 0))
+        score[blocked | (gain <= 0)] = -np.inf
+        o = int(np.argmax(score))
+        if not np.isfinite(score[o]) and score[o] < 0:
+            break
+        chosen.append(o)
+        blocked[site_opts[code[o]].indices] = True
+        cols = A.indices[A.indptr[o]:A.indptr[o + 1]]
+        newc = cols[~covered[cols]]
+        covered[newc] = True
+        got += newc.size if model == "lscp" else cd.w[newc].sum()
+        gain -= Ac[:, newc] @ val[newc]
+    # Drop sites (most expensive first) whose removal keeps the target.
+    x = np.zeros(n, bool)
+    x[chosen] = True
+    for o in sorted(chosen, key=lambda i: -cost[i]):
+        x[o] = False
+        cnt = A.T @ x.astype(float)
+        ok = (cnt > 0).all() if model == "lscp" else cd.w[cnt > 0].sum() >= need - 1e-9 * max(1.0, need)
+        if not ok:
+            x[o] = True
+    chosen = np.nonzero(x)[0]
+    obj = float(cost[chosen].sum())
+    # LP relaxation bound.
+    if model == "lscp":
+        lp = linprog(cost, A_ub=-A.T.tocsr(), b_ub=-np.ones(m), bounds=(0, 1), method="highs",
+                     options={"time_limit": max(time_limit_s - (time.perf_counter() - t0), 0.5)})
+    else:
+        c = np.concatenate([cost, np.zeros(m)])
+        A_ub = sp.vstack([sp.hstack([-A.T.tocsr(), sp.identity(m)]),
+                          sp.hstack([sp.csr_matrix((1, n)), sp.csr_matrix(-cd.w.reshape(1, -1))])], format="csr")
+        b_ub = np.concatenate([np.zeros(m), [-need]])
+        lp = linprog(c, A_ub=A_ub, b_ub=b_ub, bounds=(0, 1), method="highs",
+                     options={"time_limit": max(time_limit_s - (time.perf_counter() - t0), 0.5)})
+    bound = float(lp.fun) if lp.status == 0 else 0.0
+    if model == "lscp" or not _use_cost(problem, minimize):
+        bound = float(np.ceil(bound - 1e-6)) if not _use_cost(problem, minimize) else bound
+    status = "optimal" if obj - bound <= 1e-9 * max(1.0, obj) else "feasible"
+    params = {"target_share": target_share, "time_limit_s": time_limit_s, "n_options": n,
+              "n_demand_points": cd.n_points, "n_demand_columns": m}
+    return build_result(problem, model, "heuristic", status, cd.options[chosen], obj, bound,
+                        time.perf_counter() - t0, params, " ".join(notes))
