@@ -1,0 +1,473 @@
+"""Gap reports: the community and district tables as CSV, one Excel workbook and one HTML page.
+
+* ``community_gaps.csv`` / ``district_gaps.csv``: UTF-8 with BOM (Excel and WPS then read
+  Chinese text correctly), stable English snake_case column names whatever the language,
+  empty cells for unknown values, shares as fractions 0-1.
+* ``gaps.xlsx``: one sheet per table with a frozen, labelled header row, column widths and
+  number formats, plus sheets for facilities in no community, the rules in force and the
+  parameters and input files.
+* ``report.html``: one self-contained page (inline CSS, no scripts, fonts or links to fetch):
+  summary, tables, rules, parameters, input files with SHA-256 checksums. Every string that
+  came from the user is HTML-escaped; each numeric cell carries its exact value in
+  ``data-value``.
+
+Labels are Chinese (``language="zh"``, default) or English (``"en"``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import math
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+import pandas as pd
+
+from .norms import TIER_KINDS, NormProfile
+from .schema import FACILITY_KINDS
+
+CSV_ENCODING = "utf-8-sig"
+
+# Column -> (zh, en). Columns not listed are shown by their own name.
+_LABELS: dict[str, tuple[str, str]] = {
+    "community_id": ("社区编码", "Community ID"), "name": ("名称", "Name"),
+    "district": ("区县", "District"), "street": ("街道", "Street"),
+    "population": ("常住人口", "Residents"), "households": ("户数", "Households"),
+    "elderly_population": ("60岁以上人口", "Residents 60+"), "estate_type": ("小区类型", "Estate type"),
+    "facilities_count": ("设施数", "Facilities"), "facility_ids": ("设施编码", "Facility IDs"),
+    "area_per_resident_m2": ("按人均标准所需面积(m²)", "Area by per-resident rule (m²)"),
+    "area_per_resident_rule": ("人均标准依据", "Per-resident rule"),
+    "area_per_households_m2": ("按户数标准所需面积(m²)", "Area by per-household rule (m²)"),
+    "area_per_households_rule": ("户数标准依据", "Per-household rule"),
+    "area_tier_min_m2": ("应配层级最小面积(m²)", "Tier minimum area (m²)"),
+    "area_tier_min_rule": ("层级面积依据", "Tier area rule"),
+    "area_required_m2": ("所需面积(m²)", "Area required (m²)"),
+    "area_required_rule": ("所需面积依据（起控制作用的规则）", "Binding area rule"),
+    "area_provided_m2": ("已有面积(m²)", "Area provided (m²)"),
+    "facilities_area_unknown": ("面积未知的设施数", "Facilities with unknown area"),
+    "area_gap_m2": ("面积缺口(m²)", "Area gap (m²)"),
+    "tier_required": ("应配设施层级", "Tier required"), "tier_required_rule": ("层级依据", "Tier rule"),
+    "tier_present": ("现有最高层级", "Highest tier present"), "tier_met": ("层级达标", "Tier met"),
+    "new_facility": ("需新建设施", "Facility to build"),
+    "beds_required": ("应有床位", "Beds required"), "beds_required_rule": ("床位依据", "Bed rule"),
+    "beds_provided": ("现有床位", "Beds provided"), "bed_shortfall": ("床位缺口", "Bed shortfall"),
+    "subsidy_build_cny": ("建设补助(元)", "Build subsidy (CNY)"),
+    "subsidy_operating_cny_per_year": ("运营补贴(元/年)", "Operating subsidy (CNY/year)"),
+    "subsidy_rule": ("补助依据", "Subsidy rule"),
+    "residents_within": ("步行范围内居民", "Residents within walk"),
+    "elderly_within": ("步行范围内老年人", "Older residents within walk"),
+    "households_within": ("步行范围内户数", "Households within walk"),
+    "share_residents_within": ("居民覆盖率", "Share of residents within walk"),
+    "share_elderly_within": ("老年人覆盖率", "Share of older residents within walk"),
+    "share_households_within": ("户数覆盖率", "Share of households within walk"),
+    "median_time_min": ("步行时间中位数(分钟)", "Median walk time (min)"),
+    "coverage_status": ("覆盖计算状态", "Coverage status"),
+    "service_recipients": ("服务对象(人)", "Service recipients"),
+    "stations_required_min": ("应有驿站数(下限)", "Posts required (fewest)"),
+    "stations_required_max": ("应有驿站数(上限)", "Posts required (most)"),
+    "stations_present": ("现有驿站数", "Posts present"), "station_shortfall": ("驿站缺口", "Post shortfall"),
+    "capacity_provided": ("服务能力(人)", "Capacity (persons)"), "capacity_gap": ("服务能力缺口(人)", "Capacity gap"),
+    "service_capacity_rule": ("服务能力依据", "Capacity rule"),
+    "row_type": ("行类型", "Row type"), "communities": ("社区数", "Communities"),
+    "existing_total": ("现有设施合计", "Existing facilities"), "new_total": ("新建合计", "New facilities"),
+    "communities_with_area_gap": ("存在面积缺口的社区数", "Communities with area gap"),
+    "facility_id": ("设施编码", "Facility ID"), "kind": ("类型", "Kind"),
+    "floor_area_m2": ("建筑面积(m²)", "Floor area (m²)"), "beds": ("床位", "Beds"),
+    "capacity": ("服务能力(人)", "Capacity"),
+}
+for _k, _v in FACILITY_KINDS.items():
+    _LABELS[f"existing_{_k}"] = (f"现有{_v['zh']}", f"Existing: {_v['en'].lower()}")
+    _LABELS[f"new_{_k}"] = (f"新建{_v['zh']}", f"New: {_v['en'].lower()}")
+
+# Canonical codes shown translated, per column (a district called "new" stays "new").
+_STATUS = {"computed": ("已计算", "computed"), "not computed": ("未计算（无路网）", "not computed (no network)"),
+           "partial": ("部分计算", "partial"), "missing from access table": ("可达性结果缺失", "missing from access results")}
+_KINDS = {k: (v["zh"], v["en"]) for k, v in FACILITY_KINDS.items()}
+_PLACES = {"(all)": ("合计", "Total"), "(no community)": ("不属于任何社区", "In no community")}
+_VALUES: dict[str, dict[str, tuple[str, str]]] = {
+    "row_type": {"group": ("", ""), "no_community": ("未落入社区的设施", "Facilities in no community"),
+                 "total": ("合计", "Total")},
+    "district": _PLACES, "street": _PLACES, "coverage_status": _STATUS,
+    "estate_type": {"new": ("新建", "new"), "existing": ("既有", "existing")},
+    "tier_required": _KINDS, "tier_present": _KINDS, "new_facility": _KINDS, "kind": _KINDS,
+}
+_TRANSLATED = set(_VALUES)
+
+_TEXT: dict[str, tuple[str, str]] = {
+    "title": ("居家养老服务设施缺口报告", "Eldercare facility gap report"),
+    "summary": ("概要", "Summary"), "district": ("区县汇总", "By district"),
+    "street": ("街道汇总", "By street"), "community": ("社区明细", "By community"),
+    "unassigned": ("未落入任何社区的设施", "Facilities in no community"),
+    "rules": ("采用的规则", "Rules used"), "parameters": ("参数", "Parameters"),
+    "inputs": ("输入文件", "Input files"), "profile": ("规范配置", "Norm profile"),
+    "source": ("来源文件", "Source document"), "clause": ("条款", "Clause"), "note": ("说明", "Note"),
+    "bands": ("人口分档（下限含、上限不含）", "Population bands (lower bound inclusive, upper exclusive)"),
+    "key": ("项目", "Item"), "value": ("值", "Value"), "path": ("文件", "File"),
+    "size": ("大小(字节)", "Size (bytes)"), "sha256": ("SHA-256 校验值", "SHA-256"),
+    "missing": ("文件不存在", "file missing"),
+    "n_communities": ("社区数", "Communities"), "population": ("常住人口", "Residents"),
+    "elderly": ("60岁以上人口", "Residents 60+"),
+    "area_gap": ("面积缺口合计(m²)", "Total area gap (m²)"),
+    "gap_communities": ("存在面积缺口的社区", "Communities with an area gap"),
+    "new": ("需新建设施", "New facilities needed"),
+    "subsidy": ("新建设施建设补助(元)", "Build subsidy of new facilities (CNY)"),
+    "operating": ("新建设施运营补贴(元/年)", "Operating subsidy of new facilities (CNY/year)"),
+    "coverage": ("步行范围内老年人比例", "Older residents within the walk limit"),
+    "walk": ("步行条件", "Walk limit"), "not_computed": ("未计算（无路网）", "not computed (no network)"),
+    "no_unassigned": ("无", "None"),
+    "rule": ("规则", "Rule"), "origin": ("出处", "From"), "description": ("含义", "Meaning"),
+}
+
+
+def label(column: str, language: str = "zh", profile: NormProfile | None = None) -> str:
+    """Header label of a column in ``language``; band columns use the profile's thresholds."""
+    i = 0 if language == "zh" else 1
+    if column.startswith("communities_band_"):
+        kind = column[len("communities_band_"):]
+        band = profile.band_label(kind, language) if profile else ""
+        name = FACILITY_KINDS.get(kind, {}).get("zh" if i == 0 else "en", kind)
+        if i == 0:
+            return f"{band}的社区数（应配{name}）" if band else f"应配{name}的社区数"
+        return f"Communities {band} ({name.lower()})" if band else f"Communities needing {name.lower()}"
+    return _LABELS.get(column, (column, column))[i]
+
+
+def _text(key: str, language: str) -> str:
+    return _TEXT[key][0 if language == "zh" else 1]
+
+
+def display_value(column: str, value: Any, language: str = "zh") -> Any:
+    """A cell as shown in XLSX/HTML: canonical codes (kinds, statuses) translated, rest unchanged."""
+    if isinstance(value, str) and value in _VALUES.get(column, {}):
+        return _VALUES[column][value][0 if language == "zh" else 1]
+    return value
+
+
+def number_format(column: str) -> str | None:
+    """Excel number format of a numeric column (None = text / general)."""
+    if column.startswith("share_"):
+        return "0.0%"
+    if column.endswith("_m2") or column in ("median_time_min",):
+        return "#,##0.0"
+    if "cny" in column or column in ("population", "households", "elderly_population", "residents_within",
+                                     "elderly_within", "households_within", "service_recipients",
+                                     "capacity_provided", "capacity_gap", "capacity"):
+        return "#,##0"
+    return "0"
+
+
+def _is_number_column(s: pd.Series) -> bool:
+    return pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s)
+
+
+def _cell(value: Any) -> Any:
+    """A value openpyxl can store: NaN/None -> empty, numpy scalars -> Python."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    if isinstance(value, np.generic):
+        value = value.item()
+        if isinstance(value, float) and math.isnan(value):
+            return None
+    return value
+
+
+def file_checksums(paths: Iterable[Path]) -> pd.DataFrame:
+    """Path, size (bytes) and SHA-256 of each input file (empty for a missing file)."""
+    rows = []
+    for p in paths:
+        p = Path(p)
+        if p.is_file():
+            digest = hashlib.sha256()
+            with p.open("rb") as fh:
+                for chunk in iter(lambda: fh.read(1 << 20), b""):
+                    digest.update(chunk)
+            rows.append({"path": str(p), "size_bytes": p.stat().st_size, "sha256": digest.hexdigest()})
+        else:
+            rows.append({"path": str(p), "size_bytes": None, "sha256": ""})
+    return pd.DataFrame(rows, columns=["path", "size_bytes", "sha256"])
+
+
+def _rules(profile: NormProfile, language: str) -> pd.DataFrame:
+    r = profile.rules_table()
+    desc = "description_zh" if language == "zh" else "description_en"
+    return r[["rule", "key", "value", "origin", desc, "source_document", "source_clause"]].rename(
+        columns={desc: "description"})
+
+
+def _parameter_rows(profile: NormProfile, parameters: dict, language: str) -> list[tuple[str, str]]:
+    rows = [(str(k), _fmt_param(v)) for k, v in parameters.items()]
+    title = profile.title if language == "zh" else (profile.title_en or profile.title)
+    rows.append((_text("profile", language), f"{profile.name} — {title}"))
+    rows.append(("profile_chain", " → ".join(profile.chain)))
+    for origin in profile.chain:
+        src = profile.sources.get(origin, {})
+        doc = src.get("document" if language == "zh" else "document_en") or src.get("document", "")
+        clause = src.get("clause" if language == "zh" else "clause_en") or src.get("clause", "")
+        rows.append((f"{_text('source', language)} ({origin})", doc))
+        rows.append((f"{_text('clause', language)} ({origin})", clause))
+        if src.get("note"):
+            rows.append((f"{_text('note', language)} ({origin})", src["note"]))
+    for t in profile.bands:
+        name = FACILITY_KINDS[t.kind]["zh" if language == "zh" else "en"]
+        rows.append((f"{_text('bands', language)}: {name}", profile.band_label(t.kind, language)))
+    return rows
+
+
+def _fmt_param(value: Any) -> str:
+    if isinstance(value, (list, tuple)):
+        return ", ".join(str(v) for v in value)
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def write_reports(community_table: pd.DataFrame, district_table: pd.DataFrame, out_dir: str | Path, *,
+                  profile: NormProfile, parameters: dict, input_files: list[Path], language: str = "zh",
+                  title: str = "", street_table: pd.DataFrame | None = None,
+                  unassigned: pd.DataFrame | None = None) -> dict[str, Path]:
+    """Write ``community_gaps.csv``, ``district_gaps.csv``, ``gaps.xlsx`` and ``report.html``.
+
+    ``parameters`` (walk speed m/s, time limit min, profile name, …) is shown verbatim in the
+    workbook and the page; ``input_files`` are listed with size and SHA-256. ``street_table``
+    (``rollup(by="street")``) and ``unassigned`` (:func:`coverage.norms.unassigned_facilities`)
+    add a sheet/section each when given. Returns ``{"community_csv", "district_csv", "xlsx",
+    "html"}`` (plus ``"street_csv"`` with a street table) -> path.
+    """
+    if language not in ("zh", "en"):
+        raise ValueError("language must be 'zh' or 'en'")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {"community_csv": out / "community_gaps.csv", "district_csv": out / "district_gaps.csv",
+             "xlsx": out / "gaps.xlsx", "html": out / "report.html"}
+    community_table.to_csv(paths["community_csv"], index=False, encoding=CSV_ENCODING)
+    district_table.to_csv(paths["district_csv"], index=False, encoding=CSV_ENCODING)
+    if street_table is not None:
+        paths["street_csv"] = out / "street_gaps.csv"
+        street_table.to_csv(paths["street_csv"], index=False, encoding=CSV_ENCODING)
+    checksums = file_checksums(input_files)
+    tables = _report_tables(community_table, district_table, street_table, unassigned)
+    _write_xlsx(paths["xlsx"], tables, profile, parameters, checksums, language)
+    _write_html(paths["html"], tables, profile, parameters, checksums, language,
+                title or _text("title", language))
+    return paths
+
+
+def _report_tables(community, district, street, unassigned) -> list[tuple[str, pd.DataFrame]]:
+    tables = [("district", district)]
+    if street is not None:
+        tables.append(("street", street))
+    tables.append(("community", community))
+    if unassigned is not None:
+        cols = [c for c in ("facility_id", "name", "kind", "floor_area_m2", "beds", "capacity", "community_id")
+                if c in unassigned]
+        tables.append(("unassigned", pd.DataFrame(unassigned)[cols]))
+    return tables
+
+
+#: Sheet name of each table per language (Excel allows 31 characters, no []:*?/\).
+SHEETS = {"district": ("区县汇总", "district_gaps"), "street": ("街道汇总", "street_gaps"),
+          "community": ("社区明细", "community_gaps"), "unassigned": ("未落入社区的设施", "unassigned_facilities"),
+          "rules": ("规则", "rules"), "parameters": ("参数与输入文件", "parameters_inputs")}
+
+
+def sheet_name(table: str, language: str = "zh") -> str:
+    return SHEETS[table][0 if language == "zh" else 1]
+
+
+def _write_xlsx(path: Path, tables, profile, parameters, checksums, language) -> None:
+    from openpyxl import Workbook
+    from openpyxl.styles import Alignment, Font, PatternFill
+    from openpyxl.utils import get_column_letter
+
+    bold = Font(bold=True)
+    fill = PatternFill("solid", fgColor="DDEBF7")
+    wb = Workbook()
+    wb.remove(wb.active)
+
+    def sheet(name: str, header: list[str], rows: Iterable[list], formats: list[str | None],
+              widths: list[float]) -> None:
+        ws = wb.create_sheet(name)
+        ws.append(header)
+        for cell in ws[1]:
+            cell.font, cell.fill = bold, fill
+            cell.alignment = Alignment(wrap_text=True, vertical="top")
+        for row in rows:
+            ws.append([_cell(v) for v in row])
+        ws.freeze_panes = "A2"  # header stays visible while scrolling
+        for j, (fmt, width) in enumerate(zip(formats, widths), start=1):
+            letter = get_column_letter(j)
+            ws.column_dimensions[letter].width = width
+            if fmt:
+                for (cell,) in ws.iter_rows(min_row=2, min_col=j, max_col=j):
+                    cell.number_format = fmt
+
+    for key, df in tables:
+        cols = list(df.columns)
+        numeric = [_is_number_column(df[c]) for c in cols]
+        body = df.copy()
+        for c, is_num in zip(cols, numeric):
+            if not is_num and c in _TRANSLATED:
+                body[c] = body[c].map(lambda v, c=c: display_value(c, v, language))
+            elif pd.api.types.is_bool_dtype(body[c]):
+                body[c] = body[c].map({True: "是" if language == "zh" else "yes",
+                                       False: "否" if language == "zh" else "no"})
+        header = [label(c, language, profile) for c in cols]
+        widths = [_width(h, body[c], is_num) for h, c, is_num in zip(header, cols, numeric)]
+        sheet(sheet_name(key, language), header, body.itertuples(index=False, name=None),
+              [number_format(c) if n else None for c, n in zip(cols, numeric)], widths)
+
+    rules = _rules(profile, language)
+    rheader = [_text(k, language) for k in ("rule", "key", "value", "origin", "description", "source", "clause")]
+    sheet(sheet_name("rules", language), rheader, rules.itertuples(index=False, name=None),
+          [None] * 7, [48, 40, 12, 16, 36, 40, 60])
+    prow = [[k, v] for k, v in _parameter_rows(profile, parameters, language)]
+    prow.append([])
+    prow.append([_text("path", language), _text("size", language), _text("sha256", language)])
+    prow += [[r.path, r.size_bytes, r.sha256 or _text("missing", language)] for r in checksums.itertuples()]
+    sheet(sheet_name("parameters", language), [_text("key", language), _text("value", language), ""],
+          prow, [None, None, None], [36, 80, 66])
+    wb.save(path)
+
+
+def _width(header: str, values: pd.Series, numeric: bool) -> float:
+    """Column width in characters: fits the header (wrapped to two lines) and most values."""
+    sample = values.head(500).astype(str)
+    longest = int(sample.map(_display_len).max()) if len(sample) else 0
+    if numeric:
+        longest += 3  # thousands separators
+    return float(min(max(longest, _display_len(header) / 2, 6) + 2, 60))
+
+
+def _display_len(text: str) -> int:
+    # CJK characters are about two Latin characters wide.
+    return sum(2 if ord(ch) > 0x2E80 else 1 for ch in str(text))
+
+
+# ---------------------------------------------------------------------------------------------
+
+_CSS = """
+body{font-family:"Noto Sans CJK SC","Microsoft YaHei","PingFang SC",sans-serif;margin:1.5em;color:#222}
+h1{font-size:1.5em}h2{font-size:1.2em;margin-top:1.6em;border-bottom:1px solid #ccc}
+table{border-collapse:collapse;font-size:.85em;margin:.5em 0}
+th,td{border:1px solid #bbb;padding:2px 6px;vertical-align:top}
+th{background:#ddebf7;position:sticky;top:0}td.n{text-align:right;white-space:nowrap}
+tr.total td{font-weight:bold;background:#f3f3f3}.wrap{overflow-x:auto}
+dl.summary{display:grid;grid-template-columns:max-content auto;gap:.2em 1.2em}dt{font-weight:bold}
+"""
+
+
+def _esc(value: Any) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def format_number(column: str, value: Any) -> str:
+    """Number as shown in the HTML report (same rounding as the workbook's formats)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    fmt = number_format(column)
+    v = float(value)
+    if fmt == "0.0%":
+        return f"{v * 100:.1f}%"
+    if fmt == "#,##0.0":
+        return f"{v:,.1f}"
+    if fmt == "#,##0":
+        return f"{v:,.0f}"
+    return f"{v:.0f}" if v.is_integer() else f"{v:g}"
+
+
+def _html_table(df: pd.DataFrame, language: str, profile: NormProfile, table_id: str) -> str:
+    cols = list(df.columns)
+    numeric = [_is_number_column(df[c]) for c in cols]
+    head = "".join(f'<th data-column="{_esc(c)}">{_esc(label(c, language, profile))}</th>' for c in cols)
+    rows = []
+    values = [df[c].to_numpy() for c in cols]
+    row_types = df["row_type"].to_numpy() if "row_type" in df else None
+    for i in range(len(df)):
+        cells = []
+        for c, is_num, vals in zip(cols, numeric, values):
+            v = vals[i]
+            if is_num:
+                raw = "" if pd.isna(v) else repr(float(v))
+                cells.append(f'<td class="n" data-value="{raw}">{_esc(format_number(c, v))}</td>')
+            else:
+                if isinstance(v, (bool, np.bool_)):
+                    shown = ("是" if v else "否") if language == "zh" else ("yes" if v else "no")
+                else:
+                    shown = "" if v is None or (isinstance(v, float) and math.isnan(v)) else display_value(c, v, language)
+                cells.append(f'<td data-value="{_esc("" if shown == "" else v)}">{_esc(shown)}</td>')
+        cls = ' class="total"' if row_types is not None and row_types[i] == "total" else ""
+        rows.append(f"<tr{cls}>{''.join(cells)}</tr>")
+    return (f'<div class="wrap"><table id="{table_id}"><thead><tr>{head}</tr></thead>'
+            f"<tbody>{''.join(rows)}</tbody></table></div>")
+
+
+def _summary(community: pd.DataFrame, parameters: dict, unassigned, language: str) -> list[tuple[str, str]]:
+    t = lambda k: _text(k, language)  # noqa: E731
+    n_new = {k: int(community[f"new_{k}"].sum()) for k in TIER_KINDS}
+    names = {k: FACILITY_KINDS[k]["zh" if language == "zh" else "en"] for k in TIER_KINDS}
+    covered = community["coverage_status"] == "computed"
+    if covered.any():
+        den = community.loc[covered, "elderly_population"].sum()
+        share = community.loc[covered, "elderly_within"].sum() / den if den > 0 else float("nan")
+        coverage = format_number("share_elderly_within", share)
+        if not covered.all():
+            coverage += f" ({int(covered.sum())}/{len(community)})"
+    else:
+        coverage = t("not_computed")
+    walk = ", ".join(f"{k} = {_fmt_param(v)}" for k, v in parameters.items()
+                     if "walk" in k or "time" in k or "speed" in k or "radius" in k)
+    rows = [
+        (t("n_communities"), f"{len(community):,}"),
+        (t("population"), format_number("population", community["population"].sum())),
+        (t("elderly"), format_number("population", community["elderly_population"].sum(min_count=1))),
+        (t("gap_communities"), f"{int((community['area_gap_m2'] > 0).sum()):,}"),
+        (t("area_gap"), format_number("area_gap_m2", community["area_gap_m2"].sum())),
+        (t("new"), "; ".join(f"{names[k]} {n_new[k]}" for k in TIER_KINDS) + f" ({sum(n_new.values())})"),
+        (t("subsidy"), format_number("subsidy_build_cny", community["subsidy_build_cny"].sum())),
+        (t("operating"), format_number("subsidy_operating_cny_per_year",
+                                       community["subsidy_operating_cny_per_year"].sum())),
+        (t("coverage"), coverage),
+    ]
+    if walk:
+        rows.append((t("walk"), walk))
+    if unassigned is not None:
+        rows.append((t("unassigned"), f"{len(unassigned):,}"))
+    return rows
+
+
+def _write_html(path: Path, tables, profile, parameters, checksums, language, title) -> None:
+    t = lambda k: _text(k, language)  # noqa: E731
+    community = dict(tables)["community"]
+    unassigned = dict(tables).get("unassigned")
+    parts = [f'<!DOCTYPE html><html lang="{"zh-CN" if language == "zh" else "en"}"><head><meta charset="utf-8">',
+             f"<title>{_esc(title)}</title><style>{_CSS}</style></head><body>", f"<h1>{_esc(title)}</h1>",
+             f'<h2 id="summary">{t("summary")}</h2><dl class="summary">']
+    parts += [f"<dt>{_esc(k)}</dt><dd>{_esc(v)}</dd>" for k, v in _summary(community, parameters, unassigned, language)]
+    parts.append("</dl>")
+    for key, df in tables:
+        parts.append(f'<h2 id="{key}">{t(key)}</h2>')
+        if key == "unassigned" and df.empty:
+            parts.append(f"<p>{t('no_unassigned')}</p>")
+        else:
+            parts.append(_html_table(df, language, profile, f"table-{key}"))
+    parts.append(f'<h2 id="parameters">{t("parameters")}</h2><table id="table-parameters">')
+    parts += [f"<tr><th>{_esc(k)}</th><td>{_esc(v)}</td></tr>" for k, v in _parameter_rows(profile, parameters, language)]
+    parts.append("</table>")
+    rules = _rules(profile, language)
+    parts.append(f'<h2 id="rules">{t("rules")}</h2><table id="table-rules"><thead><tr>')
+    parts += [f"<th>{t(k)}</th>" for k in ("rule", "description", "source", "clause")]
+    parts.append("</tr></thead><tbody>")
+    parts += [f"<tr><td>{_esc(r.rule)}</td><td>{_esc(r.description)}</td><td>{_esc(r.source_document)}</td>"
+              f"<td>{_esc(r.source_clause)}</td></tr>" for r in rules.itertuples()]
+    parts.append("</tbody></table>")
+    parts.append(f'<h2 id="inputs">{t("inputs")}</h2><table id="table-inputs"><thead><tr>'
+                 f'<th>{t("path")}</th><th>{t("size")}</th><th>{t("sha256")}</th></tr></thead><tbody>')
+    parts += [f'<tr><td>{_esc(r.path)}</td><td class="n">{"" if pd.isna(r.size_bytes) else f"{int(r.size_bytes):,}"}'
+              f'</td><td><code>{_esc(r.sha256 or t("missing"))}</code></td></tr>' for r in checksums.itertuples()]
+    parts.append("</tbody></table></body></html>")
+    path.write_text("\n".join(parts), encoding="utf-8")
