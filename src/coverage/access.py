@@ -1,0 +1,529 @@
+"""Walking access on the network: snapping, nearest facility, the sparse coverage matrix and the
+per-community / per-district access tables.
+
+Travel time (min) = (access walk from the point to the street + network distance + access walk
+at the other end) / walk speed / 60. Points snap to the nearest point on the nearest street edge
+of the main connected part (not the nearest node); searches start from both ends of that edge
+with the right offsets, and two points on the same edge may also walk directly along it.
+
+Coverage matrices keep pairs whose time is exactly zero (a site on top of a home) by storing
+every time as at least :data:`TIME_FLOOR_MIN` minutes, so ``matrix.nnz``, ``matrix > 0`` and
+``eliminate_zeros()`` never lose a covered pair.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+import shapely
+
+from . import _kernels as K
+from .config import AccessSection, WALK_SPEEDS, resolve_walk_speed
+from .errors import ProblemReport
+from .network import WalkNetwork
+
+log = logging.getLogger(__name__)
+
+#: Smallest travel time stored in a coverage matrix (minutes): a pair at 0 min is stored as this,
+#: so it is never an implicit (missing) zero of the sparse matrix.
+TIME_FLOOR_MIN = 1e-6
+
+
+# --------------------------------------------------------------------------------------------
+# Snapping
+
+
+@dataclass
+class Snapped:
+    """Points snapped to the main part of a walk network.
+
+    Attributes (one entry per input point)
+    ----------
+    edge : int64, the edge snapped to, -1 when not snapped (off-network or fragment-only).
+    pos : float64, distance (m) along the edge from its ``edge_u`` end to the snapped location.
+    edge_len : float64, length (m) of that edge (0 when not snapped).
+    access_m : float64, straight walk (m) from the point to the street (distance to the nearest
+        edge of any part; inf for empty geometries).
+    x, y : float64, snapped location (m); the original point when not snapped.
+    off_network : bool, no street edge within ``max_m``.
+    fragment_only : bool, only edges of disconnected fragments within ``max_m``.
+    """
+
+    edge: np.ndarray
+    pos: np.ndarray
+    edge_len: np.ndarray
+    access_m: np.ndarray
+    x: np.ndarray
+    y: np.ndarray
+    off_network: np.ndarray
+    fragment_only: np.ndarray
+    max_m: float = 250.0
+
+    def __len__(self) -> int:
+        return len(self.edge)
+
+    @property
+    def snapped(self) -> np.ndarray:
+        return self.edge >= 0
+
+    @property
+    def off_u(self) -> np.ndarray:
+        """Distance (m) along the edge to its ``edge_u`` end."""
+        return self.pos
+
+    @property
+    def off_v(self) -> np.ndarray:
+        """Distance (m) along the edge to its ``edge_v`` end."""
+        return self.edge_len - self.pos
+
+    def subset(self, idx: np.ndarray) -> "Snapped":
+        return Snapped(self.edge[idx], self.pos[idx], self.edge_len[idx], self.access_m[idx],
+                       self.x[idx], self.y[idx], self.off_network[idx], self.fragment_only[idx], self.max_m)
+
+
+def _edge_tree(net: WalkNetwork, main: bool) -> tuple[shapely.STRtree, np.ndarray]:
+    key = "tree_main" if main else "tree_fragments"
+    if key not in net.meta:
+        idx = np.flatnonzero(net.main_edge_mask if main else ~net.main_edge_mask)
+        net.meta[key] = (shapely.STRtree(net.edge_geometry[idx]), idx)
+    return net.meta[key]
+
+
+def snap_points(net: WalkNetwork, geoms: Any, max_m: float = 250.0) -> Snapped:
+    """Snap points (or polygons, by their representative point) to the nearest location on the
+    nearest main-part street edge within ``max_m`` metres.
+
+    Points with no main-part edge within ``max_m`` are not snapped: ``off_network`` when no edge
+    at all is that close, ``fragment_only`` when only a disconnected fragment is.
+    """
+    t0 = time.perf_counter()
+    g = np.asarray(gpd.GeoSeries(geoms).values if not isinstance(geoms, np.ndarray) else geoms, dtype=object)
+    n = len(g)
+    empty = shapely.is_missing(g) | shapely.is_empty(g)
+    pts = g.copy()
+    notpt = ~empty & (shapely.get_type_id(np.where(empty, None, g)) != 0)
+    pts[notpt] = shapely.point_on_surface(g[notpt])
+    edge = np.full(n, -1, dtype=np.int64)
+    dist = np.full(n, np.inf)
+    ok = np.flatnonzero(~empty)
+    if net.n_edges and len(ok) and net.main_edge_mask.any():
+        tree, idx = _edge_tree(net, main=True)
+        pairs, d = tree.query_nearest(pts[ok], max_distance=max(max_m, 1e-9), return_distance=True,
+                                      all_matches=False)
+        edge[ok[pairs[0]]] = idx[pairs[1]]
+        dist[ok[pairs[0]]] = d
+    snapped = edge >= 0
+    fragment_only = np.zeros(n, dtype=bool)
+    rest = np.flatnonzero(~snapped & ~empty)
+    if len(rest) and (~net.main_edge_mask).any():
+        tree, idx = _edge_tree(net, main=False)
+        pairs, d = tree.query_nearest(pts[rest], max_distance=max(max_m, 1e-9), return_distance=True,
+                                      all_matches=False)
+        fragment_only[rest[pairs[0]]] = True
+        dist[rest[pairs[0]]] = d
+    off_network = ~snapped & ~fragment_only
+    pos = np.zeros(n)
+    elen = np.zeros(n)
+    xs = np.full(n, np.nan)
+    ys = np.full(n, np.nan)
+    xs[~empty] = shapely.get_x(pts[~empty])
+    ys[~empty] = shapely.get_y(pts[~empty])
+    s = np.flatnonzero(snapped)
+    if len(s):
+        eg = net.edge_geometry[edge[s]]
+        elen[s] = net.edge_length[edge[s]]
+        pos[s] = np.clip(shapely.line_locate_point(eg, pts[s]), 0.0, elen[s])
+        loc = shapely.line_interpolate_point(eg, pos[s])
+        xs[s] = shapely.get_x(loc)
+        ys[s] = shapely.get_y(loc)
+    log.info("snapped %s points in %.2f s: %s off-network, %s fragment-only", f"{n:,}",
+             time.perf_counter() - t0, f"{int(off_network.sum()):,}", f"{int(fragment_only.sum()):,}")
+    return Snapped(edge, pos, elen, dist, xs, ys, off_network, fragment_only, max_m)
+
+
+# --------------------------------------------------------------------------------------------
+# Searches
+
+
+def _csr(net: WalkNetwork) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    a = net.adj
+    return (a.indptr.astype(np.int64), a.indices.astype(np.int64), a.data.astype(np.float64),
+            net.adj_edge.astype(np.int64))
+
+
+def _group_by_edge(net: WalkNetwork, snapped: Snapped) -> tuple[np.ndarray, np.ndarray]:
+    """CSR over edges of the snapped points: (ptr of length n_edges+1, point indices)."""
+    valid = np.flatnonzero(snapped.edge >= 0)
+    order = valid[np.argsort(snapped.edge[valid], kind="stable")]
+    ptr = np.zeros(net.n_edges + 1, dtype=np.int64)
+    np.cumsum(np.bincount(snapped.edge[valid], minlength=net.n_edges), out=ptr[1:])
+    return ptr, order.astype(np.int64)
+
+
+def _seeds(net: WalkNetwork, snapped: Snapped, which: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Seed nodes/distances (m)/labels: both ends of each source's edge."""
+    e = snapped.edge[which]
+    nodes = np.concatenate([net.edge_u[e], net.edge_v[e]]).astype(np.int64)
+    dist = np.concatenate([snapped.access_m[which] + snapped.pos[which],
+                           snapped.access_m[which] + snapped.edge_len[which] - snapped.pos[which]])
+    label = np.concatenate([which, which]).astype(np.int64)
+    return nodes, dist, label
+
+
+def limit_metres(limit_min: float | None, speed_mps: float) -> float:
+    """Walk limit in metres for a time limit (min) at a speed (m/s); inf for no limit."""
+    return math.inf if limit_min is None else float(limit_min) * 60.0 * float(speed_mps)
+
+
+def nearest_facility(net: WalkNetwork, demand_snapped: Snapped, facility_snapped: Snapped,
+                     speed_mps: float, limit_min: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Nearest facility and walk time (min) for every demand point, from one multi-source search.
+
+    Returns (facility index into ``facility_snapped``, time in minutes); -1 and inf where no
+    facility is reachable (within ``limit_min`` when given) or the point is not snapped.
+    """
+    t0 = time.perf_counter()
+    m = len(demand_snapped)
+    which = np.flatnonzero(facility_snapped.edge >= 0)
+    if net.n_nodes == 0 or len(which) == 0 or m == 0:
+        return np.full(m, -1, dtype=np.int64), np.full(m, np.inf)
+    limit = limit_metres(limit_min, speed_mps)
+    indptr, indices, weights, _ = _csr(net)
+    sn, sd, sl = _seeds(net, facility_snapped, which)
+    dist, label = K.multi_source(indptr, indices, weights, sn, sd, sl, limit)
+    fptr, fidx = _group_by_edge(net, facility_snapped)
+    best, lab = K.points_from_nodes(
+        dist, label, net.edge_u.astype(np.int64), net.edge_v.astype(np.int64),
+        demand_snapped.edge, demand_snapped.pos, demand_snapped.edge_len, demand_snapped.access_m,
+        fptr, fidx, facility_snapped.pos, facility_snapped.access_m, np.arange(len(facility_snapped), dtype=np.int64))
+    over = best > limit
+    best[over] = np.inf
+    lab[over] = -1
+    log.info("nearest facility for %s points from %s facilities in %.2f s", f"{m:,}", f"{len(which):,}",
+             time.perf_counter() - t0)
+    return lab, best / speed_mps / 60.0
+
+
+def coverage_matrix(net: WalkNetwork, site_snapped: Snapped, demand_snapped: Snapped, speed_mps: float,
+                    limit_min: float, batch_size: int = 256, n_threads: int | None = None) -> sp.csr_matrix:
+    """Sparse sites × demand-points matrix of walk times (min) for pairs within ``limit_min``.
+
+    Each site runs a Dijkstra search bounded by the limit (it settles only the nodes within
+    reach); sites are processed in batches of ``batch_size`` on ``n_threads`` threads (default:
+    all cores), so memory holds the result plus one node/point scratch array per thread — never a
+    dense matrix. Times of 0 are stored as :data:`TIME_FLOOR_MIN`. Unsnapped sites have empty
+    rows; unsnapped demand points empty columns.
+    """
+    t0 = time.perf_counter()
+    n_sites, n_pts = len(site_snapped), len(demand_snapped)
+    shape = (n_sites, n_pts)
+    sources = np.flatnonzero(site_snapped.edge >= 0).astype(np.int64)
+    if net.n_nodes == 0 or len(sources) == 0 or n_pts == 0:
+        return sp.csr_matrix(shape, dtype=np.float64)
+    limit = limit_metres(limit_min, speed_mps)
+    indptr, indices, weights, adj_edge = _csr(net)
+    eu, ev = net.edge_u.astype(np.int64), net.edge_v.astype(np.int64)
+    tptr, tidx = _group_by_edge(net, demand_snapped)
+    batches = [sources[i:i + batch_size] for i in range(0, len(sources), batch_size)]
+    n_threads = n_threads or min(len(batches), os.cpu_count() or 1)
+
+    def run(batch: np.ndarray):
+        # scratch arrays per call: inf-filled, the kernel resets what it touches
+        dist = np.full(net.n_nodes, np.inf)
+        best = np.full(n_pts, np.inf)
+        return K.bounded_pairs(indptr, indices, weights, adj_edge, eu, ev, net.edge_length,
+                               tptr, tidx, demand_snapped.pos, demand_snapped.access_m,
+                               site_snapped.edge, site_snapped.pos, site_snapped.access_m,
+                               batch, limit, dist, best)
+
+    if n_threads > 1:
+        with ThreadPoolExecutor(n_threads) as pool:
+            parts = list(pool.map(run, batches))
+    else:
+        parts = [run(b) for b in batches]
+    rows = np.concatenate([p[0] for p in parts])
+    cols = np.concatenate([p[1] for p in parts])
+    vals = np.maximum(np.concatenate([p[2] for p in parts]) / speed_mps / 60.0, TIME_FLOOR_MIN)
+    mat = sp.csr_matrix((vals, (rows, cols)), shape=shape)
+    log.info("coverage matrix %s sites x %s points: %s pairs within %.1f min in %.2f s",
+             f"{n_sites:,}", f"{n_pts:,}", f"{mat.nnz:,}", limit_min, time.perf_counter() - t0)
+    return mat
+
+
+# --------------------------------------------------------------------------------------------
+# The whole access analysis
+
+
+@dataclass
+class AccessResult:
+    """Everything the access stage produces; every number traceable to ``params``.
+
+    demand : GeoDataFrame of demand points with ``nearest_facility_id``, ``time_min``,
+        ``within_limit``, ``snapped``, ``off_network``, ``fragment_only``, ``access_m``,
+        and ``nearest_<kind>_id`` / ``time_min_<kind>`` per facility kind.
+    facility_matrix / candidate_matrix : csr (sites × demand points), minutes within the limit.
+    facility_ids / candidate_ids : row order of the matrices; ``demand_ids`` the column order.
+    isochrones : GeoDataFrame (site_id, kind, limit_min, geometry) of the facilities.
+    communities / districts : access tables (see :func:`community_table`).
+    unreachable : GeoDataFrame of points not on the main network (layer, id, reason, distance).
+    sites : snap status of facilities and candidates.
+    params : walk speed (m/s), limit (min, m), bands, snap distance, counts.
+    """
+
+    demand: gpd.GeoDataFrame
+    facility_matrix: sp.csr_matrix
+    candidate_matrix: sp.csr_matrix
+    facility_ids: np.ndarray
+    candidate_ids: np.ndarray
+    demand_ids: np.ndarray
+    isochrones: gpd.GeoDataFrame
+    communities: pd.DataFrame
+    districts: pd.DataFrame
+    unreachable: gpd.GeoDataFrame
+    sites: gpd.GeoDataFrame
+    params: dict[str, Any]
+    network: WalkNetwork | None = field(default=None, repr=False)
+
+
+def compute_access(communities: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame | None,
+                   candidates: gpd.GeoDataFrame | None, net: WalkNetwork, access_cfg: AccessSection,
+                   buildings: gpd.GeoDataFrame | None = None, report: ProblemReport | None = None,
+                   residential_landuse: gpd.GeoDataFrame | None = None) -> AccessResult:
+    """Run the access analysis: demand points, snapping, nearest facility (overall and per
+    kind), coverage matrices of facilities and candidates, isochrones and the tables.
+
+    All layers in the network's metric CRS with the canonical columns of :mod:`coverage.schema`.
+    Points not on the main network are listed in ``unreachable`` and, when ``report`` is given,
+    as warnings.
+    """
+    from .demand import demand_points
+    from .isochrones import isochrones as make_isochrones
+
+    t0 = time.perf_counter()
+    speed = resolve_walk_speed(access_cfg.walk_speed)
+    limit = float(access_cfg.time_limit_min)
+    preset = access_cfg.walk_speed if isinstance(access_cfg.walk_speed, str) and \
+        access_cfg.walk_speed in WALK_SPEEDS else "custom"
+    facilities = _empty_sites(facilities, "facility_id", net)
+    candidates = _empty_sites(candidates, "candidate_id", net)
+
+    demand = demand_points(communities, spacing_m=access_cfg.grid_spacing_m, buildings=buildings,
+                           residential_landuse=residential_landuse)
+    ds = snap_points(net, demand.geometry.values, access_cfg.snap_max_m)
+    fs = snap_points(net, facilities.geometry.values, access_cfg.snap_max_m)
+    cs = snap_points(net, candidates.geometry.values, access_cfg.snap_max_m)
+
+    fac_ids = facilities["facility_id"].astype(str).to_numpy()
+    fac_kind = facilities["kind"].astype(str).to_numpy() if "kind" in facilities else np.full(len(facilities), "")
+    idx, tmin = nearest_facility(net, ds, fs, speed)
+    demand["nearest_facility_id"] = np.where(idx >= 0, fac_ids[np.maximum(idx, 0)] if len(fac_ids) else "", "")
+    demand["time_min"] = tmin
+    demand["within_limit"] = tmin <= limit
+    demand["snapped"] = ds.snapped
+    demand["off_network"] = ds.off_network
+    demand["fragment_only"] = ds.fragment_only
+    demand["access_m"] = ds.access_m
+    for kind in sorted(set(fac_kind) - {""}):
+        sel = fac_kind == kind
+        sub = fs.subset(np.flatnonzero(sel))
+        kidx, kt = nearest_facility(net, ds, sub, speed)
+        kids = fac_ids[sel]
+        demand[f"nearest_{kind}_id"] = np.where(kidx >= 0, kids[np.maximum(kidx, 0)], "")
+        demand[f"time_min_{kind}"] = kt
+
+    fmat = coverage_matrix(net, fs, ds, speed, limit)
+    cmat = coverage_matrix(net, cs, ds, speed, limit)
+    bands = sorted({float(b) for b in access_cfg.bands_min} | {limit})
+    iso = make_isochrones(net, fs, fac_ids, fac_kind, speed, limits_min=bands,
+                          buffer_m=access_cfg.street_buffer_m)
+
+    comm = community_table(demand, communities, limit)
+    dist = district_table(demand, communities, limit)
+    unreachable = _unreachable(demand, ds, facilities, fs, "facilities", "facility_id",
+                               candidates, cs, "candidates", "candidate_id", net.crs)
+    sites = _sites_table(facilities, fs, "facility", "facility_id", candidates, cs, "candidate_id", net.crs)
+    if report is not None:
+        _report_unreachable(unreachable, access_cfg.snap_max_m, report)
+    params = {
+        "walk_speed_mps": speed,
+        "walk_speed_preset": preset,
+        "time_limit_min": limit,
+        "limit_m": limit_metres(limit, speed),
+        "bands_min": bands,
+        "snap_max_m": float(access_cfg.snap_max_m),
+        "grid_spacing_m": float(access_cfg.grid_spacing_m),
+        "street_buffer_m": float(access_cfg.street_buffer_m),
+        "network_source": net.source,
+        "network_nodes": net.n_nodes,
+        "network_edges": net.n_edges,
+        "network_main_nodes": int(net.main_node_mask.sum()),
+        "network_fragments": len(net.fragments),
+        "demand_points": len(demand),
+        "demand_methods": demand["method"].value_counts().to_dict(),
+        "time_floor_min": TIME_FLOOR_MIN,
+    }
+    log.info("access analysis done in %.1f s (%s demand points, %s facilities, %s candidates)",
+             time.perf_counter() - t0, f"{len(demand):,}", f"{len(facilities):,}", f"{len(candidates):,}")
+    return AccessResult(demand, fmat, cmat, fac_ids, candidates["candidate_id"].astype(str).to_numpy(),
+                        demand["point_id"].to_numpy(), iso, comm, dist, unreachable, sites, params, net)
+
+
+def _empty_sites(gdf: gpd.GeoDataFrame | None, id_col: str, net: WalkNetwork) -> gpd.GeoDataFrame:
+    if gdf is None:
+        return gpd.GeoDataFrame({id_col: pd.Series(dtype=str), "kind": pd.Series(dtype=str)},
+                                geometry=gpd.GeoSeries([], crs=net.crs), crs=net.crs)
+    return gdf.reset_index(drop=True)
+
+
+_SUMS = (("population", "residents"), ("elderly_population", "elderly"), ("households", "households"))
+
+
+def _weighted_median(key: pd.Series, t: np.ndarray, w: np.ndarray) -> pd.Series:
+    """Weighted median of ``t`` per ``key`` (equal weights in groups whose weights are unusable)."""
+    df = pd.DataFrame({"k": key.to_numpy(), "t": t, "w": w})
+    bad = df.groupby("k")["w"].transform(lambda s: not (np.isfinite(s).all() and s.sum() > 0))
+    df.loc[bad.astype(bool), "w"] = 1.0
+    df = df.sort_values(["k", "t"], kind="stable")
+    cum = df.groupby("k")["w"].cumsum()
+    half = df.groupby("k")["w"].transform("sum") / 2.0
+    return df[cum >= half - 1e-12].groupby("k")["t"].first()
+
+
+def _access_table(demand: gpd.GeoDataFrame, key: str, limit: float) -> pd.DataFrame:
+    within = demand["within_limit"].to_numpy()
+    g = demand.groupby(key, sort=False)
+    out = pd.DataFrame(index=pd.Index(g.size().index, name=key))
+    for col, short in _SUMS:
+        w = demand[col].astype(float)
+        total = g[col].sum(min_count=1)
+        inside = w.where(within, 0.0).groupby(demand[key], sort=False).sum(min_count=1)
+        inside[total.isna()] = np.nan
+        out[f"{short}_within"] = inside
+        out[f"_{short}_total"] = total
+        out[f"share_{short}_within"] = np.where(total > 0, inside / total.where(total > 0), np.nan)
+    out["median_time_min"] = _weighted_median(demand[key], demand["time_min"].to_numpy(),
+                                              demand["population"].astype(float).to_numpy())
+    out["demand_points"] = g.size()
+    off = (demand["off_network"] | demand["fragment_only"]).astype(int)
+    out["off_network_points"] = off.groupby(demand[key], sort=False).sum()
+    return out
+
+
+def community_table(demand: gpd.GeoDataFrame, communities: gpd.GeoDataFrame, limit_min: float) -> pd.DataFrame:
+    """Per community: residents / elderly / households within the limit, their shares, the
+    population-weighted median time (min; inf when more than half reach no facility), number of
+    demand points and of those off the network. One row per community, in input order."""
+    t = _access_table(demand, "community_id", limit_min)
+    ids = communities["community_id"].astype(str)
+    t = t.reindex(ids.to_numpy())
+    t["demand_points"] = t["demand_points"].fillna(0).astype(int)
+    t["off_network_points"] = t["off_network_points"].fillna(0).astype(int)
+    t = t.reset_index().rename(columns={"index": "community_id"})
+    return t[COMMUNITY_COLUMNS]
+
+
+def district_table(demand: gpd.GeoDataFrame, communities: gpd.GeoDataFrame, limit_min: float) -> pd.DataFrame:
+    """The same figures as :func:`community_table`, per district."""
+    d = demand.copy()
+    d["district"] = d["district"].fillna("").astype(str)
+    t = _access_table(d, "district", limit_min).reset_index()
+    return t[["district"] + COMMUNITY_COLUMNS[1:]].sort_values("district", ignore_index=True)
+
+
+COMMUNITY_COLUMNS = ["community_id", "residents_within", "elderly_within", "households_within",
+                     "share_residents_within", "share_elderly_within", "share_households_within",
+                     "median_time_min", "demand_points", "off_network_points"]
+
+
+def _unreachable(demand, ds, facilities, fs, fname, fid, candidates, cs, cname, cid, crs) -> gpd.GeoDataFrame:
+    parts = []
+    for layer, ids, snap, geoms in (
+            ("demand_points", demand["point_id"].astype(str).to_numpy(), ds, demand.geometry.values),
+            (fname, facilities[fid].astype(str).to_numpy(), fs, facilities.geometry.values),
+            (cname, candidates[cid].astype(str).to_numpy(), cs, candidates.geometry.values)):
+        bad = np.flatnonzero(~snap.snapped)
+        if not len(bad):
+            continue
+        parts.append(gpd.GeoDataFrame({
+            "layer": layer, "id": ids[bad],
+            "community_id": demand["community_id"].to_numpy()[bad] if layer == "demand_points" else "",
+            "reason": np.where(snap.fragment_only[bad], "fragment_only", "off_network"),
+            "distance_to_street_m": snap.access_m[bad],
+        }, geometry=np.asarray(geoms)[bad], crs=crs))
+    if not parts:
+        return gpd.GeoDataFrame({"layer": [], "id": [], "community_id": [], "reason": [],
+                                 "distance_to_street_m": []}, geometry=gpd.GeoSeries([], crs=crs), crs=crs)
+    return pd.concat(parts, ignore_index=True)
+
+
+def _sites_table(facilities, fs, _fl, fid, candidates, cs, cid, crs) -> gpd.GeoDataFrame:
+    parts = []
+    for layer, gdf, snap, col in (("facilities", facilities, fs, fid), ("candidates", candidates, cs, cid)):
+        parts.append(gpd.GeoDataFrame({
+            "layer": layer, "site_id": gdf[col].astype(str).to_numpy(),
+            "kind": gdf["kind"].astype(str).to_numpy() if "kind" in gdf else "",
+            "snapped": snap.snapped, "off_network": snap.off_network, "fragment_only": snap.fragment_only,
+            "access_m": snap.access_m, "edge_index": snap.edge,
+        }, geometry=gdf.geometry.values, crs=crs))
+    return pd.concat(parts, ignore_index=True)
+
+
+def _report_unreachable(unreachable: gpd.GeoDataFrame, max_m: float, report: ProblemReport) -> None:
+    for layer, grp in unreachable.groupby("layer", sort=False):
+        off = grp[grp["reason"] == "off_network"]
+        frag = grp[grp["reason"] == "fragment_only"]
+        if len(off):
+            ex = ", ".join(off["id"].head(5))
+            report.warning(layer, f"{len(off)} point(s) farther than {max_m:.0f} m from any street "
+                                  f"(e.g. {ex}); they count as not reached.",
+                           "Check their coordinates/CRS, or raise access.snap_max_m if streets are "
+                           "missing from the OSM data.", field="geometry")
+        if len(frag):
+            ex = ", ".join(frag["id"].head(5))
+            report.warning(layer, f"{len(frag)} point(s) only reach a disconnected network fragment "
+                                  f"(e.g. {ex}); they count as not reached.",
+                           "Check the OSM data near them for a missing footway link.", field="geometry")
+
+
+# --------------------------------------------------------------------------------------------
+# Output
+
+
+def write_access_outputs(result: AccessResult, gpkg_path: str | Path, community_csv_path: str | Path) -> None:
+    """Write the GeoPackage (layers demand_points, isochrones, network_edges) and the
+    per-community access table as CSV (UTF-8 with BOM, for Excel). Infinite times are written
+    as empty (NULL) values."""
+    gpkg_path, community_csv_path = Path(gpkg_path), Path(community_csv_path)
+    gpkg_path.parent.mkdir(parents=True, exist_ok=True)
+    community_csv_path.parent.mkdir(parents=True, exist_ok=True)
+    demand = result.demand.copy()
+    num = demand.select_dtypes("number").columns
+    demand[num] = demand[num].replace([np.inf, -np.inf], np.nan)
+    demand["walk_speed_mps"] = result.params["walk_speed_mps"]
+    demand["time_limit_min"] = result.params["time_limit_min"]
+    demand.to_file(gpkg_path, layer="demand_points", driver="GPKG")
+    iso = result.isochrones
+    if len(iso):
+        iso = iso.copy()
+        iso["walk_speed_mps"] = result.params["walk_speed_mps"]
+        iso.to_file(gpkg_path, layer="isochrones", driver="GPKG")
+    net = result.network
+    if net is not None and net.n_edges:
+        net.edges_gdf(net.main_edge_mask).to_file(gpkg_path, layer="network_edges", driver="GPKG")
+    table = result.communities.copy()
+    table = table.replace([np.inf, -np.inf], np.nan)
+    table["walk_speed_mps"] = result.params["walk_speed_mps"]
+    table["time_limit_min"] = result.params["time_limit_min"]
+    table.to_csv(community_csv_path, index=False, encoding="utf-8-sig")
+    log.info("wrote %s and %s", gpkg_path, community_csv_path)
