@@ -1,0 +1,245 @@
+"""Unit tests of coverage.maps that need no browser: offline page, escaping, basemaps, size.
+
+The browser tests in test_maps_browser.py open the same synthetic study in headless Chromium.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+from pyproj import Transformer
+
+from coverage import maps
+from coverage.errors import InputError
+
+XSS_NAME = "<img src=x onerror=alert(1)>"
+PARAMS = {"walk_speed_mps": 0.9, "time_limit_min": 15, "norm_profile": "national"}
+
+
+def shared_dir() -> Path:
+    """The shared data folder beside the repository (CI clones the repo with shared/ beside it)."""
+    return Path(__file__).resolve().parents[1].parent / "shared"
+
+
+def build_study() -> dict:
+    """A tiny synthetic study in EPSG:32648 around lon 104.07, lat 30.77 (Chengdu, Jinniu).
+
+    Four 400 m square communities in a 2 × 2 grid, three facilities of different kinds, three
+    isochrone bands, 30 demand points, two candidates and one proposed site.
+    """
+    x0, y0 = Transformer.from_crs(4326, 32648, always_xy=True).transform(104.07, 30.77)
+
+    def square(ix: int, iy: int, s: float = 400.0) -> shapely.Polygon:
+        return shapely.box(x0 + ix * s, y0 + iy * s, x0 + (ix + 1) * s, y0 + (iy + 1) * s)
+
+    communities = gpd.GeoDataFrame({
+        "community_id": ["C1", "C2", "C3", "C4"],
+        "name": [XSS_NAME, "东风社区", "Riverside & Co", "北街社区"],
+        "district": ["金牛区", "金牛区", "成华区", "成华区"],
+        "street": ["荷花池街道", "荷花池街道", "府青路街道", ""],
+        "population": [5000.0, 8000.0, 12000.0, 3000.0],
+        "households": [2000.0, 3000.0, 4000.0, 1000.0],
+        "elderly_population": [900.0, 1500.0, 2600.0, 700.0],
+        "estate_type": ["new", "existing", "existing", ""],
+    }, geometry=[square(0, 0), square(1, 0), square(0, 1), square(1, 1)], crs=32648)
+    facilities = gpd.GeoDataFrame({
+        "facility_id": ["F1", "F2", "F3"],
+        "name": ["金牛日间照料中心", "荷花池养老服务站", "<b>bold</b> 助餐点"],
+        "kind": ["day_care_centre", "service_station", "meal_point"],
+        "floor_area_m2": [800.0, 150.0, np.nan], "beds": [20.0, 6.0, np.nan],
+        "capacity": [np.nan] * 3, "community_id": ["C1", "C2", ""],
+        "residents_within": [4200.0, 3100.0, np.nan],
+    }, geometry=[shapely.Point(x0 + 200, y0 + 200), shapely.Point(x0 + 600, y0 + 300),
+                 shapely.Point(x0 + 300, y0 + 700)], crs=32648)
+    stats = pd.DataFrame({
+        "community_id": ["C1", "C2", "C3", "C4"],
+        "share_elderly_within": [0.95, 0.6, 0.1, np.nan],
+        "share_residents_within": [0.9, 0.5, 0.2, np.nan],
+        "gap_m2": [-10.0, 50.0, 800.0, 250.0],
+        "required_tier": ["service_station", "service_centre", "day_care_centre", "service_station"],
+    })
+    isochrones = gpd.GeoDataFrame(
+        {"site_id": ["F1"] * 3, "kind": ["day_care_centre"] * 3, "limit_min": [5.0, 10.0, 15.0]},
+        geometry=[shapely.Point(x0 + 200, y0 + 200).buffer(r) for r in (250, 500, 750)], crs=32648)
+    rng = np.random.default_rng(0)
+    xy = rng.uniform([x0, y0], [x0 + 800, y0 + 800], (30, 2))
+    time_min = rng.uniform(1, 25, 30)
+    demand = gpd.GeoDataFrame({"time_min": time_min, "weight": rng.uniform(10, 50, 30),
+                               "within_limit": time_min <= 15},
+                              geometry=gpd.points_from_xy(xy[:, 0], xy[:, 1]), crs=32648)
+    candidates = gpd.GeoDataFrame({
+        "candidate_id": ["K1", "K2"], "name": ["候选一", "候选二"], "kind": ["", "service_station"],
+        "max_floor_area_m2": [300.0, np.nan], "cost": [2e5, np.nan],
+    }, geometry=[shapely.Point(x0 + 100, y0 + 700), shapely.Point(x0 + 700, y0 + 700)], crs=32648)
+    proposed = candidates.iloc[[1]][["candidate_id", "kind", "geometry"]].reset_index(drop=True)
+    return dict(communities=communities, facilities=facilities, community_stats=stats,
+                isochrones=isochrones, demand=demand, candidates=candidates, proposed=proposed)
+
+
+def make(study: dict | None = None, **kw) -> "maps.folium.Map":
+    s = build_study() if study is None else study
+    args = dict(demand=s["demand"], isochrones=s["isochrones"], candidates=s["candidates"],
+                proposed=s["proposed"], community_stats=s["community_stats"], parameters=PARAMS)
+    args.update(kw)
+    communities = args.pop("communities", s["communities"])
+    facilities = args.pop("facilities", s["facilities"])
+    return maps.make_map(communities, facilities, **args)
+
+
+def page(m) -> str:
+    return m.get_root().render()
+
+
+def layer_data(html_text: str, key: str) -> dict:
+    """The JSON data the page hands to COVERAGE.layer for ``key``."""
+    match = re.search(r'COVERAGE\.layer\("' + re.escape(key) + r'", (\{.*?\}),\s*\n', html_text, re.S)
+    assert match, f"layer {key} not in page"
+    return json.loads(match.group(1))
+
+
+def test_page_is_self_contained_and_inlines_leaflet():
+    text = page(make())
+    assert maps.external_resources(text) == []
+    # Nothing of folium's CDN defaults (jQuery, Bootstrap, Font Awesome) and no relative files.
+    assert "cdn." not in text and "jquery" not in text.lower() and "bootstrap" not in text.lower()
+    assert not re.search(r"<(script|link)[^>]+(src|href)=", text)
+    assert 'version="1.9.4"' in text  # Leaflet itself
+    assert "url(images/" not in text  # layer-control icon inlined as data: URI
+
+
+def test_user_strings_never_reach_the_page_as_markup():
+    text = page(make(title="<script>alert('t')</script> 规划"))
+    assert XSS_NAME not in text and "<b>bold</b>" not in text
+    assert "\\u003cimg src=x onerror=alert(1)\\u003e" in text  # carried as data, escaped JSON
+    assert "<script>alert(" not in text
+    assert "&lt;script&gt;alert(&#x27;t&#x27;)&lt;/script&gt; 规划" in text  # title box and <title>
+
+
+def test_layers_and_feature_counts_in_page_data():
+    s = build_study()
+    text = page(make(s))
+    com = layer_data(text, "communities_coverage")
+    assert len(com["geoms"]) == 4
+    assert com["props"]["name"][0] == XSS_NAME
+    # coverage bins: 0.95 -> top bin, 0.6 -> 50-75 %, 0.1 -> lowest, missing -> null
+    assert com["props"]["_cbin"] == [4, 2, 0, None]
+    assert com["props"]["_gbin"] == [0, 1, 4, 2]  # -10 met, 50, 800, 250 m²
+    beyond = layer_data(text, "demand_beyond")
+    assert len(beyond["lon"]) == int((~s["demand"]["within_limit"]).sum())
+    assert all(t > 15 for t in beyond["props"]["time_min"])
+    assert len(layer_data(text, "districts")["geoms"]) == 2  # dissolved from the column
+    assert len(layer_data(text, "streets")["geoms"]) == 2  # "" street is not a boundary
+    assert len(layer_data(text, "isochrones")["geoms"]) == 3
+    for kind in ("day_care_centre", "service_station", "meal_point"):
+        assert len(layer_data(text, f"facilities_{kind}")["lon"]) == 1
+    assert 'COVERAGE.layer("facilities_service_centre"' not in text
+    assert len(layer_data(text, "candidates")["lon"]) == 2
+    assert len(layer_data(text, "proposed")["lon"]) == 1
+
+
+def test_wgs84_coordinates_round_to_micro_degrees():
+    text = page(make())
+    fac = layer_data(text, "facilities_day_care_centre")
+    lon, lat = fac["lon"][0], fac["lat"][0]
+    assert 104.06 < lon < 104.08 and 30.76 < lat < 30.78
+    assert round(lon, 6) == lon and round(lat, 6) == lat
+
+
+def test_absent_stats_and_layers_still_make_a_map():
+    s = build_study()
+    m = maps.make_map(s["communities"], None, parameters={}, language="en")
+    text = page(m)
+    assert "No coverage data" in text
+    assert 'COVERAGE.layer("communities_gap"' not in text  # nothing to switch to
+    assert "Walk speed: —" in text
+    assert maps.external_resources(text) == []
+
+
+def test_partial_stats_columns_are_handled():
+    s = build_study()
+    stats = s["community_stats"][["community_id", "share_residents_within"]]
+    text = page(make(s, community_stats=stats, language="en"))
+    assert "Share of residents within 15 min walk" in text
+    assert 'COVERAGE.layer("communities_gap"' not in text
+
+
+def test_english_labels():
+    text = page(make(language="en"))
+    for label in ("Walk isochrones", "Demand beyond walk limit", "Existing: Day-care centre",
+                  "Proposed sites", "Walk speed: 0.9 m/s", "Time limit: 15 min",
+                  "Norm profile: national"):
+        assert label in text, label
+
+
+def test_polygon_facilities_are_drawn_at_a_point_inside():
+    s = build_study()
+    fac = s["facilities"].copy()
+    fac["geometry"] = fac.geometry.buffer(30)
+    text = page(make(s, facilities=fac))
+    data = layer_data(text, "facilities_day_care_centre")
+    pt = gpd.GeoSeries(gpd.points_from_xy(data["lon"], data["lat"]), crs=4326).to_crs(32648)
+    assert fac.geometry.iloc[0].contains(pt.iloc[0])
+
+
+def test_display_simplification_shrinks_detailed_polygons():
+    s = build_study()
+    com = s["communities"].copy()
+    # 4 × 4096 vertices per circle; at 5 m tolerance a 180 m circle needs far fewer.
+    com["geometry"] = com.geometry.centroid.buffer(180, quad_segs=1024)
+    raw = page(make(s, communities=com, simplify_m=0))
+    simple = page(make(s, communities=com, simplify_m=5))
+    n_raw = sum(len(g["coordinates"][0]) for g in layer_data(raw, "communities_coverage")["geoms"])
+    n_simple = sum(len(g["coordinates"][0]) for g in layer_data(simple, "communities_coverage")["geoms"])
+    assert n_raw > 16_000 and n_simple < 200
+    assert len(simple) < len(raw) - 300_000
+
+
+@pytest.mark.parametrize("basemap", ["amap", "Gaode",
+                                     "https://webrd01.is.autonavi.com/appmaptile?x={x}&y={y}&z={z}",
+                                     "https://maponline0.bdimg.com/tile/?x={x}&y={y}&z={z}"])
+def test_gcj02_and_bd09_tiles_are_refused_with_an_explanation(basemap):
+    with pytest.raises(InputError) as err:
+        make(basemap=basemap)
+    assert "GCJ-02" in str(err.value) and "Fix:" in str(err.value)
+
+
+def test_tianditu_needs_a_key_and_uses_it():
+    with pytest.raises(InputError, match="key"):
+        make(basemap="tianditu")
+    text = page(make(basemap="tianditu", tianditu_key="abc123"))
+    assert "tianditu.gov.cn/vec_w/wmts" in text and "tk=abc123" in text
+    assert "cva_w" in text  # Chinese annotation layer for zh
+
+
+def test_osm_and_custom_url_basemaps():
+    assert "tile.openstreetmap.org" in page(make(basemap="osm"))
+    text = page(make(basemap="https://tiles.example.org/{z}/{x}/{y}.png"))
+    assert "https://tiles.example.org/{z}/{x}/{y}.png" in text
+    with pytest.raises(InputError, match="Unknown basemap"):
+        make(basemap="satellite")
+
+
+def test_layer_without_crs_is_an_input_error():
+    s = build_study()
+    com = s["communities"].set_crs(None, allow_override=True)
+    with pytest.raises(InputError, match="communities"):
+        make(s, communities=com)
+
+
+def test_write_map_writes_utf8_and_creates_folders(tmp_path):
+    out = maps.write_map(make(title="成都市金牛区"), tmp_path / "maps" / "study.html")
+    raw = out.read_bytes()
+    assert raw.decode("utf-8").count("成都市金牛区") >= 2  # <title> and title box
+    assert b'charset=UTF-8' in raw
+
+
+def test_jupyter_repr_is_offline_too():
+    out = make()._repr_html_()
+    assert "iframe" in out and "cdn.jsdelivr" not in out and "code.jquery" not in out
