@@ -289,12 +289,17 @@ COVERAGE.controls = function (map, cfg) {
   L.control.scale({imperial: false, position: "bottomleft"}).addTo(map);
   COVERAGE.title = COVERAGE.box(map, "topleft", "cov-title", cfg.title_html);
   COVERAGE.legend = COVERAGE.box(map, "bottomright", "cov-legend", cfg.legend_html);
-  // The two community choropleths share the polygons: showing one hides the other.
+  // The two community choropleths share the polygons: showing one hides the other. Deferred
+  // because the layer control re-adds every ticked layer after firing "overlayadd"; removing
+  // outside its click handler also unticks the other box.
   var pair = ["communities_coverage", "communities_gap"];
   map.on("overlayadd", function (e) {
     pair.forEach(function (k, i) {
       var other = COVERAGE.layers[pair[1 - i]];
-      if (e.layer === COVERAGE.layers[k] && other && map.hasLayer(other)) map.removeLayer(other);
+      if (e.layer === COVERAGE.layers[k] && other) setTimeout(function () {
+        if (map.hasLayer(other) && map.hasLayer(e.layer)) map.removeLayer(other);
+        COVERAGE.syncLegend(map);
+      }, 0);
     });
     COVERAGE.syncLegend(map);
   });
