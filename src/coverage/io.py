@@ -245,6 +245,8 @@ def map_columns(df: pd.DataFrame, columns: tuple[Column, ...], mapping: dict[str
                 continue
         elif col.name in df.columns:
             source = col.name
+        elif path.suffix.lower() == ".shp" and col.name[:10] in df.columns:
+            source = col.name[:10]  # Shapefile (dBase) field names are cut to 10 characters
         else:
             source = _find([c for c in df.columns if c not in rename], col.aliases)
             if source is None:
@@ -394,6 +396,10 @@ def _check_coordinate_range(gdf: gpd.GeoDataFrame, declared: CRS, path: Path, re
     maxx, maxy = np.nanmax(bounds[:, 2]), np.nanmax(bounds[:, 3])
     looks_degrees = minx >= -180 and maxx <= 180 and miny >= -90 and maxy <= 90
     if declared.is_geographic and not looks_degrees:
+        if -90 <= minx and maxx <= 90 and -180 <= miny and maxy <= 180:
+            report.error(path, "longitude and latitude look swapped (values above 90 in the latitude position).",
+                         "Swap the x/lon and y/lat columns (or set x_column / y_column).", field="geometry")
+            return False
         report.error(path, f"coordinates ({minx:.0f}..{maxx:.0f}, {miny:.0f}..{maxy:.0f}) are not longitude/latitude "
                      f"degrees, but {declared.name} is declared.",
                      "Declare the projected CRS the coordinates are in (e.g. crs = \"EPSG:4547\").", field="crs")
@@ -535,7 +541,13 @@ def join_population(communities: gpd.GeoDataFrame, spec, report: ProblemReport,
                      f"Add it or map it: [inputs.population.columns] {key} = \"<your column>\".", field=key)
         return communities
     present = [c for c in columns if c.name in table.columns]
+    raw_population = _as_text(table["population"]) if "population" in table.columns else None
     table = _coerce(table[[c.name for c in present]], tuple(present), path, report, key)
+    if raw_population is not None:
+        # Values already reported as bad in the table are not reported again on the boundary.
+        reported_keys = set(_as_text(table[key])[(raw_population != "") & table["population"].isna()])
+    else:
+        reported_keys = set()
     table[key] = _as_text(table[key])
     _check_ids(table, key, path, report)
     left = communities[key].astype(str)
@@ -555,11 +567,11 @@ def join_population(communities: gpd.GeoDataFrame, spec, report: ProblemReport,
         message = f"community {key} '{left.iloc[i]}' is not in the population table"
         if has_own:
             report.warning(communities_path, message + "; the boundary file's own figures are used.",
-                           f"Add a row for it to {path.name}.", row=_row_label(communities_path, i), field=key)
+                           f"Add a row for it to {path.name}.", row=_row_label(communities_path, i, left), field=key)
         else:
             report.error(communities_path, message + " and has no population of its own.",
                          f"Add a row for it to {path.name} or correct the {key}.",
-                         row=_row_label(communities_path, i), field=key)
+                         row=_row_label(communities_path, i, left), field=key)
     # Duplicate keys are already reported as errors; keep the first so the join stays one-to-one.
     unique = table.drop_duplicates(subset=key, keep="first").set_index(key)
     merged = communities.copy()
@@ -569,14 +581,18 @@ def join_population(communities: gpd.GeoDataFrame, spec, report: ProblemReport,
             merged[c] = joined.where(joined.notna(), merged[c]).astype(float)
         else:
             merged[c] = joined.where(joined.notna() & (joined != ""), merged[c]).astype(object)
+    _communities_without_population(merged[~left.isin(reported_keys) & matched_left], communities_path, report)
     return merged
 
 
 def _communities_without_population(communities: gpd.GeoDataFrame, path: Path, report: ProblemReport) -> None:
+    """Communities left with no population after the join (their index is their feature number)."""
     missing = np.flatnonzero(communities["population"].isna().to_numpy())
+    positions = np.asarray(communities.index)
     for i in missing[:MAX_ROWS_LISTED]:
-        report.error(path, "population is empty.", "Fill in the population, or give it in a population table.",
-                     row=_row_label(path, i, communities["community_id"]), field="population")
+        report.error(path, "population is empty (neither the boundary file nor the population table gives it).",
+                     "Fill in the population, or give it in the population table.",
+                     row=f"feature {positions[i] + 1} (id {communities['community_id'].iloc[i]})", field="population")
     _more(report, path, missing, "population", "empty population")
 
 
@@ -599,7 +615,6 @@ def load_study(config: StudyConfig, *, raise_on_error: bool = True) -> Study:
         communities = load_layer(com_spec, "communities", report)
     if communities is not None and has_table:
         communities = join_population(communities, inputs.population, report, com_path)
-        _communities_without_population(communities, com_path, report)
         _check_population(communities, com_path, report)
     facilities = load_layer(inputs.facilities, "facilities", report) if inputs.facilities.path else None
     candidates = load_layer(inputs.candidates, "candidates", report) if inputs.candidates.path else None

@@ -147,7 +147,7 @@ def lagrangian_bound(cd: CoverData, p: int | None, budget: float | None, lower: 
                 xs[top] = 1.0
         zs = w > lam
         val = float(np.sum((w - lam)[zs]) + xs @ r)
-        if val < best - 1e-9 * max(1.0, best):
+        if not np.isfinite(best) or val < best - 1e-9 * max(1.0, best):
             best, stall = val, 0
         else:
             stall += 1
