@@ -243,3 +243,29 @@ def test_write_map_writes_utf8_and_creates_folders(tmp_path):
 def test_jupyter_repr_is_offline_too():
     out = make()._repr_html_()
     assert "iframe" in out and "cdn.jsdelivr" not in out and "code.jquery" not in out
+
+
+def test_site_reach_sums_weights_within_the_limit():
+    import scipy.sparse as sp
+
+    # sites × points, minutes within the limit; site B reaches nothing
+    mat = sp.csr_matrix(np.array([[3.0, 0.0, 14.5], [0.0, 0.0, 0.0], [0.01, 7.0, 0.0]]))
+    demand = pd.DataFrame({"population": [10.0, 20.0, np.nan], "elderly_population": [2.0, 5.0, 1.0]})
+    out = maps.site_reach(mat, ["A", "B", "C"], demand)
+    assert out.loc["A"].tolist() == [10.0, 3.0]
+    assert out.loc["B"].tolist() == [0.0, 0.0]
+    assert out.loc["C"].tolist() == [30.0, 7.0]
+    assert list(out.columns) == ["residents_within", "elderly_within"]
+
+
+def test_derived_district_outline_bridges_small_gaps_between_compounds():
+    s = build_study()
+    com = s["communities"].copy()
+    com["geometry"] = com.geometry.buffer(-40)  # 80 m gaps between the four compounds
+    com["district"] = "金牛区"
+    text = page(make(s, communities=com))
+    geoms = layer_data(text, "districts")["geoms"]
+    assert len(geoms) == 1 and geoms[0]["type"] == "Polygon"  # one outline, not four squares
+    outline = gpd.GeoSeries([shapely.geometry.shape(geoms[0])], crs=4326).to_crs(32648).iloc[0]
+    assert outline.contains(com.geometry.union_all().buffer(-10))  # corners cut by a few m
+    assert outline.area < com.geometry.union_all().envelope.area * 1.01

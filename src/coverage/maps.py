@@ -15,7 +15,7 @@ escaped and are shown with ``textContent``, never as HTML. Geometries are simpli
 the metric CRS (``simplify_m``) and coordinates rounded to 1e-6° (≈0.1 m) to keep pages small.
 
 Public functions: :func:`make_map`, :func:`write_map`, :func:`write_png`,
-:func:`external_resources`.
+:func:`site_reach`, :func:`external_resources`, :func:`find_chromium`.
 """
 
 from __future__ import annotations
@@ -102,7 +102,7 @@ LABELS: dict[str, dict[str, str]] = {
         "f_share_residents": "居民可达比例", "f_gap": "面积缺口", "f_required_tier": "应配设施等级",
         "f_kind": "类型", "f_floor_area": "建筑面积", "f_beds": "床位", "f_residents_within": "步行可达居民",
         "f_elderly_within": "步行可达老年人", "f_time": "步行时间", "f_limit": "时限", "f_site": "设施编号",
-        "f_max_floor_area": "可用面积", "f_cost": "成本（元）", "f_weight": "人口权重",
+        "f_max_floor_area": "可用面积", "f_cost": "成本（元）", "f_weight": "人口权重", "f_community": "社区编号", "f_nearest": "最近设施",
         "u_min": "分钟",
     },
     "en": {
@@ -125,7 +125,8 @@ LABELS: dict[str, dict[str, str]] = {
         "f_beds": "Beds", "f_residents_within": "Residents within reach",
         "f_elderly_within": "Residents 60+ within reach", "f_time": "Walk time", "f_limit": "Limit",
         "f_site": "Site", "f_max_floor_area": "Max floor area", "f_cost": "Cost (CNY)",
-        "f_weight": "Weight (residents)", "u_min": "min",
+        "f_weight": "Weight (residents)", "f_community": "Community",
+        "f_nearest": "Nearest facility", "u_min": "min",
     },
 }
 
@@ -141,6 +142,10 @@ _TIANDITU_ATTR = "&copy; 天地图 Tianditu"
 #: 100–700 m off, so they are refused rather than silently misdrawn.
 _SHIFTED_TILE_HINTS = ("amap", "gaode", "autonavi", "is.autonavi", "qq.com", "tencent",
                        "baidu", "bdimg", "bdstatic")
+
+
+#: Other names of the community_stats columns the map reads.
+_STATS_ALIASES = {"area_gap_m2": "gap_m2", "tier_required": "required_tier"}
 
 
 # ----------------------------------------------------------------------------- assets
@@ -417,6 +422,7 @@ def _props(df: pd.DataFrame, columns: list[str]) -> dict[str, list]:
             s = s.astype(object)
         elif pd.api.types.is_numeric_dtype(s):
             s = s.astype(float).round(3)
+            s = s.where(np.isfinite(s))  # unreachable points carry inf minutes: JSON has no inf
         else:
             s = s.astype(object)
         out[col] = s.astype(object).where(s.notna(), None).tolist()
@@ -541,7 +547,8 @@ def make_map(
         the norm, <= 0 when met), ``required_tier``. Missing columns are simply not shown.
     districts, streets
         Boundary polygons with a ``name`` column; when absent they are dissolved from the
-        communities' ``district`` / ``street`` columns.
+        communities' ``district`` / ``street`` columns, with gaps under 300 m between
+        communities closed (an approximate outline, good for orientation only).
     parameters
         ``walk_speed_mps`` (m/s), ``time_limit_min`` (minutes), ``norm_profile`` (name),
         shown in the title box.
@@ -577,7 +584,11 @@ def make_map(
     # --- communities: two choropleths over the same polygons
     com = _prepare(communities, "communities", simplify_m, points=False)
     if community_stats is not None and "community_id" in community_stats.columns:
-        stats = community_stats.drop_duplicates("community_id").set_index("community_id")
+        # coverage.norms names them area_gap_m2 / tier_required; accept both spellings.
+        stats = community_stats.rename(columns={
+            k: v for k, v in _STATS_ALIASES.items()
+            if k in community_stats.columns and v not in community_stats.columns})
+        stats = stats.drop_duplicates("community_id").set_index("community_id")
         stats = stats.drop(columns=[c for c in stats.columns if c in com.columns])
         com = com.join(stats, on="community_id")
     if len(com):
@@ -661,7 +672,10 @@ def make_map(
         beyond = demand.loc[~demand["within_limit"].fillna(False).astype(bool)]
         dem = _prepare(beyond, "demand", simplify_m, points=True)
         dfields = [(L["f_time"], "time_min", "min"), (L["f_weight"], "weight", "num"),
-                   (L["f_population"], "population", "num"), (L["f_id"], "community_id", "text")]
+                   (L["f_population"], "population", "num"),
+                   (L["f_elderly"], "elderly_population", "num"),
+                   (L["f_community"], "community_id", "text"),
+                   (L["f_nearest"], "nearest_facility_id", "text")]
         dfields = [f for f in dfields if f[1] in dem.columns]
         style = {"color": "#b2182b", "fillColor": "#ef3b2c", "weight": 0.5, "fillOpacity": 0.8}
         _DataLayer("demand_beyond", L["demand_beyond"],
@@ -752,6 +766,10 @@ def _title_html(title: str, parameters: Mapping[str, Any], L: dict[str, str]) ->
     return head + "<br>".join(html.escape(x) for x in lines)
 
 
+#: Gap closed between communities when boundaries are derived from them (m).
+_CLOSE_M = 150.0
+
+
 def _boundaries(communities: gpd.GeoDataFrame, given: gpd.GeoDataFrame | None,
                 column: str) -> gpd.GeoDataFrame | None:
     """Boundary polygons with a ``name`` column: the given layer, or communities dissolved."""
@@ -765,7 +783,49 @@ def _boundaries(communities: gpd.GeoDataFrame, given: gpd.GeoDataFrame | None,
     sub = communities.loc[names != ""].assign(name=names[names != ""])
     if sub.empty:
         return None
-    return sub[["name", sub.geometry.name]].dissolve(by="name", as_index=False)
+    out = sub[["name", sub.geometry.name]].dissolve(by="name", as_index=False)
+    # Compounds (小区) rarely tile their district; closing the gaps between them (grow, then
+    # shrink by the same distance) draws one outline per district instead of one per compound.
+    if out.crs is None or out.crs.is_geographic:
+        return out  # closing distances are metres; the schema promises a metric CRS
+    closed = shapely.buffer(shapely.buffer(out.geometry.to_numpy(), _CLOSE_M, quad_segs=4),
+                            -_CLOSE_M, quad_segs=4)
+    return out.set_geometry(closed, crs=out.crs)
+
+
+def site_reach(matrix: Any, site_ids: Any, demand: pd.DataFrame,
+               columns: Mapping[str, str] | None = None) -> pd.DataFrame:
+    """Residents within the walk limit of each site, for the facility popups.
+
+    Parameters
+    ----------
+    matrix
+        Sparse sites × demand-points matrix with an entry (walk minutes > 0) for every pair
+        within the limit, e.g. ``AccessResult.facility_matrix``.
+    site_ids
+        Row labels of ``matrix`` (e.g. ``AccessResult.facility_ids``).
+    demand
+        Demand points in the matrix's column order with weight columns.
+    columns
+        Output column -> demand column; default ``residents_within`` <- ``population`` and
+        ``elderly_within`` <- ``elderly_population`` (those present).
+
+    Returns
+    -------
+    DataFrame indexed by site id; join it to the facilities on ``facility_id``.
+    """
+    import scipy.sparse as sp
+
+    columns = dict(columns or {"residents_within": "population",
+                               "elderly_within": "elderly_population"})
+    reach = sp.csr_matrix(matrix, copy=True)
+    reach.data = (reach.data > 0).astype(float)  # within the limit or not; minutes do not matter
+    out = {}
+    for name, col in columns.items():
+        if col in demand.columns:
+            w = pd.to_numeric(demand[col], errors="coerce").fillna(0.0).to_numpy(dtype=float)
+            out[name] = reach @ w
+    return pd.DataFrame(out, index=pd.Index(np.asarray(site_ids).astype(str), name="facility_id"))
 
 
 # ----------------------------------------------------------------------------- output
