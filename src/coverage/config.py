@@ -165,6 +165,8 @@ class OutputSection:
     #: Basemap tiles: "none" (default, works offline), "osm", "tianditu", or a URL template.
     basemap: str = "none"
     tianditu_key: str = ""
+    #: Also write a static PNG of the map (needs Chromium; skipped with a warning without it).
+    png: bool = True
 
 
 @dataclass

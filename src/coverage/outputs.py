@@ -30,25 +30,36 @@ class StagedOutputs:
         root = Path(os.path.commonpath([str(p) for p in parents])) if parents else Path.cwd()
         root.mkdir(parents=True, exist_ok=True)
         self.staging = Path(tempfile.mkdtemp(prefix=".eldercare-staging-", dir=root))
-        self.files: dict[Path, Path] = {}
 
-    def path(self, folder: str, name: str) -> Path:
-        """A staging path for ``name`` in logical folder ``folder``; publish moves it to its folder."""
-        staged = self.staging / folder / name
-        staged.parent.mkdir(parents=True, exist_ok=True)
-        self.files[staged] = self.folders[folder] / name
+    def folder(self, folder: str) -> Path:
+        """The staging folder standing for logical folder ``folder``; anything written in it is published."""
+        if folder not in self.folders:
+            raise KeyError(f"unknown output folder {folder!r}; known: {', '.join(self.folders)}")
+        staged = self.staging / folder
+        staged.mkdir(parents=True, exist_ok=True)
         return staged
 
+    def path(self, folder: str, name: str) -> Path:
+        """A staging path for file ``name`` of logical folder ``folder``."""
+        staged = self.folder(folder) / name
+        staged.parent.mkdir(parents=True, exist_ok=True)
+        return staged
+
+    def planned(self) -> dict[Path, Path]:
+        """Every file written to staging so far -> where publishing puts it."""
+        plan = {}
+        for name, final in self.folders.items():
+            root = self.staging / name
+            if root.exists():
+                for staged in sorted(p for p in root.rglob("*") if p.is_file()):
+                    plan[staged] = final / staged.relative_to(root)
+        return plan
+
     def publish(self) -> list[Path]:
-        """Move every staged file that exists into place; return the final paths."""
-        missing = [s for s in self.files if not s.exists()]
-        if missing:
-            raise RuntimeError(f"staged output(s) were never written: {', '.join(str(m) for m in missing)}")
+        """Move every staged file into place; return the final paths."""
         published = []
-        for staged, final in self.files.items():
+        for staged, final in self.planned().items():
             final.parent.mkdir(parents=True, exist_ok=True)
-            if final.is_dir():
-                shutil.rmtree(final)
             os.replace(staged, final)
             published.append(final)
         self.discard()

@@ -13,6 +13,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
 from .config import StudyConfig, load_config
 from .io import Study, load_study
 from .outputs import StagedOutputs
@@ -88,6 +92,36 @@ def run(config: StudyConfig | str | Path | None = None, *, out_dir: str | Path |
     with StagedOutputs(folders) as staged:
         with _timed("write validated inputs", timings):
             _write_inputs(study, staged)
+        access = None
+        if config.inputs.network.path or config.inputs.network.download:
+            with _timed("walk network", timings):
+                net = build_network(study)
+            with _timed("walk access", timings):
+                access = compute_study_access(study, net)
+                _write_access(access, staged)
+            result.stages["network"] = net
+            result.stages["access"] = access
+        else:
+            log.info("no walk network configured: norm checks only, coverage marked as not computed")
+        with _timed("norm checks", timings):
+            norms = check_norms(study, access)
+            result.stages["norms"] = norms
+        siting = None
+        if config.siting.model:
+            if access is None:
+                study.report.warning(config.source or "config", "siting needs walk access: no network is configured, "
+                                     "so no sites are proposed.", "Set [inputs.network] path.", field="siting.model")
+            else:
+                with _timed(f"siting ({config.siting.model})", timings):
+                    siting = site_facilities(study, access)
+                    _write_siting(study, access, siting, staged)
+                result.stages["siting"] = siting
+        with _timed("reports", timings):
+            _write_reports(study, norms, siting, staged)
+        with _timed("map", timings):
+            _write_map(study, access, norms, siting, staged, timings)
+        # Last, so the warnings of every stage are in it.
+        staged.path("data", "validation.txt").write_text(study.report.format() + "\n", encoding="utf-8")
         _write_manifest(result, staged)
         result.outputs = staged.publish()
     for path in result.outputs:
@@ -95,15 +129,181 @@ def run(config: StudyConfig | str | Path | None = None, *, out_dir: str | Path |
     return result
 
 
+# ----------------------------------------------------------------------------------------------
+# Stages (each usable on its own from Python)
+
+
+def study_area(study: Study):
+    """The union of the community polygons (metric CRS)."""
+    import shapely
+
+    return shapely.union_all(study.communities.geometry.to_numpy())
+
+
+def build_network(study: Study):
+    """The study's walk network (from the configured file, or downloaded through osmnx)."""
+    from . import network
+
+    cfg = study.config.inputs.network
+    if cfg.path:
+        net = network.load_walk_network(cfg.path, study.metric_crs, area=study_area(study),
+                                        margin_m=cfg.margin_m, report=study.report)
+    else:
+        import geopandas as gpd
+
+        area_wgs = gpd.GeoSeries([study_area(study).buffer(cfg.margin_m)], crs=study.metric_crs).to_crs(4326).iloc[0]
+        cache = Path(study.config.output.data_dir).parent / ".cache" / "osm"
+        graph = network.download_walk_network(area_wgs, cache)
+        net = network.network_from_graph(graph, study.metric_crs, source="OpenStreetMap (osmnx download)",
+                                         report=study.report)
+    study.report.raise_if_errors()
+    return net
+
+
+def compute_study_access(study: Study, net):
+    """Walk access of the study's demand to its facilities and candidates."""
+    from .access import compute_access
+
+    return compute_access(study.communities, study.facilities, study.candidates, net, study.config.access,
+                          buildings=study.buildings, report=study.report)
+
+
+@dataclass
+class NormResult:
+    """Per-community checks and their roll-ups under one norm profile."""
+
+    profile: object
+    communities: object
+    districts: object
+    streets: object
+    unassigned: object
+
+
+def check_norms(study: Study, access=None) -> NormResult:
+    """Norm checks per community and roll-ups per district and street."""
+    from . import norms
+
+    cfg = study.config.norms
+    profile = norms.load_profile(cfg.profile, cfg.profile_file or None)
+    table = norms.check_communities(study.communities, study.facilities, profile,
+                                    access.communities if access is not None else None)
+    return NormResult(profile=profile, communities=table,
+                      districts=norms.rollup(table, study.facilities, profile, by="district"),
+                      streets=norms.rollup(table, study.facilities, profile, by="street"),
+                      unassigned=norms.unassigned_facilities(table, study.facilities))
+
+
+def site_facilities(study: Study, access):
+    """Solve the ``[siting]`` model on the access stage's coverage matrices."""
+    import numpy as np
+
+    from .siting import run_siting
+
+    cfg = study.config.siting
+    demand = access.demand
+    weights = demand[cfg.weight].to_numpy(dtype=float)
+    if np.isnan(weights).any():
+        study.report.warning(study.config.source or "config",
+                             f"{int(np.isnan(weights).sum())} demand points have no {cfg.weight}; they weigh 0 in siting.",
+                             f"Give {cfg.weight} for every community or set siting.weight = \"population\".",
+                             field="siting.weight")
+        weights = np.nan_to_num(weights)
+    candidates = study.candidates.set_index("candidate_id").loc[access.candidate_ids]
+    return run_siting(cfg, candidate_matrix=access.candidate_matrix, existing_matrix=access.facility_matrix,
+                      weights=weights, demand_group=demand["district"].to_numpy(),
+                      candidate_ids=access.candidate_ids, existing_ids=access.facility_ids,
+                      candidate_cost=candidates["cost"].to_numpy(dtype=float),
+                      limit_min=float(study.config.access.time_limit_min))
+
+
 def _write_inputs(study: Study, staged: StagedOutputs) -> None:
-    """The validated layers in the metric CRS, and the problem report (warnings) of loading."""
+    """The validated layers in the metric CRS."""
     gpkg = staged.path("data", "inputs.gpkg")
     study.communities.to_file(gpkg, layer="communities", driver="GPKG", engine="pyogrio")
     if len(study.facilities):
         study.facilities.to_file(gpkg, layer="facilities", driver="GPKG", engine="pyogrio")
     if len(study.candidates):
         study.candidates.to_file(gpkg, layer="candidates", driver="GPKG", engine="pyogrio")
-    staged.path("data", "validation.txt").write_text(study.report.format() + "\n", encoding="utf-8")
+
+
+def _write_access(access, staged: StagedOutputs) -> None:
+    from .access import write_access_outputs
+
+    write_access_outputs(access, staged.path("data", "access.gpkg"), staged.path("data", "community_access.csv"))
+
+
+def _write_siting(study: Study, access, siting, staged: StagedOutputs) -> None:
+    """Proposed sites (GeoPackage, CSV) and before/after coverage by district and community."""
+    table = siting.to_frame().rename(columns={"site_id": "candidate_id"})
+    cand = study.candidates.set_index("candidate_id")
+    proposed = gpd.GeoDataFrame(table.merge(cand.drop(columns="geometry").reset_index(), on="candidate_id",
+                                            how="left"),
+                                geometry=cand.loc[table["candidate_id"], "geometry"].to_numpy(),
+                                crs=study.metric_crs)
+    proposed["model"] = siting.model
+    proposed["status"] = siting.status
+    proposed.to_file(staged.path("data", "proposed_sites.gpkg"), layer="proposed_sites", driver="GPKG",
+                     engine="pyogrio")
+    pd.DataFrame(proposed.drop(columns="geometry")).assign(
+        lon=proposed.to_crs(4326).geometry.x.round(7), lat=proposed.to_crs(4326).geometry.y.round(7)
+    ).to_csv(staged.path("data", "proposed_sites.csv"), index=False, encoding="utf-8-sig")
+    from .siting import coverage_by_group
+
+    demand = access.demand
+    for key, name in (("district", "siting_by_district.csv"), ("community_id", "siting_by_community.csv")):
+        by = coverage_by_group(siting, demand[key].to_numpy()).rename(columns={"group": key})
+        by.insert(1, "weight", study.config.siting.weight)
+        by.to_csv(staged.path("reports", name), index=False, encoding="utf-8-sig")
+    summary = {
+        "model": siting.model, "method": siting.method, "status": siting.status, "objective": siting.objective,
+        "bound": siting.bound, "gap": siting.gap, "solve_time_s": siting.solve_time_s,
+        "new_sites": [str(x) for x in siting.selected_ids], "covered_share_before":
+            float((siting.weights * siting.covered_before).sum() / siting.total_weight) if siting.total_weight else None,
+        "covered_share_after": siting.covered_share, "uncoverable_weight": siting.uncoverable_weight,
+        "params": {k: (v if isinstance(v, (int, float, str, bool, list, type(None))) else str(v))
+                   for k, v in siting.params.items()}, "message": siting.message,
+    }
+    staged.path("data", "siting.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2, default=str) + "\n",
+                                                  encoding="utf-8")
+
+
+def _write_reports(study: Study, norms: NormResult, siting, staged: StagedOutputs) -> None:
+    from .report import write_reports
+
+    write_reports(norms.communities, norms.districts, staged.folder("reports"), profile=norms.profile,
+                  parameters=parameters_of(study.config), input_files=[Path(f["path"]) for f in study.input_files],
+                  language=study.config.study.language, title=study.config.study.name,
+                  street_table=norms.streets, unassigned=norms.unassigned)
+
+
+def _write_map(study: Study, access, norms: NormResult, siting, staged: StagedOutputs,
+               timings: dict[str, float]) -> None:
+    from . import maps
+
+    proposed = None
+    if siting is not None and len(siting.selected_ids):
+        cand = study.candidates.set_index("candidate_id").loc[[str(x) for x in siting.selected_ids]].reset_index()
+        proposed = gpd.GeoDataFrame(cand, geometry="geometry", crs=study.metric_crs)
+        proposed["kind"] = np.where(siting.selected_tiers.astype(str) != "", siting.selected_tiers.astype(str),
+                                    proposed["kind"].astype(str))
+    stats = norms.communities
+    m = maps.make_map(study.communities, study.facilities,
+                      demand=access.demand if access is not None else None,
+                      isochrones=access.isochrones if access is not None else None,
+                      candidates=study.candidates if len(study.candidates) else None,
+                      proposed=proposed, community_stats=stats,
+                      parameters=parameters_of(study.config), language=study.config.study.language,
+                      basemap=study.config.output.basemap, tianditu_key=study.config.output.tianditu_key,
+                      title=study.config.study.name)
+    html = staged.path("maps", f"{study.config.study.name}.html")
+    maps.write_map(m, html)
+    if study.config.output.png:
+        if maps.find_chromium():
+            maps.write_png(html, staged.path("maps", f"{study.config.study.name}.png"))
+        else:
+            study.report.warning(html.name, "no static PNG of the map: no Chromium-family browser was found.",
+                                 "Install Chromium (bash scripts/setup_browser.sh) or set output.png = false.",
+                                 field="output.png")
 
 
 def _write_manifest(result: RunResult, staged: StagedOutputs) -> None:
@@ -114,7 +314,7 @@ def _write_manifest(result: RunResult, staged: StagedOutputs) -> None:
         "metric_crs": study.metric_crs.to_string() if study.metric_crs else None,
         "config": str(study.config.source) if study.config.source else None,
         "inputs": study.input_files,
-        "outputs": sorted(str(final) for final in staged.files.values()) + [
+        "outputs": sorted(str(final) for final in staged.planned().values()) + [
             str(staged.folders["data"] / "run.json")],
         "timings_s": {k: round(v, 3) for k, v in result.timings_s.items()},
         "warnings": [str(p) for p in study.report.warnings],
