@@ -1,0 +1,136 @@
+"""The whole run on the sample: every stage's outputs, consistent with each other and the inputs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+
+from coverage import cli, pipeline
+from coverage.io import sha256_of
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def sample_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("sample-run")
+    result = pipeline.run(None, out_dir=out)
+    return out, result
+
+
+def test_run_writes_every_output(sample_run):
+    out, result = sample_run
+    expected = {
+        "out/inputs.gpkg", "out/access.gpkg", "out/community_access.csv", "out/proposed_sites.gpkg",
+        "out/proposed_sites.csv", "out/siting.json", "out/run.json", "out/validation.txt",
+        "reports/community_gaps.csv", "reports/district_gaps.csv", "reports/street_gaps.csv", "reports/gaps.xlsx",
+        "reports/report.html", "reports/siting_by_district.csv", "reports/siting_by_community.csv",
+        "maps/chengdu-north-sample.html", "maps/chengdu-north-sample.png",
+    }
+    written = {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()}
+    assert expected <= written, expected - written
+    assert {p.relative_to(out).as_posix() for p in result.outputs} == written
+    assert not list(out.glob(".eldercare-staging-*"))
+
+
+def test_manifest_traces_parameters_and_inputs(sample_run):
+    out, _ = sample_run
+    manifest = json.loads((out / "out" / "run.json").read_text(encoding="utf-8"))
+    params = manifest["parameters"]
+    assert params["walk_speed_mps"] == 0.9 and params["time_limit_min"] == 15
+    assert params["walk_limit_m"] == 810.0 and params["norm_profile"] == "national"
+    assert manifest["metric_crs"] == "EPSG:32648"
+    for item in manifest["inputs"]:
+        assert item["sha256"] == sha256_of(item["path"])
+    assert {i["input"] for i in manifest["inputs"]} == {"communities", "population", "facilities", "candidates",
+                                                        "network"}
+    assert set(manifest["timings_s"]) >= {"walk network", "walk access", "norm checks", "reports", "map"}
+
+
+def test_numbers_agree_across_outputs_and_with_inputs(sample_run):
+    out, result = sample_run
+    study = result.study
+    communities = pd.read_csv(out / "reports" / "community_gaps.csv", encoding="utf-8-sig")
+    districts = pd.read_csv(out / "reports" / "district_gaps.csv", encoding="utf-8-sig")
+    access = pd.read_csv(out / "out" / "community_access.csv", encoding="utf-8-sig")
+    assert communities["population"].sum() == study.communities["population"].sum()
+    groups = districts[districts["row_type"] == "group"].set_index("district")
+    total = districts[districts["row_type"] == "total"].iloc[0]
+    for col in ("population", "elderly_population", "area_required_m2", "area_gap_m2", "elderly_within"):
+        by_district = communities.groupby("district")[col].sum()
+        np.testing.assert_allclose(groups.loc[by_district.index, col], by_district, rtol=1e-9)
+        np.testing.assert_allclose(total[col], communities[col].sum(), rtol=1e-9)
+    merged = communities.merge(access, on="community_id", suffixes=("", "_access"))
+    np.testing.assert_allclose(merged["elderly_within"], merged["elderly_within_access"], rtol=1e-9)
+    assert (merged["elderly_within"] <= merged["elderly_population"] + 1e-6).all()
+    # Demand points carry exactly the community totals.
+    demand = gpd.read_file(out / "out" / "access.gpkg", layer="demand_points")
+    np.testing.assert_allclose(demand["population"].sum(), study.communities["population"].sum(), rtol=1e-9)
+    # The national rule: 0.1 m² per resident binds where it is larger than 20/15 m² per 100 households.
+    np.testing.assert_allclose(total["area_required_m2"],
+                               np.maximum(study.communities["population"] * 0.1,
+                                          study.communities["households"] / 100 *
+                                          np.where(study.communities["estate_type"] == "new", 20, 15)).sum(),
+                               rtol=1e-9)
+
+
+def test_siting_outputs_agree(sample_run):
+    out, result = sample_run
+    siting = json.loads((out / "out" / "siting.json").read_text(encoding="utf-8"))
+    proposed = pd.read_csv(out / "out" / "proposed_sites.csv", encoding="utf-8-sig")
+    by_district = pd.read_csv(out / "reports" / "siting_by_district.csv", encoding="utf-8-sig")
+    assert siting["status"] == "optimal" and len(siting["new_sites"]) == 5
+    assert sorted(proposed["candidate_id"]) == sorted(siting["new_sites"])
+    assert siting["covered_share_after"] >= siting["covered_share_before"]
+    np.testing.assert_allclose(by_district["covered_after"].sum() / by_district["total_weight"].sum(),
+                               siting["covered_share_after"], rtol=1e-9)
+    np.testing.assert_allclose(by_district["total_weight"].sum(), result.study.communities["elderly_population"].sum(),
+                               rtol=1e-9)
+
+
+def test_run_without_network_checks_norms_only(sample_copy):
+    cfg = sample_copy / "sample.toml"
+    text = cfg.read_text(encoding="utf-8")
+    start = text.index("[inputs.network]")
+    text = text[:start] + text[text.index("[access]"):]
+    text = text.replace('model = "mclp"', 'model = ""')
+    cfg.write_text(text, encoding="utf-8")
+    assert cli.main(["run", str(cfg)]) == 0
+    communities = pd.read_csv(sample_copy / "reports" / "community_gaps.csv", encoding="utf-8-sig")
+    assert (communities["coverage_status"] == "not computed").all()
+    assert communities["elderly_within"].isna().all()
+    assert not (sample_copy / "out" / "access.gpkg").exists()
+    assert (sample_copy / "maps" / "chengdu-north-sample.html").exists()
+
+
+def test_internal_error_exits_1_with_a_hint_and_writes_nothing(sample_copy, monkeypatch, capsys):
+    def broken(*args, **kwargs):
+        raise RuntimeError("simulated failure in the norm checks")
+
+    monkeypatch.setattr(pipeline, "check_norms", broken)
+    assert cli.main(["run", str(sample_copy / "sample.toml")]) == 1
+    err = capsys.readouterr().err
+    assert "simulated failure" in err and "--verbose" in err and "Traceback" not in err
+    for folder in ("out", "reports", "maps"):
+        assert not (sample_copy / folder).exists()
+    assert not list(sample_copy.glob(".eldercare-staging-*"))
+
+
+def test_help_of_every_command_has_examples(capsys):
+    for command in ("run", "validate", "profiles"):
+        with pytest.raises(SystemExit) as info:
+            cli.main([command, "--help"])
+        assert info.value.code == 0
+        assert "example" in capsys.readouterr().out
+
+
+def test_profiles_command_lists_sources(capsys):
+    assert cli.main(["profiles"]) == 0
+    out = capsys.readouterr().out
+    for name in ("national", "baoji", "yuxi", "lhasa", "beijing", "tianjin_hexi"):
+        assert name in out
