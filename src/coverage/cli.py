@@ -124,9 +124,15 @@ def _validate(args) -> int:
 def _profiles() -> int:
     from .norms import list_profiles
 
-    table = list_profiles()
-    for row in table.itertuples(index=False):
-        print(" | ".join(str(v) for v in row))
+    for row in list_profiles().itertuples(index=False):
+        extends = f" (extends {row.extends})" if row.extends else ""
+        print(f"{row.name}{extends}: {row.title}")
+        print(f"    {row.title_en}")
+        print(f"    source / 来源: {row.source_document}")
+        print(f"    clause / 条款: {row.clause}")
+        print()
+    print("Use one with [norms] profile = \"NAME\"; extend one with a TOML file (extends = \"NAME\") "
+          "given as [norms] profile_file.")
     return 0
 
 
