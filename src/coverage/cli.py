@@ -84,6 +84,9 @@ def main(argv: list[str] | None = None) -> int:
         print(exc.report.format(), file=sys.stderr)
         print("Nothing was written. Correct the input and run again.", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # output piped into `head` and cut short: not an error of ours
+        sys.stderr.close()
+        return 0
     except KeyboardInterrupt:
         print("Interrupted; nothing was written.", file=sys.stderr)
         return 130
