@@ -3,14 +3,65 @@
 The import name is ``coverage`` (the distribution and command are ``eldercare-coverage``);
 it shares that import name with the coverage.py test tool, so do not install both in one
 environment.
+
+The public API, in the order data flows::
+
+    import coverage as ec
+    study = ec.load_study(ec.load_config("study.toml"))        # or ec.validate(...) / ec.run(...)
+    net = ec.build_network(study)                                # walk network (CSR arrays)
+    access = ec.compute_study_access(study, net)                 # demand, times, matrices, isochrones
+    norms = ec.check_norms(study, access)                        # per community / district / street
+    siting = ec.solve(ec.SitingProblem.from_matrices(...), "mclp", p=10)
+    m = ec.make_map(study.communities, study.facilities, ...)    # shows inline in Jupyter
+
+Names are imported lazily, so ``import coverage`` and the command line start fast.
 """
 
-from .config import StudyConfig, load_config, resolve_walk_speed, WALK_SPEEDS
-from .errors import InputError, Problem, ProblemReport
+from __future__ import annotations
+
+import importlib
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "StudyConfig", "load_config", "resolve_walk_speed", "WALK_SPEEDS",
-    "InputError", "Problem", "ProblemReport", "__version__",
-]
+_EXPORTS: dict[str, str] = {
+    # configuration and inputs
+    "StudyConfig": "config", "load_config": "config", "config_from_dict": "config",
+    "resolve_walk_speed": "config", "WALK_SPEEDS": "config",
+    "InputError": "errors", "Problem": "errors", "ProblemReport": "errors",
+    "Study": "io", "load_study": "io",
+    "gcj02_to_wgs84": "crs", "bd09_to_wgs84": "crs", "wgs84_to_gcj02": "crs", "wgs84_to_bd09": "crs",
+    "pick_metric_crs": "crs",
+    # pipeline and its stages
+    "run": "pipeline", "validate": "pipeline", "sample_config_path": "pipeline",
+    "build_network": "pipeline", "compute_study_access": "pipeline", "check_norms": "pipeline",
+    "site_facilities": "pipeline", "parameters_of": "pipeline",
+    # network and access
+    "WalkNetwork": "network", "load_walk_network": "network", "network_from_graph": "network",
+    "demand_points": "demand",
+    "snap_points": "access", "nearest_facility": "access", "coverage_matrix": "access",
+    "compute_access": "access", "AccessResult": "access",
+    "isochrones": "isochrones", "union_by_kind": "isochrones",
+    # norms and reports
+    "list_profiles": "norms", "load_profile": "norms", "check_communities": "norms", "rollup": "norms",
+    "write_reports": "report",
+    # siting
+    "SitingProblem": "siting", "SitingResult": "siting", "Tier": "siting", "solve": "siting",
+    "run_siting": "siting", "coverage_by_group": "siting",
+    # maps
+    "make_map": "maps", "write_map": "maps", "write_png": "maps",
+}
+
+__all__ = sorted(_EXPORTS) + ["__version__"]
+
+
+def __getattr__(name: str):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'coverage' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__
