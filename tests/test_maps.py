@@ -201,13 +201,38 @@ def test_display_simplification_shrinks_detailed_polygons():
     assert len(simple) < len(raw) - 300_000
 
 
-@pytest.mark.parametrize("basemap", ["amap", "Gaode",
-                                     "https://webrd01.is.autonavi.com/appmaptile?x={x}&y={y}&z={z}",
-                                     "https://maponline0.bdimg.com/tile/?x={x}&y={y}&z={z}"])
-def test_gcj02_and_bd09_tiles_are_refused_with_an_explanation(basemap):
+@pytest.mark.parametrize("basemap", ["baidu", "https://maponline0.bdimg.com/tile/?x={x}&y={y}&z={z}",
+                                     "https://rt0.map.gtimg.com/tile?z={z}&x={x}&y={y}"])
+def test_bd09_and_tencent_tiles_are_refused_with_an_explanation(basemap):
     with pytest.raises(InputError) as err:
         make(basemap=basemap)
-    assert "GCJ-02" in str(err.value) and "Fix:" in str(err.value)
+    assert "BD-09" in str(err.value) and "Fix:" in str(err.value)
+
+
+@pytest.mark.parametrize("basemap", ["amap", "Gaode",
+                                     "https://webrd01.is.autonavi.com/appmaptile?x={x}&y={y}&z={z}"])
+def test_amap_tiles_shift_every_overlay_to_gcj02(basemap):
+    from coverage.crs import wgs84_to_gcj02
+
+    plain = page(make(language="en"))
+    text = page(make(basemap=basemap, language="en"))
+    assert "autonavi.com" in text and "Overlays shifted to GCJ-02" in text
+    for key in ("facilities_day_care_centre", "demand_beyond", "proposed"):
+        wgs, gcj = layer_data(plain, key), layer_data(text, key)
+        lon, lat = wgs84_to_gcj02(np.array(wgs["lon"]), np.array(wgs["lat"]))
+        assert np.allclose(gcj["lon"], lon, atol=2e-6) and np.allclose(gcj["lat"], lat, atol=2e-6)
+        # In Chengdu GCJ-02 moves points a few hundred metres (100-700 m anywhere in China).
+        shift_m = np.hypot((lon - wgs["lon"]) * 96_000, (lat - wgs["lat"]) * 111_000)
+        assert np.all((shift_m > 100) & (shift_m < 700))
+    ring_wgs = np.array(layer_data(plain, "communities_coverage")["geoms"][0]["coordinates"][0])
+    ring_gcj = np.array(layer_data(text, "communities_coverage")["geoms"][0]["coordinates"][0])
+    lon, lat = wgs84_to_gcj02(ring_wgs[:, 0], ring_wgs[:, 1])
+    assert np.allclose(ring_gcj, np.column_stack([lon, lat]), atol=2e-6)
+
+
+def test_unknown_language_is_an_input_error():
+    with pytest.raises(InputError, match="language"):
+        make(language="fr")
 
 
 def test_tianditu_needs_a_key_and_uses_it():

@@ -42,6 +42,7 @@ from branca.element import Element, MacroElement
 from folium.map import Layer
 from folium.template import Template
 
+from .crs import wgs84_to_gcj02
 from .errors import InputError
 from .schema import FACILITY_KINDS
 
@@ -60,6 +61,8 @@ COVERAGE_COLORS = ("#d7191c", "#fdae61", "#ffffbf", "#a6d96a", "#1a9641")
 GAP_BINS = (0.0, 100.0, 300.0, 700.0)
 GAP_COLORS = ("#1a9641", "#fee5d9", "#fcae91", "#fb6a4a", "#cb181d")
 MISSING_COLOR = "#bdbdbd"
+#: More candidate sites than this start hidden (still in the layer control).
+MAX_SHOWN_CANDIDATES = 500
 ISOCHRONE_COLORS = ("#08519c", "#3182bd", "#6baed6", "#9ecae1", "#c6dbef")
 
 #: One symbol and colour per facility kind (inline SVG, no icon font needed offline).
@@ -96,7 +99,7 @@ LABELS: dict[str, dict[str, str]] = {
         "gap_title": "设施建筑面积缺口（m²）", "gap_met": "达标（无缺口）",
         "band": "{m} 分钟", "beyond": "步行超过 {t} 分钟的需求点",
         "walk_speed": "步行速度", "time_limit": "步行时限", "norm_profile": "规范配置",
-        "minutes": "分钟", "legend": "图例",
+        "minutes": "分钟", "legend": "图例", "gcj02_note": "图层已偏移至 GCJ-02 坐标以对齐高德底图",
         "f_name": "名称", "f_id": "编号", "f_district": "区", "f_street": "街道",
         "f_population": "常住人口", "f_elderly": "60岁以上人口", "f_share_elderly": "老年人可达比例",
         "f_share_residents": "居民可达比例", "f_gap": "面积缺口", "f_required_tier": "应配设施等级",
@@ -118,6 +121,7 @@ LABELS: dict[str, dict[str, str]] = {
         "band": "{m} min", "beyond": "Demand points more than {t} min walk away",
         "walk_speed": "Walk speed", "time_limit": "Time limit", "norm_profile": "Norm profile",
         "minutes": "min", "legend": "Legend",
+        "gcj02_note": "Overlays shifted to GCJ-02 to line up with the Amap tiles",
         "f_name": "Name", "f_id": "ID", "f_district": "District", "f_street": "Street",
         "f_population": "Residents", "f_elderly": "Residents 60+", "f_share_elderly": "Share of 60+ within reach",
         "f_share_residents": "Share of residents within reach", "f_gap": "Floor-area gap",
@@ -138,10 +142,15 @@ _TIANDITU_URL = ("https://t{s}.tianditu.gov.cn/{layer}_w/wmts?SERVICE=WMTS&REQUE
                  "&VERSION=1.0.0&LAYER={layer}&STYLE=default&TILEMATRIXSET=w&FORMAT=tiles"
                  "&TILECOL={x}&TILEROW={y}&TILEMATRIX={z}&tk={key}")
 _TIANDITU_ATTR = "&copy; 天地图 Tianditu"
-#: Tile services in GCJ-02 (Amap/Gaode, Tencent) or BD-09 (Baidu): WGS-84 overlays would land
-#: 100–700 m off, so they are refused rather than silently misdrawn.
-_SHIFTED_TILE_HINTS = ("amap", "gaode", "autonavi", "is.autonavi", "qq.com", "tencent",
-                       "baidu", "bdimg", "bdstatic")
+#: Amap/Gaode tiles are Web Mercator XYZ tiles drawn in GCJ-02: the overlays are shifted from
+#: WGS-84 to GCJ-02 (coverage.crs) so they line up with the streets on the tiles.
+_AMAP_URL = ("https://webrd0{s}.is.autonavi.com/appmaptile?lang=zh_cn&size=1&scale=1&style=8"
+             "&x={x}&y={y}&z={z}")
+_AMAP_ATTR = "&copy; 高德地图 AutoNavi"
+_GCJ02_TILE_HINTS = ("amap", "gaode", "autonavi")
+#: Baidu (BD-09 with its own tile grid) and Tencent (GCJ-02 with flipped tile rows) cannot be
+#: lined up by shifting the overlays, so they are refused rather than silently misdrawn.
+_REFUSED_TILE_HINTS = ("baidu", "bdimg", "bdstatic", "qq.com", "tencent", "gtimg")
 
 
 #: Other names of the community_stats columns the map reads.
@@ -387,8 +396,15 @@ class _Controls(MacroElement):
 
 # ----------------------------------------------------------------------------- data encoding
 
-def _prepare(gdf: gpd.GeoDataFrame, layer: str, simplify_m: float, points: bool) -> gpd.GeoDataFrame:
-    """Drop empty geometries, simplify in the layer's own CRS, reproject to WGS-84, round."""
+def _to_gcj02(coords: np.ndarray) -> np.ndarray:
+    lon, lat = wgs84_to_gcj02(coords[:, 0], coords[:, 1])
+    return np.column_stack([lon, lat])
+
+
+def _prepare(gdf: gpd.GeoDataFrame, layer: str, simplify_m: float, points: bool,
+             gcj02: bool = False) -> gpd.GeoDataFrame:
+    """Drop empty geometries, simplify in the layer's own CRS, reproject to WGS-84 (then to
+    GCJ-02 when ``gcj02``, to match Amap tiles), round to 1e-6°."""
     if gdf.crs is None:
         raise InputError(f"The {layer} layer has no coordinate reference system, so it cannot be "
                          "placed on the map.", file=layer,
@@ -408,6 +424,8 @@ def _prepare(gdf: gpd.GeoDataFrame, layer: str, simplify_m: float, points: bool)
         geoms = shapely.simplify(geoms, tol, preserve_topology=True)
     out = gpd.GeoDataFrame(gdf.drop(columns=gdf.geometry.name), geometry=geoms, crs=gdf.crs)
     out = out.to_crs(4326)
+    if gcj02:
+        out = out.set_geometry(shapely.transform(out.geometry.to_numpy(), _to_gcj02), crs=4326)
     out = out.set_geometry(shapely.transform(out.geometry.to_numpy(),
                                              lambda c: np.round(c, _DECIMALS)), crs=4326)
     return out
@@ -469,23 +487,32 @@ def _param(parameters: Mapping[str, Any], *names: str) -> Any:
 
 # ----------------------------------------------------------------------------- basemaps
 
-def _basemap_layers(basemap: str, tianditu_key: str, lang: str) -> list[folium.TileLayer]:
-    """Tile layers for ``basemap``; refuses GCJ-02/BD-09 services with an explanation."""
+def _basemap_layers(basemap: str, tianditu_key: str, lang: str) -> tuple[list[folium.TileLayer], bool]:
+    """Tile layers for ``basemap`` and whether overlays must be shifted to GCJ-02.
+
+    Refuses Baidu (BD-09) and Tencent tiles with an explanation.
+    """
     name = (basemap or "none").strip()
     low = name.lower()
     if low in ("none", ""):
-        return []
-    shifted = [h for h in _SHIFTED_TILE_HINTS if h in low]
-    if shifted:
+        return [], False
+    if any(h in low for h in _REFUSED_TILE_HINTS):
         raise InputError(
-            f"Basemap '{name}' serves tiles in GCJ-02 (Amap/Gaode, Tencent) or BD-09 (Baidu) "
-            "coordinates, which are deliberately offset from WGS-84 by 100-700 m; the study's "
-            "WGS-84 communities, facilities and isochrones would be drawn in the wrong place.",
+            f"Basemap '{name}' is a Baidu (BD-09, own tile grid) or Tencent (GCJ-02, flipped tile "
+            "rows) service; its tiles are offset from WGS-84 by 100-700 m in a way this map cannot "
+            "line the study's communities, facilities and isochrones up with.",
             file="basemap",
-            fix="Use basemap 'none' (offline), 'osm', 'tianditu' (with a Tianditu key) or a custom "
-                "WGS-84 / Web Mercator tile URL.")
+            fix="Use basemap 'none' (offline), 'osm', 'tianditu' (with a Tianditu key), 'amap' "
+                "(overlays are shifted to GCJ-02) or a custom WGS-84 / Web Mercator tile URL.")
+    if any(h in low for h in _GCJ02_TILE_HINTS):
+        url = _AMAP_URL if low in ("amap", "gaode") else name
+        if not url.lower().startswith(("http://", "https://")):
+            raise InputError(f"Unknown basemap '{name}'.", file="basemap",
+                             fix="Use 'amap' for Amap/Gaode street tiles.")
+        return [folium.TileLayer(url, attr=_AMAP_ATTR, name="高德地图 Amap", subdomains="1234",
+                                 max_zoom=18)], True
     if low == "osm":
-        return [folium.TileLayer(_OSM_URL, attr=_OSM_ATTR, name="OpenStreetMap", max_zoom=19)]
+        return [folium.TileLayer(_OSM_URL, attr=_OSM_ATTR, name="OpenStreetMap", max_zoom=19)], False
     if low == "tianditu":
         if not tianditu_key.strip():
             raise InputError("Basemap 'tianditu' needs a Tianditu API key (tk).", file="basemap",
@@ -499,13 +526,13 @@ def _basemap_layers(basemap: str, tianditu_key: str, lang: str) -> list[folium.T
                                 subdomains="01234567", max_zoom=18)
         labels = folium.TileLayer(lab, attr=_TIANDITU_ATTR, name="天地图注记 Tianditu labels",
                                   subdomains="01234567", max_zoom=18, overlay=True, control=False)
-        return [base, labels]
+        return [base, labels], False
     if low.startswith(("http://", "https://")) and all(t in name for t in ("{z}", "{x}", "{y}")):
         return [folium.TileLayer(name, attr=html.escape(name.split("/")[2]), name="Basemap",
-                                 max_zoom=19)]
+                                 max_zoom=19)], False
     raise InputError(f"Unknown basemap '{name}'.", file="basemap",
-                     fix="Use 'none' (default, offline), 'osm', 'tianditu', or a tile URL with "
-                         "{z}, {x} and {y}.")
+                     fix="Use 'none' (default, offline), 'osm', 'tianditu', 'amap', or a tile "
+                         "URL with {z}, {x} and {y}.")
 
 
 # ----------------------------------------------------------------------------- the map
@@ -556,8 +583,9 @@ def make_map(
         ``"zh"`` (default) or ``"en"`` for every label.
     basemap
         ``"none"`` (default, fully offline), ``"osm"``, ``"tianditu"`` (needs
-        ``tianditu_key``) or a WGS-84/Web Mercator tile URL. GCJ-02/BD-09 services (Amap,
-        Gaode, Tencent, Baidu) raise :class:`~coverage.errors.InputError`.
+        ``tianditu_key``), ``"amap"`` (Amap/Gaode GCJ-02 tiles: every overlay is shifted to
+        GCJ-02 to line up, and the title box says so) or a WGS-84/Web Mercator tile URL.
+        Baidu (BD-09) and Tencent tiles raise :class:`~coverage.errors.InputError`.
     simplify_m
         Display simplification tolerance for polygons (m).
 
@@ -566,9 +594,12 @@ def make_map(
     folium.Map
         Renders offline; shows inline in Jupyter; save with :func:`write_map`.
     """
-    lang = language if language in LABELS else "zh"
+    if language not in LABELS:
+        raise InputError(f"Unknown map language '{language}'.", file="language",
+                         fix="Use 'zh' (default) or 'en'.")
+    lang = language
     L = LABELS[lang]
-    tiles = _basemap_layers(basemap, tianditu_key, lang)
+    tiles, gcj02 = _basemap_layers(basemap, tianditu_key, lang)
     limit = _param(parameters, "time_limit_min", "limit_min")
     limit_txt = f"{float(limit):g}" if limit is not None else "15"
 
@@ -582,7 +613,7 @@ def make_map(
     bounds: list[np.ndarray] = []
 
     # --- communities: two choropleths over the same polygons
-    com = _prepare(communities, "communities", simplify_m, points=False)
+    com = _prepare(communities, "communities", simplify_m, points=False, gcj02=gcj02)
     if community_stats is not None and "community_id" in community_stats.columns:
         # coverage.norms names them area_gap_m2 / tier_required; accept both spellings.
         stats = community_stats.rename(columns={
@@ -646,14 +677,14 @@ def make_map(
         bnd = _boundaries(communities, given, col)
         if bnd is None or bnd.empty:
             continue
-        bnd = _prepare(bnd, key, simplify_m, points=False)
+        bnd = _prepare(bnd, key, simplify_m, points=False, gcj02=gcj02)
         _DataLayer(key, L[key], _layer_json(bnd, ["name"], points=False),
                    {"style": style, "tooltip": "name"}).add_to(m)
         legend.append(_legend_line(key, L[key], style))
 
     # --- isochrones, largest band first so smaller bands draw on top
     if isochrones is not None and len(isochrones):
-        iso = _prepare(isochrones, "isochrones", simplify_m, points=False)
+        iso = _prepare(isochrones, "isochrones", simplify_m, points=False, gcj02=gcj02)
         bands = np.sort(pd.to_numeric(iso["limit_min"], errors="coerce").dropna().unique())
         iso["_band"] = np.searchsorted(bands, pd.to_numeric(iso["limit_min"], errors="coerce"))
         iso = iso.sort_values("limit_min", ascending=False, kind="stable")
@@ -670,7 +701,7 @@ def make_map(
     # --- demand beyond the limit
     if demand is not None and "within_limit" in demand.columns:
         beyond = demand.loc[~demand["within_limit"].fillna(False).astype(bool)]
-        dem = _prepare(beyond, "demand", simplify_m, points=True)
+        dem = _prepare(beyond, "demand", simplify_m, points=True, gcj02=gcj02)
         dfields = [(L["f_time"], "time_min", "min"), (L["f_weight"], "weight", "num"),
                    (L["f_population"], "population", "num"),
                    (L["f_elderly"], "elderly_population", "num"),
@@ -686,16 +717,18 @@ def make_map(
 
     # --- candidate sites (below facilities), existing facilities by kind, proposed sites
     if candidates is not None and len(candidates):
-        cand = _prepare(candidates, "candidates", simplify_m, points=True)
+        cand = _prepare(candidates, "candidates", simplify_m, points=True, gcj02=gcj02)
         if "kind" in cand.columns:
             cand["kind"] = _kind_label(cand["kind"].astype(object), lang)
         cf = [(L["f_id"], "candidate_id", "text"), (L["f_kind"], "kind", "text"),
               (L["f_max_floor_area"], "max_floor_area_m2", "m2"), (L["f_cost"], "cost", "int")]
         cf = [f for f in cf if f[1] in cand.columns]
-        _add_points(m, legend, "candidates", L["candidates"], cand, cf, _CANDIDATE_SYMBOL, 14)
+        # Thousands of candidate markers bury the map at city zoom: listed but off until ticked.
+        _add_points(m, legend, "candidates", L["candidates"], cand, cf, _CANDIDATE_SYMBOL, 14,
+                    show=len(cand) <= MAX_SHOWN_CANDIDATES)
 
     if facilities is not None and len(facilities):
-        fac = _prepare(facilities, "facilities", simplify_m, points=True)
+        fac = _prepare(facilities, "facilities", simplify_m, points=True, gcj02=gcj02)
         kinds = fac["kind"].astype(object).where(fac["kind"].isin(list(FACILITY_KINDS)), "other")
         fac["kind_label"] = _kind_label(kinds, lang)
         ff = [(L["f_id"], "facility_id", "text"), (L["f_kind"], "kind_label", "text"),
@@ -712,7 +745,7 @@ def make_map(
         bounds.append(np.asarray(fac.total_bounds))
 
     if proposed is not None and len(proposed):
-        prop = _prepare(proposed, "proposed", simplify_m, points=True)
+        prop = _prepare(proposed, "proposed", simplify_m, points=True, gcj02=gcj02)
         if "kind" in prop.columns:
             prop["kind"] = _kind_label(prop["kind"].astype(object), lang)
         pf = [(L["f_id"], "candidate_id", "text"), (L["f_kind"], "kind", "text")]
@@ -720,7 +753,7 @@ def make_map(
         _add_points(m, legend, "proposed", L["proposed"], prop, pf, _PROPOSED_SYMBOL, 22)
 
     folium.LayerControl(position="topright", collapsed=False).add_to(m)
-    _Controls({"title_html": _title_html(title, parameters, L),
+    _Controls({"title_html": _title_html(title, parameters, L, gcj02),
                "legend_html": "".join(legend), "units": {"min": L["u_min"]}}).add_to(m)
     if bounds:
         b = np.vstack(bounds)
@@ -730,11 +763,12 @@ def make_map(
 
 
 def _add_points(m: folium.Map, legend: list[str], key: str, label: str, gdf: gpd.GeoDataFrame,
-                fields: list[tuple[str, str, str]], symbol: tuple[str, str], size: int) -> None:
+                fields: list[tuple[str, str, str]], symbol: tuple[str, str], size: int,
+                show: bool = True) -> None:
     cols = ["name"] + [f[1] for f in fields]
     _DataLayer(key, label, _layer_json(gdf, cols, points=True),
                {"icon": _symbol(*symbol, size=size), "size": size, "tooltip": "name",
-                "popup": {"title": "name", "fields": fields}}).add_to(m)
+                "popup": {"title": "name", "fields": fields}}, show=show).add_to(m)
     legend.append(f'<div class="cov-legend-section" data-layer="{html.escape(key)}">'
                   f'<span class="cov-sym">{_symbol(*symbol, size=14)}</span>{html.escape(label)}</div>')
 
@@ -754,7 +788,7 @@ def _legend_line(key: str, label: str, style: dict) -> str:
             f"{html.escape(label)}</div>")
 
 
-def _title_html(title: str, parameters: Mapping[str, Any], L: dict[str, str]) -> str:
+def _title_html(title: str, parameters: Mapping[str, Any], L: dict[str, str], gcj02: bool) -> str:
     speed = _param(parameters, "walk_speed_mps", "walk_speed")
     limit = _param(parameters, "time_limit_min", "limit_min")
     profile = _param(parameters, "norm_profile", "profile")
@@ -762,6 +796,8 @@ def _title_html(title: str, parameters: Mapping[str, Any], L: dict[str, str]) ->
     limit_txt = f"{float(limit):g} {L['minutes']}" if limit is not None else "—"
     lines = [f"{L['walk_speed']}: {speed_txt}", f"{L['time_limit']}: {limit_txt}",
              f"{L['norm_profile']}: {profile if profile is not None else '—'}"]
+    if gcj02:
+        lines.append(L["gcj02_note"])
     head = f"<b>{html.escape(title)}</b><br>" if title else ""
     return head + "<br>".join(html.escape(x) for x in lines)
 
