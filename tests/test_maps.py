@@ -294,3 +294,14 @@ def test_derived_district_outline_bridges_small_gaps_between_compounds():
     outline = gpd.GeoSeries([shapely.geometry.shape(geoms[0])], crs=4326).to_crs(32648).iloc[0]
     assert outline.contains(com.geometry.union_all().buffer(-10))  # corners cut by a few m
     assert outline.area < com.geometry.union_all().envelope.area * 1.01
+
+
+def test_write_map_warns_when_a_plugin_links_a_cdn(tmp_path, caplog):
+    from folium.plugins import Fullscreen
+
+    m = make()
+    Fullscreen().add_to(m)
+    with caplog.at_level("WARNING", logger="coverage.maps"):
+        maps.write_map(m, tmp_path / "plugin.html")
+    assert "will not render offline" in caplog.text
+    assert maps.external_resources((tmp_path / "plugin.html").read_text(encoding="utf-8"))
