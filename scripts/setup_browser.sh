@@ -39,4 +39,4 @@ else
   "$python" -m pip install -q "playwright>=1.40"
 fi
 
-chromium --version
+chromium --version 2>/dev/null || true

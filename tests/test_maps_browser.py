@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import shutil
 import struct
+import sys
 from pathlib import Path
 
 import pytest
 
 from coverage import maps
 
-from test_maps import PARAMS, XSS_NAME, build_study
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # whatever pytest's import mode
+from test_maps import PARAMS, XSS_NAME, build_study  # noqa: E402
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 CHROMIUM = "/usr/bin/chromium"
@@ -208,6 +210,7 @@ def test_user_strings_show_as_text(browser, tmp_path_factory):
         assert v.js("document.querySelectorAll('img[src=\"x\"], .leaflet-popup-content b').length") == 0
         assert v.dialogs == [] and v.errors == [] and v.blocked == []
         ARTIFACTS.mkdir(exist_ok=True)
+        v.page.wait_for_timeout(300)  # let the popup finish fading in
         v.page.screenshot(path=str(ARTIFACTS / "maps_browser_escape.png"))
     finally:
         v.close()
