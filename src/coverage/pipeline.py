@@ -287,7 +287,11 @@ def _write_map(study: Study, access, norms: NormResult, siting, staged: StagedOu
         proposed["kind"] = np.where(siting.selected_tiers.astype(str) != "", siting.selected_tiers.astype(str),
                                     proposed["kind"].astype(str))
     stats = norms.communities
-    m = maps.make_map(study.communities, study.facilities,
+    facilities = study.facilities
+    if access is not None and len(facilities):
+        reach = maps.site_reach(access.facility_matrix, access.facility_ids, access.demand)
+        facilities = facilities.join(reach, on="facility_id")
+    m = maps.make_map(study.communities, facilities,
                       demand=access.demand if access is not None else None,
                       isochrones=access.isochrones if access is not None else None,
                       candidates=study.candidates if len(study.candidates) else None,
