@@ -33,26 +33,91 @@ class MilpOutcome:
 
 
 def run_milp(c, integrality, lb, ub, rows: list[tuple[sp.spmatrix, np.ndarray, np.ndarray]],
-             time_limit_s: float | None, mip_gap: float) -> MilpOutcome:
-    """Minimise ``c @ x`` over row blocks ``(A, lower, upper)`` with HiGHS; reports a dual bound."""
+             time_limit_s: float | None, mip_gap: float, start: np.ndarray | None = None) -> MilpOutcome:
+    """Minimise ``c @ x`` over row blocks ``(A, lower, upper)`` with HiGHS; reports a dual bound.
+
+    Uses ``highspy`` when installed (it accepts ``start``, a feasible solution such as the
+    heuristic's, which gives branch-and-bound an incumbent from the first node), otherwise
+    ``scipy.optimize.milp`` (same HiGHS solver, no start).
+    """
     A = sp.vstack([r[0] for r in rows], format="csr") if rows else sp.csr_matrix((0, len(c)))
     lo = np.concatenate([r[1] for r in rows]) if rows else np.zeros(0)
     hi = np.concatenate([r[2] for r in rows]) if rows else np.zeros(0)
+    c = np.asarray(c, float)
+    lb = np.asarray(lb, float)
+    ub = np.asarray(ub, float)
+    integrality = np.asarray(integrality)
+    try:
+        import highspy
+    except ImportError:  # pragma: no cover - highspy is optional
+        highspy = None
+    if highspy is not None:
+        return _run_highspy(highspy, c, integrality, lb, ub, A, lo, hi, time_limit_s, mip_gap, start)
     options = {"disp": False, "mip_rel_gap": float(mip_gap)}
     if time_limit_s is not None and np.isfinite(time_limit_s):
         options["time_limit"] = max(float(time_limit_s), 0.01)
     cons = [LinearConstraint(A, lo, hi)] if A.shape[0] else []
-    res = milp(np.asarray(c, float), integrality=integrality, bounds=Bounds(lb, ub),
-               constraints=cons, options=options)
+    res = milp(c, integrality=integrality, bounds=Bounds(lb, ub), constraints=cons, options=options)
     status = _STATUS.get(res.status, "error")
     x = None if res.x is None else np.asarray(res.x)
     fun = float(res.fun) if x is not None else float("nan")
     bound = getattr(res, "mip_dual_bound", None)
     if bound is None or not np.isfinite(bound):
         bound = fun if status == "optimal" else float("nan")
-    if status == "time_limit" and x is not None:
-        status = "time_limit"
     return MilpOutcome(status, x, fun, float(bound))
+
+
+def _run_highspy(highspy, c, integrality, lb, ub, A, lo, hi, time_limit_s, mip_gap, start) -> MilpOutcome:
+    A = A.tocsc()
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    h.setOptionValue("mip_rel_gap", float(mip_gap))
+    if time_limit_s is not None and np.isfinite(time_limit_s):
+        h.setOptionValue("time_limit", max(float(time_limit_s), 0.01))
+    lp = highspy.HighsLp()
+    lp.num_col_ = len(c)
+    lp.num_row_ = A.shape[0]
+    lp.col_cost_ = c
+    lp.col_lower_ = lb
+    lp.col_upper_ = ub
+    lp.row_lower_ = lo
+    lp.row_upper_ = hi
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.num_col_ = len(c)
+    lp.a_matrix_.num_row_ = A.shape[0]
+    lp.a_matrix_.start_ = A.indptr.astype(np.int32)
+    lp.a_matrix_.index_ = A.indices.astype(np.int32)
+    lp.a_matrix_.value_ = A.data.astype(float)
+    is_int = integrality > 0
+    if is_int.any():
+        lp.integrality_ = [highspy.HighsVarType.kInteger if v else highspy.HighsVarType.kContinuous
+                           for v in is_int]
+    h.passModel(lp)
+    if start is not None and is_int.any():
+        sol = highspy.HighsSolution()
+        sol.col_value = np.asarray(start, float)
+        sol.value_valid = True
+        h.setSolution(sol)
+    h.run()
+    ms = h.getModelStatus()
+    MS = highspy.HighsModelStatus
+    status = {MS.kOptimal: "optimal", MS.kInfeasible: "infeasible", MS.kTimeLimit: "time_limit",
+              MS.kUnbounded: "unbounded", MS.kUnboundedOrInfeasible: "infeasible",
+              MS.kSolutionLimit: "time_limit", MS.kIterationLimit: "time_limit",
+              MS.kInterrupt: "time_limit"}.get(ms, "error")
+    info = h.getInfo()
+    has_x = info.primal_solution_status == 2  # kSolutionStatusFeasible
+    x = np.asarray(h.getSolution().col_value) if has_x else None
+    fun = float(info.objective_function_value) if has_x else float("nan")
+    if is_int.any():
+        bound = float(info.mip_dual_bound)
+    else:
+        bound = fun
+    if not np.isfinite(bound):
+        bound = fun if status == "optimal" else float("nan")
+    if status == "optimal" and x is not None and not is_int.any():
+        bound = fun
+    return MilpOutcome(status, x, fun, bound)
 
 
 # ---------------------------------------------------------------------- coverage models
@@ -192,7 +257,16 @@ def solve_cover_exact(problem: SitingProblem, model: str, *, p: int | None = Non
         else:
             rows += _target_rows(cd, nx, target_share if target_share is not None else 1.0, min_group_share, notes)
         integ = np.concatenate([np.ones(nx), np.zeros(m)])
-        out = run_milp(c, integ, np.zeros(nx + m), np.ones(nx + m), rows, time_limit_s, mip_gap)
+        start = None
+        if model == "mclp" and not min_group_share:
+            # A greedy + swap solution hands HiGHS a good incumbent before the first node.
+            from .heuristic import greedy_mclp, interchange
+
+            ch = interchange(cd, greedy_mclp(cd, p, budget), p, budget, time_budget_s=2.0)
+            xs = np.zeros(nx)
+            xs[ch] = 1.0
+            start = np.concatenate([xs, (cd.A.T @ xs > 0).astype(float)])
+        out = run_milp(c, integ, np.zeros(nx + m), np.ones(nx + m), rows, time_limit_s, mip_gap, start)
         x = None if out.x is None else out.x[:nx]
         if model == "mclp":
             obj, bound = cd.w_before - out.fun, cd.w_before - out.bound
@@ -201,9 +275,6 @@ def solve_cover_exact(problem: SitingProblem, model: str, *, p: int | None = Non
     chosen = np.zeros(0, int) if x is None else cd.options[x > 0.5]
     if x is None:
         obj = float("nan")
-    if model == "mclp" and x is not None:
-        # Report the covered weight actually achieved by the rounded selection.
-        pass
     return build_result(problem, model, "exact", out.status, chosen, obj, bound,
                         time.perf_counter() - t0, params, " ".join(notes))
 
@@ -321,7 +392,8 @@ def solve_assignment_exact(problem: SitingProblem, model: str, *, p: int | None 
     obj, bound = (out.fun, out.bound) if median else (-out.fun, -out.bound)
     return build_result(problem, "capacitated_" + model if capacitated else model, "exact", out.status,
                         np.nonzero(x)[0], obj, bound, time.perf_counter() - t0, params, " ".join(notes),
-                        assignment_options=a_opt, served_share=served)
+                        assignment_options=a_opt, served_share=served,
+                        site_load=np.bincount(o.site[k_opt], weights=w[k_dem] * y, minlength=problem.n_sites))
 
 
 # ---------------------------------------------------------------------- p-center

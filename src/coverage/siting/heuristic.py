@@ -44,7 +44,7 @@ def greedy_mclp(cd: CoverData, p: int | None, budget: float | None) -> np.ndarra
     while len(chosen) < limit:
         score = gain.copy()
         if budget:
-            score = np.where(cd.cost > 0, gain / np.maximum(cd.cost, 1e-300), np.inf * (gain > 0))
+            score = np.where(cd.cost > 0, gain / np.maximum(cd.cost, 1e-300), np.where(gain > 0, np.inf, 0.0))
             blocked_now = blocked | (cd.cost > budget - spent + 1e-9)
         else:
             blocked_now = blocked
@@ -215,7 +215,7 @@ def solve_cover_heuristic(problem: SitingProblem, model: str, *, target_share: f
     chosen = []
     target = m if model == "lscp" else need
     while got < target - 1e-9 * max(1.0, target):
-        score = np.where(cost > 0, gain / np.maximum(cost, 1e-300), np.inf * (gain > 0))
+        score = np.where(cost > 0, gain / np.maximum(cost, 1e-300), np.where(gain > 0, np.inf, 0.0))
         score[blocked | (gain <= 0)] = -np.inf
         o = int(np.argmax(score))
         if not np.isfinite(score[o]) and score[o] < 0:

@@ -45,6 +45,8 @@ class SitingResult:
     site_ids: np.ndarray = field(default_factory=lambda: np.array([], dtype=object), repr=False)
     site_cost: np.ndarray = field(default_factory=lambda: np.array([]), repr=False)
     site_capacity: np.ndarray = field(default_factory=lambda: np.array([]), repr=False)
+    #: Demand weight served per site (index = site), split assignments included.
+    site_load: np.ndarray = field(default_factory=lambda: np.array([]), repr=False)
 
     @property
     def covered_share(self) -> float:
@@ -58,9 +60,7 @@ class SitingResult:
 
     def to_frame(self) -> pd.DataFrame:
         """One row per proposed new site: id, tier, cost, capacity, demand it serves (weight)."""
-        served = np.bincount(self.assignment[self.assignment >= 0],
-                             weights=(self.weights * self.served_share)[self.assignment >= 0],
-                             minlength=len(self.site_ids))
+        served = self.site_load
         newly = self.covered & ~self.covered_before
         new_w = np.bincount(self.assignment[newly & (self.assignment >= 0)],
                             weights=self.weights[newly & (self.assignment >= 0)], minlength=len(self.site_ids))
@@ -120,7 +120,7 @@ def nearest_open(times: sp.csr_matrix, open_rows: np.ndarray) -> tuple[np.ndarra
 def build_result(problem: SitingProblem, model: str, method: str, status: str, open_options: np.ndarray,
                  objective: float, bound: float, solve_time_s: float, params: dict, message: str = "",
                  assignment_options: np.ndarray | None = None, served_share: np.ndarray | None = None,
-                 minimize: bool = False) -> SitingResult:
+                 site_load: np.ndarray | None = None) -> SitingResult:
     """Assemble a :class:`SitingResult` from the open options (existing included or not).
 
     Without ``assignment_options`` each point goes to its nearest open option within reach.
@@ -147,6 +147,9 @@ def build_result(problem: SitingProblem, model: str, method: str, status: str, o
             gap = 0.0
     else:
         gap = float("inf")
+    if site_load is None:
+        has = assignment >= 0
+        site_load = np.bincount(assignment[has], weights=(w * share)[has], minlength=problem.n_sites)
     return SitingResult(
         model=model, method=method, status=status, objective=float(objective), bound=float(bound),
         gap=float(gap), solve_time_s=float(solve_time_s),
@@ -156,7 +159,7 @@ def build_result(problem: SitingProblem, model: str, method: str, status: str, o
         total_weight=float(w.sum()), covered_weight=float(w[covered].sum()),
         served_weight=float((w * share).sum()), uncoverable_weight=float(w[~problem.coverable].sum()),
         params=params, message=message, site_ids=problem.site_ids,
-        site_cost=_site_cost(problem, new), site_capacity=_site_cap(problem, new),
+        site_cost=_site_cost(problem, new), site_capacity=_site_cap(problem, new), site_load=site_load,
     )
 
 
