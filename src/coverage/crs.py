@@ -55,19 +55,24 @@ def wgs84_to_gcj02(lon, lat) -> tuple[np.ndarray, np.ndarray]:
     return lon + dlon, lat + dlat
 
 
-def gcj02_to_wgs84(lon, lat, tol_deg: float = 1e-10, max_iter: int = 30) -> tuple[np.ndarray, np.ndarray]:
-    """GCJ-02 longitude/latitude (degrees) to WGS-84, exact to ``tol_deg`` by fixed-point iteration."""
-    glon = np.asarray(lon, dtype=float)
-    glat = np.asarray(lat, dtype=float)
-    wlon, wlat = glon.copy(), glat.copy()
+def _invert(forward, lon, lat, tol_deg: float, max_iter: int) -> tuple[np.ndarray, np.ndarray]:
+    """Solve forward(x) = (lon, lat) by fixed-point iteration; both offsets are small and smooth."""
+    tlon = np.asarray(lon, dtype=float)
+    tlat = np.asarray(lat, dtype=float)
+    xlon, xlat = tlon.copy(), tlat.copy()
     for _ in range(max_iter):
-        flon, flat = wgs84_to_gcj02(wlon, wlat)
-        elon, elat = flon - glon, flat - glat
-        wlon = wlon - elon
-        wlat = wlat - elat
+        flon, flat = forward(xlon, xlat)
+        elon, elat = flon - tlon, flat - tlat
+        xlon = xlon - elon
+        xlat = xlat - elat
         if np.nanmax(np.abs(np.concatenate([np.ravel(elon), np.ravel(elat)])), initial=0.0) < tol_deg:
             break
-    return wlon, wlat
+    return xlon, xlat
+
+
+def gcj02_to_wgs84(lon, lat, tol_deg: float = 1e-10, max_iter: int = 30) -> tuple[np.ndarray, np.ndarray]:
+    """GCJ-02 longitude/latitude (degrees) to WGS-84, exact to ``tol_deg`` by fixed-point iteration."""
+    return _invert(wgs84_to_gcj02, lon, lat, tol_deg, max_iter)
 
 
 def gcj02_to_bd09(lon, lat) -> tuple[np.ndarray, np.ndarray]:
@@ -81,17 +86,7 @@ def gcj02_to_bd09(lon, lat) -> tuple[np.ndarray, np.ndarray]:
 
 def bd09_to_gcj02(lon, lat, tol_deg: float = 1e-10, max_iter: int = 30) -> tuple[np.ndarray, np.ndarray]:
     """BD-09 to GCJ-02 longitude/latitude (degrees), exact to ``tol_deg`` by iteration."""
-    blon = np.asarray(lon, dtype=float)
-    blat = np.asarray(lat, dtype=float)
-    glon, glat = blon - 0.0065, blat - 0.006
-    for _ in range(max_iter):
-        flon, flat = gcj02_to_bd09(glon, glat)
-        elon, elat = flon - blon, flat - blat
-        glon = glon - elon
-        glat = glat - elat
-        if np.nanmax(np.abs(np.concatenate([np.ravel(elon), np.ravel(elat)])), initial=0.0) < tol_deg:
-            break
-    return glon, glat
+    return _invert(gcj02_to_bd09, lon, lat, tol_deg, max_iter)
 
 
 def bd09_to_wgs84(lon, lat) -> tuple[np.ndarray, np.ndarray]:

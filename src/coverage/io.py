@@ -457,7 +457,7 @@ def _fix_geometry(gdf: gpd.GeoDataFrame, layer: str, path: Path, report: Problem
                              "Redraw the boundary.", row=_row_label(path, i, ids), field="geometry")
         wrong = np.flatnonzero(~missing & ~polygonal)
         for i in wrong[:MAX_ROWS_LISTED]:
-            report.error(path, f"community boundaries must be polygons, this is a {shapely.get_type_id(geoms[i]) and geoms[i].geom_type}.",
+            report.error(path, f"community boundaries must be polygons, this is a {geoms[i].geom_type}.",
                          "Give community boundaries as Polygon or MultiPolygon features.",
                          row=_row_label(path, i, ids), field="geometry")
         _more(report, path, wrong, "geometry", "non-polygon geometry")
