@@ -631,11 +631,13 @@ def check_communities(communities: pd.DataFrame, facilities: pd.DataFrame, profi
     tier_rule = np.where(np.isnan(pop), "population unknown", "").astype(object)
     if not profile.bands:
         tier_rule[:] = "no tier rule in profile"
+    upper = ""  # the next band's threshold is this band's upper bound: name it too
     for t in profile.bands:
         sel = (tier_req == "") & (pop >= t.min_population)
         tier_req[sel] = t.kind
         req_rank[sel] = t.rank
-        tier_rule[sel] = profile.rule(f"tiers.{t.kind}.min_population")
+        tier_rule[sel] = profile.rule(f"tiers.{t.kind}.min_population") + (f"; below {upper}" if upper else "")
+        upper = profile.rule(f"tiers.{t.kind}.min_population")
 
     def tier_figure(attr: str) -> np.ndarray:
         lookup = {t.kind: getattr(t, attr) for t in profile.tiers}
@@ -765,7 +767,7 @@ def rollup(community_table: pd.DataFrame, facilities: pd.DataFrame | None, profi
     area required / provided / gap (m², the gap is the sum of community shortfalls: a surplus
     in one community does not offset another's); beds; service capacity. ``row_type`` is
     ``"group"``, ``"no_community"`` (facilities in no community, from ``facilities``; counts
-    only) or ``"total"``. Sums over group rows equal the community table's sums.
+    only; present only when there are such facilities) or ``"total"``. Sums over group rows equal the community table's sums.
     """
     if by not in ("district", "street"):
         raise ValueError("by must be 'district' or 'street'")
@@ -788,8 +790,8 @@ def rollup(community_table: pd.DataFrame, facilities: pd.DataFrame | None, profi
     out = out.reset_index()
     out.insert(len(keys), "row_type", "group")
     frames = [out]
-    if facilities is not None:
-        loose = unassigned_facilities(community_table, facilities)
+    loose = unassigned_facilities(community_table, facilities) if facilities is not None else None
+    if loose is not None and len(loose):  # the row exists only when some facility is in no community
         row = {k: "(no community)" for k in keys} | {"row_type": "no_community", "communities": 0}
         for kind in FACILITY_KINDS:
             row[f"existing_{kind}"] = int((loose["kind"] == kind).sum())

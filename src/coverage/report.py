@@ -355,7 +355,8 @@ body{font-family:"Noto Sans CJK SC","Microsoft YaHei","PingFang SC",sans-serif;m
 h1{font-size:1.5em}h2{font-size:1.2em;margin-top:1.6em;border-bottom:1px solid #ccc}
 table{border-collapse:collapse;font-size:.85em;margin:.5em 0}
 th,td{border:1px solid #bbb;padding:2px 6px;vertical-align:top}
-th{background:#ddebf7;position:sticky;top:0}td.n{text-align:right;white-space:nowrap}
+th{background:#ddebf7;position:sticky;top:0;min-width:4em}td{white-space:nowrap}
+td.n{text-align:right}
 tr.total td{font-weight:bold;background:#f3f3f3}.wrap{overflow-x:auto}
 dl.summary{display:grid;grid-template-columns:max-content auto;gap:.2em 1.2em}dt{font-weight:bold}
 """
