@@ -400,7 +400,8 @@ def _html_table(df: pd.DataFrame, language: str, profile: NormProfile, table_id:
                     shown = ("是" if v else "否") if language == "zh" else ("yes" if v else "no")
                 else:
                     shown = "" if v is None or (isinstance(v, float) and math.isnan(v)) else display_value(c, v, language)
-                cells.append(f'<td data-value="{_esc("" if shown == "" else v)}">{_esc(shown)}</td>')
+                raw = "" if v is None or (isinstance(v, float) and math.isnan(v)) else v
+                cells.append(f'<td data-value="{_esc(raw)}">{_esc(shown)}</td>')
         cls = ' class="total"' if row_types is not None and row_types[i] == "total" else ""
         rows.append(f"<tr{cls}>{''.join(cells)}</tr>")
     return (f'<div class="wrap"><table id="{table_id}"><thead><tr>{head}</tr></thead>'
