@@ -251,3 +251,11 @@ def test_changing_a_user_profile_number_changes_the_report(tmp_path):
 def _tmp_dirs(tmp_path):
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
+
+
+def test_summary_says_when_the_profile_has_no_tier_rule(tmp_path):
+    _, _, paths = build(tmp_path, profile="national", language="en")
+    text = paths["html"].read_text(encoding="utf-8")
+    assert "the profile has no tier-by-population rule" in text
+    _, _, paths = build(tmp_path / "a", profile="baoji", language="en")
+    assert "the profile has no tier-by-population rule" not in paths["html"].read_text(encoding="utf-8")

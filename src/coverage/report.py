@@ -117,6 +117,7 @@ _TEXT: dict[str, tuple[str, str]] = {
     "coverage": ("步行范围内老年人比例", "Older residents within the walk limit"),
     "walk": ("步行条件", "Walk limit"), "not_computed": ("未计算（无路网）", "not computed (no network)"),
     "no_unassigned": ("无", "None"),
+    "no_tiers": ("所选规范无按人口配置设施层级的规则", "the profile has no tier-by-population rule"),
     "rule": ("规则", "Rule"), "origin": ("出处", "From"), "description": ("含义", "Meaning"),
 }
 
@@ -408,7 +409,7 @@ def _html_table(df: pd.DataFrame, language: str, profile: NormProfile, table_id:
             f"<tbody>{''.join(rows)}</tbody></table></div>")
 
 
-def _summary(community: pd.DataFrame, parameters: dict, unassigned, language: str) -> list[tuple[str, str]]:
+def _summary(community: pd.DataFrame, parameters: dict, unassigned, language: str, profile: NormProfile) -> list[tuple[str, str]]:
     t = lambda k: _text(k, language)  # noqa: E731
     n_new = {k: int(community[f"new_{k}"].sum()) for k in TIER_KINDS}
     names = {k: FACILITY_KINDS[k]["zh" if language == "zh" else "en"] for k in TIER_KINDS}
@@ -429,7 +430,8 @@ def _summary(community: pd.DataFrame, parameters: dict, unassigned, language: st
         (t("elderly"), format_number("population", community["elderly_population"].sum(min_count=1))),
         (t("gap_communities"), f"{int((community['area_gap_m2'] > 0).sum()):,}"),
         (t("area_gap"), format_number("area_gap_m2", community["area_gap_m2"].sum())),
-        (t("new"), "; ".join(f"{names[k]} {n_new[k]}" for k in TIER_KINDS) + f" ({sum(n_new.values())})"),
+        (t("new"), ("; ".join(f"{names[k]} {n_new[k]}" for k in TIER_KINDS) + f" ({sum(n_new.values())})")
+         if profile.bands else t("no_tiers")),
         (t("subsidy"), format_number("subsidy_build_cny", community["subsidy_build_cny"].sum())),
         (t("operating"), format_number("subsidy_operating_cny_per_year",
                                        community["subsidy_operating_cny_per_year"].sum())),
@@ -449,7 +451,7 @@ def _write_html(path: Path, tables, profile, parameters, checksums, language, ti
     parts = [f'<!DOCTYPE html><html lang="{"zh-CN" if language == "zh" else "en"}"><head><meta charset="utf-8">',
              f"<title>{_esc(title)}</title><style>{_CSS}</style></head><body>", f"<h1>{_esc(title)}</h1>",
              f'<h2 id="summary">{t("summary")}</h2><dl class="summary">']
-    parts += [f"<dt>{_esc(k)}</dt><dd>{_esc(v)}</dd>" for k, v in _summary(community, parameters, unassigned, language)]
+    parts += [f"<dt>{_esc(k)}</dt><dd>{_esc(v)}</dd>" for k, v in _summary(community, parameters, unassigned, language, profile)]
     parts.append("</dl>")
     for key, df in tables:
         parts.append(f'<h2 id="{key}">{t(key)}</h2>')
