@@ -282,30 +282,37 @@ def sheet_name(table: str, language: str = "zh") -> str:
 
 def _write_xlsx(path: Path, tables, profile, parameters, checksums, language) -> None:
     from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Alignment, Font, PatternFill
     from openpyxl.utils import get_column_letter
 
     bold = Font(bold=True)
     fill = PatternFill("solid", fgColor="DDEBF7")
-    wb = Workbook()
-    wb.remove(wb.active)
+    wrap = Alignment(wrap_text=True, vertical="top")
+    # Write-only mode streams rows to disk: about twice as fast and far leaner at city scale.
+    wb = Workbook(write_only=True)
 
     def sheet(name: str, header: list[str], rows: Iterable[list], formats: list[str | None],
               widths: list[float]) -> None:
         ws = wb.create_sheet(name)
-        ws.append(header)
-        for cell in ws[1]:
-            cell.font, cell.fill = bold, fill
-            cell.alignment = Alignment(wrap_text=True, vertical="top")
-        for row in rows:
-            ws.append([_cell(v) for v in row])
         ws.freeze_panes = "A2"  # header stays visible while scrolling
-        for j, (fmt, width) in enumerate(zip(formats, widths), start=1):
-            letter = get_column_letter(j)
-            ws.column_dimensions[letter].width = width
-            if fmt:
-                for (cell,) in ws.iter_rows(min_row=2, min_col=j, max_col=j):
+        for j, width in enumerate(widths, start=1):
+            ws.column_dimensions[get_column_letter(j)].width = width
+        cells = []
+        for h in header:
+            cell = WriteOnlyCell(ws, value=h)
+            cell.font, cell.fill, cell.alignment = bold, fill, wrap
+            cells.append(cell)
+        ws.append(cells)
+        styled = [(j, fmt) for j, fmt in enumerate(formats) if fmt]
+        for row in rows:
+            values = [_cell(v) for v in row]
+            for j, fmt in styled:
+                if values[j] is not None:
+                    cell = WriteOnlyCell(ws, value=values[j])
                     cell.number_format = fmt
+                    values[j] = cell
+            ws.append(values)
 
     for key, df in tables:
         cols = list(df.columns)
