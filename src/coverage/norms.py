@@ -249,6 +249,10 @@ def load_profile(name: str = "national", user_file: str | Path | None = None) ->
                 continue
             values[key] = (value, origin)
         sources[origin] = dict(raw.get("source", {}))
+        if origin != layers[-1][0] or user_file is None:
+            continue
+        # A user file without a [source] is still named as the source of the figures it sets.
+        sources[origin].setdefault("document", f"用户规范文件 / user profile file: {user_file}")
     profile = _build_profile(layers[-1][1].get("name") or layers[-1][0], values, sources,
                              tuple(o for o, _ in layers), report, layers[-1][0])
     report.raise_if_errors()
@@ -567,7 +571,7 @@ def check_communities(communities: pd.DataFrame, facilities: pd.DataFrame, profi
         "capacity": pd.to_numeric(facilities.get("capacity", np.nan), errors="coerce"),
     })
     fac = fac[fac["community_id"] != ""]
-    rank = fac["kind"].map(lambda k: FACILITY_KINDS.get(k, {"tier": 0})["tier"]).astype(int)
+    rank = fac["kind"].map({k: v["tier"] for k, v in FACILITY_KINDS.items()}).fillna(0).astype(int)
     counts_area = fac["kind"].isin(profile.area_kinds)
     in_cap = fac["kind"].isin(profile.capacity_kinds)
     per_max = profile.recipients_per_facility_max or np.nan
@@ -639,14 +643,20 @@ def check_communities(communities: pd.DataFrame, facilities: pd.DataFrame, profi
         tier_rule[sel] = profile.rule(f"tiers.{t.kind}.min_population") + (f"; below {upper}" if upper else "")
         upper = profile.rule(f"tiers.{t.kind}.min_population")
 
+    # Per-tier figures and rule labels looked up by kind (a map over the few tiers, not the rows).
+    kinds = pd.Series(tier_req)
+
     def tier_figure(attr: str) -> np.ndarray:
-        lookup = {t.kind: getattr(t, attr) for t in profile.tiers}
-        return np.array([np.nan if lookup.get(k) is None else lookup[k] for k in tier_req], dtype=float)
+        lookup = {t.kind: getattr(t, attr) for t in profile.tiers if getattr(t, attr) is not None}
+        return kinds.map(lookup).astype(float).to_numpy()
+
+    def tier_rule_label(attr: str, of: pd.Series = kinds) -> np.ndarray:
+        keys = {t.kind: f"tiers.{t.kind}.{attr}" for t in profile.tiers}
+        lookup = {k: profile.rule(v) for k, v in keys.items() if v in profile.values}
+        return of.map(lookup).astype(object).fillna("").to_numpy(dtype=object)
 
     req_tier_area = tier_figure("min_floor_area_m2")
-    rule_tier_area = np.where(np.isnan(req_tier_area), "", np.array(
-        [profile.rule(f"tiers.{k}.min_floor_area_m2") if k and f"tiers.{k}.min_floor_area_m2" in profile.values
-         else "" for k in tier_req], dtype=object))
+    rule_tier_area = tier_rule_label("min_floor_area_m2")
 
     stack = np.vstack([req_res, req_hh, req_tier_area])
     rules = np.vstack([rule_res, rule_hh, rule_tier_area])
@@ -673,25 +683,23 @@ def check_communities(communities: pd.DataFrame, facilities: pd.DataFrame, profi
     met = (req_rank == 0) | (present_rank >= req_rank)
     out["tier_required"] = tier_req
     out["tier_required_rule"] = tier_rule
-    out["tier_present"] = [rank_to_kind.get(r, "") for r in present_rank]
+    out["tier_present"] = pd.Series(present_rank).map(rank_to_kind).astype(object).fillna("").to_numpy(dtype=object)
     out["tier_met"] = met
     out["new_facility"] = np.where(met, "", tier_req)
     for kind in TIER_KINDS:
         out[f"new_{kind}"] = (out["new_facility"] == kind).astype(int)
     beds_req = tier_figure("min_beds")
     out["beds_required"] = beds_req
-    out["beds_required_rule"] = np.where(np.isnan(beds_req), "", np.array(
-        [profile.rule(f"tiers.{k}.min_beds") if f"tiers.{k}.min_beds" in profile.values else "" for k in tier_req],
-        dtype=object))
+    out["beds_required_rule"] = tier_rule_label("min_beds")
     out["beds_provided"] = agg["beds_provided"].fillna(0.0).to_numpy()
     out["bed_shortfall"] = np.where(np.isnan(beds_req), np.nan, np.maximum(beds_req - out["beds_provided"], 0.0))
-    new = out["new_facility"].to_numpy()
-    build = {t.kind: t.build_cost_cny for t in profile.tiers}
-    oper = {t.kind: t.operating_subsidy_cny_per_year for t in profile.tiers}
+    new = out["new_facility"]
+    build = {t.kind: t.build_cost_cny or 0.0 for t in profile.tiers}
+    oper = {t.kind: t.operating_subsidy_cny_per_year or 0.0 for t in profile.tiers}
     # A figure the profile does not state counts as 0 under that profile; subsidy_rule says so.
-    out["subsidy_build_cny"] = [float(build.get(k) or 0.0) for k in new]
-    out["subsidy_operating_cny_per_year"] = [float(oper.get(k) or 0.0) for k in new]
-    out["subsidy_rule"] = [_subsidy_rule(profile, k) for k in new]
+    out["subsidy_build_cny"] = new.map(build).fillna(0.0).astype(float)
+    out["subsidy_operating_cny_per_year"] = new.map(oper).fillna(0.0).astype(float)
+    out["subsidy_rule"] = new.map({k: _subsidy_rule(profile, k) for k in TIER_KINDS}).astype(object).fillna("")
 
     # --- walk coverage from the access engine
     if access_table is None:
