@@ -214,9 +214,24 @@ def test_baoji_task_table_by_district():
     assert jt["area_required_m2"] == pytest.approx(1500 + 1200 + 700 + 500 + 300 + 1000)
     assert jt["area_provided_m2"] == pytest.approx(800 + 400 + 700 + 150)
     assert jt["area_gap_m2"] == pytest.approx(700 + 800 + 0 + 500 + 150 + 1000)
+    # every existing facility here meets its own tier's minimum floor area (C8's stations: 120 >= 100)
+    assert jt["facilities_below_tier_area"] == 0 and wb["facilities_below_tier_area"] == 0
     # beds: only tiered facilities count (the nursing home's 200 beds do not)
     assert wb["beds_provided"] == 8 and wb["beds_required"] == 6 + 20 + 10
     assert wb["bed_shortfall"] == 6 + 20 + 2
+
+
+def test_facilities_below_their_tier_minimum_are_counted():
+    com = make_communities([{"population": 12000}])
+    fac = make_facilities([{"at": 0, "kind": "day_care_centre", "floor_area_m2": 650.0},
+                           {"at": 0, "kind": "service_station", "floor_area_m2": 90.0},
+                           {"at": 0, "kind": "service_station", "floor_area_m2": 100.0},
+                           {"at": 0, "kind": "service_station"}])  # unknown area: not counted as below
+    t = norms.check_communities(com, fac, norms.load_profile("baoji"))
+    assert t.loc[0, "facilities_below_tier_area"] == 2
+    assert t.loc[0, "tier_met"]  # a small day-care centre still counts as present
+    t = norms.check_communities(com, fac, norms.load_profile("national"))  # no tier sizes in profile
+    assert t.loc[0, "facilities_below_tier_area"] == 0
 
 
 def test_tier_minimum_area_binds_when_larger():

@@ -549,6 +549,9 @@ def check_communities(communities: pd.DataFrame, facilities: pd.DataFrame, profi
     required tier unless one of that tier or higher is present); beds; ``existing_<kind>``
     counts and ``facility_ids``; build and operating subsidy of the new facility; walk
     coverage from ``access_table`` (NaN and ``coverage_status = "not computed"`` without it);
+    ``facilities_below_tier_area`` counts facilities smaller than their own tier's minimum
+    floor area (they still count as present; the shared-area cap is not checked: the input
+    carries no shared area);
     service capacity against recipients where the profile has such a rule.
     """
     com = pd.DataFrame({c: communities[c].to_numpy() if c in communities else np.nan for c in _BASE_COLUMNS})
@@ -575,8 +578,11 @@ def check_communities(communities: pd.DataFrame, facilities: pd.DataFrame, profi
     counts_area = fac["kind"].isin(profile.area_kinds)
     in_cap = fac["kind"].isin(profile.capacity_kinds)
     per_max = profile.recipients_per_facility_max or np.nan
+    tier_min = {t.kind: t.min_floor_area_m2 for t in profile.tiers if t.min_floor_area_m2}
     fac = fac.assign(
         rank=rank,
+        # Existing facilities smaller than their own tier's minimum (still counted as present).
+        below=(fac["floor_area_m2"] < fac["kind"].map(tier_min).astype(float)).astype(int),
         area=fac["floor_area_m2"].where(counts_area, 0.0).fillna(0.0),
         area_unknown=(counts_area & fac["floor_area_m2"].isna()).astype(int),
         tier_beds=fac["beds"].where(rank >= 1, 0.0).fillna(0.0),
@@ -590,6 +596,7 @@ def check_communities(communities: pd.DataFrame, facilities: pd.DataFrame, profi
         "facility_ids": grouped["facility_id"].agg(";".join),
         "area_provided_m2": grouped["area"].sum(),
         "facilities_area_unknown": grouped["area_unknown"].sum(),
+        "facilities_below_tier_area": grouped["below"].sum(),
         "beds_provided": grouped["tier_beds"].sum(),
         "rank_present": grouped["rank"].max(),
         "stations_present": grouped["cap_n"].sum(),
@@ -685,6 +692,7 @@ def check_communities(communities: pd.DataFrame, facilities: pd.DataFrame, profi
     out["tier_required_rule"] = tier_rule
     out["tier_present"] = pd.Series(present_rank).map(rank_to_kind).astype(object).fillna("").to_numpy(dtype=object)
     out["tier_met"] = met
+    out["facilities_below_tier_area"] = agg["facilities_below_tier_area"].fillna(0).astype(int).to_numpy()
     out["new_facility"] = np.where(met, "", tier_req)
     for kind in TIER_KINDS:
         out[f"new_{kind}"] = (out["new_facility"] == kind).astype(int)
@@ -750,7 +758,7 @@ def _subsidy_rule(profile: NormProfile, kind: str) -> str:
 
 _SUM_COLUMNS = (["population", "households", "elderly_population"]
                 + [f"existing_{k}" for k in FACILITY_KINDS]
-                + [f"new_{k}" for k in TIER_KINDS]
+                + [f"new_{k}" for k in TIER_KINDS] + ["facilities_below_tier_area"]
                 + ["subsidy_build_cny", "subsidy_operating_cny_per_year",
                    "area_required_m2", "area_provided_m2", "area_gap_m2",
                    "beds_required", "beds_provided", "bed_shortfall",
@@ -811,7 +819,7 @@ def rollup(community_table: pd.DataFrame, facilities: pd.DataFrame | None, profi
         frames.append(pd.DataFrame([row]))
     res = pd.concat(frames, ignore_index=True)
     ints = ["communities"] + [f"communities_band_{k}" for k in TIER_KINDS] + [f"existing_{k}" for k in FACILITY_KINDS] \
-        + [f"new_{k}" for k in TIER_KINDS] + ["_area_gap_n", "_covered"]
+        + [f"new_{k}" for k in TIER_KINDS] + ["_area_gap_n", "_covered", "facilities_below_tier_area"]
     for c in ints:
         res[c] = res[c].fillna(0).astype(int)
     res["existing_total"] = res[[f"existing_{k}" for k in FACILITY_KINDS]].sum(axis=1)
@@ -827,7 +835,7 @@ def rollup(community_table: pd.DataFrame, facilities: pd.DataFrame | None, profi
     res = res.drop(columns=[c for c in res.columns if c.startswith("_")])
     order = keys + ["row_type", "communities"] + [f"communities_band_{k}" for k in TIER_KINDS] \
         + [f"existing_{k}" for k in FACILITY_KINDS] + ["existing_total"] + [f"new_{k}" for k in TIER_KINDS] \
-        + ["new_total", "subsidy_build_cny", "subsidy_operating_cny_per_year",
+        + ["new_total", "facilities_below_tier_area", "subsidy_build_cny", "subsidy_operating_cny_per_year",
            "population", "households", "elderly_population",
            "residents_within", "elderly_within", "households_within",
            "share_residents_within", "share_elderly_within", "share_households_within", "coverage_status",

@@ -50,6 +50,7 @@ _LABELS: dict[str, tuple[str, str]] = {
     "area_gap_m2": ("面积缺口(m²)", "Area gap (m²)"),
     "tier_required": ("应配设施层级", "Tier required"), "tier_required_rule": ("层级依据", "Tier rule"),
     "tier_present": ("现有最高层级", "Highest tier present"), "tier_met": ("层级达标", "Tier met"),
+    "facilities_below_tier_area": ("面积低于本层级标准的设施数", "Facilities below their tier's minimum area"),
     "new_facility": ("需新建设施", "Facility to build"),
     "beds_required": ("应有床位", "Beds required"), "beds_required_rule": ("床位依据", "Bed rule"),
     "beds_provided": ("现有床位", "Beds provided"), "bed_shortfall": ("床位缺口", "Bed shortfall"),
