@@ -61,10 +61,13 @@ def run_spopt(spopt, times, weights, p, limit, time_limit_s):
     dense[coo.row, coo.col] = coo.data
     model = MCLP.from_cost_matrix(dense.T, weights, service_radius=limit, p_facilities=p)
     model.solve(pulp.HiGHS(msg=False, timeLimit=time_limit_s))
-    covered = np.zeros(times.shape[1], bool)
-    for cli in model.fac2cli:
-        covered[np.asarray(cli, dtype=int)] = True
-    return float(weights[covered].sum()), time.perf_counter() - t0
+    elapsed = time.perf_counter() - t0
+    # Score spopt's chosen sites with the same matrix (its fac2cli lists clients of unselected
+    # facilities too, so it over-counts; the x variables are the decision).
+    chosen = [int(v.name[2:-1]) for v in model.problem.variables()
+              if v.name.startswith("x[") and (v.value() or 0) > 0.5]
+    covered = np.asarray(times[chosen].sum(axis=0)).ravel() > 0 if chosen else np.zeros(times.shape[1], bool)
+    return float(weights[covered].sum()), elapsed
 
 
 def window(cand_xy, dem_xy, side_m):
