@@ -134,3 +134,14 @@ def test_profiles_command_lists_sources(capsys):
     out = capsys.readouterr().out
     for name in ("national", "baoji", "yuxi", "lhasa", "beijing", "tianjin_hexi"):
         assert name in out
+
+
+def test_profile_walk_limit_differing_from_access_is_warned(sample_copy):
+    cfg = sample_copy / "sample.toml"
+    cfg.write_text(cfg.read_text(encoding="utf-8").replace('profile = "national"', 'profile = "tianjin_hexi"')
+                   .replace('model = "mclp"', 'model = ""'), encoding="utf-8")
+    result = pipeline.run(cfg)
+    warning = [p for p in result.study.report.warnings if p.field == "access.time_limit_min"]
+    # 700 m at 0.9 m/s is 12.96 minutes.
+    assert warning and "12.96" in warning[0].message and "700 m" in warning[0].message
+    assert "12.96" in (sample_copy / "out" / "validation.txt").read_text(encoding="utf-8")

@@ -185,6 +185,15 @@ def check_norms(study: Study, access=None) -> NormResult:
 
     cfg = study.config.norms
     profile = norms.load_profile(cfg.profile, cfg.profile_file or None)
+    profile_limit = profile.walk_limit_min(study.config.walk_speed_mps)
+    used_limit = float(study.config.access.time_limit_min)
+    if access is not None and profile_limit is not None and abs(profile_limit - used_limit) > 0.01:
+        radius = f" ({profile.service_radius_m:g} m service radius)" if profile.service_radius_m else ""
+        study.report.warning(study.config.source or "config",
+                             f"norm profile '{profile.name}' plans on a {profile_limit:.2f}-minute walk{radius} at "
+                             f"{study.config.walk_speed_mps:g} m/s, but walk access was computed for {used_limit:g} minutes.",
+                             f"Set [access] time_limit_min = {profile_limit:.2f} to follow the profile.",
+                             field="access.time_limit_min")
     table = norms.check_communities(study.communities, study.facilities, profile,
                                     access.communities if access is not None else None)
     return NormResult(profile=profile, communities=table,
