@@ -148,7 +148,8 @@ def test_random_graphs_match_networkx(seed):
 
 def test_disconnected_fragment_points_are_flagged_not_dropped():
     net = random_network(3)
-    assert len(net.fragments) == 1 and int(net.fragments["nodes"].iloc[0]) == 3
+    far = net.fragments[(net.fragments["x"] >= 9000) & (net.fragments["y"] >= 9000)]
+    assert len(far) == 1 and int(far["nodes"].iloc[0]) == 3 and far["length_m"].iloc[0] == pytest.approx(200)
     pts = shapely.points([9050, 9050, 50000], [9010, 9500, 50000])
     s = snap_points(net, pts, max_m=250)
     assert s.fragment_only.tolist() == [True, False, False]
