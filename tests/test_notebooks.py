@@ -53,7 +53,9 @@ def test_notebook_is_bilingual(path: Path):
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
-def test_notebook_runs_top_to_bottom(path: Path):
+def test_notebook_runs_top_to_bottom(path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    # The kernel inherits TMPDIR, so the notebook's tempfile folders land (and are cleaned) here.
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
     before = _snapshot()
     nb = nbformat.read(path, as_version=4)
     client = nbclient.NotebookClient(nb, timeout=CELL_TIMEOUT_S, kernel_name="python3",
@@ -64,3 +66,5 @@ def test_notebook_runs_top_to_bottom(path: Path):
     # Every code cell ran.
     assert all(c.execution_count for c in nb.cells if c.cell_type == "code" and c.source.strip())
     assert _snapshot() == before, "running the notebook changed or added files in data/ or notebooks/"
+    written = [p for p in tmp_path.rglob("*") if p.is_file()]
+    assert written, "the notebook wrote nothing into its temporary folder"
