@@ -90,6 +90,14 @@ def _break(kind: str, *args):
     return apply
 
 
+def _swap_one_row_gcj02(folder: Path) -> None:
+    _edit_config(folder, 'crs = "EPSG:4326"', 'crs = "GCJ-02"')
+
+    def swap(table: pd.DataFrame) -> None:
+        table.loc[3, ["经度", "纬度"]] = table.loc[3, ["纬度", "经度"]].to_numpy()
+    _edit_csv(folder / FAC, swap)
+
+
 # Each case: id, mutation, expected (file name, row text or None, field, words in the message).
 CASES = [
     ("population_not_a_number", _break("csv", POP, _set_cell("人口", 4, "约五千")),
@@ -137,7 +145,8 @@ CASES = [
     ("facility_far_outside", _break("csv", FAC, _set_cell("纬度", 8, "39.9042")),
      (FAC, "10", "geometry", "outside the communities' extent")),
     ("lon_lat_swapped", _break("config", 'x_column = "经度"\ny_column = "纬度"', 'x_column = "纬度"\ny_column = "经度"'),
-     (FAC, None, "geometry", "look swapped")),
+     (FAC, "2", "geometry", "look swapped")),
+    ("one_row_swapped_gcj02", _swap_one_row_gcj02, (FAC, "5 (id F04)", "geometry", "look swapped (30.")),
     ("empty_file", _break("write", CAND, b""),
      (CAND, None, None, "the file is empty")),
     ("unreadable_file", _break("write", CAND, b"{ this is not json"),

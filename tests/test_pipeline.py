@@ -145,3 +145,21 @@ def test_profile_walk_limit_differing_from_access_is_warned(sample_copy):
     # 700 m at 0.9 m/s is 12.96 minutes.
     assert warning and "12.96" in warning[0].message and "700 m" in warning[0].message
     assert "12.96" in (sample_copy / "out" / "validation.txt").read_text(encoding="utf-8")
+
+
+def test_public_siting_helpers_match_the_run(sample_run):
+    import coverage as ec
+
+    out, result = sample_run
+    study, access = result.study, result.stages["access"]
+    problem = ec.siting_problem(study, access)
+    solved = ec.solve(problem, "mclp", p=5)
+    assert solved.status == "optimal"
+    np.testing.assert_allclose(solved.objective, result.stages["siting"].objective, rtol=1e-9)
+    layer = ec.proposed_sites(study, solved)
+    assert sorted(layer["candidate_id"]) == sorted(pd.read_csv(out / "out" / "proposed_sites.csv")["candidate_id"])
+    assert layer.crs == study.metric_crs and layer.geometry.notna().all()
+    # check_norms with another profile, without touching the config
+    baoji = ec.check_norms(study, access, profile="baoji")
+    assert study.config.norms.profile == "national"
+    assert baoji.profile.name == "baoji" and baoji.communities["tier_required"].ne("").any()

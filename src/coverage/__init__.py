@@ -34,7 +34,8 @@ _EXPORTS: dict[str, str] = {
     # pipeline and its stages
     "run": "pipeline", "validate": "pipeline", "sample_config_path": "pipeline",
     "build_network": "pipeline", "compute_study_access": "pipeline", "check_norms": "pipeline",
-    "site_facilities": "pipeline", "parameters_of": "pipeline",
+    "site_facilities": "pipeline", "parameters_of": "pipeline", "siting_problem": "pipeline",
+    "proposed_sites": "pipeline", "NormResult": "pipeline", "RunResult": "pipeline",
     # network and access
     "WalkNetwork": "network", "load_walk_network": "network", "network_from_graph": "network",
     "demand_points": "demand",
@@ -48,7 +49,7 @@ _EXPORTS: dict[str, str] = {
     "SitingProblem": "siting", "SitingResult": "siting", "Tier": "siting", "solve": "siting",
     "run_siting": "siting", "coverage_by_group": "siting",
     # maps
-    "make_map": "maps", "write_map": "maps", "write_png": "maps",
+    "make_map": "maps", "write_map": "maps", "write_png": "maps", "site_reach": "maps",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]

@@ -385,40 +385,51 @@ def _declared_crs(gdf: gpd.GeoDataFrame, spec: LayerInput, path: Path, report: P
     return configured, ""
 
 
-def _check_coordinate_range(gdf: gpd.GeoDataFrame, declared: CRS, path: Path, report: ProblemReport) -> bool:
-    """Catch coordinates that clearly do not belong to the declared CRS."""
+def _check_coordinate_range(gdf: gpd.GeoDataFrame, declared: CRS, path: Path, report: ProblemReport,
+                            ids: pd.Series | None = None, crs_label: str = "") -> bool:
+    """Catch coordinates that clearly do not belong to the declared CRS (per row where it can)."""
+    label = crs_label or declared.name
     geoms = gdf.geometry.to_numpy()
     ok = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
     if not ok.any():
         return True
-    bounds = shapely.bounds(geoms[ok])
-    minx, miny = np.nanmin(bounds[:, 0]), np.nanmin(bounds[:, 1])
-    maxx, maxy = np.nanmax(bounds[:, 2]), np.nanmax(bounds[:, 3])
-    looks_degrees = minx >= -180 and maxx <= 180 and miny >= -90 and maxy <= 90
-    if declared.is_geographic and not looks_degrees:
-        if -90 <= minx and maxx <= 90 and -180 <= miny and maxy <= 180:
-            report.error(path, "longitude and latitude look swapped (values above 90 in the latitude position).",
-                         "Swap the x/lon and y/lat columns (or set x_column / y_column).", field="geometry")
+    bounds = np.full((len(geoms), 4), np.nan)
+    bounds[ok] = shapely.bounds(geoms[ok])
+    minx, miny, maxx, maxy = (np.nanmin(bounds[:, 0]), np.nanmin(bounds[:, 1]),
+                              np.nanmax(bounds[:, 2]), np.nanmax(bounds[:, 3]))
+    if not declared.is_geographic:
+        looks_degrees = minx >= -180 and maxx <= 180 and miny >= -90 and maxy <= 90
+        if looks_degrees and max(abs(maxx), abs(maxy)) < 1000:
+            report.error(path, f"coordinates ({minx:.4f}..{maxx:.4f}, {miny:.4f}..{maxy:.4f}) look like longitude/"
+                         f"latitude degrees, but the projected CRS {label} is declared.",
+                         "Declare crs = \"EPSG:4326\" (or \"GCJ-02\" for Amap coordinates) for this input.", field="crs")
             return False
+        return True
+    # Geographic: judge each row. Latitude and longitude swapped is the commonest spreadsheet
+    # mistake in China, where every latitude is below every longitude.
+    x = (bounds[:, 0] + bounds[:, 2]) / 2
+    y = (bounds[:, 1] + bounds[:, 3]) / 2
+    in_range = (bounds[:, 0] >= -180) & (bounds[:, 2] <= 180) & (bounds[:, 1] >= -90) & (bounds[:, 3] <= 90)
+    swapped = ok & (((np.abs(y) > 90) & (np.abs(y) <= 180) & (np.abs(x) <= 90))
+                    | (in_range & (y > 60) & (y <= 90) & (x >= 0) & (x < 55)))
+    projected = ok & ~in_range & ~swapped
+    if projected.sum() == ok.sum():
         report.error(path, f"coordinates ({minx:.0f}..{maxx:.0f}, {miny:.0f}..{maxy:.0f}) are not longitude/latitude "
-                     f"degrees, but {declared.name} is declared.",
+                     f"degrees, but {label} is declared.",
                      "Declare the projected CRS the coordinates are in (e.g. crs = \"EPSG:4547\").", field="crs")
         return False
-    if not declared.is_geographic and looks_degrees and max(abs(maxx), abs(maxy)) < 1000:
-        report.error(path, f"coordinates ({minx:.4f}..{maxx:.4f}, {miny:.4f}..{maxy:.4f}) look like longitude/latitude "
-                     f"degrees, but the projected CRS {declared.name} is declared.",
-                     "Declare crs = \"EPSG:4326\" (or \"GCJ-02\" for Amap coordinates) for this input.", field="crs")
-        return False
-    if declared.is_geographic and looks_degrees:
-        # Latitude and longitude swapped is the commonest spreadsheet mistake in China (lat < lon).
-        xs = shapely.get_x(shapely.centroid(geoms[ok]))
-        ys = shapely.get_y(shapely.centroid(geoms[ok]))
-        swapped = np.flatnonzero((ys > 60) & (ys <= 90) & (xs >= 0) & (xs < 60))
-        if len(swapped) > 0.5 * ok.sum():
-            report.error(path, "longitude and latitude look swapped (latitudes above 60°, longitudes below 60°).",
-                         "Swap the x/lon and y/lat columns (or set x_column / y_column).", field="geometry")
-            return False
-    return True
+    rows = np.flatnonzero(swapped)
+    for i in rows[:MAX_ROWS_LISTED]:
+        report.error(path, f"longitude and latitude look swapped ({x[i]:.6f}, {y[i]:.6f}; {label} declared).",
+                     "Swap the values of the x/lon and y/lat columns in this row (or set x_column / y_column).",
+                     row=_row_label(path, int(i), ids), field="geometry")
+    _more(report, path, rows, "geometry", "swapped longitude and latitude")
+    rows = np.flatnonzero(projected)
+    for i in rows[:MAX_ROWS_LISTED]:
+        report.error(path, f"({x[i]:.1f}, {y[i]:.1f}) is not a longitude/latitude pair ({label} declared).",
+                     "Correct the coordinates of this row.", row=_row_label(path, int(i), ids), field="geometry")
+    _more(report, path, rows, "geometry", "coordinates outside longitude/latitude range")
+    return not (swapped.any() or projected.any())
 
 
 def _to_wgs84(gdf: gpd.GeoDataFrame, declared: CRS, web: str) -> gpd.GeoDataFrame:
@@ -508,7 +519,7 @@ def load_layer(spec: LayerInput, layer: str, report: ProblemReport,
     declared, web = _declared_crs(df, spec, path, report)
     gdf = gpd.GeoDataFrame(df[[c.name for c in columns]], geometry=df.geometry.values, crs=None)
     gdf = _fix_geometry(gdf, layer, path, report, gdf[id_col])
-    if declared is None or not _check_coordinate_range(gdf, declared, path, report):
+    if declared is None or not _check_coordinate_range(gdf, declared, path, report, gdf[id_col], web):
         return None
     if layer == "communities":
         _check_population(gdf, path, report)

@@ -179,12 +179,19 @@ class NormResult:
     unassigned: object
 
 
-def check_norms(study: Study, access=None) -> NormResult:
-    """Norm checks per community and roll-ups per district and street."""
+def check_norms(study: Study, access=None, profile=None) -> NormResult:
+    """Norm checks per community and roll-ups per district and street.
+
+    ``profile``: a :class:`~coverage.norms.NormProfile` or a shipped profile name; by default
+    the study config's ``[norms]`` profile.
+    """
     from . import norms
 
     cfg = study.config.norms
-    profile = norms.load_profile(cfg.profile, cfg.profile_file or None)
+    if profile is None:
+        profile = norms.load_profile(cfg.profile, cfg.profile_file or None)
+    elif isinstance(profile, str):
+        profile = norms.load_profile(profile)
     profile_limit = profile.walk_limit_min(study.config.walk_speed_mps)
     used_limit = float(study.config.access.time_limit_min)
     if access is not None and profile_limit is not None and abs(profile_limit - used_limit) > 0.01:
@@ -202,6 +209,46 @@ def check_norms(study: Study, access=None) -> NormResult:
                       unassigned=norms.unassigned_facilities(table, study.facilities))
 
 
+def siting_problem(study: Study, access, weight: str | None = None):
+    """A :class:`~coverage.siting.SitingProblem` of the study: its candidates against its demand
+    points, existing facilities fixed open, weights from ``weight`` (default ``[siting] weight``),
+    districts as equity groups, candidate costs where given."""
+    from .siting import SitingProblem
+
+    weights = _demand_weights(study, access, weight or study.config.siting.weight)
+    cost = study.candidates.set_index("candidate_id").loc[access.candidate_ids, "cost"].to_numpy(dtype=float)
+    return SitingProblem.from_matrices(
+        access.candidate_matrix, weights, existing_times=access.facility_matrix,
+        candidate_ids=access.candidate_ids, existing_ids=access.facility_ids,
+        limit_min=float(study.config.access.time_limit_min),
+        candidate_cost=cost if np.isfinite(cost).all() else None, groups=access.demand["district"].to_numpy())
+
+
+def _demand_weights(study: Study, access, weight: str):
+    weights = access.demand[weight].to_numpy(dtype=float)
+    if np.isnan(weights).any():
+        study.report.warning(study.config.source or "config",
+                             f"{int(np.isnan(weights).sum())} demand points have no {weight}; they weigh 0 in siting.",
+                             f"Give {weight} for every community or set siting.weight = \"population\".",
+                             field="siting.weight")
+        weights = np.nan_to_num(weights)
+    return weights
+
+
+def proposed_sites(study: Study, result) -> gpd.GeoDataFrame:
+    """The new sites of a siting result as a GeoDataFrame (metric CRS): the candidate's columns,
+    the tier it would host (``kind``), its cost and the demand weight it serves and newly covers."""
+    table = result.to_frame().rename(columns={"site_id": "candidate_id"})
+    cand = study.candidates.set_index("candidate_id")
+    chosen = cand.loc[table["candidate_id"].astype(str)]
+    out = gpd.GeoDataFrame(table.join(chosen.drop(columns=["geometry", "cost"]).reset_index(drop=True)),
+                           geometry=chosen.geometry.to_numpy(), crs=study.metric_crs)
+    out["kind"] = np.where(out["tier"].astype(str) != "", out["tier"].astype(str), out["kind"].astype(str))
+    out["model"] = result.model
+    out["status"] = result.status
+    return out
+
+
 def site_facilities(study: Study, access):
     """Solve the ``[siting]`` model on the access stage's coverage matrices."""
     import numpy as np
@@ -210,13 +257,7 @@ def site_facilities(study: Study, access):
 
     cfg = study.config.siting
     demand = access.demand
-    weights = demand[cfg.weight].to_numpy(dtype=float)
-    if np.isnan(weights).any():
-        study.report.warning(study.config.source or "config",
-                             f"{int(np.isnan(weights).sum())} demand points have no {cfg.weight}; they weigh 0 in siting.",
-                             f"Give {cfg.weight} for every community or set siting.weight = \"population\".",
-                             field="siting.weight")
-        weights = np.nan_to_num(weights)
+    weights = _demand_weights(study, access, cfg.weight)
     candidates = study.candidates.set_index("candidate_id").loc[access.candidate_ids]
     return run_siting(cfg, candidate_matrix=access.candidate_matrix, existing_matrix=access.facility_matrix,
                       weights=weights, demand_group=demand["district"].to_numpy(),
@@ -243,14 +284,7 @@ def _write_access(access, staged: StagedOutputs) -> None:
 
 def _write_siting(study: Study, access, siting, staged: StagedOutputs) -> None:
     """Proposed sites (GeoPackage, CSV) and before/after coverage by district and community."""
-    table = siting.to_frame().rename(columns={"site_id": "candidate_id"})
-    cand = study.candidates.set_index("candidate_id")
-    proposed = gpd.GeoDataFrame(table.merge(cand.drop(columns="geometry").reset_index(), on="candidate_id",
-                                            how="left"),
-                                geometry=cand.loc[table["candidate_id"], "geometry"].to_numpy(),
-                                crs=study.metric_crs)
-    proposed["model"] = siting.model
-    proposed["status"] = siting.status
+    proposed = proposed_sites(study, siting)
     proposed.to_file(staged.path("data", "proposed_sites.gpkg"), layer="proposed_sites", driver="GPKG",
                      engine="pyogrio")
     pd.DataFrame(proposed.drop(columns="geometry")).assign(
@@ -289,12 +323,7 @@ def _write_map(study: Study, access, norms: NormResult, siting, staged: StagedOu
                timings: dict[str, float]) -> None:
     from . import maps
 
-    proposed = None
-    if siting is not None and len(siting.selected_ids):
-        cand = study.candidates.set_index("candidate_id").loc[[str(x) for x in siting.selected_ids]].reset_index()
-        proposed = gpd.GeoDataFrame(cand, geometry="geometry", crs=study.metric_crs)
-        proposed["kind"] = np.where(siting.selected_tiers.astype(str) != "", siting.selected_tiers.astype(str),
-                                    proposed["kind"].astype(str))
+    proposed = proposed_sites(study, siting) if siting is not None and len(siting.selected_ids) else None
     stats = norms.communities
     facilities = study.facilities
     if access is not None and len(facilities):
