@@ -21,6 +21,9 @@ from scipy.optimize import Bounds, LinearConstraint, milp
 from .problem import SitingProblem, aggregate_columns, one_per_site_rows
 from .result import SitingResult, build_result
 
+#: Above this many constraint-matrix entries HiGHS runs without presolve (see _run_highspy).
+PRESOLVE_MAX_NNZ = 1_500_000
+
 _STATUS = {0: "optimal", 1: "time_limit", 2: "infeasible", 3: "unbounded", 4: "error"}
 
 
@@ -72,6 +75,10 @@ def _run_highspy(highspy, c, integrality, lb, ub, A, lo, hi, time_limit_s, mip_g
     h = highspy.Highs()
     h.setOptionValue("output_flag", False)
     h.setOptionValue("mip_rel_gap", float(mip_gap))
+    if A.nnz > PRESOLVE_MAX_NNZ:
+        # HiGHS presolve does not check the time limit; on multi-million-entry coverage models
+        # it ran for minutes past it. Without it the limit holds.
+        h.setOptionValue("presolve", "off")
     if time_limit_s is not None and np.isfinite(time_limit_s):
         h.setOptionValue("time_limit", max(float(time_limit_s), 0.01))
     lp = highspy.HighsLp()

@@ -106,19 +106,40 @@ def interchange(cd: CoverData, chosen: np.ndarray, p: int | None, budget: float 
 
 
 def lagrangian_bound(cd: CoverData, p: int | None, budget: float | None, lower: float,
-                     time_budget_s: float = 3.0, max_iter: int = 300) -> float:
+                     time_budget_s: float = 3.0, max_iter: int = 5000,
+                     start: np.ndarray | None = None,
+                     lam0: np.ndarray | None = None) -> tuple[float, np.ndarray | None, float]:
     """Upper bound on the covered weight of new sites (MCLP) by Lagrangian relaxation.
 
-    L(λ) = Σ_j max(0, w_j − λ_j) + max over the site limit of Σ_o x_o (Aλ)_o, with
-    0 ≤ λ ≤ w. The second term is the sum of the p largest (Aλ)_o, or a fractional knapsack
-    under a budget (both relax the problem further, so the value stays an upper bound).
+    L(λ) = Σ_j (w_j − λ_j) + max over the site limit of Σ_o x_o (Aλ)_o, with 0 ≤ λ ≤ w. The
+    second term is the sum of the p largest (Aλ)_o, or a fractional knapsack under a budget
+    (both relax the problem further, so every evaluated L(λ) is a valid upper bound).
+    λ follows subgradient steps (Polyak step towards ``lower``, halved after 20 steps without
+    progress). ``lam0`` seeds λ (e.g. LP duals); otherwise ``start`` (chosen options) does:
+    the weight of points covered at most once.
+    Each relaxed solution is also scored as a primal candidate.
+
+    Returns ``(bound, best relaxed selection, its covered weight)``.
     """
     A = cd.A.tocsr()
     At = A.T.tocsr()
     w = cd.w
-    cnt = np.asarray(A.sum(axis=0)).ravel()
-    lam = w / np.maximum(cnt, 1.0)  # a point's weight spread over the sites that reach it
+    seeds = [w / np.maximum(np.asarray(A.sum(axis=0)).ravel(), 1.0)]
+    if start is not None and len(start):
+        xs0 = np.zeros(A.shape[0])
+        xs0[start] = 1.0
+        seeds.append(np.where(At @ xs0 <= 1, w, 0.0))  # dual-like: uncovered / singly covered points keep value
+    if lam0 is not None:
+        seeds.append(np.clip(lam0, 0.0, w))
+    if p and not budget:  # start from the seed with the best (lowest) bound
+        def value(l):
+            r = A @ l
+            return float(np.sum(w - l) + np.sort(r)[-p:].sum())
+        lam = min(seeds, key=value)
+    else:
+        lam = seeds[-1]
     best = np.inf
+    best_sel, best_val = None, -np.inf
     mu = 2.0
     stall = 0
     t0 = time.perf_counter()
@@ -151,16 +172,76 @@ def lagrangian_bound(cd: CoverData, p: int | None, budget: float | None, lower: 
             best, stall = val, 0
         else:
             stall += 1
-            if stall >= 10:
+            if stall >= 20:
                 mu, stall = mu / 2, 0
-        g = At @ xs - zs
+        cover_cnt = At @ xs
+        if not budget:  # the relaxed choice is a feasible p-set (budget relaxations may not be)
+            got = float(w[cover_cnt >= 1 - 1e-9].sum())
+            if got > best_val:
+                best_val, best_sel = got, np.nonzero(xs > 0.5)[0]
+        g = cover_cnt - zs
+        # Project the direction: components that would push λ out of [0, w] do not move it,
+        # and leaving them in ||g||² would shrink every step.
+        g[((lam <= 0) & (g > 0)) | ((lam >= w) & (g < 0))] = 0.0
         gg = float(g @ g)
-        if gg == 0 or best - lower <= 1e-6 * max(1.0, best) or mu < 1e-4:
+        target = max(lower, best_val)
+        if gg == 0 or best - target <= 1e-6 * max(1.0, best) or mu < 1e-5:
             break
-        lam = np.clip(lam - mu * (val - lower) / gg * g, 0.0, w)
+        lam = np.clip(lam - mu * (val - target) / gg * g, 0.0, w)
         if time.perf_counter() - t0 > time_budget_s:
             break
-    return best
+    return best, best_sel, best_val
+
+
+def lp_duals_pdlp(cd: CoverData, p: int | None, budget: float | None, time_limit_s: float) -> np.ndarray | None:
+    """Approximate LP duals of the covering rows from HiGHS' first-order LP solver (PDLP).
+
+    The duals need not be optimal: they only seed λ, and L(λ) is a valid bound for any λ.
+    Returns None when highspy is missing or gives no duals.
+    """
+    try:
+        import highspy
+    except ImportError:  # pragma: no cover
+        return None
+    n, m = cd.A.shape
+    At = cd.A.T.tocsr()
+    lim_rows = []
+    if p:
+        lim_rows.append((np.ones(n), float(p)))
+    if budget:
+        lim_rows.append((cd.cost, float(budget)))
+    top = sp.hstack([-At, sp.identity(m, format="csr")], format="csr")
+    extra = sp.csr_matrix(np.vstack([np.concatenate([r, np.zeros(m)]) for r, _ in lim_rows]))
+    M = sp.vstack([top, extra], format="csc")
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    h.setOptionValue("solver", "pdlp")
+    h.setOptionValue("presolve", "off")
+    h.setOptionValue("time_limit", max(float(time_limit_s), 0.1))
+    lp = highspy.HighsLp()
+    lp.num_col_, lp.num_row_ = n + m, M.shape[0]
+    lp.col_cost_ = np.concatenate([np.zeros(n), -cd.w])
+    lp.col_lower_ = np.zeros(n + m)
+    lp.col_upper_ = np.ones(n + m)
+    lp.row_lower_ = np.full(M.shape[0], -np.inf)
+    lp.row_upper_ = np.concatenate([np.zeros(m), [b for _, b in lim_rows]])
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = n + m, M.shape[0]
+    lp.a_matrix_.start_ = M.indptr.astype(np.int32)
+    lp.a_matrix_.index_ = M.indices.astype(np.int32)
+    lp.a_matrix_.value_ = M.data.astype(float)
+    h.passModel(lp)
+    h.run()
+    dual = np.asarray(h.getSolution().row_dual)
+    if dual.size < m:
+        return None
+    return np.abs(dual[:m])
+
+
+def _covered(cd: CoverData, chosen: np.ndarray) -> float:
+    x = np.zeros(cd.A.shape[0])
+    x[chosen] = 1.0
+    return float(cd.w[(cd.A.T @ x) > 0].sum())
 
 
 def solve_mclp_heuristic(problem: SitingProblem, *, p: int | None = None, budget: float | None = None,
@@ -171,12 +252,21 @@ def solve_mclp_heuristic(problem: SitingProblem, *, p: int | None = None, budget
     t0 = time.perf_counter()
     cd = cover_data(problem, with_groups=False)
     chosen = greedy_mclp(cd, p, budget)
-    chosen = interchange(cd, chosen, p, budget, time_budget_s=max(0.3 * time_limit_s, 0.5))
-    x = np.zeros(cd.A.shape[0], bool)
-    x[chosen] = True
-    gained = float(cd.w[(cd.A.T @ x.astype(float)) > 0].sum())
-    remaining = max(time_limit_s - (time.perf_counter() - t0), 0.5)
-    ub = lagrangian_bound(cd, p, budget, gained, time_budget_s=remaining)
+    chosen = interchange(cd, chosen, p, budget, time_budget_s=max(0.15 * time_limit_s, 0.5))
+    gained = _covered(cd, chosen)
+    # Most of the time goes to the bound; its relaxed solutions are primal candidates too.
+    remaining = max(0.75 * time_limit_s - (time.perf_counter() - t0), 0.5)
+    # LP duals from PDLP (if available) seed the multipliers; keep whichever seed bounds better.
+    lam0 = lp_duals_pdlp(cd, p, budget, 0.35 * remaining)
+    remaining = max(0.75 * time_limit_s - (time.perf_counter() - t0), 0.5)
+    ub, lag_sel, lag_val = lagrangian_bound(cd, p, budget, gained, time_budget_s=remaining, start=chosen,
+                                            lam0=lam0)
+    if (lag_sel is not None and lag_val > gained * (1 - 0.02)
+            and len(np.unique(cd.site[lag_sel])) == len(lag_sel)):  # one option per site
+        alt = interchange(cd, lag_sel, p, budget,
+                          time_budget_s=max(time_limit_s - (time.perf_counter() - t0), 0.2))
+        if _covered(cd, alt) > gained:
+            chosen, gained = alt, _covered(cd, alt)
     ub = min(ub, float(cd.w.sum()))
     params = {"p": p, "budget": budget, "time_limit_s": time_limit_s, "n_options": len(cd.options),
               "n_demand_points": cd.n_points, "n_demand_columns": len(cd.w)}
