@@ -163,3 +163,18 @@ def test_public_siting_helpers_match_the_run(sample_run):
     baoji = ec.check_norms(study, access, profile="baoji")
     assert study.config.norms.profile == "national"
     assert baoji.profile.name == "baoji" and baoji.communities["tier_required"].ne("").any()
+
+
+def test_reports_carry_the_siting_result(sample_run):
+    import openpyxl
+
+    out, result = sample_run
+    siting = json.loads((out / "out" / "siting.json").read_text(encoding="utf-8"))
+    book = openpyxl.load_workbook(out / "reports" / "gaps.xlsx", read_only=True)
+    assert {"建议新建设施", "选址前后覆盖"} <= set(book.sheetnames)
+    rows = list(book["建议新建设施"].iter_rows(values_only=True))
+    assert len(rows) - 1 == len(siting["new_sites"])
+    html = (out / "reports" / "report.html").read_text(encoding="utf-8")
+    assert "建议新建设施（选址结果）" in html
+    for site in siting["new_sites"]:
+        assert f">{site}<" in html

@@ -117,7 +117,7 @@ def run(config: StudyConfig | str | Path | None = None, *, out_dir: str | Path |
                     _write_siting(study, access, siting, staged)
                 result.stages["siting"] = siting
         with _timed("reports", timings):
-            _write_reports(study, norms, siting, staged)
+            _write_reports(study, access, norms, siting, staged)
         with _timed("map", timings):
             _write_map(study, access, norms, siting, staged, timings)
         # Last, so the warnings of every stage are in it.
@@ -310,13 +310,27 @@ def _write_siting(study: Study, access, siting, staged: StagedOutputs) -> None:
                                                   encoding="utf-8")
 
 
-def _write_reports(study: Study, norms: NormResult, siting, staged: StagedOutputs) -> None:
+def _write_reports(study: Study, access, norms: NormResult, siting, staged: StagedOutputs) -> None:
     from .report import write_reports
 
+    parameters = parameters_of(study.config)
+    siting_tables = None
+    if siting is not None:
+        from .siting import coverage_by_group
+
+        parameters.update({"siting_model": siting.model, "siting_method": siting.method,
+                           "siting_status": siting.status, "siting_objective": round(float(siting.objective), 3),
+                           "siting_bound": round(float(siting.bound), 3), "siting_gap": float(siting.gap),
+                           "siting_weight": study.config.siting.weight, "siting_p": study.config.siting.p,
+                           "siting_budget_cny": study.config.siting.budget})
+        proposed = pd.DataFrame(proposed_sites(study, siting).drop(columns="geometry"))
+        by_district = coverage_by_group(siting, access.demand["district"].to_numpy()).rename(
+            columns={"group": "district"})
+        siting_tables = {"proposed": proposed, "siting_district": by_district}
     write_reports(norms.communities, norms.districts, staged.folder("reports"), profile=norms.profile,
-                  parameters=parameters_of(study.config), input_files=[Path(f["path"]) for f in study.input_files],
+                  parameters=parameters, input_files=[Path(f["path"]) for f in study.input_files],
                   language=study.config.study.language, title=study.config.study.name,
-                  street_table=norms.streets, unassigned=norms.unassigned)
+                  street_table=norms.streets, unassigned=norms.unassigned, siting=siting_tables)
 
 
 def _write_map(study: Study, access, norms: NormResult, siting, staged: StagedOutputs,

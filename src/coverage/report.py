@@ -101,6 +101,8 @@ _TEXT: dict[str, tuple[str, str]] = {
     "summary": ("概要", "Summary"), "district": ("区县汇总", "By district"),
     "street": ("街道汇总", "By street"), "community": ("社区明细", "By community"),
     "unassigned": ("未落入任何社区的设施", "Facilities in no community"),
+    "proposed": ("建议新建设施（选址结果）", "Proposed new sites (siting)"),
+    "siting_district": ("选址前后各区覆盖", "Coverage by district before and after siting"),
     "rules": ("采用的规则", "Rules used"), "parameters": ("参数", "Parameters"),
     "inputs": ("输入文件", "Input files"), "profile": ("规范配置", "Norm profile"),
     "source": ("来源文件", "Source document"), "clause": ("条款", "Clause"), "note": ("说明", "Note"),
@@ -231,13 +233,15 @@ def _fmt_param(value: Any) -> str:
 def write_reports(community_table: pd.DataFrame, district_table: pd.DataFrame, out_dir: str | Path, *,
                   profile: NormProfile, parameters: dict, input_files: list[Path], language: str = "zh",
                   title: str = "", street_table: pd.DataFrame | None = None,
-                  unassigned: pd.DataFrame | None = None) -> dict[str, Path]:
+                  unassigned: pd.DataFrame | None = None,
+                  siting: dict[str, pd.DataFrame] | None = None) -> dict[str, Path]:
     """Write ``community_gaps.csv``, ``district_gaps.csv``, ``gaps.xlsx`` and ``report.html``.
 
     ``parameters`` (walk speed m/s, time limit min, profile name, …) is shown verbatim in the
     workbook and the page; ``input_files`` are listed with size and SHA-256. ``street_table``
     (``rollup(by="street")``) and ``unassigned`` (:func:`coverage.norms.unassigned_facilities`)
-    add a sheet/section each when given. Returns ``{"community_csv", "district_csv", "xlsx",
+    add a sheet/section each when given, as do the siting tables ``siting = {"proposed": ...,
+    "siting_district": ...}`` (proposed sites; covered weight before/after by district). Returns ``{"community_csv", "district_csv", "xlsx",
     "html"}`` (plus ``"street_csv"`` with a street table) -> path.
     """
     if language not in ("zh", "en"):
@@ -253,6 +257,9 @@ def write_reports(community_table: pd.DataFrame, district_table: pd.DataFrame, o
         street_table.to_csv(paths["street_csv"], index=False, encoding=CSV_ENCODING)
     checksums = file_checksums(input_files)
     tables = _report_tables(community_table, district_table, street_table, unassigned)
+    for key in ("proposed", "siting_district"):
+        if siting is not None and siting.get(key) is not None:
+            tables.append((key, pd.DataFrame(siting[key])))
     _write_xlsx(paths["xlsx"], tables, profile, parameters, checksums, language)
     _write_html(paths["html"], tables, profile, parameters, checksums, language,
                 title or _text("title", language))
@@ -274,6 +281,7 @@ def _report_tables(community, district, street, unassigned) -> list[tuple[str, p
 #: Sheet name of each table per language (Excel allows 31 characters, no []:*?/\).
 SHEETS = {"district": ("区县汇总", "district_gaps"), "street": ("街道汇总", "street_gaps"),
           "community": ("社区明细", "community_gaps"), "unassigned": ("未落入社区的设施", "unassigned_facilities"),
+          "proposed": ("建议新建设施", "proposed_sites"), "siting_district": ("选址前后覆盖", "siting_by_district"),
           "rules": ("规则", "rules"), "parameters": ("参数与输入文件", "parameters_inputs")}
 
 
