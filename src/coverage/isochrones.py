@@ -106,7 +106,7 @@ def edge_substrings(net: WalkNetwork, edge: np.ndarray, start: np.ndarray, end: 
 
 def isochrones(net: WalkNetwork, sites_snapped: Any, site_ids: Sequence[Any], kinds: Sequence[Any] | None,
                speed_mps: float, limits_min: Sequence[float] = (5, 10, 15), buffer_m: float = 40.0,
-               rings: bool = False, quad_segs: int = 3, chunk: int = 64,
+               rings: bool = False, quad_segs: int = 2, chunk: int = 64,
                n_threads: int | None = None) -> gpd.GeoDataFrame:
     """Street-following isochrones for every snapped site and limit.
 
@@ -133,7 +133,8 @@ def isochrones(net: WalkNetwork, sites_snapped: Any, site_ids: Sequence[Any], ki
     n_threads = n_threads or (os.cpu_count() or 1)
     dist_buf = np.full(net.n_nodes, np.inf)
 
-    def one_chunk(chunk_sites: np.ndarray) -> list[Any]:
+    def one_chunk(chunk_sites: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(group = site-in-chunk × limit, line) of the reachable street pieces of a chunk."""
         groups, edges, ss, tt = [], [], [], []
         for k, s in enumerate(chunk_sites):
             li, e, a, b = reachable_intervals(net, sites_snapped, int(s), lim_m, dist_buf)
@@ -141,36 +142,59 @@ def isochrones(net: WalkNetwork, sites_snapped: Any, site_ids: Sequence[Any], ki
             edges.append(e)
             ss.append(a)
             tt.append(b)
-        grp = np.concatenate(groups)
-        lines = edge_substrings(net, np.concatenate(edges), np.concatenate(ss), np.concatenate(tt))
-        n_groups = len(chunk_sites) * len(limits)
-        multi = np.full(n_groups, None, dtype=object)
-        present = np.unique(grp)
-        order = np.argsort(grp, kind="stable")
-        ml = shapely.multilinestrings(lines[order], indices=np.searchsorted(present, grp[order]))
-        multi[present] = ml
-        return multi
+        grp, e, a, b = (np.concatenate(v) for v in (groups, edges, ss, tt))
+        # merge per (group, edge): the stretch reached from the u end [0, A] and from the v end
+        # [B, len]; A >= B means the whole edge. Fewer, non-duplicated pieces make the union fast.
+        L = net.edge_length[e]
+        from_u = a <= 1e-9
+        from_v = b >= L - 1e-9
+        ends_only = from_u | from_v
+        key = grp[ends_only] * np.int64(net.n_edges) + e[ends_only]
+        A = np.where(from_u, b, -np.inf)[ends_only]
+        B = np.where(from_v, a, np.inf)[ends_only]
+        uk, inv = np.unique(key, return_inverse=True)
+        Amax = np.full(len(uk), -np.inf)
+        Bmin = np.full(len(uk), np.inf)
+        np.maximum.at(Amax, inv, A)
+        np.minimum.at(Bmin, inv, B)
+        kg, ke = uk // net.n_edges, uk % net.n_edges
+        full = Amax >= Bmin
+        pu = ~full & np.isfinite(Amax)
+        pv = ~full & np.isfinite(Bmin)
+        mid = ~ends_only  # stretches inside the site's own edge
+        eg = np.concatenate([ke[full], ke[pu], ke[pv], e[mid]])
+        es = np.concatenate([np.zeros(full.sum()), np.zeros(pu.sum()), Bmin[pv], a[mid]])
+        et = np.concatenate([net.edge_length[ke[full]], Amax[pu], net.edge_length[ke[pv]], b[mid]])
+        gg = np.concatenate([kg[full], kg[pu], kg[pv], grp[mid]])
+        return gg, edge_substrings(net, eg, es, et)
 
     chunks = [sites[i:i + chunk] for i in range(0, len(sites), chunk)]
-    # the search part holds the GIL only briefly; the buffering (most of the time) releases it
-    multis = [one_chunk(c) for c in chunks]
-    flat = np.concatenate(multis) if multis else np.empty(0, dtype=object)
-    polys = np.full(len(flat), None, dtype=object)
-    have = np.flatnonzero(flat != None)  # noqa: E711 - elementwise
-    parts = np.array_split(have, max(1, min(n_threads, len(have))))
+    polys = np.full(len(sites) * len(limits), None, dtype=object)
+    pool = ThreadPoolExecutor(n_threads) if n_threads > 1 else None
+    try:
+        for ci, c in enumerate(chunks):
+            grp, lines = one_chunk(c)
+            # buffering and union release the GIL: split the groups across threads
+            bufs = shapely.buffer(lines, buffer_m, quad_segs=quad_segs)
+            order = np.argsort(grp, kind="stable")
+            present, starts = np.unique(grp[order], return_index=True)
+            ends = np.r_[starts[1:], len(order)]
+            base = ci * chunk * len(limits)
 
-    def buf(idx: np.ndarray) -> None:
-        polys[idx] = shapely.buffer(flat[idx], buffer_m, quad_segs=quad_segs)
+            def union(k: int) -> None:
+                polys[base + present[k]] = shapely.union_all(bufs[order[starts[k]:ends[k]]])
 
-    if n_threads > 1 and len(have) > 1:
-        with ThreadPoolExecutor(n_threads) as pool:
-            list(pool.map(buf, parts))
-    else:
-        for p in parts:
-            buf(p)
+            if pool is not None:
+                list(pool.map(union, range(len(present))))
+            else:
+                for k in range(len(present)):
+                    union(k)
+    finally:
+        if pool is not None:
+            pool.shutdown()
     site_rep = np.repeat(sites, len(limits))
     lim_rep = np.tile(limits, len(sites))
-    polys = np.where(polys == None, shapely.Polygon(), polys)  # noqa: E711
+    polys[polys == None] = shapely.Polygon()  # noqa: E711 - elementwise
     if rings and len(limits) > 1:
         grid = polys.reshape(len(sites), len(limits))
         inner = np.concatenate([np.full((len(sites), 1), shapely.Polygon(), dtype=object), grid[:, :-1]], axis=1)
