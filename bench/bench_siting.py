@@ -16,6 +16,7 @@ Euclidean × 1.3 / 0.9 m/s, pairs ≤ 15 min kept).
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import time
 from pathlib import Path
@@ -64,8 +65,9 @@ def run_spopt(spopt, times, weights, p, limit, time_limit_s):
     elapsed = time.perf_counter() - t0
     # Score spopt's chosen sites with the same matrix (its fac2cli lists clients of unselected
     # facilities too, so it over-counts; the x variables are the decision).
-    chosen = [int(v.name[2:-1]) for v in model.problem.variables()
-              if v.name.startswith("x[") and (v.value() or 0) > 0.5]
+    # PuLP renames "x[12]" to "x_12_".
+    chosen = [int(re.sub(r"\D", "", v.name)) for v in model.problem.variables()
+              if v.name.startswith("x") and (v.value() or 0) > 0.5]
     covered = np.asarray(times[chosen].sum(axis=0)).ravel() > 0 if chosen else np.zeros(times.shape[1], bool)
     return float(weights[covered].sum()), elapsed
 

@@ -166,10 +166,13 @@ class SitingProblem:
             cost[n_e:] = cc
         cost[:n_e] = 0.0
         cap = np.full(n_e + n_c, np.inf)
+        # Unknown capacity (NaN) means unlimited: a missing figure must not close a site.
         if candidate_capacity is not None:
-            cap[n_e:] = np.where(np.isnan(candidate_capacity), np.inf, np.asarray(candidate_capacity, float))
+            cc = np.asarray(candidate_capacity, float)
+            cap[n_e:] = np.where(np.isnan(cc), np.inf, cc)
         if existing_capacity is not None:
-            cap[:n_e] = np.where(np.isnan(existing_capacity), np.inf, np.asarray(existing_capacity, float))
+            ec = np.asarray(existing_capacity, float)
+            cap[:n_e] = np.where(np.isnan(ec), np.inf, ec)
         tiers = tuple(tiers or ())
         if candidate_tiers is not None:
             candidate_tiers = np.asarray(candidate_tiers, dtype=bool)
