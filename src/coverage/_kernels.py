@@ -160,14 +160,20 @@ def points_from_nodes(dist, label, edge_u, edge_v, pt_edge, pt_pos, pt_len, pt_a
 @njit(cache=True, nogil=True)
 def bounded_pairs(indptr, indices, weights, adj_edge, edge_u, edge_v, edge_len,
                   tgt_ptr, tgt_idx, tgt_pos, tgt_acc,
-                  src_edge, src_pos, src_acc, sources, limit, dist, best):
+                  src_edge, src_pos, src_acc, sources, limit, dist):
     """Bounded searches from ``sources`` (indices into the src_* arrays). For each, every target
-    point within ``limit`` (m) is emitted as (source, target, distance).
+    point within ``limit`` (m) is emitted once as (source, target, distance).
 
-    ``tgt_ptr``/``tgt_idx`` group target points by edge (CSR over edges); ``dist`` (n_nodes)
-    and ``best`` (n_targets) are scratch arrays filled with inf, returned to inf on exit so
-    they can be reused across calls (only touched entries are reset: no O(n) per search).
+    ``tgt_ptr``/``tgt_idx`` group target points by edge (CSR over edges); ``tgt_pos`` and
+    ``tgt_acc`` are in that grouped order (contiguous per edge: few cache misses). ``dist``
+    (n_nodes) is an inf-filled scratch array, returned to inf (only touched entries are reset:
+    no O(n) work per search).
+
+    Targets are evaluated after each search, once per edge with both end distances final:
+    ``min(dist[u] + pos, dist[v] + len - pos)`` (plus the direct walk on the source's own edge),
+    so no per-target scratch array or min-merging is needed.
     """
+    n_edges = edge_len.shape[0]
     cap = 1024
     out_s = np.empty(cap, np.int64)
     out_t = np.empty(cap, np.int64)
@@ -176,20 +182,15 @@ def bounded_pairs(indptr, indices, weights, adj_edge, edge_u, edge_v, edge_len,
     hk = np.empty(indices.shape[0] + 3, np.float64)
     hv = np.empty(hk.shape[0], np.int64)
     touched = np.empty(dist.shape[0], np.int64)
-    ttouched = np.empty(best.shape[0], np.int64)
+    seen = np.full(n_edges, -1, np.int64)
     for si in range(sources.shape[0]):
         s = sources[si]
         e0 = src_edge[s]
-        if e0 < 0:
-            continue
-        r0 = limit - src_acc[s]
-        if r0 < 0:
+        if e0 < 0 or src_acc[s] > limit:
             continue
         nt = 0
-        ntt = 0
         size = 0
-        # seeds: both ends of the source's edge
-        for side in range(2):
+        for side in range(2):  # seeds: both ends of the source's edge
             u = edge_u[e0] if side == 0 else edge_v[e0]
             d0 = src_acc[s] + (src_pos[s] if side == 0 else edge_len[e0] - src_pos[s])
             if d0 <= limit and d0 < dist[u]:
@@ -198,38 +199,11 @@ def bounded_pairs(indptr, indices, weights, adj_edge, edge_u, edge_v, edge_len,
                     nt += 1
                 dist[u] = d0
                 size = _heap_push(hk, hv, size, d0, u)
-        # targets on the source's own edge, reached directly along it
-        for k in range(tgt_ptr[e0], tgt_ptr[e0 + 1]):
-            t = tgt_idx[k]
-            d = src_acc[s] + abs(src_pos[s] - tgt_pos[t]) + tgt_acc[t]
-            if d <= limit and d < best[t]:
-                if best[t] == np.inf:
-                    ttouched[ntt] = t
-                    ntt += 1
-                best[t] = d
         while size > 0:
             d, u, size = _heap_pop(hk, hv, size)
             if d > dist[u]:
-                continue
+                continue  # stale entry
             for j in range(indptr[u], indptr[u + 1]):
-                e = adj_edge[j]
-                # targets on this edge, walking in from u
-                if tgt_ptr[e + 1] > tgt_ptr[e]:
-                    from_u = edge_u[e] == u
-                    from_v = edge_v[e] == u
-                    for k in range(tgt_ptr[e], tgt_ptr[e + 1]):
-                        t = tgt_idx[k]
-                        off = np.inf
-                        if from_u:
-                            off = tgt_pos[t]
-                        if from_v:
-                            off = min(off, edge_len[e] - tgt_pos[t])
-                        dt = d + off + tgt_acc[t]
-                        if dt <= limit and dt < best[t]:
-                            if best[t] == np.inf:
-                                ttouched[ntt] = t
-                                ntt += 1
-                            best[t] = dt
                 v = indices[j]
                 nd = d + weights[j]
                 if nd <= limit and nd < dist[v]:
@@ -238,20 +212,37 @@ def bounded_pairs(indptr, indices, weights, adj_edge, edge_u, edge_v, edge_len,
                         nt += 1
                     dist[v] = nd
                     size = _heap_push(hk, hv, size, nd, v)
-        # emit and reset
-        if nout + ntt > cap:
-            while nout + ntt > cap:
-                cap *= 2
-            out_s = _resize_i(out_s, cap)
-            out_t = _resize_i(out_t, cap)
-            out_d = _resize_f(out_d, cap)
-        for k in range(ntt):
-            t = ttouched[k]
-            out_s[nout] = s
-            out_t[nout] = t
-            out_d[nout] = best[t]
-            nout += 1
-            best[t] = np.inf
+        # targets: the source's own edge (also walked directly), then every edge at a reached node
+        for k in range(-1, nt):
+            if k < 0:
+                first, last = 0, 1
+            else:
+                first, last = indptr[touched[k]], indptr[touched[k] + 1]
+            for j in range(first, last):
+                e = e0 if k < 0 else adj_edge[j]
+                if seen[e] == si or tgt_ptr[e + 1] == tgt_ptr[e]:
+                    continue
+                seen[e] = si
+                da = dist[edge_u[e]]
+                db = dist[edge_v[e]] + edge_len[e]
+                need = tgt_ptr[e + 1] - tgt_ptr[e]
+                if nout + need > cap:
+                    while nout + need > cap:
+                        cap *= 2
+                    out_s = _resize_i(out_s, cap)
+                    out_t = _resize_i(out_t, cap)
+                    out_d = _resize_f(out_d, cap)
+                for q in range(tgt_ptr[e], tgt_ptr[e + 1]):
+                    p = tgt_pos[q]
+                    dt = min(da + p, db - p)
+                    if e == e0:
+                        dt = min(dt, src_acc[s] + abs(src_pos[s] - p))
+                    dt += tgt_acc[q]
+                    if dt <= limit:
+                        out_s[nout] = s
+                        out_t[nout] = tgt_idx[q]
+                        out_d[nout] = dt
+                        nout += 1
         for k in range(nt):
             dist[touched[k]] = np.inf
     return out_s[:nout], out_t[:nout], out_d[:nout]

@@ -235,17 +235,17 @@ def coverage_matrix(net: WalkNetwork, site_snapped: Snapped, demand_snapped: Sna
     indptr, indices, weights, adj_edge = _csr(net)
     eu, ev = net.edge_u.astype(np.int64), net.edge_v.astype(np.int64)
     tptr, tidx = _group_by_edge(net, demand_snapped)
+    tpos, tacc = demand_snapped.pos[tidx], demand_snapped.access_m[tidx]
     batches = [sources[i:i + batch_size] for i in range(0, len(sources), batch_size)]
     n_threads = n_threads or min(len(batches), os.cpu_count() or 1)
 
     def run(batch: np.ndarray):
-        # scratch arrays per call: inf-filled, the kernel resets what it touches
+        # scratch array per call: inf-filled, the kernel resets what it touches
         dist = np.full(net.n_nodes, np.inf)
-        best = np.full(n_pts, np.inf)
         return K.bounded_pairs(indptr, indices, weights, adj_edge, eu, ev, net.edge_length,
-                               tptr, tidx, demand_snapped.pos, demand_snapped.access_m,
+                               tptr, tidx, tpos, tacc,
                                site_snapped.edge, site_snapped.pos, site_snapped.access_m,
-                               batch, limit, dist, best)
+                               batch, limit, dist)
 
     if n_threads > 1:
         with ThreadPoolExecutor(n_threads) as pool:
