@@ -391,9 +391,10 @@ _SUMS = (("population", "residents"), ("elderly_population", "elderly"), ("house
 
 def _weighted_median(key: pd.Series, t: np.ndarray, w: np.ndarray) -> pd.Series:
     """Weighted median of ``t`` per ``key`` (equal weights in groups whose weights are unusable)."""
-    df = pd.DataFrame({"k": key.to_numpy(), "t": t, "w": w})
-    bad = df.groupby("k")["w"].transform(lambda s: not (np.isfinite(s).all() and s.sum() > 0))
-    df.loc[bad.astype(bool), "w"] = 1.0
+    df = pd.DataFrame({"k": key.to_numpy(), "t": t, "w": w, "f": np.isfinite(w)})
+    g = df.groupby("k")
+    bad = ~(g["f"].transform("all") & (g["w"].transform("sum") > 0))
+    df.loc[bad.to_numpy(), "w"] = 1.0
     df = df.sort_values(["k", "t"], kind="stable")
     cum = df.groupby("k")["w"].cumsum()
     half = df.groupby("k")["w"].transform("sum") / 2.0

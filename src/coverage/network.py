@@ -243,9 +243,14 @@ def network_from_graph(G: nx.MultiDiGraph | nx.Graph, metric_crs: Any, source: s
     dst_crs = pyproj.CRS.from_user_input(metric_crs)
     nodes = list(G.nodes)
     n = len(nodes)
-    pos = {node: i for i, node in enumerate(nodes)}
     nx_ = np.fromiter((G.nodes[v]["x"] for v in nodes), dtype=np.float64, count=n)
     ny_ = np.fromiter((G.nodes[v]["y"] for v in nodes), dtype=np.float64, count=n)
+    # Number nodes along a Z-order curve: neighbours in space get neighbouring indices, so the
+    # searches touch nearby memory (OSM/osmnx order is arbitrary; this is worth ~1.5x).
+    order = _z_order(nx_, ny_)
+    nodes = [nodes[i] for i in order]
+    nx_, ny_ = nx_[order], ny_[order]
+    pos = {node: i for i, node in enumerate(nodes)}
     try:
         node_id = np.asarray(nodes, dtype=np.int64)
     except (TypeError, ValueError):
@@ -288,6 +293,25 @@ def network_from_graph(G: nx.MultiDiGraph | nx.Graph, metric_crs: Any, source: s
     })[keep]
     return network_from_arrays(x, y, eu[keep], ev[keep], dst_crs, geom[keep], node_id, attrs,
                                source=source, report=report)
+
+
+def _z_order(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Permutation sorting points along a Morton (Z-order) curve on a 2^16 grid."""
+    if len(x) == 0:
+        return np.arange(0)
+
+    def spread(v: np.ndarray) -> np.ndarray:
+        v = v.astype(np.uint64)
+        for shift, mask in ((8, 0x00FF00FF), (4, 0x0F0F0F0F), (2, 0x33333333), (1, 0x55555555)):
+            v = (v | (v << np.uint64(shift))) & np.uint64(mask)
+        return v
+
+    def scale(v: np.ndarray) -> np.ndarray:
+        lo, hi = np.nanmin(v), np.nanmax(v)
+        return np.nan_to_num((v - lo) / (hi - lo if hi > lo else 1.0) * 65535.0)
+
+    code = spread(scale(x)) | (spread(scale(y)) << np.uint64(1))
+    return np.argsort(code, kind="stable")
 
 
 def _tag_text(value: object) -> str:
