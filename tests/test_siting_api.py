@@ -132,3 +132,22 @@ def test_pcenter_infeasible_within_limit_is_reported():
     cand = sp.csr_matrix((np.array([1.0, 1.0]), (np.array([0, 1]), np.array([0, 1]))), shape=(2, 2))
     res = solve(SitingProblem.from_matrices(cand, np.ones(2), limit_min=LIMIT), "pcenter", p=1)
     assert res.status == "infeasible" and "at least 2" in res.message
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_nothing_to_add_is_a_clean_answer(model):
+    # The existing facility already reaches every point: no model needs a new site to cover more.
+    exist = np.array([[1.0, 1.0, 1.0]])
+    cand = np.array([[1.0, np.inf, np.inf], [np.inf, 2.0, np.inf]])
+    prob = SitingProblem.from_matrices(cand, np.ones(3), existing_times=exist, limit_min=5)
+    res = solve(prob, model, p=1)
+    assert res.status == "optimal" and res.covered.all() and res.covered_before.all()
+    if model in ("mclp", "lscp", "partial"):
+        assert len(res.selected_ids) == 0
+
+
+def test_unreachable_demand_only():
+    prob = SitingProblem.from_matrices(np.full((2, 3), np.inf), np.ones(3), limit_min=5)
+    for model in MODELS:
+        res = solve(prob, model, p=1)
+        assert res.uncoverable_weight == 3.0 and not res.covered.any()

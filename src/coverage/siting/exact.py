@@ -234,6 +234,10 @@ def solve_cover_exact(problem: SitingProblem, model: str, *, p: int | None = Non
     params = {"p": p, "budget": budget, "target_share": target_share, "min_group_share": min_group_share,
               "time_limit_s": time_limit_s, "mip_gap": mip_gap, "n_options": int(nx),
               "n_demand_points": int(cd.n_points), "n_demand_columns": int(m)}
+    if model == "mclp" and not p and not budget:
+        raise ValueError("MCLP needs p (number of new sites) or a budget.")
+    if nx == 0 or m == 0:
+        return trivial_cover_result(problem, model, cd, "exact", t0, params)
     opr = one_per_site_rows(cd.site)
     rows = []
     if opr.shape[0]:
@@ -284,6 +288,15 @@ def solve_cover_exact(problem: SitingProblem, model: str, *, p: int | None = Non
         obj = float("nan")
     return build_result(problem, model, "exact", out.status, chosen, obj, bound,
                         time.perf_counter() - t0, params, " ".join(notes))
+
+
+def trivial_cover_result(problem: SitingProblem, model: str, cd: CoverData, method: str, t0: float,
+                         params: dict) -> SitingResult:
+    """No new site can add coverage (all reachable demand already covered, or none reachable)."""
+    obj = cd.w_before if model == "mclp" else 0.0
+    return build_result(problem, model, method, "optimal", np.zeros(0, int), obj, obj,
+                        time.perf_counter() - t0, params,
+                        "no candidate site adds coverage: reachable demand is already covered or none is reachable.")
 
 
 def _use_cost(problem: SitingProblem, minimize: str) -> bool:
@@ -459,6 +472,10 @@ def solve_pcenter_exact(problem: SitingProblem, p: int, *, time_limit_s: float |
     values = np.unique(o.times.data)
     values = values[values >= lower]
     sub = _restrict_weights(problem, need)
+    if not need.any() or len(values) == 0:
+        return build_result(problem, "pcenter", "exact", "optimal", np.zeros(0, int), 0.0, 0.0,
+                            time.perf_counter() - t0, {"p": p},
+                            "no demand point is within reach of any site: nothing to centre on.")
     lo, hi = 0, len(values) - 1
     best = None
     status = "optimal"

@@ -18,7 +18,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.optimize import linprog
 
-from .exact import CoverData, _use_cost, cover_data
+from .exact import CoverData, _use_cost, cover_data, trivial_cover_result
 from .problem import SitingProblem
 from .result import SitingResult, build_result
 
@@ -251,6 +251,10 @@ def solve_mclp_heuristic(problem: SitingProblem, *, p: int | None = None, budget
         raise ValueError("MCLP needs p (number of new sites) or a budget.")
     t0 = time.perf_counter()
     cd = cover_data(problem, with_groups=False)
+    params = {"p": p, "budget": budget, "time_limit_s": time_limit_s, "n_options": len(cd.options),
+              "n_demand_points": cd.n_points, "n_demand_columns": len(cd.w)}
+    if len(cd.options) == 0 or len(cd.w) == 0:
+        return trivial_cover_result(problem, "mclp", cd, "heuristic", t0, params)
     chosen = greedy_mclp(cd, p, budget)
     chosen = interchange(cd, chosen, p, budget, time_budget_s=max(0.15 * time_limit_s, 0.5))
     gained = _covered(cd, chosen)
@@ -268,8 +272,6 @@ def solve_mclp_heuristic(problem: SitingProblem, *, p: int | None = None, budget
         if _covered(cd, alt) > gained:
             chosen, gained = alt, _covered(cd, alt)
     ub = min(ub, float(cd.w.sum()))
-    params = {"p": p, "budget": budget, "time_limit_s": time_limit_s, "n_options": len(cd.options),
-              "n_demand_points": cd.n_points, "n_demand_columns": len(cd.w)}
     status = "optimal" if ub - gained <= 1e-9 * max(1.0, ub) else "feasible"
     return build_result(problem, "mclp", "heuristic", status, cd.options[chosen],
                         cd.w_before + gained, cd.w_before + ub, time.perf_counter() - t0, params)
@@ -280,9 +282,13 @@ def solve_cover_heuristic(problem: SitingProblem, model: str, *, target_share: f
     """Greedy LSCP / partial cover (weight per cost), redundant sites removed; LP bound."""
     t0 = time.perf_counter()
     cd = cover_data(problem, with_groups=False)
+    n, m = cd.A.shape
+    params = {"target_share": target_share, "time_limit_s": time_limit_s, "n_options": n,
+              "n_demand_points": cd.n_points, "n_demand_columns": m}
+    if n == 0 or m == 0:
+        return trivial_cover_result(problem, model, cd, "heuristic", t0, params)
     A = cd.A.tocsr()
     Ac = cd.A.tocsc()
-    n, m = A.shape
     cost = cd.cost if _use_cost(problem, minimize) else np.ones(n)
     notes = []
     if model == "lscp":
@@ -343,7 +349,5 @@ def solve_cover_heuristic(problem: SitingProblem, model: str, *, target_share: f
     if model == "lscp" or not _use_cost(problem, minimize):
         bound = float(np.ceil(bound - 1e-6)) if not _use_cost(problem, minimize) else bound
     status = "optimal" if obj - bound <= 1e-9 * max(1.0, obj) else "feasible"
-    params = {"target_share": target_share, "time_limit_s": time_limit_s, "n_options": n,
-              "n_demand_points": cd.n_points, "n_demand_columns": m}
     return build_result(problem, model, "heuristic", status, cd.options[chosen], obj, bound,
                         time.perf_counter() - t0, params, " ".join(notes))
