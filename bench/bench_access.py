@@ -127,11 +127,12 @@ def main() -> None:
     # settled nodes per 15-min search (sample)
     from coverage import _kernels as K
     buf = np.full(net.n_nodes, np.inf)
-    a = net.adj
+    from coverage.access import _csr
+    indptr, indices, weights, _ = _csr(net)
     settled = []
     for s in np.flatnonzero(cs.edge >= 0)[:200]:
         e = cs.edge[s]
-        nodes, _ = K.settle(a.indptr.astype(np.int64), a.indices.astype(np.int64), a.data,
+        nodes, _ = K.settle(indptr, indices, weights,
                             np.array([net.edge_u[e], net.edge_v[e]], np.int64),
                             np.array([cs.access_m[s] + cs.pos[s], cs.access_m[s] + cs.edge_len[s] - cs.pos[s]]),
                             limit_m, buf)

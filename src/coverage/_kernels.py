@@ -158,22 +158,23 @@ def points_from_nodes(dist, label, edge_u, edge_v, pt_edge, pt_pos, pt_len, pt_a
 
 
 @njit(cache=True, nogil=True)
-def bounded_pairs(indptr, indices, weights, adj_edge, edge_u, edge_v, edge_len,
-                  tgt_ptr, tgt_idx, tgt_pos, tgt_acc,
+def bounded_pairs(indptr, indices, weights, adj_edge, slot_fwd, slot_t0, slot_t1,
+                  edge_u, edge_v, edge_len, tgt_ptr, tgt_idx, tgt_pos, tgt_acc,
                   src_edge, src_pos, src_acc, sources, limit, dist):
     """Bounded searches from ``sources`` (indices into the src_* arrays). For each, every target
     point within ``limit`` (m) is emitted once as (source, target, distance).
 
-    ``tgt_ptr``/``tgt_idx`` group target points by edge (CSR over edges); ``tgt_pos`` and
-    ``tgt_acc`` are in that grouped order (contiguous per edge: few cache misses). ``dist``
-    (n_nodes) is an inf-filled scratch array, returned to inf (only touched entries are reset:
-    no O(n) work per search).
+    Targets are grouped by edge (``tgt_ptr`` CSR over edges; ``tgt_idx`` their ids, ``tgt_pos``
+    and ``tgt_acc`` in that order). ``slot_t0/slot_t1`` give each adjacency slot's range of
+    targets and ``slot_fwd`` whether the slot runs along the edge's geometry (u→v): the target
+    scan then reads memory in adjacency order instead of jumping through per-edge arrays —
+    on a city-size network this halves the time. ``dist`` (n_nodes) is an inf-filled scratch
+    array, returned to inf (only touched entries are reset: no O(n) work per search).
 
     Targets are evaluated after each search, once per edge with both end distances final:
-    ``min(dist[u] + pos, dist[v] + len - pos)`` (plus the direct walk on the source's own edge),
-    so no per-target scratch array or min-merging is needed.
+    ``min(dist[u] + pos, dist[v] + len - pos)`` (plus the direct walk on the source's own edge).
+    An edge is handled at its lower-numbered reached end; self-loops have a single slot.
     """
-    n_edges = edge_len.shape[0]
     cap = 1024
     out_s = np.empty(cap, np.int64)
     out_t = np.empty(cap, np.int64)
@@ -182,7 +183,6 @@ def bounded_pairs(indptr, indices, weights, adj_edge, edge_u, edge_v, edge_len,
     hk = np.empty(indices.shape[0] + 3, np.float64)
     hv = np.empty(hk.shape[0], np.int64)
     touched = np.empty(dist.shape[0], np.int64)
-    seen = np.full(n_edges, -1, np.int64)
     for si in range(sources.shape[0]):
         s = sources[si]
         e0 = src_edge[s]
@@ -212,32 +212,49 @@ def bounded_pairs(indptr, indices, weights, adj_edge, edge_u, edge_v, edge_len,
                         nt += 1
                     dist[v] = nd
                     size = _heap_push(hk, hv, size, nd, v)
-        # targets: the source's own edge (also walked directly), then every edge at a reached node
-        for k in range(-1, nt):
-            if k < 0:
-                first, last = 0, 1
-            else:
-                first, last = indptr[touched[k]], indptr[touched[k] + 1]
-            for j in range(first, last):
-                e = e0 if k < 0 else adj_edge[j]
-                if seen[e] == si or tgt_ptr[e + 1] == tgt_ptr[e]:
+        need = tgt_ptr[e0 + 1] - tgt_ptr[e0]
+        for k in range(nt):
+            u = touched[k]
+            for j in range(indptr[u], indptr[u + 1]):
+                need += slot_t1[j] - slot_t0[j]
+        if nout + need > cap:  # an upper bound of this search's output
+            while nout + need > cap:
+                cap *= 2
+            out_s = _resize_i(out_s, cap)
+            out_t = _resize_i(out_t, cap)
+            out_d = _resize_f(out_d, cap)
+        # the source's own edge: from both ends and directly along it
+        da = dist[edge_u[e0]]
+        db = dist[edge_v[e0]] + edge_len[e0]
+        for q in range(tgt_ptr[e0], tgt_ptr[e0 + 1]):
+            p = tgt_pos[q]
+            dt = min(min(da + p, db - p), src_acc[s] + abs(src_pos[s] - p)) + tgt_acc[q]
+            if dt <= limit:
+                out_s[nout] = s
+                out_t[nout] = tgt_idx[q]
+                out_d[nout] = dt
+                nout += 1
+        for k in range(nt):
+            u = touched[k]
+            du = dist[u]
+            for j in range(indptr[u], indptr[u + 1]):
+                if slot_t1[j] == slot_t0[j]:
                     continue
-                seen[e] = si
-                da = dist[edge_u[e]]
-                db = dist[edge_v[e]] + edge_len[e]
-                need = tgt_ptr[e + 1] - tgt_ptr[e]
-                if nout + need > cap:
-                    while nout + need > cap:
-                        cap *= 2
-                    out_s = _resize_i(out_s, cap)
-                    out_t = _resize_i(out_t, cap)
-                    out_d = _resize_f(out_d, cap)
-                for q in range(tgt_ptr[e], tgt_ptr[e + 1]):
+                v = indices[j]
+                dv = dist[v]
+                if v < u and dv != np.inf:
+                    continue  # handled from v
+                if adj_edge[j] == e0:
+                    continue
+                if slot_fwd[j]:
+                    da = du
+                    db = dv + weights[j]
+                else:
+                    da = dv
+                    db = du + weights[j]
+                for q in range(slot_t0[j], slot_t1[j]):
                     p = tgt_pos[q]
-                    dt = min(da + p, db - p)
-                    if e == e0:
-                        dt = min(dt, src_acc[s] + abs(src_pos[s] - p))
-                    dt += tgt_acc[q]
+                    dt = min(da + p, db - p) + tgt_acc[q]
                     if dt <= limit:
                         out_s[nout] = s
                         out_t[nout] = tgt_idx[q]

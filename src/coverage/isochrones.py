@@ -5,8 +5,10 @@ For each site and limit: the street parts reachable within the limit — whole e
 and unioned. Blocks the walk does not enter stay holes (unlike convex/concave hulls).
 
 Invariant (tested): a location on a street reached within the limit lies inside the polygon;
-so does any point whose access walk to that street is at most ``buffer_m``. Conversely a point
-farther from the polygon than its own access walk cannot be reached within the limit.
+so does any point whose access walk to that street is at most ``buffer_m`` (up to the polygonal
+approximation of round buffers: ``buffer_m * cos(pi / (4 * quad_segs))``, 0.92 × buffer_m by
+default). Conversely a point farther from the polygon than its own access walk cannot be
+reached within the limit.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import pandas as pd
 import shapely
 
 from . import _kernels as K
+from .access import _csr
 from .network import WalkNetwork
 
 log = logging.getLogger(__name__)
@@ -45,16 +48,15 @@ def reachable_intervals(net: WalkNetwork, snapped: Any, site: int, limits_m: Seq
     sd = np.array([acc + pos, acc + L0 - pos])
     if dist_buf is None:
         dist_buf = np.full(net.n_nodes, np.inf)
-    a = net.adj
-    nodes, d = K.settle(a.indptr.astype(np.int64), a.indices.astype(np.int64), a.data, seeds, sd,
-                        float(lim.max()), dist_buf)
+    indptr, indices, weights, adj_edge = _csr(net)
+    nodes, d = K.settle(indptr, indices, weights, seeds, sd, float(lim.max()), dist_buf)
     # every adjacency slot of every settled node: (node distance, edge)
-    starts, stops = a.indptr[nodes], a.indptr[nodes + 1]
+    starts, stops = indptr[nodes], indptr[nodes + 1]
     cnt = stops - starts
     slot = np.repeat(starts - np.cumsum(cnt) + cnt, cnt) + np.arange(cnt.sum())
     nd = np.repeat(d, cnt)
     node = np.repeat(nodes, cnt)
-    e = net.adj_edge[slot].astype(np.int64)
+    e = adj_edge[slot].astype(np.int64)
     elen = net.edge_length[e]
     from_u = net.edge_u[e] == node
     from_v = net.edge_v[e] == node  # both for self-loops

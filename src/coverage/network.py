@@ -71,8 +71,8 @@ class WalkNetwork:
     edge_attrs : DataFrame (n_edges rows)
         highway, name, osmid of each edge (for output only).
     adj : scipy.sparse.csr_matrix (n_nodes × n_nodes)
-        Directed adjacency with lengths (m); each undirected edge appears twice, parallel edges
-        are kept as separate entries (built from its arrays, never summed).
+        Directed adjacency with lengths (m); each undirected edge appears twice (a self-loop
+        once), parallel edges are kept as separate entries (built from arrays, never summed).
     adj_edge : int32 array (adj.nnz,)
         The undirected edge behind each adjacency entry.
     component : int32 array (n_nodes,)
@@ -170,9 +170,11 @@ def network_from_arrays(x: np.ndarray, y: np.ndarray, edge_u: np.ndarray, edge_v
     m = len(eu)
     # CSR of the symmetric adjacency built directly from arrays: parallel edges and zero
     # lengths stay separate explicit entries (a COO→CSR conversion would sum/drop them).
-    rows = np.concatenate([eu, ev])
-    cols = np.concatenate([ev, eu])
-    eid = np.concatenate([np.arange(m, dtype=np.int32)] * 2)
+    # self-loops get a single entry (u→u twice would only duplicate work and outputs)
+    twin = np.flatnonzero(eu != ev)
+    rows = np.concatenate([eu, ev[twin]])
+    cols = np.concatenate([ev, eu[twin]])
+    eid = np.concatenate([np.arange(m, dtype=np.int32), twin.astype(np.int32)])
     order = np.lexsort((cols, rows))
     rows, cols, eid = rows[order], cols[order], eid[order]
     indptr = np.zeros(n + 1, dtype=np.int64)
