@@ -329,3 +329,22 @@ def test_write_access_outputs(chengdu_study, tmp_path):
     assert csv.read_bytes()[:3] == b"\xef\xbb\xbf"
     table = pd.read_csv(csv, encoding="utf-8-sig")
     assert len(table) == len(res.communities)
+
+
+@pytest.mark.parametrize("preset,speed", [("older", 0.9), ("general", 1.0), ("frail", 0.76), (1.2, 1.2)])
+def test_walk_speed_presets_and_no_sites(preset, speed):
+    net = network_from_arrays(np.array([0.0, 2000.0]), np.zeros(2), [0], [1], "EPSG:32648")
+    comm = gpd.GeoDataFrame({"community_id": ["a"], "district": ["D"], "population": [100.0]},
+                            geometry=[shapely.box(90, 1, 110, 21)], crs="EPSG:32648")
+    fac = gpd.GeoDataFrame({"facility_id": ["f"], "kind": ["service_station"]},
+                           geometry=shapely.points([1000.0], [0.0]), crs="EPSG:32648")
+    res = compute_access(comm, fac, None, net, AccessSection(walk_speed=preset))
+    d = res.demand
+    assert res.params["walk_speed_mps"] == speed and res.candidate_matrix.shape == (0, len(d))
+    # the community is too small for the 50 m grid: one representative point at x=100, 11 m
+    # off the street, 900 m along it from the facility
+    assert d["method"].tolist() == ["centroid"] and d["access_m"].iloc[0] == pytest.approx(11.0)
+    want = (900.0 + d["access_m"]) / speed / 60.0
+    assert np.allclose(d["time_min"], want)
+    assert d["within_limit"].tolist() == (want <= 15.0).tolist()
+    assert res.communities["share_residents_within"].iloc[0] == pytest.approx((want <= 15).mean())
