@@ -18,7 +18,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.optimize import linprog
 
-from .exact import CoverData, _use_cost, cover_data, trivial_cover_result
+from .exact import PRESOLVE_MAX_NNZ, CoverData, _use_cost, cover_data, trivial_cover_result
 from .problem import SitingProblem
 from .result import SitingResult, build_result
 
@@ -337,14 +337,16 @@ def solve_cover_heuristic(problem: SitingProblem, model: str, *, target_share: f
     # LP relaxation bound.
     if model == "lscp":
         lp = linprog(cost, A_ub=-A.T.tocsr(), b_ub=-np.ones(m), bounds=(0, 1), method="highs",
-                     options={"time_limit": max(time_limit_s - (time.perf_counter() - t0), 0.5)})
+                     options={"time_limit": max(time_limit_s - (time.perf_counter() - t0), 0.5),
+                              "presolve": cd.A.nnz <= PRESOLVE_MAX_NNZ})
     else:
         c = np.concatenate([cost, np.zeros(m)])
         A_ub = sp.vstack([sp.hstack([-A.T.tocsr(), sp.identity(m)]),
                           sp.hstack([sp.csr_matrix((1, n)), sp.csr_matrix(-cd.w.reshape(1, -1))])], format="csr")
         b_ub = np.concatenate([np.zeros(m), [-need]])
         lp = linprog(c, A_ub=A_ub, b_ub=b_ub, bounds=(0, 1), method="highs",
-                     options={"time_limit": max(time_limit_s - (time.perf_counter() - t0), 0.5)})
+                     options={"time_limit": max(time_limit_s - (time.perf_counter() - t0), 0.5),
+                              "presolve": cd.A.nnz <= PRESOLVE_MAX_NNZ})
     bound = float(lp.fun) if lp.status == 0 else 0.0
     if model == "lscp" or not _use_cost(problem, minimize):
         bound = float(np.ceil(bound - 1e-6)) if not _use_cost(problem, minimize) else bound
