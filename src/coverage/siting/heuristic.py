@@ -2,7 +2,11 @@
 
 MCLP: greedy by marginal covered weight (per unit cost under a budget), then best-swap
 interchange; the bound is a Lagrangian relaxation of the covering rows ``z_j <= Σ x_o``
-minimised by subgradient steps (every evaluated multiplier vector gives a valid upper bound).
+minimised by projected subgradient steps (every evaluated multiplier vector gives a valid
+upper bound), seeded with the better of approximate LP duals from HiGHS' first-order solver
+(PDLP, when highspy is installed) and duals read off the greedy solution. Its limit is the
+LP relaxation: on instances whose LP gap is large no Lagrangian bound proves the heuristic
+closer than that gap (see bench/bench_siting.py).
 LSCP / partial: greedy by newly covered weight per cost, redundant sites dropped; the bound
 is the LP relaxation solved by HiGHS.
 
