@@ -33,7 +33,7 @@ from citygen import make_city, points_near_edges  # noqa: E402
 
 from coverage.access import coverage_matrix, nearest_facility, snap_points  # noqa: E402
 from coverage.isochrones import isochrones  # noqa: E402
-from coverage.network import network_from_arrays  # noqa: E402
+from coverage.network import _z_order, network_from_arrays  # noqa: E402
 
 SPEED = 0.9
 LIMIT_MIN = 15.0
@@ -96,11 +96,18 @@ def main() -> None:
     n_cand = args.candidates or (1_000 if args.small else 10_000)
     limit_m = LIMIT_MIN * 60 * SPEED
     tab = Table()
-    print(f"walk speed {SPEED} m/s, limit {LIMIT_MIN:g} min = {limit_m:.0f} m")
+    import os
+    print(f"walk speed {SPEED} m/s, limit {LIMIT_MIN:g} min = {limit_m:.0f} m; {os.cpu_count()} cores, "
+          f"load average at start {os.getloadavg()[0]:.1f} (other jobs slow every figure alike)")
 
     tab.add("numba warm-up (compile or load cache, tiny network)", warm_up())
     (x, y, u, v), t = timed(make_city, n_nodes, 0)
     tab.add("generate city", t, f"{len(x):,} nodes, {len(u):,} edges")
+    # number nodes along a Z-order curve, as load_walk_network does for OSM data
+    order = _z_order(x, y)
+    inv = np.empty_like(order)
+    inv[order] = np.arange(len(order))
+    x, y, u, v = x[order], y[order], inv[u], inv[v]
     net, t = timed(network_from_arrays, x, y, u, v, "EPSG:32648")
     tab.add("engine: build network (geometries, CSR, components)", t,
             f"main part {int(net.main_node_mask.sum()):,} nodes, mean edge {net.edge_length.mean():.1f} m")
@@ -198,6 +205,7 @@ def main() -> None:
     if pre is not None and rng_t is not None:
         print(f"  {'coverage matrix vs pandana preprocessing + nodes_in_range (target > 1x)':<72} {(pre + rng_t) / cov:8.1f}x")
         print(f"  {'coverage matrix vs pandana nodes_in_range alone':<72} {rng_t / cov:8.1f}x")
+    print(f"load average at end {os.getloadavg()[0]:.1f}")
     print(f"peak memory of the engine stages: {engine_peak:,.0f} MB (target < 4,096 MB); "
           f"whole run: {peak_mb():,.0f} MB")
 
