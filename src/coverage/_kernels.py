@@ -38,7 +38,6 @@ def _import_numba():
 numba = _import_numba()
 njit = numba.njit
 
-INF = np.inf
 
 
 # A 4-ary min-heap of (distance, node) with lazy deletion, moving a "hole" instead of swapping:

@@ -21,7 +21,6 @@ from typing import Any, Sequence
 
 import geopandas as gpd
 import numpy as np
-import pandas as pd
 import shapely
 
 from . import _kernels as K
