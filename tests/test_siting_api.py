@@ -151,3 +151,13 @@ def test_unreachable_demand_only():
     for model in MODELS:
         res = solve(prob, model, p=1)
         assert res.uncoverable_weight == 3.0 and not res.covered.any()
+
+
+def test_auto_switches_to_the_heuristic_on_large_matrices(monkeypatch):
+    import coverage.siting as siting
+
+    monkeypatch.setattr(siting, "AUTO_EXACT_MAX_PAIRS", 0)
+    res = call(SitingSection(model="mclp", p=1, method="auto"))
+    assert res.method == "heuristic" and list(res.selected_ids) == ["a"]
+    with pytest.raises(ValueError, match="no heuristic"):
+        call(SitingSection(model="pmedian", p=1, method="heuristic"))
