@@ -242,7 +242,8 @@ def coverage_matrix(net: WalkNetwork, site_snapped: Snapped, demand_snapped: Sna
     tptr, tidx = _group_by_edge(net, demand_snapped)
     tpos, tacc = demand_snapped.pos[tidx], demand_snapped.access_m[tidx]
     # per adjacency slot: its targets and its direction along the edge geometry
-    slot_t0, slot_t1 = tptr[adj_edge], tptr[adj_edge + 1]
+    slot_t0 = tptr[adj_edge].astype(np.int32)  # int32: less memory traffic in the scan
+    slot_t1 = tptr[adj_edge + 1].astype(np.int32)
     rows = np.repeat(np.arange(net.n_nodes, dtype=np.int64), np.diff(indptr))
     slot_fwd = eu[adj_edge] == rows
     batches = [sources[i:i + batch_size] for i in range(0, len(sources), batch_size)]
