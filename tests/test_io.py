@@ -107,11 +107,13 @@ CASES = [
     ("population_empty", _break("csv", POP, _set_cell("人口", 9, "")),
      (POP, "11", "population", "empty")),
     ("households_above_population", _break("csv", POP, _set_cell("户数", 3, "999999")),
-     (COM, "feature 4", "households", "exceed the population")),
+     (POP, "5 (id CD0548947339)", "households", "exceed the population")),
     ("elderly_above_population", _break("csv", POP, _set_cell("60岁以上人口", 7, "999999")),
-     (COM, "feature 8", "elderly_population", "exceed the population")),
+     (POP, "9", "elderly_population", "exceed the population")),
     ("population_column_missing", _break("csv", POP, _drop_column("人口")),
      (POP, None, "人口", "is not in the file")),
+    ("duplicate_names_joined_by_name", _break("config", 'join_on = "community_id"', 'join_on = "name"'),
+     (COM, "feature 17", "name", "communities are named '方营小区'")),
     ("duplicate_community_id", _break("geojson", COM, _community_prop(5, "community_id", "CD0450175966")),
      (COM, "feature 1", "community_id", "is used by 2 rows")),
     ("community_id_missing_column", _break("config", 'path = "communities.geojson"',
@@ -310,23 +312,21 @@ def test_gcj02_coordinates_are_converted(sample_copy, reference):
 
 
 def test_population_joined_by_name(sample_copy, reference):
-    table = pd.read_csv(sample_copy / POP, encoding="utf-8-sig", dtype=str)
-    # The sample has two compounds named 方营小区: a name join must flag that, not guess.
-    table.to_csv(sample_copy / POP, index=False, encoding="utf-8-sig")
     _edit_config(sample_copy, 'join_on = "community_id"', 'join_on = "name"')
     _edit_config(sample_copy, 'community_id = "社区编码"\n', 'name = "小区名称"\n')
+    # The sample has two compounds named 方营小区: a name join must refuse to guess.
     study = validate(sample_copy / CFG)
-    dup = [p for p in study.report.errors if "方营小区" in p.message]
-    assert dup and dup[0].field == "name"
-    table = table.drop_duplicates(subset="小区名称")
+    assert any("方营小区" in p.message and p.field == "name" for p in study.report.errors)
+    # Named apart on both sides, every community gets exactly its own figures.
+    second = reference.communities.index[reference.communities["name"] == "方营小区"][1]
+    _break("geojson", COM, _community_prop(int(second), "name", "方营小区二"))(sample_copy)
+    table = pd.read_csv(sample_copy / POP, encoding="utf-8-sig", dtype=str)
+    table.loc[int(second), "小区名称"] = "方营小区二"
     table.to_csv(sample_copy / POP, index=False, encoding="utf-8-sig")
     study = validate(sample_copy / CFG)
-    # The second 方营小区 boundary now takes the first's figures: the name join is one-to-many.
     assert study.report.ok, study.report.format()
-    same = study.communities.set_index("community_id")["population"]
-    ref = reference.communities.set_index("community_id")["population"]
-    named = reference.communities.loc[reference.communities["name"] != "方营小区", "community_id"]
-    np.testing.assert_allclose(same[named], ref[named])
+    np.testing.assert_allclose(study.communities["population"], reference.communities["population"])
+    np.testing.assert_allclose(study.communities["households"], reference.communities["households"])
 
 
 def test_gb18030_csv_is_read(sample_copy, reference):

@@ -526,15 +526,22 @@ def load_layer(spec: LayerInput, layer: str, report: ProblemReport,
     return _to_wgs84(gdf, declared, web)
 
 
-def _check_population(df: pd.DataFrame, path: Path, report: ProblemReport) -> None:
-    ids = df["community_id"]
+def _check_population(df: pd.DataFrame, path: Path, report: ProblemReport, key: str = "community_id") -> set[str]:
+    """Households and older residents must not exceed the population; returns the keys reported."""
+    ids = df[key].astype(str)
+    positions = np.asarray(df.index)
+    reported: set[str] = set()
     for col, what in (("households", "households"), ("elderly_population", "older residents")):
+        if col not in df:
+            continue
         bad = np.flatnonzero((df[col] > df["population"]).to_numpy())
+        reported.update(ids.iloc[bad])
         for i in bad[:MAX_ROWS_LISTED]:
             report.error(path, f"{what} ({df[col].iloc[i]:g}) exceed the population ({df['population'].iloc[i]:g}).",
                          f"Check the columns are not swapped and {col} is a count, not a percentage.",
-                         row=_row_label(path, i, ids), field=col)
+                         row=_row_label(path, int(positions[i]), ids), field=col)
         _more(report, path, bad, col, f"{what} above population")
+    return reported
 
 
 def join_population(communities: gpd.GeoDataFrame, spec, report: ProblemReport,
@@ -554,14 +561,24 @@ def join_population(communities: gpd.GeoDataFrame, spec, report: ProblemReport,
     present = [c for c in columns if c.name in table.columns]
     raw_population = _as_text(table["population"]) if "population" in table.columns else None
     table = _coerce(table[[c.name for c in present]], tuple(present), path, report, key)
+    table[key] = _as_text(table[key])
+    table_bad = _check_population(table, path, report, key) if "population" in table.columns else set()
     if raw_population is not None:
         # Values already reported as bad in the table are not reported again on the boundary.
         reported_keys = set(_as_text(table[key])[(raw_population != "") & table["population"].isna()])
     else:
         reported_keys = set()
-    table[key] = _as_text(table[key])
     _check_ids(table, key, path, report)
     left = communities[key].astype(str)
+    if key != "community_id":
+        dup = left.duplicated(keep=False) & (left != "")
+        for value in pd.unique(left[dup])[:MAX_ROWS_LISTED]:
+            rows = [_row_label(communities_path, i, communities["community_id"])
+                    for i in np.flatnonzero((left == value).to_numpy())]
+            report.error(communities_path, f"{len(rows)} communities are named '{value}' ({', '.join(rows[:5])}), "
+                         f"so the population table cannot be joined to them by name.",
+                         "Join on community_id (inputs.population.join_on = \"community_id\") or make the names unique.",
+                         row=rows[0], field=key)
     matched_left = left.isin(set(table[key]))
     matched_right = table[key].isin(set(left))
     for i in np.flatnonzero(~matched_right.to_numpy())[:MAX_ROWS_LISTED]:
@@ -593,6 +610,9 @@ def join_population(communities: gpd.GeoDataFrame, spec, report: ProblemReport,
         else:
             merged[c] = joined.where(joined.notna() & (joined != ""), merged[c]).astype(object)
     _communities_without_population(merged[~left.isin(reported_keys) & matched_left], communities_path, report)
+    # Figures that mix sources (population from the boundary, households from the table) are
+    # checked on the boundary; rows already reported in the table are not reported twice.
+    _check_population(merged[~left.isin(table_bad)], communities_path, report)
     return merged
 
 
@@ -626,7 +646,6 @@ def load_study(config: StudyConfig, *, raise_on_error: bool = True) -> Study:
         communities = load_layer(com_spec, "communities", report)
     if communities is not None and has_table:
         communities = join_population(communities, inputs.population, report, com_path)
-        _check_population(communities, com_path, report)
     facilities = load_layer(inputs.facilities, "facilities", report) if inputs.facilities.path else None
     candidates = load_layer(inputs.candidates, "candidates", report) if inputs.candidates.path else None
     buildings = None
@@ -662,6 +681,15 @@ def load_study(config: StudyConfig, *, raise_on_error: bool = True) -> Study:
                 facilities = gdf
             else:
                 candidates = gdf
+        if facilities is not None and communities is not None:
+            own = facilities["community_id"].astype(str)
+            unknown = np.flatnonzero(((own != "") & ~own.isin(set(communities["community_id"]))).to_numpy())
+            fpath = Path(inputs.facilities.path)
+            for i in unknown[:MAX_ROWS_LISTED]:
+                report.warning(fpath, f"community_id '{own.iloc[i]}' names no community; the facility is assigned "
+                               "to the community polygon it lies in instead.",
+                               "Correct the community_id or leave it empty.",
+                               row=_row_label(fpath, int(i), facilities["facility_id"]), field="community_id")
         if buildings is not None:
             buildings = buildings.to_crs(metric)
     if raise_on_error:

@@ -403,6 +403,8 @@ def _build_profile(name: str, values: dict[str, tuple[Any, str]], sources: dict[
     rmin, rmax = num("service_capacity.recipients_per_facility_min"), num("service_capacity.recipients_per_facility_max")
     if rmin is not None and rmax is None:
         rmax = rmin
+    if rmax is not None and rmin is None:
+        rmin = rmax
     if rmin and rmax and rmin > rmax:
         report.error(file, "service_capacity.recipients_per_facility_min is above recipients_per_facility_max.",
                      "Swap or correct the two figures.", field="service_capacity.recipients_per_facility_min")
