@@ -347,3 +347,26 @@ def test_metric_crs_is_the_utm_zone(reference):
     assert reference.metric_crs.to_epsg() == 32648
     assert reference.communities.crs.to_epsg() == 32648
     assert reference.facilities.crs.to_epsg() == 32648
+
+
+CONFIG_MISTAKES = [
+    ('model = "mclp"', 'model = "mclp"\ntiers = ["palace"]', "siting.tiers"),
+    ('p = 5', 'p = -3', "siting.p"),
+    ('p = 5', 'p = 5\nmin_district_share = 1.5', "siting.min_district_share"),
+    ('model = "mclp"\np = 5', 'model = "pcenter"', "siting.p"),
+    ('model = "mclp"', 'model = "pmedian"\nmethod = "heuristic"', "siting.method"),
+    ('profile = "national"', 'profile = "nationl"', "norms.profile"),
+    ('data_dir = "out"', 'data_dir = "out"\nbasemap = "https://api.map.baidu.com/{z}/{x}/{y}.png"', "output.basemap"),
+    ('name = "chengdu-north-sample"', 'name = "a/b<c>"', "study.name"),
+    ('bands_min = [5, 10, 15]', 'bands_min = [5, 10, 15]\nfacility_kinds = ["hospital"]', "access.facility_kinds"),
+]
+
+
+@pytest.mark.parametrize("old, new, field", CONFIG_MISTAKES, ids=[m[2] + str(i) for i, m in enumerate(CONFIG_MISTAKES)])
+def test_config_mistakes_are_caught_before_any_work(sample_copy, old, new, field, capsys):
+    _edit_config(sample_copy, old, new)
+    with pytest.raises(InputError) as info:
+        load_config(sample_copy / CFG)
+    assert field in {p.field for p in info.value.report.errors}, info.value.report.format()
+    assert cli.main(["validate", str(sample_copy / CFG)]) == 2
+    assert "Traceback" not in capsys.readouterr().err

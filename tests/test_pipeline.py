@@ -178,3 +178,37 @@ def test_reports_carry_the_siting_result(sample_run):
     assert "建议新建设施（选址结果）" in html
     for site in siting["new_sites"]:
         assert f">{site}<" in html
+
+
+def test_a_later_run_removes_what_it_no_longer_writes(sample_copy):
+    cfg = sample_copy / "sample.toml"
+    assert cli.main(["run", str(cfg)]) == 0
+    assert (sample_copy / "out" / "siting.json").exists()
+    cfg.write_text(cfg.read_text(encoding="utf-8").replace('model = "mclp"', 'model = ""'), encoding="utf-8")
+    assert cli.main(["run", str(cfg)]) == 0
+    for name in ("siting.json", "proposed_sites.gpkg", "proposed_sites.csv"):
+        assert not (sample_copy / "out" / name).exists(), name
+    assert not (sample_copy / "reports" / "siting_by_district.csv").exists()
+    assert (sample_copy / "out" / "access.gpkg").exists()
+
+
+def test_infeasible_siting_is_warned_and_json_is_strict(sample_copy):
+    cfg = sample_copy / "sample.toml"
+    cfg.write_text(cfg.read_text(encoding="utf-8").replace("p = 5", "p = 1\nmin_district_share = 0.99"),
+                   encoding="utf-8")
+    result = pipeline.run(cfg)
+    assert result.stages["siting"].status not in ("optimal", "feasible")
+    assert any(p.field == "siting.model" and "status" in p.message for p in result.study.report.warnings)
+    json.loads((sample_copy / "out" / "siting.json").read_text(encoding="utf-8"),
+               parse_constant=lambda c: pytest.fail(f"non-standard JSON constant {c}"))
+
+
+def test_nursing_homes_do_not_count_for_walk_coverage(sample_copy):
+    fac = sample_copy / "facilities.csv"
+    table = pd.read_csv(fac, encoding="utf-8-sig", dtype=str)
+    before = pipeline.run(sample_copy / "sample.toml")
+    table.loc[0, "设施类型"] = "养老院"
+    table.to_csv(fac, index=False, encoding="utf-8-sig")
+    after = pipeline.run(sample_copy / "sample.toml")
+    assert "F01" not in set(after.stages["access"].facility_ids)
+    assert after.stages["access"].demand["within_limit"].sum() < before.stages["access"].demand["within_limit"].sum()

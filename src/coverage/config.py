@@ -28,6 +28,7 @@ Example::
 from __future__ import annotations
 
 import dataclasses
+import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -123,6 +124,10 @@ class AccessSection:
     grid_spacing_m: float = 50.0
     #: Street-side width of isochrones (m).
     street_buffer_m: float = 40.0
+    #: Facility kinds that count for walk coverage (一刻钟: day-care centres, service centres and
+    #: service stations); other kinds (nursing homes, meal points) are mapped but do not cover.
+    facility_kinds: list[str] = field(default_factory=lambda: ["day_care_centre", "service_centre",
+                                                                "service_station"])
 
 
 @dataclass
@@ -374,3 +379,87 @@ def validate_config(config: StudyConfig, report: ProblemReport, file: str = "con
                      "Use auto, exact or heuristic.", field="siting.method")
     if not 0 < config.siting.target_share <= 1:
         report.error(file, "siting.target_share must be in (0, 1].", "e.g. 0.9", field="siting.target_share")
+    _validate_siting(config, report, file)
+    from .schema import FACILITY_KINDS
+
+    for kind in config.access.facility_kinds:
+        if kind not in FACILITY_KINDS:
+            report.error(file, f"access.facility_kinds names unknown kind '{kind}'.",
+                         f"Use some of {', '.join(FACILITY_KINDS)}.", field="access.facility_kinds")
+    if re.search(r'[<>:"/\\|?*\x00-\x1f]', config.study.name) or config.study.name.strip(" .") == "":
+        report.error(file, f"study.name '{config.study.name}' cannot be used in file names (maps/<name>.html).",
+                     "Use letters, digits, Chinese characters, '-', '_' or '.' only.", field="study.name")
+    if config.inputs.network.path:
+        suffix = config.inputs.network.path.lower()
+        if not suffix.endswith((".osm", ".osm.bz2", ".xml", ".osm.xml", ".xml.bz2", ".pbf", ".graphml")):
+            report.error(config.inputs.network.path, "unknown walk network format.",
+                         "Give an OpenStreetMap .osm, .osm.bz2 or .osm.pbf file, or a .graphml graph.",
+                         field="inputs.network.path")
+        elif not Path(config.inputs.network.path).exists():
+            report.error(config.inputs.network.path, "walk network file not found.",
+                         "Check inputs.network.path (relative paths are read from the config file's folder).",
+                         field="inputs.network.path")
+    _validate_profile_and_basemap(config, report, file)
+
+
+_TIER_KINDS = ("day_care_centre", "service_centre", "service_station")
+
+
+def _validate_siting(config: StudyConfig, report: ProblemReport, file: str) -> None:
+    """Siting options that cannot work, caught before any network is built."""
+    s = config.siting
+    for tier in s.tiers:
+        if tier not in _TIER_KINDS:
+            report.error(file, f"siting.tiers names unknown tier '{tier}'.", f"Use some of {', '.join(_TIER_KINDS)}.",
+                         field="siting.tiers")
+    if s.p < 0:
+        report.error(file, f"siting.p is negative ({s.p}).", "Give the number of new sites, e.g. 5.", field="siting.p")
+    if s.budget < 0:
+        report.error(file, "siting.budget is negative.", "Give the budget in CNY, e.g. 3000000.", field="siting.budget")
+    if not 0 <= s.min_district_share <= 1:
+        report.error(file, f"siting.min_district_share {s.min_district_share} is outside 0..1.",
+                     "Give a share such as 0.8 (80 % of each district's demand covered), or 0 for none.",
+                     field="siting.min_district_share")
+    if s.mip_gap < 0 or s.time_limit_s <= 0:
+        report.error(file, "siting.mip_gap must be >= 0 and siting.time_limit_s > 0.", "e.g. mip_gap = 0.001, "
+                     "time_limit_s = 120", field="siting.mip_gap" if s.mip_gap < 0 else "siting.time_limit_s")
+    if s.model in ("pmedian", "pcenter") and s.p <= 0:
+        report.error(file, f"siting.model '{s.model}' needs the number of new sites.", "Set siting.p, e.g. p = 5.",
+                     field="siting.p")
+    if s.model == "mclp" and s.p <= 0 and s.budget <= 0:
+        report.error(file, "siting.model 'mclp' needs p (number of new sites) or budget (CNY).",
+                     "Set siting.p = 5, or siting.budget = 3000000.", field="siting.p")
+    heuristic_ok = s.model in ("lscp", "partial") or (s.model == "mclp" and not s.capacitated
+                                                       and not s.min_district_share)
+    if s.model and s.method == "heuristic" and not heuristic_ok:
+        report.error(file, f"there is no heuristic for siting.model '{s.model}'"
+                     + (" with capacities or a district minimum" if s.model == "mclp" else "") + ".",
+                     "Set siting.method = \"exact\" (or \"auto\").", field="siting.method")
+
+
+def _validate_profile_and_basemap(config: StudyConfig, report: ProblemReport, file: str) -> None:
+    """The norm profile must load and the basemap must be one the map can use."""
+    from . import norms
+
+    try:
+        norms.load_profile(config.norms.profile, config.norms.profile_file or None)
+    except InputError as exc:
+        for p in exc.report.errors:
+            user_file = config.norms.profile_file and p.file == config.norms.profile_file
+            report.error(p.file if user_file else file, p.message, p.fix, row=p.row,
+                         field=p.field if user_file else "norms.profile")
+    from .maps import REFUSED_TILE_HINTS
+
+    basemap = config.output.basemap.strip().lower()
+    if basemap not in ("none", "", "osm", "tianditu", "amap", "gaode") and \
+            not basemap.startswith(("http://", "https://")):
+        report.error(file, f"output.basemap '{config.output.basemap}' is not known.",
+                     "Use none (offline), osm, tianditu (with output.tianditu_key), amap, or a tile URL template "
+                     "with {z}/{x}/{y}.", field="output.basemap")
+    elif any(h in basemap for h in REFUSED_TILE_HINTS):
+        report.error(file, f"output.basemap '{config.output.basemap}' uses Baidu (BD-09) or Tencent tiles, which "
+                     "cannot be lined up with the study's layers.",
+                     "Use none, osm, tianditu, amap or a WGS-84 / Web Mercator tile URL.", field="output.basemap")
+    if basemap == "tianditu" and not config.output.tianditu_key:
+        report.error(file, "output.basemap 'tianditu' needs a Tianditu key.", "Set output.tianditu_key.",
+                     field="output.tianditu_key")

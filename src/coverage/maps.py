@@ -150,7 +150,7 @@ _AMAP_ATTR = "&copy; 高德地图 AutoNavi"
 _GCJ02_TILE_HINTS = ("amap", "gaode", "autonavi")
 #: Baidu (BD-09 with its own tile grid) and Tencent (GCJ-02 with flipped tile rows) cannot be
 #: lined up by shifting the overlays, so they are refused rather than silently misdrawn.
-_REFUSED_TILE_HINTS = ("baidu", "bdimg", "bdstatic", "qq.com", "tencent", "gtimg")
+REFUSED_TILE_HINTS = ("baidu", "bdimg", "bdstatic", "qq.com", "tencent", "gtimg")
 
 
 #: Other names of the community_stats columns the map reads.
@@ -496,7 +496,7 @@ def _basemap_layers(basemap: str, tianditu_key: str, lang: str) -> tuple[list[fo
     low = name.lower()
     if low in ("none", ""):
         return [], False
-    if any(h in low for h in _REFUSED_TILE_HINTS):
+    if any(h in low for h in REFUSED_TILE_HINTS):
         raise InputError(
             f"Basemap '{name}' is a Baidu (BD-09, own tile grid) or Tencent (GCJ-02, flipped tile "
             "rows) service; its tiles are offset from WGS-84 by 100-700 m in a way this map cannot "

@@ -106,7 +106,7 @@ def run(config: StudyConfig | str | Path | None = None, *, out_dir: str | Path |
         with _timed("norm checks", timings):
             norms = check_norms(study, access)
             result.stages["norms"] = norms
-        siting = None
+        siting = proposed = None
         if config.siting.model:
             if access is None:
                 study.report.warning(config.source or "config", "siting needs walk access: no network is configured, "
@@ -114,16 +114,20 @@ def run(config: StudyConfig | str | Path | None = None, *, out_dir: str | Path |
             else:
                 with _timed(f"siting ({config.siting.model})", timings):
                     siting = site_facilities(study, access)
-                    _write_siting(study, access, siting, staged)
+                    proposed = proposed_sites(study, siting)
+                    _write_siting(study, access, siting, proposed, staged)
                 result.stages["siting"] = siting
+                result.stages["proposed"] = proposed
         with _timed("reports", timings):
-            _write_reports(study, access, norms, siting, staged)
+            _write_reports(study, access, norms, siting, proposed, staged)
         with _timed("map", timings):
-            _write_map(study, access, norms, siting, staged, timings)
+            _write_map(study, access, norms, proposed, staged)
         # Last, so the warnings of every stage are in it.
         staged.path("data", "validation.txt").write_text(study.report.format() + "\n", encoding="utf-8")
         _write_manifest(result, staged)
+        stale = _previous_outputs(staged)
         result.outputs = staged.publish()
+        _remove_stale(stale - set(result.outputs), staged)
     for path in result.outputs:
         log.info("wrote %s", path)
     return result
@@ -164,8 +168,18 @@ def compute_study_access(study: Study, net):
     """Walk access of the study's demand to its facilities and candidates."""
     from .access import compute_access
 
-    return compute_access(study.communities, study.facilities, study.candidates, net, study.config.access,
-                          buildings=study.buildings, report=study.report)
+    return compute_access(study.communities, covering_facilities(study), study.candidates, net,
+                          study.config.access, buildings=study.buildings, report=study.report)
+
+
+def covering_facilities(study: Study) -> gpd.GeoDataFrame:
+    """The facilities whose kind counts for walk coverage (``[access] facility_kinds``)."""
+    kinds = study.config.access.facility_kinds
+    keep = study.facilities["kind"].isin(kinds)
+    if (~keep).any():
+        log.info("%d facilities of other kinds (%s) are mapped but do not count for walk coverage",
+                 int((~keep).sum()), ", ".join(sorted(set(study.facilities.loc[~keep, "kind"]))))
+    return study.facilities[keep]
 
 
 @dataclass
@@ -251,19 +265,33 @@ def proposed_sites(study: Study, result) -> gpd.GeoDataFrame:
 
 def site_facilities(study: Study, access):
     """Solve the ``[siting]`` model on the access stage's coverage matrices."""
-    import numpy as np
-
+    from .errors import InputError
     from .siting import run_siting
 
     cfg = study.config.siting
     demand = access.demand
     weights = _demand_weights(study, access, cfg.weight)
     candidates = study.candidates.set_index("candidate_id").loc[access.candidate_ids]
-    return run_siting(cfg, candidate_matrix=access.candidate_matrix, existing_matrix=access.facility_matrix,
-                      weights=weights, demand_group=demand["district"].to_numpy(),
-                      candidate_ids=access.candidate_ids, existing_ids=access.facility_ids,
-                      candidate_cost=candidates["cost"].to_numpy(dtype=float),
-                      limit_min=float(study.config.access.time_limit_min))
+    cost = candidates["cost"].to_numpy(dtype=float)
+    source = str(study.config.source or "config")
+    if cfg.budget and not np.isfinite(cost).any() and not cfg.tiers:
+        raise InputError("siting.budget is set but no candidate has a cost and no tiers (with their costs) are "
+                         "given, so the budget cannot be applied.", source,
+                         "Give candidates a cost column, or set siting.tiers (costs from the tier defaults), "
+                         "or use siting.p instead of a budget.")
+    try:
+        result = run_siting(cfg, candidate_matrix=access.candidate_matrix, existing_matrix=access.facility_matrix,
+                            weights=weights, demand_group=demand["district"].to_numpy(),
+                            candidate_ids=access.candidate_ids, existing_ids=access.facility_ids,
+                            candidate_cost=cost, limit_min=float(study.config.access.time_limit_min))
+    except ValueError as exc:  # options the model cannot take: the user's config, not our bug
+        raise InputError(f"siting: {exc}", source, "Correct the [siting] section of the config.") from None
+    if result.status not in ("optimal", "feasible"):
+        study.report.warning(source, f"siting ({result.model}) ended with status '{result.status}'"
+                             + (f": {result.message}" if result.message else "") + "; the proposed sites may be "
+                             "missing or not optimal.", "Relax the [siting] targets (p, budget, "
+                             "min_district_share, target_share) or raise siting.time_limit_s.", field="siting.model")
+    return result
 
 
 def _write_inputs(study: Study, staged: StagedOutputs) -> None:
@@ -282,9 +310,8 @@ def _write_access(access, staged: StagedOutputs) -> None:
     write_access_outputs(access, staged.path("data", "access.gpkg"), staged.path("data", "community_access.csv"))
 
 
-def _write_siting(study: Study, access, siting, staged: StagedOutputs) -> None:
+def _write_siting(study: Study, access, siting, proposed: gpd.GeoDataFrame, staged: StagedOutputs) -> None:
     """Proposed sites (GeoPackage, CSV) and before/after coverage by district and community."""
-    proposed = proposed_sites(study, siting)
     proposed.to_file(staged.path("data", "proposed_sites.gpkg"), layer="proposed_sites", driver="GPKG",
                      engine="pyogrio")
     pd.DataFrame(proposed.drop(columns="geometry")).assign(
@@ -306,11 +333,25 @@ def _write_siting(study: Study, access, siting, staged: StagedOutputs) -> None:
         "params": {k: (v if isinstance(v, (int, float, str, bool, list, type(None))) else str(v))
                    for k, v in siting.params.items()}, "message": siting.message,
     }
-    staged.path("data", "siting.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2, default=str) + "\n",
+    staged.path("data", "siting.json").write_text(json.dumps(_finite(summary), ensure_ascii=False, indent=2,
+                                                             default=str, allow_nan=False) + "\n",
                                                   encoding="utf-8")
 
 
-def _write_reports(study: Study, access, norms: NormResult, siting, staged: StagedOutputs) -> None:
+def _finite(value):
+    """JSON-safe copy: NaN and infinities become null (strict JSON has no NaN)."""
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    if isinstance(value, (float, np.floating)):
+        return float(value) if np.isfinite(value) else None
+    if isinstance(value, np.integer):
+        return int(value)
+    return value
+
+
+def _write_reports(study: Study, access, norms: NormResult, siting, proposed, staged: StagedOutputs) -> None:
     from .report import write_reports
 
     parameters = parameters_of(study.config)
@@ -323,21 +364,19 @@ def _write_reports(study: Study, access, norms: NormResult, siting, staged: Stag
                            "siting_bound": round(float(siting.bound), 3), "siting_gap": float(siting.gap),
                            "siting_weight": study.config.siting.weight, "siting_p": study.config.siting.p,
                            "siting_budget_cny": study.config.siting.budget})
-        proposed = pd.DataFrame(proposed_sites(study, siting).drop(columns="geometry"))
         by_district = coverage_by_group(siting, access.demand["district"].to_numpy()).rename(
             columns={"group": "district"})
-        siting_tables = {"proposed": proposed, "siting_district": by_district}
+        siting_tables = {"proposed": pd.DataFrame(proposed.drop(columns="geometry")), "siting_district": by_district}
     write_reports(norms.communities, norms.districts, staged.folder("reports"), profile=norms.profile,
                   parameters=parameters, input_files=[Path(f["path"]) for f in study.input_files],
                   language=study.config.study.language, title=study.config.study.name,
                   street_table=norms.streets, unassigned=norms.unassigned, siting=siting_tables)
 
 
-def _write_map(study: Study, access, norms: NormResult, siting, staged: StagedOutputs,
-               timings: dict[str, float]) -> None:
+def _write_map(study: Study, access, norms: NormResult, proposed, staged: StagedOutputs) -> None:
     from . import maps
 
-    proposed = proposed_sites(study, siting) if siting is not None and len(siting.selected_ids) else None
+    proposed = proposed if proposed is not None and len(proposed) else None
     stats = norms.communities
     facilities = study.facilities
     if access is not None and len(facilities):
@@ -377,6 +416,27 @@ def _write_manifest(result: RunResult, staged: StagedOutputs) -> None:
     }
     staged.path("data", "run.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2) + "\n",
                                                encoding="utf-8")
+
+
+def _previous_outputs(staged: StagedOutputs) -> set[Path]:
+    """Files the previous run into the same folders wrote (from its run.json)."""
+    manifest = staged.folders["data"] / "run.json"
+    try:
+        old = json.loads(manifest.read_text(encoding="utf-8")).get("outputs", [])
+    except (OSError, ValueError, AttributeError):
+        return set()
+    return {Path(p) for p in old if isinstance(p, str)}
+
+
+def _remove_stale(paths: set[Path], staged: StagedOutputs) -> None:
+    """Delete what an earlier run wrote and this one did not, so no output contradicts another.
+    Only files inside this run's output folders are touched."""
+    roots = [p.resolve() for p in staged.folders.values()]
+    for path in sorted(paths):
+        path = path.resolve()
+        if path.is_file() and any(root in path.parents for root in roots):
+            log.info("removing %s, written by an earlier run but not by this one", path)
+            path.unlink()
 
 
 def validate(config: StudyConfig | str | Path | None = None) -> Study:
