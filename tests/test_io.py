@@ -370,3 +370,16 @@ def test_config_mistakes_are_caught_before_any_work(sample_copy, old, new, field
     assert field in {p.field for p in info.value.report.errors}, info.value.report.format()
     assert cli.main(["validate", str(sample_copy / CFG)]) == 2
     assert "Traceback" not in capsys.readouterr().err
+
+
+def test_building_layer_keeps_type_and_points(sample_copy):
+    buildings = gpd.GeoDataFrame({
+        "building": ["residential", "retail", "apartments"], "层数": ["18", "2", ""],
+    }, geometry=[shapely.box(104.070, 30.770, 104.0702, 30.7702), shapely.box(104.071, 30.771, 104.0712, 30.7712),
+                 shapely.Point(104.072, 30.772)], crs=4326)
+    buildings.to_file(sample_copy / "buildings.geojson")
+    _edit_config(sample_copy, "[inputs.network]", '[inputs.buildings]\npath = "buildings.geojson"\n\n[inputs.network]')
+    study = load_study(load_config(sample_copy / CFG))
+    assert list(study.buildings["building"]) == ["residential", "retail", "apartments"]
+    assert list(study.buildings["levels"].fillna(-1)) == [18, 2, -1]
+    assert study.buildings.geom_type.tolist() == ["Polygon", "Polygon", "Point"]

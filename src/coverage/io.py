@@ -730,13 +730,18 @@ def _load_buildings(spec: LayerInput, report: ProblemReport) -> gpd.GeoDataFrame
     declared, web = _declared_crs(raw, spec, path, report)
     if declared is None:
         return None
-    levels_col = spec.columns.get("levels") or _find(raw.columns, ("building:levels", "levels", "层数", "floors"))
-    out = gpd.GeoDataFrame({"levels": pd.to_numeric(raw[levels_col], errors="coerce") if levels_col else np.nan},
-                           geometry=raw.geometry.values, crs=None)
+    levels_col = spec.columns.get("levels") or _find(raw.columns, ("building:levels", "levels", "层数", "楼层数", "floors"))
+    type_col = spec.columns.get("building") or _find(raw.columns, ("building", "建筑类型", "用途", "type"))
+    out = gpd.GeoDataFrame({
+        "levels": pd.to_numeric(raw[levels_col], errors="coerce") if levels_col else np.nan,
+        # The building type lets demand points skip shops, schools and other non-homes.
+        "building": raw[type_col].astype(str) if type_col else "",
+    }, geometry=raw.geometry.values, crs=None)
     geoms = out.geometry.to_numpy()
-    keep = np.isin(shapely.get_type_id(geoms), (3, 6))
+    keep = np.isin(shapely.get_type_id(geoms), (0, 3, 6))  # points (no footprint) and polygons
     if (~keep).any():
-        report.warning(path, f"{int((~keep).sum())} non-polygon building features are not used.", field="geometry")
+        report.warning(path, f"{int((~keep).sum())} building features that are neither points nor polygons "
+                       "are not used.", field="geometry")
     out = out[keep]
     if not _check_coordinate_range(out, declared, path, report):
         return None
