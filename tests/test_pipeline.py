@@ -212,3 +212,36 @@ def test_nursing_homes_do_not_count_for_walk_coverage(sample_copy):
     after = pipeline.run(sample_copy / "sample.toml")
     assert "F01" not in set(after.stages["access"].facility_ids)
     assert after.stages["access"].demand["within_limit"].sum() < before.stages["access"].demand["within_limit"].sum()
+
+
+def test_tiered_siting_respects_candidate_kinds_and_profile_costs(sample_copy):
+    cfg = sample_copy / "sample.toml"
+    cfg.write_text(cfg.read_text(encoding="utf-8").replace('profile = "national"', 'profile = "baoji"')
+                   .replace('p = 5', 'p = 0\nbudget = 2000000\ntiers = ["day_care_centre", "service_station"]'),
+                   encoding="utf-8")
+    result = pipeline.run(cfg)
+    siting = result.stages["siting"]
+    proposed = result.stages["proposed"]
+    kinds = result.study.candidates.set_index("candidate_id")["kind"]
+    for cid, tier in zip(proposed["candidate_id"], proposed["tier"]):
+        assert kinds[cid] in ("", tier), (cid, kinds[cid], tier)
+    # Baoji build subsidies: day-care 700k + 100k, station 200k + 50k CNY.
+    costs = {"day_care_centre": 800_000, "service_station": 250_000}
+    assert proposed["cost"].tolist() == [costs[t] for t in proposed["tier"]]
+    assert proposed["cost"].sum() <= 2_000_000 and siting.status == "optimal"
+
+
+def test_capacitated_siting_caps_served_demand_by_floor_area(sample_copy):
+    cfg = sample_copy / "sample.toml"
+    cfg.write_text(cfg.read_text(encoding="utf-8").replace('p = 5', 'p = 3\ncapacitated = true'), encoding="utf-8")
+    result = pipeline.run(cfg)
+    siting = result.stages["siting"]
+    problem = pipeline.siting_problem(result.study, result.stages["access"])
+    served = result.stages["proposed"]["served_weight"].to_numpy()
+    cand = result.study.candidates.set_index("candidate_id").loc[result.stages["proposed"]["candidate_id"]]
+    study_demand = result.stages["access"].demand
+    scale = study_demand["elderly_population"].sum() / study_demand["population"].sum()
+    cap = cand["max_floor_area_m2"].to_numpy() / 0.1 * scale  # national: 0.1 m² per resident
+    assert (served <= cap + 1e-6).all()
+    assert siting.served_weight <= siting.covered_weight + 1e-6
+    assert problem.n_existing == len(result.stages["access"].facility_ids)

@@ -150,7 +150,8 @@ class SitingSection:
     target_share: float = 0.9
     #: Demand weight: "population", "elderly_population" or "households".
     weight: str = "elderly_population"
-    #: Tiers a candidate may host; [] means the candidates' own kind or service_station.
+    #: Tiers a candidate may host (costs from the norm profile's build subsidies); a candidate's
+    #: ``kind`` limits it to that tier, blank = any. [] = no tiers: each candidate is one site.
     tiers: list[str] = field(default_factory=list)
     #: Minimum covered share per district (0 = no equity constraint).
     min_district_share: float = 0.0

@@ -113,7 +113,7 @@ def run(config: StudyConfig | str | Path | None = None, *, out_dir: str | Path |
                                      "so no sites are proposed.", "Set [inputs.network] path.", field="siting.model")
             else:
                 with _timed(f"siting ({config.siting.model})", timings):
-                    siting = site_facilities(study, access)
+                    siting = site_facilities(study, access, norms.profile)
                     proposed = proposed_sites(study, siting)
                     _write_siting(study, access, siting, proposed, staged)
                 result.stages["siting"] = siting
@@ -223,19 +223,57 @@ def check_norms(study: Study, access=None, profile=None) -> NormResult:
                       unassigned=norms.unassigned_facilities(table, study.facilities))
 
 
-def siting_problem(study: Study, access, weight: str | None = None):
-    """A :class:`~coverage.siting.SitingProblem` of the study: its candidates against its demand
-    points, existing facilities fixed open, weights from ``weight`` (default ``[siting] weight``),
-    districts as equity groups, candidate costs where given."""
-    from .siting import SitingProblem
+def siting_problem(study: Study, access, weight: str | None = None, profile=None):
+    """The study's :class:`~coverage.siting.SitingProblem`, exactly as ``run`` solves it.
 
-    weights = _demand_weights(study, access, weight or study.config.siting.weight)
-    cost = study.candidates.set_index("candidate_id").loc[access.candidate_ids, "cost"].to_numpy(dtype=float)
+    Candidates against the demand points, existing facilities (of the covering kinds) fixed
+    open, weights from ``weight`` (default ``[siting] weight``), districts as equity groups.
+    Candidate costs: the ``cost`` column (unknown costs take the median known cost); with
+    ``[siting] tiers`` each candidate may host the listed tiers its ``kind`` allows (blank = any),
+    each tier costing the norm profile's build subsidy. With ``[siting] capacitated``, each
+    site serves at most its floor area (``max_floor_area_m2`` / ``floor_area_m2``) divided by
+    the profile's m² per resident, in residents, scaled to the weight by its share of residents.
+    """
+    from . import norms
+    from .errors import InputError
+    from .siting import DEFAULT_TIERS, SitingProblem, Tier
+
+    cfg = study.config.siting
+    weights = _demand_weights(study, access, weight or cfg.weight)
+    source = str(study.config.source or "config")
+    if profile is None:
+        profile = norms.load_profile(study.config.norms.profile, study.config.norms.profile_file or None)
+    cand = study.candidates.set_index("candidate_id").loc[access.candidate_ids]
+    cost = cand["cost"].to_numpy(dtype=float)
+    cost = np.where(np.isfinite(cost), cost, np.nanmedian(cost)) if np.isfinite(cost).any() else None
+    tiers, allowed = [], None
+    if cfg.tiers:
+        for name in cfg.tiers:
+            rule = profile.tier(name)
+            tier_cost = rule.build_cost_cny if rule is not None and rule.build_cost_cny else DEFAULT_TIERS[name].cost
+            tiers.append(Tier(name, cost=float(tier_cost)))
+        kinds = cand["kind"].astype(str).to_numpy()
+        allowed = np.column_stack([(kinds == "") | (kinds == t.name) for t in tiers])
+        if not allowed.any():
+            raise InputError(f"no candidate may host any of siting.tiers {cfg.tiers} (their kind column names "
+                             "other tiers).", source, "Add those tiers to siting.tiers or blank the candidates' kind.")
+    cand_cap = exist_cap = None
+    if cfg.capacitated:
+        if not profile.per_resident_m2:
+            raise InputError(f"siting.capacitated needs the norm profile's m² per resident to turn floor area into "
+                             f"capacity; profile '{profile.name}' has none.", source,
+                             "Use a profile with area.per_resident_m2 (e.g. national) or set capacitated = false.")
+        population = access.demand["population"].to_numpy(dtype=float)
+        scale = float(np.nansum(weights) / np.nansum(population)) if np.nansum(population) > 0 else 1.0
+        fac = study.facilities.set_index("facility_id").loc[access.facility_ids]
+        cand_cap = cand["max_floor_area_m2"].to_numpy(dtype=float) / profile.per_resident_m2 * scale
+        exist_cap = fac["floor_area_m2"].to_numpy(dtype=float) / profile.per_resident_m2 * scale
     return SitingProblem.from_matrices(
         access.candidate_matrix, weights, existing_times=access.facility_matrix,
         candidate_ids=access.candidate_ids, existing_ids=access.facility_ids,
-        limit_min=float(study.config.access.time_limit_min),
-        candidate_cost=cost if np.isfinite(cost).all() else None, groups=access.demand["district"].to_numpy())
+        limit_min=float(study.config.access.time_limit_min), candidate_cost=cost,
+        candidate_capacity=cand_cap, existing_capacity=exist_cap,
+        groups=access.demand["district"].to_numpy(), tiers=tiers, candidate_tiers=allowed)
 
 
 def _demand_weights(study: Study, access, weight: str):
@@ -263,29 +301,28 @@ def proposed_sites(study: Study, result) -> gpd.GeoDataFrame:
     return out
 
 
-def site_facilities(study: Study, access):
-    """Solve the ``[siting]`` model on the access stage's coverage matrices."""
+def site_facilities(study: Study, access, profile=None):
+    """Solve the ``[siting]`` model on the study's problem (see :func:`siting_problem`)."""
     from .errors import InputError
-    from .siting import run_siting
+    from .siting import solve
 
     cfg = study.config.siting
-    demand = access.demand
-    weights = _demand_weights(study, access, cfg.weight)
-    candidates = study.candidates.set_index("candidate_id").loc[access.candidate_ids]
-    cost = candidates["cost"].to_numpy(dtype=float)
     source = str(study.config.source or "config")
+    cost = study.candidates["cost"].to_numpy(dtype=float)
     if cfg.budget and not np.isfinite(cost).any() and not cfg.tiers:
         raise InputError("siting.budget is set but no candidate has a cost and no tiers (with their costs) are "
                          "given, so the budget cannot be applied.", source,
-                         "Give candidates a cost column, or set siting.tiers (costs from the tier defaults), "
+                         "Give candidates a cost column, or set siting.tiers (costs from the norm profile), "
                          "or use siting.p instead of a budget.")
     try:
-        result = run_siting(cfg, candidate_matrix=access.candidate_matrix, existing_matrix=access.facility_matrix,
-                            weights=weights, demand_group=demand["district"].to_numpy(),
-                            candidate_ids=access.candidate_ids, existing_ids=access.facility_ids,
-                            candidate_cost=cost, limit_min=float(study.config.access.time_limit_min))
+        problem = siting_problem(study, access, profile=profile)
+        result = solve(problem, cfg.model, p=cfg.p or None, budget=cfg.budget or None, target_share=cfg.target_share,
+                       min_group_share=cfg.min_district_share, capacitated=cfg.capacitated, method=cfg.method,
+                       time_limit_s=cfg.time_limit_s, mip_gap=cfg.mip_gap)
     except ValueError as exc:  # options the model cannot take: the user's config, not our bug
         raise InputError(f"siting: {exc}", source, "Correct the [siting] section of the config.") from None
+    result.params.update({"weight": cfg.weight, "limit_min": float(study.config.access.time_limit_min),
+                          "tiers": list(cfg.tiers), "capacitated": cfg.capacitated})
     if result.status not in ("optimal", "feasible"):
         study.report.warning(source, f"siting ({result.model}) ended with status '{result.status}'"
                              + (f": {result.message}" if result.message else "") + "; the proposed sites may be "
