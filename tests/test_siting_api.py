@@ -161,3 +161,23 @@ def test_auto_switches_to_the_heuristic_on_large_matrices(monkeypatch):
     assert res.method == "heuristic" and list(res.selected_ids) == ["a"]
     with pytest.raises(ValueError, match="no heuristic"):
         call(SitingSection(model="pmedian", p=1, method="heuristic"))
+
+
+def test_exact_mclp_on_big_instances_tries_the_heuristic_first(monkeypatch):
+
+    import coverage.siting as siting
+    from coverage.siting import SitingProblem, solve
+
+    rng = np.random.default_rng(7)
+    dense = np.where(rng.random((60, 400)) < 0.08, rng.uniform(1, 15, (60, 400)), np.inf)
+    weights = rng.uniform(1, 10, 400)
+    prob = SitingProblem.from_matrices(dense, weights, limit_min=15)
+    plain = solve(prob, "mclp", p=6, method="exact")
+    assert plain.status == "optimal"
+    monkeypatch.setattr(siting, "HEURISTIC_FIRST_PAIRS", 0)
+    # A loose gap accepts the heuristic when its own bound proves it within the gap.
+    loose = solve(prob, "mclp", p=6, method="exact", mip_gap=0.5)
+    assert loose.gap <= 0.5 and loose.objective <= plain.objective + 1e-9
+    # A zero gap still ends at the proven optimum.
+    tight = solve(prob, "mclp", p=6, method="exact", mip_gap=0.0)
+    assert tight.status == "optimal" and abs(tight.objective - plain.objective) < 1e-6

@@ -36,6 +36,10 @@ DEFAULT_TIERS: dict[str, Tier] = {
     "service_station": Tier("service_station", cost=250_000.0),
 }
 
+#: Above this many candidate–demand pairs an exact MCLP first tries the heuristic, and returns
+#: it when its Lagrangian bound already proves the solution within ``mip_gap``.
+HEURISTIC_FIRST_PAIRS = 500_000
+
 #: Above this many stored site–demand pairs "auto" uses the heuristic for MCLP / LSCP / partial:
 #: HiGHS' simplex needs minutes for the root LP of a city-scale (millions of pairs) MCLP, while
 #: the heuristic reports a solution and a bound in seconds (bench/bench_siting.py).
@@ -76,8 +80,24 @@ def solve(problem: SitingProblem, model: str, *, p: int | None = None, budget: f
     if model == "mclp" and not capacitated:
         if use_heur:
             return solve_mclp_heuristic(problem, p=p, budget=budget, time_limit_s=tl)
-        return solve_cover_exact(problem, "mclp", p=p, budget=budget, min_group_share=min_group_share,
-                                 time_limit_s=time_limit_s, mip_gap=mip_gap)
+        heur = None
+        remaining = time_limit_s
+        if heuristic_ok and problem.options.times.nnz > HEURISTIC_FIRST_PAIRS:
+            # On big instances HiGHS may not even finish the root LP in the time limit, while the
+            # greedy + swap solution with its Lagrangian bound is often already within mip_gap.
+            heur = solve_mclp_heuristic(problem, p=p, budget=budget, time_limit_s=min(tl, max(1.0, tl / 4)))
+            if heur.gap <= mip_gap:
+                return heur
+            if remaining is not None:
+                remaining = max(1.0, remaining - heur.solve_time_s)
+        res = solve_cover_exact(problem, "mclp", p=p, budget=budget, min_group_share=min_group_share,
+                                time_limit_s=remaining, mip_gap=mip_gap)
+        if res.status != "optimal" and heuristic_ok and res.gap > max(mip_gap, 1e-9):
+            # HiGHS ran out of time: the heuristic's solution and Lagrangian bound may both be
+            # better; keep the best of each.
+            heur = heur or solve_mclp_heuristic(problem, p=p, budget=budget, time_limit_s=tl)
+            return _best_of(res, heur)
+        return res
     if model in ("lscp", "partial"):
         ts = target_share if model == "partial" else None
         if use_heur:
@@ -91,6 +111,21 @@ def solve(problem: SitingProblem, model: str, *, p: int | None = None, budget: f
     # pmedian, or capacitated mclp
     return solve_assignment_exact(problem, model, p=p, budget=budget, capacitated=capacitated,
                                   single_source=single_source, time_limit_s=time_limit_s, mip_gap=mip_gap)
+
+
+def _best_of(exact: SitingResult, heur: SitingResult) -> SitingResult:
+    """The better solution of two MCLP results, with the tighter of their upper bounds."""
+    import dataclasses
+
+    best = heur if heur.objective > exact.objective else exact
+    bound = min(exact.bound, heur.bound)
+    gap = abs(best.objective - bound) / max(abs(best.objective), 1e-9)
+    status = "optimal" if gap < 1e-9 else "feasible"
+    note = (f"exact solver stopped ({exact.status}, objective {exact.objective:.6g}, bound {exact.bound:.6g}); "
+            f"heuristic objective {heur.objective:.6g}, Lagrangian bound {heur.bound:.6g}")
+    return dataclasses.replace(best, method="exact+heuristic", status=status, bound=bound, gap=gap,
+                               solve_time_s=exact.solve_time_s + heur.solve_time_s,
+                               message=(best.message + "; " if best.message else "") + note)
 
 
 def run_siting(cfg, *, candidate_matrix, existing_matrix, weights, demand_group, candidate_ids,
