@@ -156,6 +156,16 @@ def build(osm: Path, out: Path) -> dict[str, str]:
                          "数据说明": "示意数据 (illustrative)"})
     pd.DataFrame(fac_rows).to_csv(out / "facilities.csv", index=False, encoding="utf-8-sig", lineterminator="\n")
 
+    # The district border itself, clipped to the export's extent, for the map.
+    bounds = shapely.box(*feats.total_bounds)
+    border_wgs = gpd.GeoSeries([border], crs=METRIC).to_crs(4326).iloc[0].intersection(bounds)
+    border_gdf = gpd.GeoDataFrame({"name": ["金牛新都边界"], "admin_level": [6],
+                                   "source": ["OpenStreetMap way 145238873 (boundary=administrative, admin_level 6)"]},
+                                  geometry=[border_wgs], crs=4326)
+    (out / "district_border.geojson").write_text(
+        _feature_collection(border_gdf, ["name", "admin_level", "source"],
+                            "金牛区 / 新都区 border, © OpenStreetMap contributors"), encoding="utf-8")
+
     candidates = _candidates(osm, feats, compounds)
     (out / "candidates.geojson").write_text(
         _feature_collection(candidates, ["candidate_id", "name", "kind", "max_floor_area_m2", "source"],
@@ -167,7 +177,8 @@ def build(osm: Path, out: Path) -> dict[str, str]:
             if p.name in SAMPLE_FILES}
 
 
-SAMPLE_FILES = ("communities.geojson", "population.csv", "facilities.csv", "candidates.geojson", OSM_NAME)
+SAMPLE_FILES = ("communities.geojson", "population.csv", "facilities.csv", "candidates.geojson",
+                "district_border.geojson", OSM_NAME)
 
 
 def _candidates(osm: Path, feats: gpd.GeoDataFrame, compounds: gpd.GeoDataFrame) -> gpd.GeoDataFrame:

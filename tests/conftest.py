@@ -10,7 +10,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "data"
 SHARED = ROOT.parent / "shared"
-SAMPLE_FILES = ("communities.geojson", "population.csv", "facilities.csv", "candidates.geojson", "sample.toml")
+SAMPLE_FILES = ("communities.geojson", "population.csv", "facilities.csv", "candidates.geojson",
+                "district_border.geojson", "sample.toml")
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ def test_generation_script_reproduces_the_sample_byte_for_byte(tmp_path):
                     str(DATA / "chengdu-jinniu-xindu.osm.bz2"), "--out", str(out)], check=True,
                    capture_output=True)
     for name in ("communities.geojson", "population.csv", "facilities.csv", "candidates.geojson",
-                 "chengdu-jinniu-xindu.osm.bz2"):
+                 "district_border.geojson", "chengdu-jinniu-xindu.osm.bz2"):
         assert (out / name).read_bytes() == (DATA / name).read_bytes(), f"{name} differs"
 
 
@@ -37,3 +37,5 @@ def test_sample_matches_its_description():
     assert ((com["elderly_population"] / com["population"]).round(2) == 0.18).all()
     assert len(study.facilities) == 12 and 30 <= len(study.candidates) <= 60
     assert set(study.facilities["kind"]) == {"day_care_centre", "service_centre", "service_station"}
+    assert list(study.districts["name"]) == ["金牛新都边界"]
+    assert study.districts.geom_type.iloc[0] in ("LineString", "MultiLineString")

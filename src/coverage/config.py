@@ -95,6 +95,9 @@ class Inputs:
     facilities: LayerInput = field(default_factory=LayerInput)
     candidates: LayerInput = field(default_factory=LayerInput)
     buildings: LayerInput = field(default_factory=LayerInput)
+    #: Optional district (or other administrative) boundaries drawn on the map: polygons or
+    #: lines with a name column; without it the map outlines districts from the communities.
+    districts: LayerInput = field(default_factory=LayerInput)
     network: NetworkInput = field(default_factory=NetworkInput)
 
 

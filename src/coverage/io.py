@@ -50,6 +50,8 @@ class Study:
     candidates: gpd.GeoDataFrame
     buildings: gpd.GeoDataFrame | None
     report: ProblemReport
+    #: District boundaries for the map (``name`` + polygon or line geometry), if given.
+    districts: gpd.GeoDataFrame | None = None
     #: Each input file with its SHA-256, for reports that trace numbers to inputs.
     input_files: list[dict] = field(default_factory=list)
 
@@ -651,6 +653,7 @@ def load_study(config: StudyConfig, *, raise_on_error: bool = True) -> Study:
     buildings = None
     if inputs.buildings.path:
         buildings = _load_buildings(inputs.buildings, report)
+    districts = _load_boundaries(inputs.districts, report) if inputs.districts.path else None
 
     metric = None
     if communities is not None and len(communities):
@@ -692,6 +695,8 @@ def load_study(config: StudyConfig, *, raise_on_error: bool = True) -> Study:
                                row=_row_label(fpath, int(i), facilities["facility_id"]), field="community_id")
         if buildings is not None:
             buildings = buildings.to_crs(metric)
+        if districts is not None:
+            districts = districts.to_crs(metric)
     if raise_on_error:
         report.raise_if_errors()
     empty_fac = gpd.GeoDataFrame({c.name: pd.Series(dtype=float if c.dtype == "float" else object)
@@ -699,7 +704,7 @@ def load_study(config: StudyConfig, *, raise_on_error: bool = True) -> Study:
     empty_cand = gpd.GeoDataFrame({c.name: pd.Series(dtype=float if c.dtype == "float" else object)
                                    for c in LAYER_COLUMNS["candidates"]}, geometry=gpd.GeoSeries([], crs=metric), crs=metric)
     files = []
-    for name in ("communities", "population", "facilities", "candidates", "buildings", "network"):
+    for name in ("communities", "population", "facilities", "candidates", "buildings", "districts", "network"):
         p = getattr(inputs, name).path
         if p and Path(p).is_file():
             files.append({"input": name, "path": p, "sha256": sha256_of(p), "bytes": Path(p).stat().st_size})
@@ -707,7 +712,7 @@ def load_study(config: StudyConfig, *, raise_on_error: bool = True) -> Study:
                   communities=communities if communities is not None else None,
                   facilities=facilities if facilities is not None else empty_fac,
                   candidates=candidates if candidates is not None else empty_cand,
-                  buildings=buildings, report=report, input_files=files)
+                  buildings=buildings, report=report, input_files=files, districts=districts)
     if communities is not None:
         log.info("loaded %d communities, %d facilities, %d candidates in %s (%.2f s)", len(communities),
                  len(study.facilities), len(study.candidates), metric.name if metric else "?", time.perf_counter() - t0)
@@ -719,6 +724,33 @@ def _load_communities_allowing_missing_population(spec: LayerInput, report: Prob
     optional = tuple(dataclasses.replace(c, required=False) if c.name == "population" else c
                      for c in LAYER_COLUMNS["communities"])
     return load_layer(spec, "communities", report, optional)
+
+
+def _load_boundaries(spec: LayerInput, report: ProblemReport) -> gpd.GeoDataFrame | None:
+    """District boundaries for the map: a ``name`` and polygon or line geometry, in WGS-84."""
+    raw = read_raw(spec, report)
+    if raw is None:
+        return None
+    path = Path(spec.path)
+    declared, web = _declared_crs(raw, spec, path, report)
+    if declared is None:
+        return None
+    name_col = spec.columns.get("name") or _find(raw.columns, ("name", "名称", "district", "区", "区县", "name:zh"))
+    if name_col is not None and name_col not in raw.columns:
+        report.error(path, f"column '{name_col}' (mapped to name) is not in the file.",
+                     "Correct inputs.districts.columns.name in the config.", field=name_col)
+        return None
+    out = gpd.GeoDataFrame({"name": _as_text(raw[name_col]) if name_col else ""},
+                           geometry=raw.geometry.values, crs=None)
+    types = shapely.get_type_id(out.geometry.to_numpy())
+    keep = np.isin(types, (1, 2, 3, 5, 6))  # lines and polygons
+    if (~keep).any():
+        report.warning(path, f"{int((~keep).sum())} boundary features that are neither lines nor polygons are not "
+                       "drawn.", field="geometry")
+    out = out[keep]
+    if not _check_coordinate_range(out, declared, path, report, crs_label=web):
+        return None
+    return _to_wgs84(out, declared, web)
 
 
 def _load_buildings(spec: LayerInput, report: ProblemReport) -> gpd.GeoDataFrame | None:

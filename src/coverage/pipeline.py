@@ -423,7 +423,7 @@ def _write_map(study: Study, access, norms: NormResult, proposed, staged: Staged
                       demand=access.demand if access is not None else None,
                       isochrones=access.isochrones if access is not None else None,
                       candidates=study.candidates if len(study.candidates) else None,
-                      proposed=proposed, community_stats=stats,
+                      proposed=proposed, community_stats=stats, districts=study.districts,
                       parameters=parameters_of(study.config), language=study.config.study.language,
                       basemap=study.config.output.basemap, tianditu_key=study.config.output.tianditu_key,
                       title=study.config.study.name)
