@@ -726,8 +726,13 @@ def _load_communities_allowing_missing_population(spec: LayerInput, report: Prob
     return load_layer(spec, "communities", report, optional)
 
 
-def _load_boundaries(spec: LayerInput, report: ProblemReport) -> gpd.GeoDataFrame | None:
-    """District boundaries for the map: a ``name`` and polygon or line geometry, in WGS-84."""
+def _load_auxiliary(spec: LayerInput, report: ProblemReport, columns, type_ids: tuple[int, ...],
+                    what: str) -> gpd.GeoDataFrame | None:
+    """A layer without a strict schema (buildings, boundaries), in WGS-84.
+
+    ``columns(raw, path)`` returns the output columns (or None after reporting an error);
+    features whose geometry type is not in ``type_ids`` are left out with a warning.
+    """
     raw = read_raw(spec, report)
     if raw is None:
         return None
@@ -735,46 +740,43 @@ def _load_boundaries(spec: LayerInput, report: ProblemReport) -> gpd.GeoDataFram
     declared, web = _declared_crs(raw, spec, path, report)
     if declared is None:
         return None
-    name_col = spec.columns.get("name") or _find(raw.columns, ("name", "名称", "district", "区", "区县", "name:zh"))
-    if name_col is not None and name_col not in raw.columns:
-        report.error(path, f"column '{name_col}' (mapped to name) is not in the file.",
-                     "Correct inputs.districts.columns.name in the config.", field=name_col)
+    data = columns(raw, path)
+    if data is None:
         return None
-    out = gpd.GeoDataFrame({"name": _as_text(raw[name_col]) if name_col else ""},
-                           geometry=raw.geometry.values, crs=None)
-    types = shapely.get_type_id(out.geometry.to_numpy())
-    keep = np.isin(types, (1, 2, 3, 5, 6))  # lines and polygons
+    out = gpd.GeoDataFrame(data, geometry=raw.geometry.values, crs=None)
+    keep = np.isin(shapely.get_type_id(out.geometry.to_numpy()), type_ids)
     if (~keep).any():
-        report.warning(path, f"{int((~keep).sum())} boundary features that are neither lines nor polygons are not "
-                       "drawn.", field="geometry")
+        report.warning(path, f"{int((~keep).sum())} {what} features of another geometry type are not used.",
+                       field="geometry")
     out = out[keep]
     if not _check_coordinate_range(out, declared, path, report, crs_label=web):
         return None
     return _to_wgs84(out, declared, web)
 
 
+def _load_boundaries(spec: LayerInput, report: ProblemReport) -> gpd.GeoDataFrame | None:
+    """District boundaries for the map: a ``name`` and polygon or line geometry, in WGS-84."""
+    def columns(raw, path):
+        name_col = spec.columns.get("name") or _find(raw.columns, ("name", "名称", "district", "区", "区县", "name:zh"))
+        if name_col is not None and name_col not in raw.columns:
+            report.error(path, f"column '{name_col}' (mapped to name) is not in the file.",
+                         "Correct inputs.districts.columns.name in the config.", field=name_col)
+            return None
+        return {"name": _as_text(raw[name_col]) if name_col else ""}
+
+    return _load_auxiliary(spec, report, columns, (1, 2, 3, 5, 6), "boundary (lines and polygons are drawn)")
+
+
 def _load_buildings(spec: LayerInput, report: ProblemReport) -> gpd.GeoDataFrame | None:
-    """Residential buildings for demand points: polygons with optional levels/height."""
-    raw = read_raw(spec, report)
-    if raw is None:
-        return None
-    path = Path(spec.path)
-    declared, web = _declared_crs(raw, spec, path, report)
-    if declared is None:
-        return None
-    levels_col = spec.columns.get("levels") or _find(raw.columns, ("building:levels", "levels", "层数", "楼层数", "floors"))
-    type_col = spec.columns.get("building") or _find(raw.columns, ("building", "建筑类型", "用途", "type"))
-    out = gpd.GeoDataFrame({
-        "levels": pd.to_numeric(raw[levels_col], errors="coerce") if levels_col else np.nan,
-        # The building type lets demand points skip shops, schools and other non-homes.
-        "building": raw[type_col].astype(str) if type_col else "",
-    }, geometry=raw.geometry.values, crs=None)
-    geoms = out.geometry.to_numpy()
-    keep = np.isin(shapely.get_type_id(geoms), (0, 3, 6))  # points (no footprint) and polygons
-    if (~keep).any():
-        report.warning(path, f"{int((~keep).sum())} building features that are neither points nor polygons "
-                       "are not used.", field="geometry")
-    out = out[keep]
-    if not _check_coordinate_range(out, declared, path, report):
-        return None
-    return _to_wgs84(out, declared, web)
+    """Buildings for demand points: polygons or points with optional levels and building type."""
+    def columns(raw, path):
+        levels_col = spec.columns.get("levels") or _find(raw.columns, ("building:levels", "levels", "层数", "楼层数",
+                                                                       "floors"))
+        type_col = spec.columns.get("building") or _find(raw.columns, ("building", "建筑类型", "用途", "type"))
+        return {
+            "levels": pd.to_numeric(raw[levels_col], errors="coerce") if levels_col else np.nan,
+            # The building type lets demand points skip shops, schools and other non-homes.
+            "building": raw[type_col].astype(str) if type_col else "",
+        }
+
+    return _load_auxiliary(spec, report, columns, (0, 3, 6), "building (points and polygons are used)")
