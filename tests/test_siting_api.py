@@ -181,3 +181,13 @@ def test_exact_mclp_on_big_instances_tries_the_heuristic_first(monkeypatch):
     # A zero gap still ends at the proven optimum.
     tight = solve(prob, "mclp", p=6, method="exact", mip_gap=0.0)
     assert tight.status == "optimal" and abs(tight.objective - plain.objective) < 1e-6
+
+
+def test_solving_prints_nothing(capfd):
+    from coverage.siting import SitingProblem, solve
+
+    rng = np.random.default_rng(3)
+    dense = np.where(rng.random((20, 80)) < 0.2, rng.uniform(1, 15, (20, 80)), np.inf)
+    solve(SitingProblem.from_matrices(dense, rng.uniform(1, 5, 80), limit_min=15), "mclp", p=3, method="exact")
+    out, err = capfd.readouterr()
+    assert out == "" and "HiGHS" not in err

@@ -70,10 +70,28 @@ def run_milp(c, integrality, lb, ub, rows: list[tuple[sp.spmatrix, np.ndarray, n
     return MilpOutcome(status, x, fun, float(bound))
 
 
+def new_highs(highspy):
+    """A silent ``highspy.Highs``: HiGHS 1.16 prints its banner on construction, before any option
+    can be set, so the process's stdout is pointed at /dev/null for that moment."""
+    import os
+    import sys
+
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 1)
+            h = highspy.Highs()
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+    h.setOptionValue("output_flag", False)
+    return h
+
+
 def _run_highspy(highspy, c, integrality, lb, ub, A, lo, hi, time_limit_s, mip_gap, start) -> MilpOutcome:
     A = A.tocsc()
-    h = highspy.Highs()
-    h.setOptionValue("output_flag", False)
+    h = new_highs(highspy)
     h.setOptionValue("mip_rel_gap", float(mip_gap))
     if A.nnz > PRESOLVE_MAX_NNZ:
         # HiGHS presolve does not check the time limit; on multi-million-entry coverage models

@@ -22,7 +22,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.optimize import linprog
 
-from .exact import PRESOLVE_MAX_NNZ, CoverData, _use_cost, cover_data, trivial_cover_result
+from .exact import PRESOLVE_MAX_NNZ, CoverData, _use_cost, cover_data, new_highs, trivial_cover_result
 from .problem import SitingProblem
 from .result import SitingResult, build_result
 
@@ -217,8 +217,7 @@ def lp_duals_pdlp(cd: CoverData, p: int | None, budget: float | None, time_limit
     top = sp.hstack([-At, sp.identity(m, format="csr")], format="csr")
     extra = sp.csr_matrix(np.vstack([np.concatenate([r, np.zeros(m)]) for r, _ in lim_rows]))
     M = sp.vstack([top, extra], format="csc")
-    h = highspy.Highs()
-    h.setOptionValue("output_flag", False)
+    h = new_highs(highspy)
     h.setOptionValue("solver", "pdlp")
     h.setOptionValue("presolve", "off")
     h.setOptionValue("time_limit", max(float(time_limit_s), 0.1))
