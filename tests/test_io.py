@@ -4,7 +4,6 @@ all problems come in one report, and a failed run writes nothing."""
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import geopandas as gpd

@@ -361,11 +361,11 @@ def compute_access(communities: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame |
     iso = make_isochrones(net, fs, fac_ids, fac_kind, speed, limits_min=bands,
                           buffer_m=access_cfg.street_buffer_m)
 
-    comm = community_table(demand, communities, limit)
-    dist = district_table(demand, communities, limit)
+    comm = community_table(demand, communities)
+    dist = district_table(demand)
     unreachable = _unreachable(demand, ds, facilities, fs, "facilities", "facility_id",
                                candidates, cs, "candidates", "candidate_id", net.crs)
-    sites = _sites_table(facilities, fs, "facility", "facility_id", candidates, cs, "candidate_id", net.crs)
+    sites = _sites_table(facilities, fs, "facility_id", candidates, cs, "candidate_id", net.crs)
     if report is not None:
         _report_unreachable(unreachable, access_cfg.snap_max_m, report)
     params = {
@@ -414,7 +414,8 @@ def _weighted_median(key: pd.Series, t: np.ndarray, w: np.ndarray) -> pd.Series:
     return df[cum >= half - 1e-12].groupby("k")["t"].first()
 
 
-def _access_table(demand: gpd.GeoDataFrame, key: str, limit: float) -> pd.DataFrame:
+def _access_table(demand: gpd.GeoDataFrame, key: str) -> pd.DataFrame:
+    """Sums within the limit per ``key``; the limit is already applied in ``within_limit``."""
     within = demand["within_limit"].to_numpy()
     g = demand.groupby(key, sort=False)
     out = pd.DataFrame(index=pd.Index(g.size().index, name=key))
@@ -434,11 +435,11 @@ def _access_table(demand: gpd.GeoDataFrame, key: str, limit: float) -> pd.DataFr
     return out
 
 
-def community_table(demand: gpd.GeoDataFrame, communities: gpd.GeoDataFrame, limit_min: float) -> pd.DataFrame:
+def community_table(demand: gpd.GeoDataFrame, communities: gpd.GeoDataFrame) -> pd.DataFrame:
     """Per community: residents / elderly / households within the limit, their shares, the
     population-weighted median time (min; inf when more than half reach no facility), number of
     demand points and of those off the network. One row per community, in input order."""
-    t = _access_table(demand, "community_id", limit_min)
+    t = _access_table(demand, "community_id")
     ids = communities["community_id"].astype(str)
     t = t.reindex(ids.to_numpy())
     t["demand_points"] = t["demand_points"].fillna(0).astype(int)
@@ -447,11 +448,11 @@ def community_table(demand: gpd.GeoDataFrame, communities: gpd.GeoDataFrame, lim
     return t[COMMUNITY_COLUMNS]
 
 
-def district_table(demand: gpd.GeoDataFrame, communities: gpd.GeoDataFrame, limit_min: float) -> pd.DataFrame:
+def district_table(demand: gpd.GeoDataFrame) -> pd.DataFrame:
     """The same figures as :func:`community_table`, per district."""
     d = demand.copy()
     d["district"] = d["district"].fillna("").astype(str)
-    t = _access_table(d, "district", limit_min).reset_index()
+    t = _access_table(d, "district").reset_index()
     return t[["district"] + COMMUNITY_COLUMNS[1:]].sort_values("district", ignore_index=True)
 
 
@@ -481,7 +482,7 @@ def _unreachable(demand, ds, facilities, fs, fname, fid, candidates, cs, cname, 
     return pd.concat(parts, ignore_index=True)
 
 
-def _sites_table(facilities, fs, _fl, fid, candidates, cs, cid, crs) -> gpd.GeoDataFrame:
+def _sites_table(facilities, fs, fid, candidates, cs, cid, crs) -> gpd.GeoDataFrame:
     parts = []
     for layer, gdf, snap, col in (("facilities", facilities, fs, fid), ("candidates", candidates, cs, cid)):
         parts.append(gpd.GeoDataFrame({

@@ -25,8 +25,8 @@ from pyproj import CRS
 
 from . import crs as crsmod
 from .config import LayerInput, StudyConfig
-from .errors import InputError, ProblemReport
-from .schema import ESTATE_ALIASES, FACILITY_KINDS, KIND_ALIASES, LAYER_COLUMNS, Column, canonical_kind
+from .errors import ProblemReport
+from .schema import ESTATE_ALIASES, FACILITY_KINDS, LAYER_COLUMNS, Column, canonical_kind
 
 log = logging.getLogger(__name__)
 
@@ -180,7 +180,7 @@ def _table_geometry(table: pd.DataFrame, path: Path, spec: LayerInput, report: P
         bad = np.flatnonzero(pd.isna(geoms) & (text != ""))
         for i in bad[:MAX_ROWS_LISTED]:
             report.error(path, f"'{text.iloc[i][:60]}' is not valid WKT.", "Write e.g. POINT (104.07 30.77).",
-                         row=_table_row(path, i), field=wkt_col)
+                         row=_table_row(i), field=wkt_col)
         _more(report, path, bad, wkt_col, "invalid WKT")
         return gpd.GeoDataFrame(table.drop(columns=[wkt_col]), geometry=geoms)
     x_col = spec.x_column or _find(table.columns, X_NAMES)
@@ -197,7 +197,7 @@ def _table_geometry(table: pd.DataFrame, path: Path, spec: LayerInput, report: P
     bad = np.flatnonzero(xs.isna().to_numpy() | ys.isna().to_numpy())
     for i in bad[:MAX_ROWS_LISTED]:
         report.error(path, f"coordinates '{table[x_col].iloc[i]}', '{table[y_col].iloc[i]}' are not numbers.",
-                     "Give decimal coordinates, e.g. 104.0712 and 30.7701.", row=_table_row(path, i),
+                     "Give decimal coordinates, e.g. 104.0712 and 30.7701.", row=_table_row(i),
                      field=f"{x_col}/{y_col}")
     _more(report, path, bad, f"{x_col}/{y_col}", "non-numeric coordinates")
     geoms = shapely.points(xs.to_numpy(), ys.to_numpy())
@@ -205,13 +205,13 @@ def _table_geometry(table: pd.DataFrame, path: Path, spec: LayerInput, report: P
     return gpd.GeoDataFrame(table.drop(columns=[x_col, y_col]), geometry=list(geoms))
 
 
-def _table_row(path: Path, i: int) -> str:
+def _table_row(i: int) -> str:
     """Row label as the user sees it: spreadsheet/CSV line numbers (header is line 1)."""
     return str(i + 2)
 
 
 def _row_label(path: Path, i: int, ids: pd.Series | None = None) -> str:
-    base = _table_row(path, i) if path.suffix.lower() in TABLE_SUFFIXES else f"feature {i + 1}"
+    base = _table_row(i) if path.suffix.lower() in TABLE_SUFFIXES else f"feature {i + 1}"
     if ids is not None:
         value = ids.iloc[i]
         if isinstance(value, str) and value:
