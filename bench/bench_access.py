@@ -31,9 +31,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from citygen import make_city, points_near_edges  # noqa: E402
 
-from coverage.access import coverage_matrix, nearest_facility, snap_points  # noqa: E402
-from coverage.isochrones import isochrones  # noqa: E402
-from coverage.network import _z_order, network_from_arrays  # noqa: E402
+from eldercare_coverage.access import coverage_matrix, nearest_facility, snap_points  # noqa: E402
+from eldercare_coverage.isochrones import isochrones  # noqa: E402
+from eldercare_coverage.network import _z_order, network_from_arrays  # noqa: E402
 
 SPEED = 0.9
 LIMIT_MIN = 15.0
@@ -142,9 +142,9 @@ def main() -> None:
     tab.add(f"engine: {n_fac:,} x 3 isochrones (5/10/15 min)", t_iso3)
     engine_peak = peak_mb()
     # settled nodes per 15-min search (sample)
-    from coverage import _kernels as K
+    from eldercare_coverage import _kernels as K
     buf = np.full(net.n_nodes, np.inf)
-    from coverage.access import _csr
+    from eldercare_coverage.access import _csr
     indptr, indices, weights, _ = _csr(net)
     settled = []
     for s in np.flatnonzero(cs.edge >= 0)[:200]:

@@ -17,8 +17,8 @@ from pathlib import Path
 import geopandas as gpd
 import pandas as pd
 
-from coverage.config import load_config
-from coverage.io import load_study
+from eldercare_coverage.config import load_config
+from eldercare_coverage.io import load_study
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 

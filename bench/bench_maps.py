@@ -29,18 +29,18 @@ from pyproj import Transformer
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from coverage import maps  # noqa: E402
+from eldercare_coverage import maps  # noqa: E402
 
 PARAMS = {"walk_speed_mps": 0.9, "time_limit_min": 15, "norm_profile": "national"}
 
 
 def sample_layers() -> dict:
     """The embedded sample through load → network → access → norms (stages of other modules)."""
-    from coverage.access import compute_access
-    from coverage.config import load_config
-    from coverage.io import load_study
-    from coverage.network import load_walk_network
-    from coverage.norms import check_communities, load_profile
+    from eldercare_coverage.access import compute_access
+    from eldercare_coverage.config import load_config
+    from eldercare_coverage.io import load_study
+    from eldercare_coverage.network import load_walk_network
+    from eldercare_coverage.norms import check_communities, load_profile
 
     cfg = load_config(ROOT / "data" / "sample.toml")
     study = load_study(cfg)

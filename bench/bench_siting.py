@@ -30,20 +30,12 @@ from siting_instance import city_instance  # noqa: E402
 
 
 def load_spopt():
-    """Import spopt and pulp, or None. numba (pulled in by libpysal) probes for coverage.py by
-    ``import coverage`` and would find this project's package instead; hide it meanwhile."""
-    saved = sys.modules.get("coverage")
-    sys.modules["coverage"] = None  # makes "import coverage" raise ImportError inside numba
+    """Import spopt and pulp, or None when the bench extra is not installed."""
     try:
         import pulp
         from spopt.locate import MCLP
     except ImportError:
         return None
-    finally:
-        if saved is not None:
-            sys.modules["coverage"] = saved
-        else:
-            del sys.modules["coverage"]
     return MCLP, pulp
 
 
@@ -52,8 +44,8 @@ def street_instance(n_nodes: int, n_demand: int, n_cand: int, n_existing: int, l
     with walk times from the access engine: candidate and existing-facility × home matrices."""
     from citygen import make_city, points_near_edges
 
-    from coverage.access import coverage_matrix, snap_points
-    from coverage.network import _z_order, network_from_arrays
+    from eldercare_coverage.access import coverage_matrix, snap_points
+    from eldercare_coverage.network import _z_order, network_from_arrays
 
     x, y, u, v = make_city(n_nodes, 0)
     order = _z_order(x, y)
@@ -72,7 +64,7 @@ def street_instance(n_nodes: int, n_demand: int, n_cand: int, n_existing: int, l
 
 
 def run_ours(times, weights, p, limit, method, time_limit_s, mip_gap, existing=None):
-    from coverage.siting import SitingProblem, solve
+    from eldercare_coverage.siting import SitingProblem, solve
 
     t0 = time.perf_counter()
     prob = SitingProblem.from_matrices(times, weights, existing_times=existing, limit_min=limit)

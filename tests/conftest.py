@@ -1,17 +1,78 @@
-"""Shared fixtures: a private copy of the embedded sample that a test may break."""
+"""Shared fixtures, and the guard that keeps the suite self-contained.
+
+The guard: every file a test opens must lie inside the repository, the pytest temp folder or
+the Python installation and system folders that libraries read. A test that opens anything
+else (the project's shared folder beside a developer's checkout, a file in someone's home) fails, since a
+user's bare clone has nothing beside it. It sees opens made through Python (``open``,
+``io``, ``os.open``), which is how the tests and our loaders read their inputs.
+"""
 
 from __future__ import annotations
 
+import os
 import shutil
+import site
+import sys
+import sysconfig
+import tempfile
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "data"
-SHARED = ROOT.parent / "shared"
 SAMPLE_FILES = ("communities.geojson", "population.csv", "facilities.csv", "candidates.geojson",
                 "district_border.geojson", "sample.toml")
+
+_HOME = Path.home()
+#: Where libraries legitimately read or write outside the repository: the interpreter and its
+#: packages, system configuration and devices, and per-user caches (fonts, matplotlib, Jupyter).
+_SYSTEM_ROOTS = {
+    sys.prefix, sys.base_prefix, sys.exec_prefix, sysconfig.get_paths()["purelib"],
+    *site.getsitepackages(), "/usr", "/etc", "/proc", "/sys", "/dev", "/lib", "/lib64",
+    "/var/cache/fontconfig", "/run", str(_HOME / ".cache"), str(_HOME / ".config"),
+    str(_HOME / ".local"), str(_HOME / ".ipython"), str(_HOME / ".jupyter"), str(_HOME / ".matplotlib"),
+}
+_allowed: list[str] = []
+_violations: list[str] = []
+
+
+def _inside(path: str) -> bool:
+    return any(path == root or path.startswith(root + os.sep) for root in _allowed)
+
+
+def _audit(event: str, args: tuple) -> None:
+    if event != "open" or not _allowed:
+        return
+    path = args[0]
+    if not isinstance(path, (str, bytes, os.PathLike)):
+        return  # a file descriptor
+    path = os.fsdecode(path)
+    resolved = os.path.realpath(path)
+    if not (_inside(os.path.abspath(path)) or _inside(resolved)):
+        _violations.append(resolved)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _guard_installed(tmp_path_factory: pytest.TempPathFactory):
+    roots = {ROOT, tmp_path_factory.getbasetemp(), Path(tempfile.gettempdir()), *map(Path, _SYSTEM_ROOTS)}
+    _allowed.extend(sorted({os.path.realpath(r) for r in roots}))
+    sys.addaudithook(_audit)  # audit hooks cannot be removed: an empty _allowed switches it off
+    yield
+    _allowed.clear()
+
+
+@pytest.fixture(autouse=True)
+def _only_files_of_the_repository(_guard_installed):
+    """Fail the test that opened a file outside the repository and the temp folders."""
+    start = len(_violations)
+    yield
+    opened = sorted(set(_violations[start:]))
+    del _violations[start:]
+    if opened:
+        pytest.fail("the test opened files outside the repository (a bare clone has nothing beside it; "
+                    "copy what it needs into tests/data/ with its attribution): " + ", ".join(opened[:5]),
+                    pytrace=False)
 
 
 @pytest.fixture

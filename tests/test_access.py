@@ -18,20 +18,17 @@ import pytest
 import shapely
 from scipy.spatial import Delaunay
 
-from coverage.access import (TIME_FLOOR_MIN, Snapped, compute_access, coverage_matrix, nearest_facility,
+from eldercare_coverage.access import (TIME_FLOOR_MIN, Snapped, compute_access, coverage_matrix, nearest_facility,
                              snap_points, write_access_outputs)
-from coverage.config import AccessSection
-from coverage.errors import ProblemReport
-from coverage.network import load_walk_network, network_from_arrays
+from eldercare_coverage.config import AccessSection
+from eldercare_coverage.errors import ProblemReport
+from eldercare_coverage.network import load_walk_network, network_from_arrays
 
 SPEED = 0.9
 
 
-def shared_dir() -> Path:
-    return Path(__file__).resolve().parents[1].parent / "shared"
-
-
-OSM = shared_dir() / "data" / "osm"
+#: Real OSM extracts copied into the repository (attribution in tests/data/osm/README.md).
+OSM = Path(__file__).resolve().parent / "data" / "osm"
 
 
 # ---------------------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import shapely
 
-from coverage import crs
+from eldercare_coverage import crs
 
 # Reference vectors published in the README of wandergis/coordtransform, the reference
 # implementation most Chinese web-GIS code follows.

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import shapely
 
-from coverage.demand import DEMAND_COLUMNS, demand_points
+from eldercare_coverage.demand import DEMAND_COLUMNS, demand_points
 
 
 def communities(populations=(12345.678, 7.0, 999.0), households=(4000.0, np.nan, 300.0),

@@ -12,11 +12,11 @@ import pandas as pd
 import pytest
 import shapely
 
-from coverage import cli
-from coverage.config import load_config
-from coverage.errors import InputError
-from coverage.io import load_study
-from coverage.pipeline import validate
+from eldercare_coverage import cli
+from eldercare_coverage.config import load_config
+from eldercare_coverage.errors import InputError
+from eldercare_coverage.io import load_study
+from eldercare_coverage.pipeline import validate
 
 # ---------------------------------------------------------------------------------------------
 # Helpers that break one thing in the copied sample
@@ -293,7 +293,7 @@ def test_geopackage_shapefile_excel_and_wkt_load_the_same(sample_copy, reference
 
 
 def test_gcj02_coordinates_are_converted(sample_copy, reference):
-    from coverage.crs import wgs84_to_gcj02
+    from eldercare_coverage.crs import wgs84_to_gcj02
 
     table = pd.read_csv(sample_copy / FAC, encoding="utf-8-sig")
     lon, lat = wgs84_to_gcj02(table["经度"].to_numpy(), table["纬度"].to_numpy())

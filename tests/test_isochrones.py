@@ -9,14 +9,14 @@ import numpy as np
 import pytest
 import shapely
 
-from coverage.access import coverage_matrix, snap_points
-from coverage.errors import ProblemReport
-from coverage.isochrones import edge_substrings, isochrones, union_by_kind
-from coverage.network import load_walk_network, network_from_arrays
+from eldercare_coverage.access import coverage_matrix, snap_points
+from eldercare_coverage.errors import ProblemReport
+from eldercare_coverage.isochrones import edge_substrings, isochrones, union_by_kind
+from eldercare_coverage.network import load_walk_network, network_from_arrays
 
 
-def shared_dir() -> Path:
-    return Path(__file__).resolve().parents[1].parent / "shared"
+#: Real OSM extracts copied into the repository (attribution in tests/data/osm/README.md).
+OSM = Path(__file__).resolve().parent / "data" / "osm"
 
 
 def test_partial_edge_ends_exactly_at_the_limit():
@@ -78,7 +78,7 @@ def test_block_not_reached_stays_a_hole_and_rings():
 
 @pytest.fixture(scope="module")
 def chengdu():
-    path = shared_dir() / "data" / "osm" / "chengdu-jinniu-xindu.osm.bz2"
+    path = OSM / "chengdu-jinniu-xindu.osm.bz2"
     return load_walk_network(path, "EPSG:32648", report=ProblemReport())
 
 

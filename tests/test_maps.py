@@ -16,16 +16,11 @@ import pytest
 import shapely
 from pyproj import Transformer
 
-from coverage import maps
-from coverage.errors import InputError
+from eldercare_coverage import maps
+from eldercare_coverage.errors import InputError
 
 XSS_NAME = "<img src=x onerror=alert(1)>"
 PARAMS = {"walk_speed_mps": 0.9, "time_limit_min": 15, "norm_profile": "national"}
-
-
-def shared_dir() -> Path:
-    """The shared data folder beside the repository (CI clones the repo with shared/ beside it)."""
-    return Path(__file__).resolve().parents[1].parent / "shared"
 
 
 def build_study() -> dict:
@@ -212,7 +207,7 @@ def test_bd09_and_tencent_tiles_are_refused_with_an_explanation(basemap):
 @pytest.mark.parametrize("basemap", ["amap", "Gaode",
                                      "https://webrd01.is.autonavi.com/appmaptile?x={x}&y={y}&z={z}"])
 def test_amap_tiles_shift_every_overlay_to_gcj02(basemap):
-    from coverage.crs import wgs84_to_gcj02
+    from eldercare_coverage.crs import wgs84_to_gcj02
 
     plain = page(make(language="en"))
     text = page(make(basemap=basemap, language="en"))
@@ -301,7 +296,7 @@ def test_write_map_warns_when_a_plugin_links_a_cdn(tmp_path, caplog):
 
     m = make()
     Fullscreen().add_to(m)
-    with caplog.at_level("WARNING", logger="coverage.maps"):
+    with caplog.at_level("WARNING", logger="eldercare_coverage.maps"):
         maps.write_map(m, tmp_path / "plugin.html")
     assert "will not render offline" in caplog.text
     assert maps.external_resources((tmp_path / "plugin.html").read_text(encoding="utf-8"))

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from coverage import maps
+from eldercare_coverage import maps
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # whatever pytest's import mode
 from test_maps import PARAMS, XSS_NAME, build_study  # noqa: E402

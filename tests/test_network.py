@@ -10,20 +10,17 @@ import pyproj
 import pytest
 import shapely
 
-from coverage.access import nearest_facility, snap_points
-from coverage.errors import InputError, ProblemReport
-from coverage.network import (download_walk_network, is_walkable, load_walk_network, network_from_arrays,
+from eldercare_coverage.access import nearest_facility, snap_points
+from eldercare_coverage.errors import InputError, ProblemReport
+from eldercare_coverage.network import (download_walk_network, is_walkable, load_walk_network, network_from_arrays,
                               network_from_graph)
 
 HERE = Path(__file__).resolve().parent
 FIXTURE = HERE / "data" / "access" / "oneway.osm"
 
 
-def shared_dir() -> Path:
-    return Path(__file__).resolve().parents[1].parent / "shared"
-
-
-OSM = shared_dir() / "data" / "osm"
+#: Real OSM extracts copied into the repository (attribution in tests/data/osm/README.md).
+OSM = Path(__file__).resolve().parent / "data" / "osm"
 
 
 def test_pedestrian_filter_and_oneway_both_ways():

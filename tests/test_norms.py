@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 from shapely.geometry import Point, box
 
-from coverage import norms
-from coverage.errors import InputError
+from eldercare_coverage import norms
+from eldercare_coverage.errors import InputError
 
 CRS = "EPSG:32648"
 X0, Y0 = 400_000.0, 3_000_000.0  # somewhere in UTM zone 48N

@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from coverage import cli, pipeline
-from coverage.io import sha256_of
+from eldercare_coverage import cli, pipeline
+from eldercare_coverage.io import sha256_of
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -151,7 +151,7 @@ def test_profile_walk_limit_differing_from_access_is_warned(sample_copy):
 
 
 def test_public_siting_helpers_match_the_run(sample_run):
-    import coverage as ec
+    import eldercare_coverage as ec
 
     out, result = sample_run
     study, access = result.study, result.stages["access"]

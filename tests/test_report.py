@@ -13,7 +13,7 @@ import pytest
 from openpyxl import load_workbook
 from shapely.geometry import Point, box
 
-from coverage import norms, report
+from eldercare_coverage import norms, report
 
 CRS = "EPSG:32648"
 X0, Y0 = 400_000.0, 3_000_000.0

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from coverage.config import load_config
-from coverage.io import load_study
+from eldercare_coverage.config import load_config
+from eldercare_coverage.io import load_study
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "data"

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from coverage.config import SitingSection
-from coverage.siting import MODELS, SitingProblem, Tier, coverage_by_group, run_siting, solve
+from eldercare_coverage.config import SitingSection
+from eldercare_coverage.siting import MODELS, SitingProblem, Tier, coverage_by_group, run_siting, solve
 
 # Demand points 0..5 on a line, 1 minute apart; district A = points 0-2, B = points 3-5.
 # Existing facility E covers points 0-1; candidate sites a (points 1-3), b (4-5), c (5 only).
@@ -154,7 +154,7 @@ def test_unreachable_demand_only():
 
 
 def test_auto_switches_to_the_heuristic_on_large_matrices(monkeypatch):
-    import coverage.siting as siting
+    import eldercare_coverage.siting as siting
 
     monkeypatch.setattr(siting, "AUTO_EXACT_MAX_PAIRS", 0)
     res = call(SitingSection(model="mclp", p=1, method="auto"))
@@ -165,8 +165,8 @@ def test_auto_switches_to_the_heuristic_on_large_matrices(monkeypatch):
 
 def test_exact_mclp_on_big_instances_tries_the_heuristic_first(monkeypatch):
 
-    import coverage.siting as siting
-    from coverage.siting import SitingProblem, solve
+    import eldercare_coverage.siting as siting
+    from eldercare_coverage.siting import SitingProblem, solve
 
     rng = np.random.default_rng(7)
     dense = np.where(rng.random((60, 400)) < 0.08, rng.uniform(1, 15, (60, 400)), np.inf)
@@ -184,7 +184,7 @@ def test_exact_mclp_on_big_instances_tries_the_heuristic_first(monkeypatch):
 
 
 def test_solving_prints_nothing(capfd):
-    from coverage.siting import SitingProblem, solve
+    from eldercare_coverage.siting import SitingProblem, solve
 
     rng = np.random.default_rng(3)
     dense = np.where(rng.random((20, 80)) < 0.2, rng.uniform(1, 15, (20, 80)), np.inf)

@@ -13,7 +13,7 @@ import pytest
 import scipy.sparse as sp
 from scipy.optimize import linprog
 
-from coverage.siting import SitingProblem, Tier, coverage_by_group, solve
+from eldercare_coverage.siting import SitingProblem, Tier, coverage_by_group, solve
 
 LIMIT = 10.0
 

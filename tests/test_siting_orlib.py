@@ -14,15 +14,10 @@ import pytest
 import scipy.sparse as sp
 from scipy.sparse.csgraph import shortest_path
 
-from coverage.siting import SitingProblem, solve
+from eldercare_coverage.siting import SitingProblem, solve
 
 HERE = Path(__file__).resolve().parent
 ORLIB = HERE / "data" / "orlib"
-
-
-def shared_dir() -> Path:
-    """``shared/`` beside the repository checkout (CI clones it there)."""
-    return Path(__file__).resolve().parents[1].parent / "shared"
 
 
 #: OR-Library ``pmedopt.txt`` (J.E. Beasley, OR-Library; Beasley 1985, EJOR 21:270-273).
@@ -82,7 +77,7 @@ def read_pmedcap(path: Path):
 
 @pytest.mark.parametrize("k", sorted(PMEDCAP_OPT))
 def test_orlib_capacitated_pmedian_published_optimum(k):
-    d, demand, p, q = read_pmedcap(shared_dir() / "benchdata" / "pmedcap" / f"pmedcap1-{k}.txt")
+    d, demand, p, q = read_pmedcap(HERE / "data" / "pmedcap" / f"pmedcap1-{k}.txt")
     n = len(d)
     # Objective counts plain distances (weight 1); capacity use is the customer's demand.
     prob = SitingProblem.from_matrices(d, np.ones(n), candidate_capacity=np.full(n, q), demand_size=demand)
@@ -95,7 +90,7 @@ def test_orlib_capacitated_pmedian_published_optimum(k):
 
 # ----------------------------------------------------------------------------- Swain 55-node
 def read_swain():
-    raw = np.loadtxt(shared_dir() / "benchdata" / "mclp" / "swain" / "swain.txt", skiprows=1)
+    raw = np.loadtxt(HERE / "data" / "swain" / "swain.txt", skiprows=1)
     xy, w = raw[:, 1:3], raw[:, 3]
     return np.linalg.norm(xy[:, None] - xy[None], axis=2), w
 

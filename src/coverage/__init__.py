@@ -1,12 +1,11 @@
 """eldercare-coverage: plan the 15-minute home and community eldercare circle (一刻钟居家养老服务圈).
 
-The import name is ``coverage`` (the distribution and command are ``eldercare-coverage``);
-it shares that import name with the coverage.py test tool, so do not install both in one
-environment.
+The import name is ``eldercare_coverage`` (the distribution and command are
+``eldercare-coverage``; the source folder is ``src/coverage/``).
 
 The public API, in the order data flows::
 
-    import coverage as ec
+    import eldercare_coverage as ec
     study = ec.load_study(ec.load_config("study.toml"))        # or ec.validate(...) / ec.run(...)
     net = ec.build_network(study)                                # walk network (CSR arrays)
     access = ec.compute_study_access(study, net)                 # demand, times, matrices, isochrones
@@ -14,7 +13,7 @@ The public API, in the order data flows::
     siting = ec.solve(ec.SitingProblem.from_matrices(...), "mclp", p=10)
     m = ec.make_map(study.communities, study.facilities, ...)    # shows inline in Jupyter
 
-Names are imported lazily, so ``import coverage`` and the command line start fast.
+Names are imported lazily, so ``import eldercare_coverage`` and the command line start fast.
 """
 
 from __future__ import annotations
@@ -58,7 +57,7 @@ __all__ = sorted(_EXPORTS) + ["__version__"]
 def __getattr__(name: str):
     module = _EXPORTS.get(name)
     if module is None:
-        raise AttributeError(f"module 'coverage' has no attribute {name!r}")
+        raise AttributeError(f"module 'eldercare_coverage' has no attribute {name!r}")
     value = getattr(importlib.import_module(f".{module}", __name__), name)
     globals()[name] = value
     return value

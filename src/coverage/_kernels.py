@@ -12,30 +12,9 @@ cached on disk (``cache=True``) so only the first import on a machine pays the c
 
 from __future__ import annotations
 
-import sys
-
+import numba
 import numpy as np
 
-
-def _import_numba():
-    # numba.misc.coverage_support runs ``import coverage`` expecting coverage.py and crashes on
-    # this package, which has the same import name. Hide our module during numba's import so
-    # numba sees "coverage.py not installed"; restore it right after.
-    if "numba" in sys.modules:
-        return sys.modules["numba"]
-    ours = sys.modules.get("coverage")
-    sys.modules["coverage"] = None  # type: ignore[assignment]
-    try:
-        import numba
-    finally:
-        if ours is not None:
-            sys.modules["coverage"] = ours
-        else:
-            del sys.modules["coverage"]
-    return numba
-
-
-numba = _import_numba()
 njit = numba.njit
 
 

@@ -316,7 +316,7 @@ def compute_access(communities: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame |
     """Run the access analysis: demand points, snapping, nearest facility (overall and per
     kind), coverage matrices of facilities and candidates, isochrones and the tables.
 
-    All layers in the network's metric CRS with the canonical columns of :mod:`coverage.schema`.
+    All layers in the network's metric CRS with the canonical columns of :mod:`eldercare_coverage.schema`.
     Points not on the main network are listed in ``unreachable`` and, when ``report`` is given,
     as warnings.
     """

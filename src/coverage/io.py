@@ -1,9 +1,9 @@
 """Reading and validating the study inputs: communities, population tables, facilities and
 candidate sites, from GeoJSON, GeoPackage, Shapefile, CSV or Excel (.xlsx).
 
-Every loader returns a GeoDataFrame with the canonical columns of :mod:`coverage.schema` in
+Every loader returns a GeoDataFrame with the canonical columns of :mod:`eldercare_coverage.schema` in
 the study's metric CRS, and records every problem it finds (file, row, field, fix) in a
-:class:`~coverage.errors.ProblemReport` instead of stopping at the first. Inputs are only
+:class:`~eldercare_coverage.errors.ProblemReport` instead of stopping at the first. Inputs are only
 read, never modified.
 """
 

@@ -113,7 +113,7 @@ def isochrones(net: WalkNetwork, sites_snapped: Any, site_ids: Sequence[Any], ki
 
     Parameters
     ----------
-    sites_snapped : :class:`coverage.access.Snapped` of the sites.
+    sites_snapped : :class:`eldercare_coverage.access.Snapped` of the sites.
     site_ids, kinds : one per site (kinds may be None).
     speed_mps : walk speed (m/s); limits_min: limits (min).
     buffer_m : street-side width (m) buffered around the reachable street parts.

@@ -143,7 +143,7 @@ _TIANDITU_URL = ("https://t{s}.tianditu.gov.cn/{layer}_w/wmts?SERVICE=WMTS&REQUE
                  "&TILECOL={x}&TILEROW={y}&TILEMATRIX={z}&tk={key}")
 _TIANDITU_ATTR = "&copy; 天地图 Tianditu"
 #: Amap/Gaode tiles are Web Mercator XYZ tiles drawn in GCJ-02: the overlays are shifted from
-#: WGS-84 to GCJ-02 (coverage.crs) so they line up with the streets on the tiles.
+#: WGS-84 to GCJ-02 (eldercare_coverage.crs) so they line up with the streets on the tiles.
 _AMAP_URL = ("https://webrd0{s}.is.autonavi.com/appmaptile?lang=zh_cn&size=1&scale=1&style=8"
              "&x={x}&y={y}&z={z}")
 _AMAP_ATTR = "&copy; 高德地图 AutoNavi"
@@ -160,11 +160,11 @@ _STATS_ALIASES = {"area_gap_m2": "gap_m2", "tier_required": "required_tier"}
 # ----------------------------------------------------------------------------- assets
 
 def _asset_text(name: str) -> str:
-    return resources.files("coverage").joinpath("assets", name).read_text(encoding="utf-8")
+    return resources.files("eldercare_coverage").joinpath("assets", name).read_text(encoding="utf-8")
 
 
 def _asset_b64(name: str) -> str:
-    data = resources.files("coverage").joinpath("assets", name).read_bytes()
+    data = resources.files("eldercare_coverage").joinpath("assets", name).read_bytes()
     return base64.b64encode(data).decode("ascii")
 
 
@@ -408,7 +408,7 @@ def _prepare(gdf: gpd.GeoDataFrame, layer: str, simplify_m: float, points: bool,
     if gdf.crs is None:
         raise InputError(f"The {layer} layer has no coordinate reference system, so it cannot be "
                          "placed on the map.", file=layer,
-                         fix="Load it through coverage.io (which assigns the study CRS) or call "
+                         fix="Load it through eldercare_coverage.io (which assigns the study CRS) or call "
                              ".set_crs(...) on it.")
     geom = gdf.geometry
     keep = geom.notna().to_numpy() & ~shapely.is_empty(geom.to_numpy())
@@ -560,7 +560,7 @@ def make_map(
     Parameters
     ----------
     communities, facilities, candidates
-        Layers in the canonical schema (:mod:`coverage.schema`), any CRS (metric expected).
+        Layers in the canonical schema (:mod:`eldercare_coverage.schema`), any CRS (metric expected).
     demand
         Demand points with ``within_limit`` (bool) and ``time_min`` (minutes); only points
         beyond the limit are drawn.
@@ -585,7 +585,7 @@ def make_map(
         ``"none"`` (default, fully offline), ``"osm"``, ``"tianditu"`` (needs
         ``tianditu_key``), ``"amap"`` (Amap/Gaode GCJ-02 tiles: every overlay is shifted to
         GCJ-02 to line up, and the title box says so) or a WGS-84/Web Mercator tile URL.
-        Baidu (BD-09) and Tencent tiles raise :class:`~coverage.errors.InputError`.
+        Baidu (BD-09) and Tencent tiles raise :class:`~eldercare_coverage.errors.InputError`.
     simplify_m
         Display simplification tolerance for polygons (m).
 
@@ -615,7 +615,7 @@ def make_map(
     # --- communities: two choropleths over the same polygons
     com = _prepare(communities, "communities", simplify_m, points=False, gcj02=gcj02)
     if community_stats is not None and "community_id" in community_stats.columns:
-        # coverage.norms names them area_gap_m2 / tier_required; accept both spellings.
+        # eldercare_coverage.norms names them area_gap_m2 / tier_required; accept both spellings.
         stats = community_stats.rename(columns={
             k: v for k, v in _STATS_ALIASES.items()
             if k in community_stats.columns and v not in community_stats.columns})

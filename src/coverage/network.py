@@ -410,7 +410,7 @@ def load_walk_network(path: str | Path, metric_crs: Any, area: Any | None = None
         clipped to it plus ``margin_m`` (m) — while reading for PBF, so a province extract fits
         in memory.
     report : problems are added here (unreadable file: error; fragments: warning). Without a
-        report an unreadable file raises :class:`coverage.errors.InputError`.
+        report an unreadable file raises :class:`eldercare_coverage.errors.InputError`.
 
     Returns
     -------

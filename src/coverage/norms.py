@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import difflib
 import math
-import sys
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -28,10 +27,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
+import tomllib
 
 from .errors import InputError, ProblemReport
 from .schema import FACILITY_KINDS
@@ -182,7 +178,7 @@ class NormProfile:
 
 
 def _profiles_dir():
-    return resources.files("coverage").joinpath("profiles")
+    return resources.files("eldercare_coverage").joinpath("profiles")
 
 
 def shipped_profile_names() -> list[str]:
@@ -207,7 +203,7 @@ def load_profile(name: str = "national", user_file: str | Path | None = None) ->
     """Resolve a shipped profile, optionally extended by a user TOML file.
 
     With ``user_file``, the file's ``extends`` (default: ``name``) picks the base profile and
-    its keys override the base's. Raises :class:`~coverage.errors.InputError` naming the file,
+    its keys override the base's. Raises :class:`~eldercare_coverage.errors.InputError` naming the file,
     the key and a fix for an unknown profile, unknown key, wrong type or inconsistent figures.
     """
     report = ProblemReport()

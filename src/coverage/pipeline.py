@@ -1,7 +1,7 @@
 """The study pipeline: load → network → demand/access → norms → siting → reports/maps.
 
 It only wires the stage functions together; each stage is usable on its own in a notebook.
-All outputs of a run are staged and published together (see :mod:`coverage.outputs`).
+All outputs of a run are staged and published together (see :mod:`eldercare_coverage.outputs`).
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ import json
 import logging
 import time
 from contextlib import contextmanager
+from importlib import resources
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,8 +24,6 @@ from .outputs import StagedOutputs
 
 log = logging.getLogger(__name__)
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-SAMPLE_CONFIG = REPO_ROOT / "data" / "sample.toml"
 
 
 @dataclass
@@ -38,13 +37,16 @@ class RunResult:
 
 
 def sample_config_path() -> Path:
-    """The embedded sample's config (``data/sample.toml`` of a source checkout)."""
-    if not SAMPLE_CONFIG.exists():
+    """The embedded sample's config: ``data/sample.toml`` of a checkout, shipped in the wheel as
+    the package data ``eldercare_coverage.sample``."""
+    path = Path(str(resources.files("eldercare_coverage.sample").joinpath("sample.toml")))
+    if not path.is_file():
         from .errors import InputError
 
-        raise InputError("the embedded sample is not here (it ships with a source checkout, in data/).",
-                         str(SAMPLE_CONFIG), "Pass your own study config: eldercare-coverage run study.toml")
-    return SAMPLE_CONFIG
+        raise InputError("the embedded sample is missing from this installation.", str(path),
+                         "Reinstall eldercare-coverage, or pass your own study config: "
+                         "eldercare-coverage run study.toml")
+    return path
 
 
 @contextmanager
@@ -78,6 +80,9 @@ def run(config: StudyConfig | str | Path | None = None, *, out_dir: str | Path |
     """
     if config is None:
         config = sample_config_path()
+        # The sample's files may sit in a read-only site-packages: its outputs go under the
+        # current folder (in a checkout run from its root, that is its out/, reports/, maps/).
+        out_dir = Path.cwd() if out_dir is None else out_dir
     if not isinstance(config, StudyConfig):
         config = load_config(config)
     if out_dir is not None:
@@ -196,7 +201,7 @@ class NormResult:
 def check_norms(study: Study, access=None, profile=None) -> NormResult:
     """Norm checks per community and roll-ups per district and street.
 
-    ``profile``: a :class:`~coverage.norms.NormProfile` or a shipped profile name; by default
+    ``profile``: a :class:`~eldercare_coverage.norms.NormProfile` or a shipped profile name; by default
     the study config's ``[norms]`` profile.
     """
     from . import norms
@@ -224,7 +229,7 @@ def check_norms(study: Study, access=None, profile=None) -> NormResult:
 
 
 def siting_problem(study: Study, access, weight: str | None = None, profile=None):
-    """The study's :class:`~coverage.siting.SitingProblem`, exactly as ``run`` solves it.
+    """The study's :class:`~eldercare_coverage.siting.SitingProblem`, exactly as ``run`` solves it.
 
     Candidates against the demand points, existing facilities (of the covering kinds) fixed
     open, weights from ``weight`` (default ``[siting] weight``), districts as equity groups.

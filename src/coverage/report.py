@@ -239,7 +239,7 @@ def write_reports(community_table: pd.DataFrame, district_table: pd.DataFrame, o
 
     ``parameters`` (walk speed m/s, time limit min, profile name, …) is shown verbatim in the
     workbook and the page; ``input_files`` are listed with size and SHA-256. ``street_table``
-    (``rollup(by="street")``) and ``unassigned`` (:func:`coverage.norms.unassigned_facilities`)
+    (``rollup(by="street")``) and ``unassigned`` (:func:`eldercare_coverage.norms.unassigned_facilities`)
     add a sheet/section each when given, as do the siting tables ``siting = {"proposed": ...,
     "siting_district": ...}`` (proposed sites; covered weight before/after by district). Returns ``{"community_csv", "district_csv", "xlsx",
     "html"}`` (plus ``"street_csv"`` with a street table) -> path.

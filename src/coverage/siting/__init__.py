@@ -7,7 +7,7 @@ Every model returns the same :class:`SitingResult`.
 
 Quick use from Python::
 
-    from coverage.siting import SitingProblem, solve
+    from eldercare_coverage.siting import SitingProblem, solve
     prob = SitingProblem.from_matrices(cand_times, weights, existing_times=exist_times, limit_min=15)
     res = solve(prob, "mclp", p=10)
     res.to_frame(); coverage_by_group(res, districts)
@@ -133,7 +133,7 @@ def run_siting(cfg, *, candidate_matrix, existing_matrix, weights, demand_group,
                existing_capacity=None, tiers=None, candidate_tiers=None) -> SitingResult:
     """Pipeline entry: solve the ``[siting]`` section's model on the study's coverage matrices.
 
-    ``cfg`` is a :class:`coverage.config.SitingSection`. Matrices are CSR, rows = sites,
+    ``cfg`` is a :class:`eldercare_coverage.config.SitingSection`. Matrices are CSR, rows = sites,
     columns = demand points, values = minutes within ``limit_min`` (explicit zeros allowed).
     ``tiers`` (a list of :class:`Tier`) overrides the names in ``cfg.tiers``, which otherwise
     take :data:`DEFAULT_TIERS`. A NaN candidate cost counts as 0 only when no cost is known at all.

@@ -5,7 +5,7 @@ operations (``scipy.sparse`` blocks built from index arrays); nothing loops over
 
 Coverage models (LSCP, partial, MCLP, equity) first drop demand already covered by existing
 facilities and demand no candidate reaches, then merge demand columns with identical coverage
-sets (:func:`~coverage.siting.problem.aggregate_columns`), which keeps the MILP small.
+sets (:func:`~eldercare_coverage.siting.problem.aggregate_columns`), which keeps the MILP small.
 """
 
 from __future__ import annotations
