@@ -34,11 +34,20 @@ _SYSTEM_ROOTS = {
     str(_HOME / ".local"), str(_HOME / ".ipython"), str(_HOME / ".jupyter"), str(_HOME / ".matplotlib"),
 }
 _allowed: list[str] = []
+#: Folders that count as outside even within an allowed root: the repository's own parent
+#: (where a developer's shared/ folder sits), except the repository and the pytest temp folder.
+_beside: list[str] = []
 _violations: list[str] = []
 
 
+def _under(path: str, roots: list[str]) -> bool:
+    return any(path == root or path.startswith(root + os.sep) for root in roots)
+
+
 def _inside(path: str) -> bool:
-    return any(path == root or path.startswith(root + os.sep) for root in _allowed)
+    if _under(path, _beside[:1]) and not _under(path, _beside[1:]):
+        return False
+    return _under(path, _allowed)
 
 
 def _audit(event: str, args: tuple) -> None:
@@ -55,11 +64,20 @@ def _audit(event: str, args: tuple) -> None:
 
 @pytest.fixture(scope="session", autouse=True)
 def _guard_installed(tmp_path_factory: pytest.TempPathFactory):
-    roots = {ROOT, tmp_path_factory.getbasetemp(), Path(tempfile.gettempdir()), *map(Path, _SYSTEM_ROOTS)}
+    basetemp = tmp_path_factory.getbasetemp()
+    # Libraries' own temporary files go inside the pytest temp folder, so the system temp
+    # folder (where a CI clone may sit beside other folders) need not be allowed.
+    scratch = basetemp / "scratch"
+    scratch.mkdir(exist_ok=True)
+    saved_tempdir, tempfile.tempdir = tempfile.tempdir, str(scratch)
+    roots = {ROOT, basetemp, *map(Path, _SYSTEM_ROOTS)}
     _allowed.extend(sorted({os.path.realpath(r) for r in roots}))
+    _beside.extend(os.path.realpath(r) for r in (ROOT.parent, ROOT, basetemp))
     sys.addaudithook(_audit)  # audit hooks cannot be removed: an empty _allowed switches it off
     yield
     _allowed.clear()
+    _beside.clear()
+    tempfile.tempdir = saved_tempdir
 
 
 @pytest.fixture(autouse=True)
