@@ -152,6 +152,7 @@ def test_far_community_is_flagged_and_does_not_move_the_metric_crs(sample_copy, 
     pd.testing.assert_series_equal(ours["share_elderly_within"], theirs["share_elderly_within"])
     share = ours["elderly_within"].sum() / study.communities.set_index("community_id").drop(
         index="FAR1")["elderly_population"].sum()
+    assert share == pytest.approx(theirs["elderly_within"].sum() / sample_validated.communities["elderly_population"].sum())
     assert 0.5 < share < 0.6  # 55 %, as without the outlier
 
 
