@@ -174,7 +174,7 @@ ALIGN_MIN_DROP_M = 100.0
 #: Streets within this distance inside a polygon's edge run along it, not across it (m).
 INTERIOR_INSET_M = 15.0
 #: Features measured per layer (a fixed random sample beyond that; the misfit is a median/mean).
-ALIGN_MAX_FEATURES = 5000
+ALIGN_MAX_FEATURES = 2000
 _NAMES = {"WGS-84": "WGS-84 (GPS, OpenStreetMap)", "GCJ-02": "GCJ-02 (Amap/Gaode, Tencent)",
           "BD-09": "BD-09 (Baidu)"}
 
