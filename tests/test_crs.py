@@ -62,3 +62,36 @@ def test_metric_crs_is_the_utm_zone_or_the_configured_one():
     assert crs.pick_metric_crs((0, 0, 1, 1), "EPSG:4547").to_epsg() == 4547
     with pytest.raises(ValueError, match="geographic"):
         crs.pick_metric_crs((0, 0, 1, 1), "EPSG:4326")
+
+
+def test_metric_crs_follows_the_bulk_of_the_features_and_says_why():
+    rng = np.random.default_rng(3)
+    lon = np.r_[rng.uniform(104.03, 104.10, 60), 179.95]  # one typo near the antimeridian
+    lat = np.r_[rng.uniform(30.74, 30.79, 60), 30.77]
+    # The bounding box's centre lies in zone 54 (142° E); the median lies in Chengdu's zone 48.
+    assert crs.pick_metric_crs((lon.min(), lat.min(), lon.max(), lat.max())).to_epsg() == 32654
+    choice = crs.choose_metric_crs(lon, lat, what="communities")
+    assert choice.crs.to_epsg() == 32648
+    assert "EPSG:32648" in choice.reason and "60 of 61 communities" in choice.reason
+    # A study split over two zones takes the zone of its larger part.
+    assert crs.choose_metric_crs([101.9, 102.1, 102.2], [30.0, 30.0, 30.1]).crs.to_epsg() == 32648
+    assert crs.choose_metric_crs([-70.6, -70.7, np.nan], [-33.4, -33.5, 1.0]).crs.to_epsg() == 32719  # Santiago
+    configured = crs.choose_metric_crs(lon, lat, "EPSG:4547")
+    assert configured.crs.to_epsg() == 4547 and "study.metric_crs" in configured.reason
+    with pytest.raises(ValueError, match="geographic"):
+        crs.choose_metric_crs(lon, lat, "EPSG:4326")
+    with pytest.raises(ValueError, match="finite"):
+        crs.choose_metric_crs([np.nan], [np.nan])
+
+
+def test_convert_lonlat_between_the_three_systems():
+    lon, lat = np.array([104.07, 116.404]), np.array([30.77, 39.915])
+    for source in crs.LONLAT_SYSTEMS:
+        for target in crs.LONLAT_SYSTEMS:
+            there = crs.convert_lonlat(lon, lat, source, target)
+            back = crs.convert_lonlat(*there, target, source)
+            np.testing.assert_allclose(back, (lon, lat), atol=1e-8)
+    np.testing.assert_array_equal(crs.convert_lonlat(lon, lat, "wgs84", "gcj02"), crs.wgs84_to_gcj02(lon, lat))
+    np.testing.assert_allclose(crs.convert_lonlat(lon, lat, "BD-09", "GCJ-02"), crs.bd09_to_gcj02(lon, lat),
+                               atol=1e-9)
+    np.testing.assert_array_equal(crs.convert_lonlat(lon, lat, "WGS-84", "WGS-84"), (lon, lat))

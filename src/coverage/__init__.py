@@ -29,12 +29,13 @@ _EXPORTS: dict[str, str] = {
     "InputError": "errors", "Problem": "errors", "ProblemReport": "errors",
     "Study": "io", "load_study": "io",
     "gcj02_to_wgs84": "crs", "bd09_to_wgs84": "crs", "wgs84_to_gcj02": "crs", "wgs84_to_bd09": "crs",
-    "pick_metric_crs": "crs",
+    "pick_metric_crs": "crs", "choose_metric_crs": "crs",
     # pipeline and its stages
     "run": "pipeline", "validate": "pipeline", "sample_config_path": "pipeline",
     "build_network": "pipeline", "compute_study_access": "pipeline", "check_norms": "pipeline",
     "site_facilities": "pipeline", "parameters_of": "pipeline", "siting_problem": "pipeline",
     "proposed_sites": "pipeline", "NormResult": "pipeline", "RunResult": "pipeline",
+    "check_street_alignment": "pipeline", "check_siting_inputs": "pipeline",
     # network and access
     "WalkNetwork": "network", "load_walk_network": "network", "network_from_graph": "network",
     "demand_points": "demand",

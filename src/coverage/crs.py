@@ -13,6 +13,8 @@ points and round trips.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pyproj
 from pyproj import CRS
@@ -100,12 +102,27 @@ def wgs84_to_bd09(lon, lat) -> tuple[np.ndarray, np.ndarray]:
 
 
 _TO_WGS84 = {"GCJ-02": gcj02_to_wgs84, "BD-09": bd09_to_wgs84}
+_FROM_WGS84 = {"GCJ-02": wgs84_to_gcj02, "BD-09": wgs84_to_bd09}
+#: The longitude/latitude systems a Chinese study's coordinates come in.
+LONLAT_SYSTEMS = ("WGS-84", "GCJ-02", "BD-09")
+
+
+def convert_lonlat(lon, lat, source: str, target: str) -> tuple[np.ndarray, np.ndarray]:
+    """Longitude/latitude (degrees) from one of :data:`LONLAT_SYSTEMS` to another."""
+    lon = np.asarray(lon, dtype=float)
+    lat = np.asarray(lat, dtype=float)
+    source, target = normalise_crs_name(source), normalise_crs_name(target)
+    if source != "WGS-84":
+        lon, lat = _TO_WGS84[source](lon, lat)
+    if target != "WGS-84":
+        lon, lat = _FROM_WGS84[target](lon, lat)
+    return lon, lat
 
 
 def normalise_crs_name(text: str) -> str:
     """Canonical spelling of the Chinese web CRS names ("gcj02", "GCJ_02" -> "GCJ-02")."""
     key = text.strip().upper().replace("_", "").replace("-", "")
-    return {"GCJ02": "GCJ-02", "BD09": "BD-09", "BD09LL": "BD-09"}.get(key, text.strip())
+    return {"GCJ02": "GCJ-02", "BD09": "BD-09", "BD09LL": "BD-09", "WGS84": "WGS-84"}.get(key, text.strip())
 
 
 def is_chinese_web_crs(text: str) -> bool:
@@ -131,15 +148,66 @@ def utm_crs_for(lon: float, lat: float) -> CRS:
     return CRS.from_epsg((32600 if lat >= 0 else 32700) + zone)
 
 
+def _configured_metric_crs(configured: str) -> CRS:
+    crs = CRS.from_user_input(configured)
+    if crs.is_geographic:
+        raise ValueError(f"{configured} is a geographic CRS (degrees); a metric CRS is needed")
+    return crs
+
+
 def pick_metric_crs(bounds_wgs84: tuple[float, float, float, float], configured: str = "auto") -> CRS:
-    """Metric CRS for a study: the configured one, or the UTM zone of the area's centre."""
+    """Metric CRS for an area: the configured one, or the UTM zone of the bounding box's centre.
+
+    A study's features should go through :func:`choose_metric_crs`, which a far outlier cannot
+    move; this one is for an area known to be compact (a box drawn by hand, a tile).
+    """
     if configured and configured != "auto":
-        crs = CRS.from_user_input(configured)
-        if crs.is_geographic:
-            raise ValueError(f"{configured} is a geographic CRS (degrees); a metric CRS is needed")
-        return crs
+        return _configured_metric_crs(configured)
     minx, miny, maxx, maxy = bounds_wgs84
     return utm_crs_for((minx + maxx) / 2.0, (miny + maxy) / 2.0)
+
+
+@dataclass(frozen=True)
+class MetricCRSChoice:
+    """The metric CRS of a study and why it was chosen (a sentence for the problem report)."""
+
+    crs: CRS
+    reason: str
+
+
+def choose_metric_crs(lon, lat, configured: str = "auto", what: str = "features") -> MetricCRSChoice:
+    """Metric CRS for features centred at ``lon``/``lat`` (degrees): the configured one, or the
+    UTM zone of their median centre.
+
+    The median, not the bounding box: one feature on the other side of the globe (a typo, a
+    community near the antimeridian) moves a bounding box's centre by thousands of kilometres
+    and with it the zone, which distorts every distance of the study; it cannot move the median
+    of many. Non-finite coordinates are ignored.
+    """
+    if configured and configured != "auto":
+        crs = _configured_metric_crs(configured)
+        return MetricCRSChoice(crs, f"metric CRS {crs.name} ({configured}), as set by study.metric_crs.")
+    lon = np.ravel(np.asarray(lon, dtype=float))
+    lat = np.ravel(np.asarray(lat, dtype=float))
+    ok = np.isfinite(lon) & np.isfinite(lat)
+    if not ok.any():
+        raise ValueError("no feature has finite coordinates to choose a metric CRS from")
+    lon, lat = lon[ok], lat[ok]
+    mlon, mlat = float(np.median(lon)), float(np.median(lat))
+    crs = utm_crs_for(mlon, mlat)
+    zones = (np.floor((lon + 180.0) / 6.0).astype(int) % 60 + 1) * np.where(lat >= 0, 1, -1)
+    chosen = (crs.to_epsg() % 100) * (1 if mlat >= 0 else -1)
+    inside = int((zones == chosen).sum())
+    reason = (f"metric CRS {crs.name} (EPSG:{crs.to_epsg()}): the UTM zone of the median centre of the {what} "
+              f"({_degrees(mlon, 'E', 'W')}, {_degrees(mlat, 'N', 'S')}); {inside} of {len(lon)} {what} lie in it.")
+    if inside < len(lon):
+        reason += (f" The {len(lon) - inside} outside it are far from the rest or the study spans zones; set "
+                   "study.metric_crs (e.g. the CGCS2000 3-degree zone) to choose another.")
+    return MetricCRSChoice(crs, reason)
+
+
+def _degrees(value: float, positive: str, negative: str) -> str:
+    return f"{abs(value):.4f}°{positive if value >= 0 else negative}"
 
 
 def parse_crs(text: str) -> CRS:

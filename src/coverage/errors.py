@@ -17,7 +17,8 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Problem:
-    """One thing wrong (``severity='error'``) or repaired/suspicious (``'warning'``) in an input."""
+    """One thing wrong (``severity='error'``), repaired/suspicious (``'warning'``) or a choice the
+    toolkit made that a reader should be able to trace (``'info'``, e.g. the metric CRS)."""
 
     file: str
     message: str
@@ -54,6 +55,12 @@ class ProblemReport:
         self.problems.append(problem)
         log.warning("%s", problem)
 
+    def info(self, file: str | Path, message: str, *, field: str | None = None) -> None:
+        """A choice made on the user's behalf (not a problem): listed in the report, never fatal."""
+        problem = Problem(str(file), message, "", None, field, "info")
+        self.problems.append(problem)
+        log.info("%s", problem)
+
     def extend(self, other: "ProblemReport") -> None:
         self.problems.extend(other.problems)
 
@@ -74,9 +81,9 @@ class ProblemReport:
             raise InputError(self)
 
     def format(self) -> str:
-        if not self.problems:
-            return "No problems found."
         lines = [str(p) for p in self.problems]
+        if not (self.errors or self.warnings):
+            return "\n".join(lines + ["No problems found."])
         lines.append(f"{len(self.errors)} error(s), {len(self.warnings)} warning(s).")
         return "\n".join(lines)
 

@@ -23,6 +23,7 @@ import pandas as pd
 import shapely
 from pyproj import CRS
 
+from . import checks
 from . import crs as crsmod
 from .config import LayerInput, StudyConfig
 from .errors import ProblemReport
@@ -54,6 +55,9 @@ class Study:
     districts: gpd.GeoDataFrame | None = None
     #: Each input file with its SHA-256, for reports that trace numbers to inputs.
     input_files: list[dict] = field(default_factory=list)
+    #: Communities far from the rest (flagged): they do not choose the metric CRS or widen the
+    #: network's clip area. A bool mask in the order of ``communities``.
+    far_communities: np.ndarray | None = None
 
 
 # --------------------------------------------------------------------------------------
@@ -655,16 +659,17 @@ def load_study(config: StudyConfig, *, raise_on_error: bool = True) -> Study:
         buildings = _load_buildings(inputs.buildings, report)
     districts = _load_boundaries(inputs.districts, report) if inputs.districts.path else None
 
-    metric = None
+    metric = far = None
     if communities is not None and len(communities):
-        try:
-            metric = crsmod.pick_metric_crs(tuple(communities.total_bounds), config.study.metric_crs)
-        except Exception as exc:
-            report.error(config.source or "config", f"study.metric_crs '{config.study.metric_crs}': {exc}.",
-                         "Use \"auto\" or a projected CRS such as \"EPSG:32648\".", field="study.metric_crs")
+        labels = np.array([_row_label(com_path, i, communities["community_id"]) for i in range(len(communities))])
+        far, metric = _check_community_placement(communities, labels, config, com_path, report)
     if metric is not None:
         communities = communities.to_crs(metric)
-        extent = shapely.box(*communities.total_bounds).buffer(config.study.extent_margin_m)
+        checks.check_community_overlaps(communities.geometry.to_numpy(), labels, communities["community_id"],
+                                        str(com_path), report)
+        # The extent of the bulk: a community far away (already flagged) must not widen it.
+        bulk = shapely.box(*communities[~far].total_bounds)
+        extent = bulk.buffer(config.study.extent_margin_m)
         for layer, gdf, spec in (("facilities", facilities, inputs.facilities), ("candidates", candidates, inputs.candidates)):
             if gdf is None:
                 continue
@@ -674,7 +679,7 @@ def load_study(config: StudyConfig, *, raise_on_error: bool = True) -> Study:
             outside = np.flatnonzero(present & ~shapely.intersects(geoms, extent))
             path = Path(spec.path)
             for i in outside[:MAX_ROWS_LISTED]:
-                dist = shapely.distance(geoms[i], shapely.box(*communities.total_bounds))
+                dist = shapely.distance(geoms[i], bulk)
                 report.error(path, f"lies {dist / 1000:.1f} km outside the communities' extent "
                              f"(allowed: {config.study.extent_margin_m / 1000:.1f} km): coordinates probably in another CRS.",
                              "Check the declared crs (GCJ-02 / BD-09 / WGS-84) and the lon/lat columns, or raise "
@@ -712,11 +717,34 @@ def load_study(config: StudyConfig, *, raise_on_error: bool = True) -> Study:
                   communities=communities if communities is not None else None,
                   facilities=facilities if facilities is not None else empty_fac,
                   candidates=candidates if candidates is not None else empty_cand,
-                  buildings=buildings, report=report, input_files=files, districts=districts)
+                  buildings=buildings, report=report, input_files=files, districts=districts,
+                  far_communities=far)
     if communities is not None:
         log.info("loaded %d communities, %d facilities, %d candidates in %s (%.2f s)", len(communities),
                  len(study.facilities), len(study.candidates), metric.name if metric else "?", time.perf_counter() - t0)
     return study
+
+
+def _check_community_placement(communities: gpd.GeoDataFrame, labels: np.ndarray, config: StudyConfig,
+                               path: Path, report: ProblemReport) -> tuple[np.ndarray, CRS | None]:
+    """Flag communities far from the rest and choose the metric CRS from the bulk of them.
+
+    ``communities`` in WGS-84; returns the mask of far communities and the metric CRS (None
+    after recording an error). The choice and its reason go into the report as an info line.
+    """
+    bounds = shapely.bounds(communities.geometry.to_numpy())
+    lon, lat = (bounds[:, 0] + bounds[:, 2]) / 2.0, (bounds[:, 1] + bounds[:, 3]) / 2.0
+    far = checks.check_far_features(lon, lat, labels, str(path), "communities", report)
+    if not np.isfinite(lon).any():
+        return far, None  # no usable geometry: already reported per feature
+    try:
+        choice = crsmod.choose_metric_crs(lon, lat, config.study.metric_crs, what="communities")
+    except Exception as exc:
+        report.error(config.source or "config", f"study.metric_crs '{config.study.metric_crs}': {exc}.",
+                     "Use \"auto\" or a projected CRS such as \"EPSG:32648\".", field="study.metric_crs")
+        return far, None
+    report.info(config.source or "config", choice.reason, field="study.metric_crs")
+    return far, choice.crs
 
 
 def _load_communities_allowing_missing_population(spec: LayerInput, report: ProblemReport) -> gpd.GeoDataFrame | None:

@@ -92,6 +92,8 @@ def run(config: StudyConfig | str | Path | None = None, *, out_dir: str | Path |
     timings: dict[str, float] = {}
     with _timed("load and validate inputs", timings):
         study = load_study(config)
+        check_siting_inputs(study)
+        study.report.raise_if_errors()
     result = RunResult(study=study, timings_s=timings)
     folders = {"data": config.output.data_dir, "reports": config.output.reports_dir, "maps": config.output.maps_dir}
     with StagedOutputs(folders) as staged:
@@ -101,6 +103,7 @@ def run(config: StudyConfig | str | Path | None = None, *, out_dir: str | Path |
         if config.inputs.network.path or config.inputs.network.download:
             with _timed("walk network", timings):
                 net = build_network(study)
+                check_street_alignment(study, net)
             with _timed("walk access", timings):
                 access = compute_study_access(study, net)
                 _write_access(access, staged)
@@ -143,20 +146,27 @@ def run(config: StudyConfig | str | Path | None = None, *, out_dir: str | Path |
 
 
 def study_area(study: Study):
-    """The union of the community polygons (metric CRS)."""
+    """The union of the community polygons (metric CRS), without those flagged as far from the
+    rest (a typo on the other side of the globe must not make the network clip span it)."""
     import shapely
 
-    return shapely.union_all(study.communities.geometry.to_numpy())
+    geoms = study.communities.geometry.to_numpy()
+    if study.far_communities is not None and (~study.far_communities).any():
+        geoms = geoms[~study.far_communities]
+    return shapely.union_all(geoms)
 
 
-def build_network(study: Study):
-    """The study's walk network (from the configured file, or downloaded through osmnx)."""
+def build_network(study: Study, *, raise_on_error: bool = True):
+    """The study's walk network (from the configured file, or downloaded through osmnx).
+
+    Problems go into ``study.report``; with ``raise_on_error`` an error raises
+    :class:`~eldercare_coverage.errors.InputError`, else an unusable file gives an empty network.
+    """
     from . import network
 
     cfg = study.config.inputs.network
     if cfg.path:
-        net = network.load_walk_network(cfg.path, study.metric_crs, area=study_area(study),
-                                        margin_m=cfg.margin_m, report=study.report)
+        net = _read_network(cfg.path, study.metric_crs, study_area(study), cfg.margin_m, study.report)
     else:
         import geopandas as gpd
 
@@ -165,8 +175,85 @@ def build_network(study: Study):
         graph = network.download_walk_network(area_wgs, cache)
         net = network.network_from_graph(graph, study.metric_crs, source="OpenStreetMap (osmnx download)",
                                          report=study.report)
-    study.report.raise_if_errors()
+    if raise_on_error:
+        study.report.raise_if_errors()
     return net
+
+
+#: The last network read from a file and the problems found reading it, so that validate and run
+#: of one study in one process (a notebook, the tests) parse the file once; parsing a city's
+#: extract takes seconds to minutes. Keyed on the file (path, size, mtime), CRS, area and margin.
+_LAST_NETWORK: dict = {}
+
+
+def _read_network(path: str, metric_crs, area, margin_m: float, report):
+    import hashlib
+
+    import shapely
+
+    from . import network
+    from .errors import ProblemReport
+
+    try:
+        stat = Path(path).stat()
+        key = (str(Path(path).resolve()), stat.st_size, stat.st_mtime_ns, metric_crs.to_wkt(),
+               hashlib.sha1(shapely.to_wkb(area)).hexdigest(), float(margin_m))
+    except (OSError, TypeError):
+        key = None
+    if key is None or _LAST_NETWORK.get("key") != key:
+        found = ProblemReport()
+        net = network.load_walk_network(path, metric_crs, area=area, margin_m=margin_m, report=found)
+        _LAST_NETWORK.clear()
+        if key is not None:
+            _LAST_NETWORK.update(key=key, net=net, problems=found.problems)
+        report.problems.extend(found.problems)
+        return net
+    log.info("walk network %s: already read in this session", path)
+    report.problems.extend(_LAST_NETWORK["problems"])
+    return _LAST_NETWORK["net"]
+
+
+def check_street_alignment(study: Study, net) -> None:
+    """Warn when an input layer fits the walk network markedly better read in another
+    longitude/latitude system (GCJ-02 / BD-09 / WGS-84); see :mod:`eldercare_coverage.checks`."""
+    from . import checks
+    from .crs import is_chinese_web_crs, normalise_crs_name
+
+    if net.n_edges == 0:
+        return
+    for layer, gdf in (("communities", study.communities), ("facilities", study.facilities),
+                       ("candidates", study.candidates)):
+        spec = getattr(study.config.inputs, layer)
+        if gdf is None or not len(gdf) or not spec.path:
+            continue
+        declared = normalise_crs_name(spec.crs) if spec.crs and is_chinese_web_crs(spec.crs) else "WGS-84"
+        checks.check_street_alignment(gdf.geometry.to_numpy(), study.metric_crs, net.edge_geometry,
+                                      declared=declared, layer=layer, path=spec.path, report=study.report)
+
+
+#: Siting models whose ``p`` is the number of new sites.
+_P_MODELS = ("mclp", "pmedian", "pcenter")
+
+
+def check_siting_inputs(study: Study) -> None:
+    """Siting options the loaded inputs cannot satisfy: ``p`` above the number of candidate sites
+    (error), or no candidate sites at all (warning: coverage cannot improve)."""
+    cfg = study.config.siting
+    spec = study.config.inputs.candidates
+    if not cfg.model or any(p.file == str(spec.path) for p in study.report.errors):
+        return  # no siting, or the candidates file is already reported as unreadable
+    source = str(study.config.source or "config")
+    n = len(study.candidates)
+    if n == 0:
+        where = f"{spec.path} has none" if spec.path else "[inputs.candidates] is not set"
+        study.report.warning(source, f"siting.model '{cfg.model}' has no candidate sites to choose from ({where}), "
+                             "so coverage cannot improve: no new sites will be proposed.",
+                             "Give candidate sites in [inputs.candidates] path, or remove siting.model for a "
+                             "coverage-only run.", field="siting.model")
+    elif cfg.model in _P_MODELS and cfg.p > n:
+        study.report.error(source, f"siting.p = {cfg.p} new sites, but there are only {n} candidate sites "
+                           f"(in {spec.path}).", f"Set siting.p to at most {n}, or add candidate sites.",
+                           field="siting.p")
 
 
 def compute_study_access(study: Study, net):
@@ -488,4 +575,12 @@ def validate(config: StudyConfig | str | Path | None = None) -> Study:
         config = sample_config_path()
     if not isinstance(config, StudyConfig):
         config = load_config(config)
-    return load_study(config, raise_on_error=False)
+    study = load_study(config, raise_on_error=False)
+    check_siting_inputs(study)
+    if config.inputs.network.path and study.communities is not None and study.metric_crs is not None:
+        # The same loader as run: an empty or unreadable network is found here, not mid-run.
+        net = build_network(study, raise_on_error=False)
+        check_street_alignment(study, net)
+    elif config.inputs.network.download:
+        log.info("validate does not download the walk network; run fetches it")
+    return study
