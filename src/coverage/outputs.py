@@ -166,7 +166,7 @@ def _folder_problem(folder: Path) -> str | None:
     return None
 
 
-def check_output_folder(folder: str | Path, field: str = "output") -> None:
+def check_output_folder(folder: str | Path) -> None:
     """Raise :class:`OutputError` when ``folder`` is, or lies under, a file or cannot be written."""
     problem = _folder_problem(Path(os.path.abspath(folder)))
     if problem:
@@ -411,7 +411,10 @@ class OutputError(InputError):
 
 
 def _publish_failure(exc: OSError, restored: bool, staging: dict[Path, Path]) -> str:
-    what = "a different filesystem (cross-device move)" if exc.errno == errno.EXDEV else (exc.strerror or str(exc))
+    if exc.errno == errno.EXDEV:
+        what = "a file could not be moved across filesystems (cross-device link)"
+    else:
+        what = exc.strerror or str(exc)
     text = f"publishing the outputs failed: {what}."
     if restored:
         return text + " Every output folder was restored to its state before this run."

@@ -88,7 +88,7 @@ def run(config: StudyConfig | str | Path | None = None, *, out_dir: str | Path |
         config = load_config(config)
     if out_dir is not None:
         out = Path(out_dir).resolve()
-        check_output_folder(out, "--out")
+        check_output_folder(out)
         config.output.data_dir, config.output.reports_dir, config.output.maps_dir = (
             str(out / "out"), str(out / "reports"), str(out / "maps"))
     timings: dict[str, float] = {}
