@@ -286,6 +286,28 @@ def test_a_failing_move_rolls_every_folder_back(sample_copy, monkeypatch, capsys
     assert not _staging_left(sample_copy)
 
 
+def test_a_tampered_manifest_or_journal_cannot_reach_outside_its_folder(tmp_path):
+    outside = tmp_path / "precious.txt"
+    outside.write_text("keep me", encoding="utf-8")
+    folders = {"data": tmp_path / "out"}
+    _publish(folders, {"data/a.csv": "1"}, study="s")
+    manifest = outputs.manifest_path(tmp_path / "out", "s")
+    data = json.loads(manifest.read_text(encoding="utf-8"))
+    data["files"]["../precious.txt"] = outputs._file_record(outside)
+    data["files"][str(outside)] = outputs._file_record(outside)
+    manifest.write_text(json.dumps(data), encoding="utf-8")
+    staging = tmp_path / "out" / (outputs.STAGING_PREFIX + "planted")
+    staging.mkdir()
+    (staging / "owner.json").write_text(json.dumps({"pid": _dead_pid(), "started": 0}), encoding="utf-8")
+    (staging / "journal.json").write_text(json.dumps({"runs": [str(staging)], "entries": [
+        {"final": str(outside), "staged": str(tmp_path / "moved.txt"), "backup": None,
+         "sha256": hashlib.sha256(b"keep me").hexdigest()}]}), encoding="utf-8")
+    _publish(folders, {"data/b.csv": "1"}, study="s")
+    assert outside.read_text(encoding="utf-8") == "keep me"
+    assert not (tmp_path / "moved.txt").exists() and not staging.exists()
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [manifest.name, "b.csv"]
+
+
 def test_a_publish_killed_half_way_is_rolled_back_by_the_next_run(tmp_path):
     """A kill while moving files (simulated by an exception no handler catches) leaves the
     journal; the next run into the folders restores the earlier files."""
@@ -321,6 +343,39 @@ def test_a_publish_killed_half_way_is_rolled_back_by_the_next_run(tmp_path):
     StagedOutputs(folders, study="s").discard()
     assert _snapshot(tmp_path) == before
     assert not _staging_left(tmp_path)
+
+
+def _other_filesystem() -> Path | None:
+    """A writable folder on another filesystem than the pytest temp folder (/dev/shm), if any."""
+    import tempfile
+
+    shm = Path("/dev/shm")
+    try:
+        if shm.is_dir() and os.access(shm, os.W_OK) and shm.stat().st_dev != Path(tempfile.gettempdir()).stat().st_dev:
+            return shm
+    except OSError:
+        pass
+    return None
+
+
+@pytest.mark.skipif(_other_filesystem() is None, reason="no second writable filesystem (/dev/shm) here")
+def test_an_output_folder_on_another_filesystem_is_published(sample_copy):
+    """The real case: maps on tmpfs, data and reports on the disk (staging used to sit in their
+    common parent, /, and the move across filesystems failed half-way)."""
+    import tempfile
+
+    maps = Path(tempfile.mkdtemp(prefix="eldercare-test-maps-", dir=_other_filesystem()))
+    try:
+        cfg = _configure(sample_copy, dirs=("out", "reports", str(maps)))
+        assert cli.main(["run", str(cfg)]) == 0
+        assert cli.main(["run", str(cfg)]) == 0
+        assert (maps / "chengdu-north-sample.html").stat().st_size > 0
+        assert (sample_copy / "out" / "inputs.gpkg").exists()
+        assert not _staging_left(maps) and not _staging_left(sample_copy)
+    finally:
+        import shutil
+
+        shutil.rmtree(maps, ignore_errors=True)
 
 
 def _dead_pid() -> int:

@@ -101,7 +101,7 @@ def _sha256(path: Path) -> str:
 
 def _unchanged(path: Path, record: dict | None) -> bool:
     """Whether ``path`` is still the file a manifest recorded (size and mtime, else the hash)."""
-    if not record:
+    if not isinstance(record, dict) or not record:
         return False
     st = path.stat()
     if st.st_size != record.get("size"):
@@ -305,8 +305,8 @@ class StagedOutputs:
     def _owned(self, final_folder: Path) -> dict[str, dict]:
         """This study's files in ``final_folder`` by its manifest (or adopted from an old run.json)."""
         own = read_manifest(manifest_path(final_folder, self.study))
-        if own is not None:
-            return own["files"]
+        if own is not None:  # a record that is not a dict never licenses a removal
+            return {rel: rec for rel, rec in own["files"].items() if isinstance(rec, dict) and rec}
         return {p.relative_to(final_folder).as_posix(): {} for p in self._adopt
                 if final_folder in p.parents and _root_of(p, self.folders.values()) == final_folder}
 
@@ -353,6 +353,9 @@ class StagedOutputs:
         for final in sorted(set(self.folders.values())):
             for rel, record in self._owned(final).items():
                 path = final / rel
+                if not _within(path, final):
+                    log.warning("ignoring %r in the manifest of %s: not a file of that folder", rel, final)
+                    continue
                 if path in written or not path.is_file():
                     continue
                 if any(_same_file(path, p) for p in self.inputs):
@@ -526,8 +529,22 @@ def _alive(owner: dict) -> bool:
     pid = owner.get("pid")
     if not isinstance(pid, int) or pid <= 0:
         return False
-    if pid == os.getpid():
-        return True
+    return pid == os.getpid() or _pid_alive(pid)
+
+
+def _pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` exists on this machine."""
+    if os.name == "nt":  # os.kill(pid, 0) would terminate the process on Windows
+        import ctypes
+
+        kernel32 = ctypes.windll.kernel32  # type: ignore[attr-defined]
+        handle = kernel32.OpenProcess(0x1000, False, pid)  # PROCESS_QUERY_LIMITED_INFORMATION
+        if not handle:
+            return kernel32.GetLastError() == 5  # access denied: it exists
+        code = ctypes.c_ulong()
+        kernel32.GetExitCodeProcess(handle, ctypes.byref(code))
+        kernel32.CloseHandle(handle)
+        return code.value == 259  # STILL_ACTIVE
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -573,4 +590,18 @@ def _recover(staging: Path) -> bool:
         return True
     log.warning("an earlier run was stopped while publishing into %s; restoring the files it replaced",
                 staging.parent)
-    return all([_undo(entry) for entry in reversed(journal.get("entries", []))])
+    entries = [e for e in journal.get("entries", []) if _journal_entry_ok(e, staging)]
+    return all([_undo(entry) for entry in reversed(entries)])
+
+
+def _journal_entry_ok(entry: object, staging: Path) -> bool:
+    """A journal entry moves files only inside the staging folder's own output folder; anything
+    else did not come from us and is ignored."""
+    if not isinstance(entry, dict) or not isinstance(entry.get("final"), str):
+        return False
+    inside = [(entry["final"], staging.parent)] + [(entry[k], staging) for k in ("staged", "backup") if entry.get(k)]
+    return all(isinstance(p, str) and _within(Path(p), root) for p, root in inside)
+
+
+def _within(path: Path, root: Path) -> bool:
+    return os.path.isabs(path) and ".." not in path.parts and root in path.parents
