@@ -286,6 +286,38 @@ def test_a_failing_move_rolls_every_folder_back(sample_copy, monkeypatch, capsys
     assert not _staging_left(sample_copy)
 
 
+def test_a_roll_back_that_fails_keeps_the_backups_for_the_next_run(sample_copy, monkeypatch, capsys):
+    cfg = _configure(sample_copy)
+    assert cli.main(["run", str(cfg)]) == 0
+    before = _snapshot(sample_copy)
+    real = os.replace
+    failed_restores = []
+
+    def replace(src, dst):
+        src_posix = Path(src).as_posix()
+        if "/files/" in src_posix and Path(dst).parent.name == "maps":
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(src))
+        if "/backup/" in src_posix and not failed_restores:  # the first restore fails too
+            failed_restores.append(dst)
+            raise OSError(errno.EIO, os.strerror(errno.EIO), str(src))
+        return real(src, dst)
+
+    monkeypatch.setattr(outputs.os, "replace", replace)
+    capsys.readouterr()
+    assert cli.main(["run", str(cfg)]) == 2
+    err = capsys.readouterr().err
+    assert "could not be put back" in err and "Nothing was written" not in err
+    assert failed_restores and not Path(failed_restores[0]).exists()
+    monkeypatch.setattr(outputs.os, "replace", real)
+    for staging in _staging_left(sample_copy):  # that run has ended
+        owner = json.loads((staging / "owner.json").read_text(encoding="utf-8"))
+        (staging / "owner.json").write_text(json.dumps({**owner, "pid": _dead_pid()}), encoding="utf-8")
+    StagedOutputs({"data": sample_copy / "out", "reports": sample_copy / "reports", "maps": sample_copy / "maps"},
+                  study="chengdu-north-sample").discard()
+    assert _snapshot(sample_copy) == before
+    assert not _staging_left(sample_copy)
+
+
 def test_a_tampered_manifest_or_journal_cannot_reach_outside_its_folder(tmp_path):
     outside = tmp_path / "precious.txt"
     outside.write_text("keep me", encoding="utf-8")

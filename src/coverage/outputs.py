@@ -338,7 +338,11 @@ class StagedOutputs:
                 journal.move(staged, final)
         except OSError as exc:
             restored = journal.rollback()
-            raise OutputError(_publish_failure(exc, restored, self._staging), exc.filename or "output",
+            message = _publish_failure(exc, restored, self._staging)
+            if not restored:  # the backups stay for the next run to restore (see remove_stale_staging)
+                self._staging.clear()
+                self._created.clear()
+            raise OutputError(message, exc.filename or "output",
                               "Check that every output folder is on a writable disk with free space "
                               "(or choose others with [output] or --out DIR), and run again.",
                               restored=restored) from exc
@@ -422,7 +426,8 @@ def _publish_failure(exc: OSError, restored: bool, staging: dict[Path, Path]) ->
     if restored:
         return text + " Every output folder was restored to its state before this run."
     kept = ", ".join(str(s) for s in staging.values())
-    return text + f" Some earlier files could not be put back; they are kept in {kept}."
+    return text + (f" Some earlier files could not be put back; they are kept in {kept} (folder 'backup'), "
+                   "and the next run into these folders puts them back.")
 
 
 # --------------------------------------------------------------------------------------------
