@@ -138,21 +138,6 @@ def test_clean_up_keeps_an_earlier_output_that_is_now_an_input_or_was_edited(tmp
     assert (tmp_path / "out" / "edited.csv").read_text(encoding="utf-8") == "my notes"
 
 
-def test_clean_up_in_a_pipeline_rerun(sample_copy):
-    """A run with walk access, then one without: the access outputs go, the user's file stays."""
-    cfg = _configure(sample_copy, network=True)
-    assert cli.main(["run", str(cfg)]) == 0
-    assert (sample_copy / "out" / "access.gpkg").exists()
-    (sample_copy / "out" / "notes.txt").write_text("mine", encoding="utf-8")
-    inputs = {name: (sample_copy / name).read_bytes() for name in ("communities.geojson", "population.csv")}
-    cfg = _configure(sample_copy, network=False)
-    assert cli.main(["run", str(cfg)]) == 0
-    assert not (sample_copy / "out" / "access.gpkg").exists()
-    assert not (sample_copy / "out" / "community_access.csv").exists()
-    assert (sample_copy / "out" / "notes.txt").read_text(encoding="utf-8") == "mine"
-    assert all((sample_copy / name).read_bytes() == data for name, data in inputs.items())
-
-
 def test_outputs_of_an_older_version_are_adopted_through_its_run_json(sample_copy):
     cfg = _configure(sample_copy)
     old = sample_copy / "out" / "inputs.gpkg"
@@ -221,10 +206,9 @@ def test_two_studies_sharing_the_maps_folder_keep_each_others_files(sample_copy)
     a = _configure(sample_copy, name="金牛", dirs=("a/out", "a/reports", "maps"), file="a.toml")
     b = _configure(sample_copy, name="新都", dirs=("b/out", "b/reports", "maps"), file="b.toml")
     assert cli.main(["run", str(a)]) == 0
-    assert cli.main(["run", str(b)]) == 0
     a_files = _snapshot(sample_copy / "a")
-    assert cli.main(["run", str(a)]) == 0  # a rerun of 金牛 keeps 新都's map, and the reverse
     assert cli.main(["run", str(b)]) == 0
+    assert cli.main(["run", str(a)]) == 0  # a rerun of 金牛 keeps 新都's map
     maps = sorted(p.name for p in (sample_copy / "maps").iterdir())
     assert maps == sorted([".eldercare-manifest-新都.json", ".eldercare-manifest-金牛.json", "新都.html", "金牛.html"])
     assert set(_snapshot(sample_copy / "a")) == set(a_files)
@@ -469,7 +453,9 @@ def test_an_output_folder_that_is_a_file_is_exit_2(sample_copy, monkeypatch, cap
 # Killed runs and stale staging
 
 
-def test_a_killed_run_leaves_staging_that_the_next_run_removes(sample_copy):
+def test_a_killed_run_is_cleaned_up_by_the_next_and_a_later_run_removes_what_it_no_longer_writes(sample_copy):
+    """Kill a run with walk access, rerun it (stale staging removed, outputs complete), then run
+    without walk access: its access outputs go, the user's file and the inputs stay."""
     cfg = _configure(sample_copy, network=True)
     proc = subprocess.Popen([sys.executable, "-m", "eldercare_coverage", "-q", "run", str(cfg)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -490,6 +476,15 @@ def test_a_killed_run_leaves_staging_that_the_next_run_removes(sample_copy):
     expected = pipeline.expected_outputs(pipeline.load_config(cfg))
     for logical, folder in (("data", "out"), ("reports", "reports"), ("maps", "maps")):
         assert {f"{folder}/{name}" for name in expected[logical]} <= written
+    assert (sample_copy / "out" / "access.gpkg").exists()
+
+    (sample_copy / "out" / "notes.txt").write_text("mine", encoding="utf-8")
+    inputs = {name: (sample_copy / name).read_bytes() for name in ("communities.geojson", "population.csv")}
+    assert cli.main(["run", str(_configure(sample_copy, network=False))]) == 0
+    assert not (sample_copy / "out" / "access.gpkg").exists()
+    assert not (sample_copy / "out" / "community_access.csv").exists()
+    assert (sample_copy / "out" / "notes.txt").read_text(encoding="utf-8") == "mine"
+    assert all((sample_copy / name).read_bytes() == data for name, data in inputs.items())
 
 
 def test_stale_staging_is_judged_by_owner_process_and_age(tmp_path):

@@ -35,6 +35,10 @@ def test_run_writes_every_output(sample_run):
     written = {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()}
     assert expected <= written, expected - written
     assert {p.relative_to(out).as_posix() for p in result.outputs} == written
+    # Every file the run wrote was checked for conflicts before anything was computed.
+    checked = {f"{folder}/{name}" for logical, folder in (("data", "out"), ("reports", "reports"), ("maps", "maps"))
+               for name in pipeline.expected_outputs(result.study.config)[logical]}
+    assert {w for w in written if "/.eldercare-manifest-" not in w} <= checked
     assert not list(out.rglob(".eldercare-staging-*"))
 
 

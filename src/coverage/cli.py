@@ -1,7 +1,7 @@
 """The ``eldercare-coverage`` command line: run, validate, profiles.
 
-Exit codes: 0 success; 2 bad input (the problem report, no traceback); 1 internal error
-(rerun with ``--verbose`` for the traceback).
+Exit codes: 0 success; 2 bad input or an output folder the run may not use (the problem
+report, no traceback); 1 internal error (rerun with ``--verbose`` for the traceback).
 """
 
 from __future__ import annotations
