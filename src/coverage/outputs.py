@@ -327,11 +327,12 @@ class StagedOutputs:
         if not report.ok:
             raise OutputError(report)
         stale = self._stale(set(plan.values()))
-        manifests = self._stage_manifests(plan)
+        records = {staged: _file_record(staged) for staged in plan}
+        manifests = self._stage_manifests(plan, records)
         moves = list(plan.items()) + manifests  # manifests last: a folder is listed only once filled
         journal = _Journal(dict(self._staging))
         try:
-            journal.begin(stale, moves)
+            journal.begin(stale, moves, {staged: r["sha256"] for staged, r in records.items()})
             for final in stale:
                 journal.remove(final)
             for staged, final in moves:
@@ -370,11 +371,12 @@ class StagedOutputs:
                     stale.append(path)
         return stale
 
-    def _stage_manifests(self, plan: dict[Path, Path]) -> list[tuple[Path, Path]]:
+    def _stage_manifests(self, plan: dict[Path, Path], records: dict[Path, dict]) -> list[tuple[Path, Path]]:
+        """Write each folder's new manifest into its staging folder; return the moves that publish them."""
         by_folder: dict[Path, dict[str, dict]] = {final: {} for final in set(self.folders.values())}
         for staged, final in plan.items():
             root = _root_of(final, by_folder)
-            by_folder[root][final.relative_to(root).as_posix()] = _file_record(staged)
+            by_folder[root][final.relative_to(root).as_posix()] = records[staged]
         moves = []
         for final, files in sorted(by_folder.items()):
             if not files and not manifest_path(final, self.study).exists():
@@ -442,8 +444,9 @@ class _Journal:
         self.entries: dict[Path, dict] = {}
         self.done: list[dict] = []
 
-    def begin(self, stale: list[Path], moves: list[tuple[Path, Path]]) -> None:
-        """Write each staging folder's journal: the run's staging folders and the moves into its folder."""
+    def begin(self, stale: list[Path], moves: list[tuple[Path, Path]], hashes: dict[Path, str]) -> None:
+        """Write each staging folder's journal: the run's staging folders and the moves into its
+        folder (``hashes``: SHA-256 of staged files already known)."""
         runs = [str(s) for s in self.staging.values()]
         by_staging: dict[Path, list[dict]] = {s: [] for s in self.staging.values()}
         for staged, final in [(None, f) for f in stale] + moves:
@@ -451,7 +454,7 @@ class _Journal:
             entry = {"final": str(final), "staged": str(staged) if staged else None,
                      "backup": str(staging / _BACKUP / str(len(by_staging[staging])))}
             if staged is not None:
-                entry["sha256"] = _sha256(staged)
+                entry["sha256"] = hashes.get(staged) or _sha256(staged)
             by_staging[staging].append(entry)
             self.entries[final] = entry
         for staging, entries in by_staging.items():
