@@ -356,7 +356,6 @@ CONFIG_MISTAKES = [
     ('model = "mclp"', 'model = "pmedian"\nmethod = "heuristic"', "siting.method"),
     ('profile = "national"', 'profile = "nationl"', "norms.profile"),
     ('data_dir = "out"', 'data_dir = "out"\nbasemap = "https://api.map.baidu.com/{z}/{x}/{y}.png"', "output.basemap"),
-    ('name = "chengdu-north-sample"', 'name = "a/b<c>"', "study.name"),
     ('bands_min = [5, 10, 15]', 'bands_min = [5, 10, 15]\nfacility_kinds = ["hospital"]', "access.facility_kinds"),
 ]
 

@@ -35,7 +35,11 @@ def test_run_writes_every_output(sample_run):
     written = {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()}
     assert expected <= written, expected - written
     assert {p.relative_to(out).as_posix() for p in result.outputs} == written
-    assert not list(out.glob(".eldercare-staging-*"))
+    # Every file the run wrote was checked for conflicts before anything was computed.
+    checked = {f"{folder}/{name}" for logical, folder in (("data", "out"), ("reports", "reports"), ("maps", "maps"))
+               for name in pipeline.expected_outputs(result.study.config)[logical]}
+    assert {w for w in written if "/.eldercare-manifest-" not in w} <= checked
+    assert not list(out.rglob(".eldercare-staging-*"))
 
 
 def test_manifest_traces_parameters_and_inputs(sample_run):
@@ -121,7 +125,7 @@ def test_internal_error_exits_1_with_a_hint_and_writes_nothing(sample_copy, monk
     assert "simulated failure" in err and "--verbose" in err and "Traceback" not in err
     for folder in ("out", "reports", "maps"):
         assert not (sample_copy / folder).exists()
-    assert not list(sample_copy.glob(".eldercare-staging-*"))
+    assert not list(sample_copy.rglob(".eldercare-staging-*"))
 
 
 def test_help_of_every_command_has_examples(capsys):

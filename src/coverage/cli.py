@@ -1,7 +1,7 @@
 """The ``eldercare-coverage`` command line: run, validate, profiles.
 
-Exit codes: 0 success; 2 bad input (the problem report, no traceback); 1 internal error
-(rerun with ``--verbose`` for the traceback).
+Exit codes: 0 success; 2 bad input or an output folder the run may not use (the problem
+report, no traceback); 1 internal error (rerun with ``--verbose`` for the traceback).
 """
 
 from __future__ import annotations
@@ -82,7 +82,8 @@ def main(argv: list[str] | None = None) -> int:
             return _profiles()
     except InputError as exc:
         print(exc.report.format(), file=sys.stderr)
-        print("Nothing was written. Correct the input and run again.", file=sys.stderr)
+        if getattr(exc, "restored", True):  # OutputError after a publish that could not be undone
+            print("Nothing was written. Correct the input and run again.", file=sys.stderr)
         return 2
     except BrokenPipeError:  # output piped into `head` and cut short: not an error of ours
         sys.stderr.close()

@@ -386,9 +386,6 @@ def validate_config(config: StudyConfig, report: ProblemReport, file: str = "con
         if kind not in FACILITY_KINDS:
             report.error(file, f"access.facility_kinds names unknown kind '{kind}'.",
                          f"Use some of {', '.join(FACILITY_KINDS)}.", field="access.facility_kinds")
-    if re.search(r'[<>:"/\\|?*\x00-\x1f]', config.study.name) or config.study.name.strip(" .") == "":
-        report.error(file, f"study.name '{config.study.name}' cannot be used in file names (maps/<name>.html).",
-                     "Use letters, digits, Chinese characters, '-', '_' or '.' only.", field="study.name")
     if config.inputs.network.path:
         suffix = config.inputs.network.path.lower()
         if not suffix.endswith((".osm", ".osm.bz2", ".xml", ".osm.xml", ".xml.bz2", ".pbf", ".graphml")):

@@ -6,6 +6,7 @@ All outputs of a run are staged and published together (see :mod:`eldercare_cove
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import time
@@ -20,7 +21,7 @@ import pandas as pd
 
 from .config import StudyConfig, load_config
 from .io import Study, load_study
-from .outputs import StagedOutputs
+from .outputs import StagedOutputs, check_output_folder, safe_name
 
 log = logging.getLogger(__name__)
 
@@ -87,16 +88,21 @@ def run(config: StudyConfig | str | Path | None = None, *, out_dir: str | Path |
         config = load_config(config)
     if out_dir is not None:
         out = Path(out_dir).resolve()
+        check_output_folder(out)
         config.output.data_dir, config.output.reports_dir, config.output.maps_dir = (
             str(out / "out"), str(out / "reports"), str(out / "maps"))
     timings: dict[str, float] = {}
-    with _timed("load and validate inputs", timings):
-        study = load_study(config)
-        check_siting_inputs(study)
-        study.report.raise_if_errors()
-    result = RunResult(study=study, timings_s=timings)
-    folders = {"data": config.output.data_dir, "reports": config.output.reports_dir, "maps": config.output.maps_dir}
-    with StagedOutputs(folders) as staged:
+    # Every output path is checked before anything is computed: refused when it is an input or an
+    # existing file this study did not write (outputs.py); staging folders are made here.
+    staged = StagedOutputs({"data": config.output.data_dir, "reports": config.output.reports_dir,
+                            "maps": config.output.maps_dir}, study=config.study.name, inputs=input_paths(config),
+                           expected=expected_outputs(config), adopt=_legacy_outputs(config))
+    with staged:
+        with _timed("load and validate inputs", timings):
+            study = load_study(config)
+            check_siting_inputs(study)
+            study.report.raise_if_errors()
+        result = RunResult(study=study, timings_s=timings)
         with _timed("write validated inputs", timings):
             _write_inputs(study, staged)
         access = None
@@ -133,9 +139,7 @@ def run(config: StudyConfig | str | Path | None = None, *, out_dir: str | Path |
         # Last, so the warnings of every stage are in it.
         staged.path("data", "validation.txt").write_text(study.report.format() + "\n", encoding="utf-8")
         _write_manifest(result, staged)
-        stale = _previous_outputs(staged)
-        result.outputs = staged.publish()
-        _remove_stale(stale - set(result.outputs), staged)
+        result.outputs = staged.publish(inputs=[f["path"] for f in study.input_files])
     for path in result.outputs:
         log.info("wrote %s", path)
     return result
@@ -519,11 +523,11 @@ def _write_map(study: Study, access, norms: NormResult, proposed, staged: Staged
                       parameters=parameters_of(study.config), language=study.config.study.language,
                       basemap=study.config.output.basemap, tianditu_key=study.config.output.tianditu_key,
                       title=study.config.study.name)
-    html = staged.path("maps", f"{study.config.study.name}.html")
+    html = staged.path("maps", map_file_name(study.config, ".html"))
     maps.write_map(m, html)
     if study.config.output.png:
         if maps.find_chromium():
-            maps.write_png(html, staged.path("maps", f"{study.config.study.name}.png"))
+            maps.write_png(html, staged.path("maps", map_file_name(study.config, ".png")))
         else:
             study.report.warning(html.name, "no static PNG of the map: no Chromium-family browser was found.",
                                  "Install Chromium (bash scripts/setup_browser.sh) or set output.png = false.",
@@ -547,25 +551,43 @@ def _write_manifest(result: RunResult, staged: StagedOutputs) -> None:
                                                encoding="utf-8")
 
 
-def _previous_outputs(staged: StagedOutputs) -> set[Path]:
-    """Files the previous run into the same folders wrote (from its run.json)."""
-    manifest = staged.folders["data"] / "run.json"
+def input_paths(config: StudyConfig) -> list[str]:
+    """Every file the study reads: the config, its input layers, network and profile file."""
+    layers = [getattr(config.inputs, f.name).path for f in dataclasses.fields(config.inputs)]
+    return [str(p) for p in (config.source, config.norms.profile_file, *layers) if p]
+
+
+def expected_outputs(config: StudyConfig) -> dict[str, list[str]]:
+    """The files a run of ``config`` writes, by output folder (checked before computing)."""
+    data = ["inputs.gpkg", "validation.txt", "run.json"]
+    reports = ["community_gaps.csv", "district_gaps.csv", "street_gaps.csv", "gaps.xlsx", "report.html"]
+    if config.inputs.network.path or config.inputs.network.download:
+        data += ["access.gpkg", "community_access.csv"]
+        if config.siting.model:
+            data += ["proposed_sites.gpkg", "proposed_sites.csv", "siting.json"]
+            reports += ["siting_by_district.csv", "siting_by_community.csv"]
+    maps = [map_file_name(config, ".html")] + ([map_file_name(config, ".png")] if config.output.png else [])
+    return {"data": data, "reports": reports, "maps": maps}
+
+
+def map_file_name(config: StudyConfig, suffix: str) -> str:
+    """``<study name><suffix>``, with the name made safe for every filesystem."""
+    return safe_name(config.study.name) + suffix
+
+
+def _legacy_outputs(config: StudyConfig) -> list[str]:
+    """Files listed by a ``run.json`` of this study from before manifests existed, so a rerun
+    may replace them (a run.json of another study gives none)."""
+    path = Path(config.output.data_dir) / "run.json"
     try:
-        old = json.loads(manifest.read_text(encoding="utf-8")).get("outputs", [])
-    except (OSError, ValueError, AttributeError):
-        return set()
-    return {Path(p) for p in old if isinstance(p, str)}
-
-
-def _remove_stale(paths: set[Path], staged: StagedOutputs) -> None:
-    """Delete what an earlier run wrote and this one did not, so no output contradicts another.
-    Only files inside this run's output folders are touched."""
-    roots = [p.resolve() for p in staged.folders.values()]
-    for path in sorted(paths):
-        path = path.resolve()
-        if path.is_file() and any(root in path.parents for root in roots):
-            log.info("removing %s, written by an earlier run but not by this one", path)
-            path.unlink()
+        if not path.is_file():
+            return []
+        old = json.loads(path.read_text(encoding="utf-8"))
+        if old["parameters"]["study"] != config.study.name:
+            return []
+        return [p for p in old["outputs"] if isinstance(p, str)]
+    except (OSError, ValueError, KeyError, TypeError):
+        return []
 
 
 def validate(config: StudyConfig | str | Path | None = None) -> Study:
