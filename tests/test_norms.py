@@ -63,27 +63,41 @@ def test_every_shipped_profile_loads_and_names_its_source():
     for name in listing["name"]:
         p = norms.load_profile(name)
         assert p.name == name and p.chain == (name,)
-        assert p.walk_limit_min() > 0
+        limit = p.walk_limit_min(0.9)
+        assert limit is None or limit > 0
+    assert set(listing.set_index("name")["status"].items()) == {
+        ("national", "restated"), ("baoji", "issued"), ("lhasa", "issued"), ("yuxi", "draft"),
+        ("beijing", "exchange_material"), ("tianjin_hexi", "exchange_material")}
 
 
 def test_shipped_figures():
     nat = norms.load_profile("national")
-    assert (nat.per_resident_m2, nat.per_100_households_new_m2, nat.per_100_households_existing_m2) == (0.1, 20, 15)
-    assert nat.walk_limit_min() == 15 and nat.walk_speed_mps == 0.9
+    assert (nat.land_per_resident_m2, nat.per_100_households_new_m2, nat.per_100_households_existing_m2) == (0.1, 20, 15)
+    assert nat.per_resident_m2 is None  # 0.1 m² per resident is land (用地), not floor area
+    assert nat.walk_limit_min() is None  # no national text states a walk limit: the study's is used
     baoji = norms.load_profile("baoji")
+    assert baoji.land_per_resident_m2 == 0.1 and baoji.per_resident_m2 is None and baoji.time_limit_min == 15
+    assert [(t.kind, t.max_floor_area_m2) for t in baoji.tiers] == [
+        ("day_care_centre", None), ("service_centre", 700), ("service_station", 300)]
     assert [(t.kind, t.min_population, t.min_floor_area_m2, t.min_beds, t.build_cost_cny) for t in baoji.tiers] == [
         ("day_care_centre", 10000, 700, 20, 800_000), ("service_centre", 5000, 300, 10, 350_000),
         ("service_station", 0, 100, 6, 250_000)]
     assert baoji.tier("day_care_centre").max_shared_area_m2 == 200
     lhasa = norms.load_profile("lhasa")
+    assert lhasa.per_resident_m2 == 0.1 and lhasa.per_resident_estate_types == ("new", "redevelopment")
     assert lhasa.tier("day_care_centre").operating_subsidy_cny_per_year == 100_000
     assert lhasa.tier("service_station").operating_subsidy_cny_per_year == 50_000
     assert not lhasa.bands  # subsidies only: no population banding
     bj = norms.load_profile("beijing")
     assert (bj.recipients_per_facility_min, bj.recipients_per_facility_max) == (200, 300)
+    assert bj.walk_limit_min() is None and bj.recipient_base == "basic_service_recipients"
     hexi = norms.load_profile("tianjin_hexi")
-    assert hexi.walk_limit_min() == pytest.approx(700 / 0.9 / 60)
+    assert hexi.distance_m == 700 and hexi.time_limit_min is None
+    assert hexi.walk_limit_min(0.9) == pytest.approx(700 / 0.9 / 60)
     assert hexi.walk_limit_min(1.0) == pytest.approx(700 / 60)
+    with pytest.raises(ValueError, match="walk_speed_mps"):
+        hexi.walk_limit_min()
+    assert norms.load_profile("yuxi").walk_limit_min() is None
 
 
 def test_band_labels_state_the_boundaries():
@@ -95,15 +109,17 @@ def test_band_labels_state_the_boundaries():
 
 # --- per-community area rules ----------------------------------------------------------------
 
-def test_per_resident_rule_12000_residents_need_1200_m2():
+def test_per_resident_land_12000_residents_need_1200_m2_of_land_not_floor_area():
     com = make_communities([{"population": 12000}])
     t = norms.check_communities(com, NO_FACILITIES, norms.load_profile("national"))
     row = t.iloc[0]
-    assert row["area_per_resident_m2"] == pytest.approx(1200.0)
-    assert row["area_required_m2"] == pytest.approx(1200.0)
-    assert row["area_required_rule"] == "national: area.per_resident_m2 = 0.1"
+    assert row["land_required_m2"] == pytest.approx(1200.0)
+    assert row["land_rule"] == "national: land.per_resident_m2 = 0.1"
+    assert row["land_status"] == "not checkable: no site area"
+    assert math.isnan(row["land_gap_m2"])
+    assert math.isnan(row["area_per_resident_m2"]) and math.isnan(row["area_required_m2"])
+    assert row["area_required_rule"] == "no floor-area rule applies"
     assert row["area_per_households_rule"] == "households unknown"
-    assert row["area_gap_m2"] == pytest.approx(1200.0)
 
 
 def test_households_rule_by_estate_type_and_binding_rule():
@@ -114,14 +130,16 @@ def test_households_rule_by_estate_type_and_binding_rule():
     ])
     t = norms.check_communities(com, NO_FACILITIES, norms.load_profile("national"))
     assert t["area_per_households_m2"].tolist() == pytest.approx([600.0, 450.0, 450.0])
-    assert t["area_required_m2"].tolist() == pytest.approx([600.0, 500.0, 500.0])
+    assert t["area_required_m2"].tolist() == pytest.approx([600.0, 450.0, 450.0])
     assert t.loc[0, "area_required_rule"] == "national: area.per_100_households_new_m2 = 20"
-    assert t.loc[1, "area_required_rule"] == "national: area.per_resident_m2 = 0.1"
+    assert t.loc[1, "area_required_rule"] == "national: area.per_100_households_existing_m2 = 15"
+    assert t["land_required_m2"].tolist() == pytest.approx([500.0, 500.0, 500.0])  # land, apart
     assert "estate type unknown, taken as existing" in t.loc[2, "area_per_households_rule"]
 
 
 def test_provided_area_by_id_then_polygon_and_facilities_outside_are_listed():
-    com = make_communities([{"population": 12000}, {"population": 3000}])
+    # Lhasa: 0.1 m² of facility area per resident in new estates.
+    com = make_communities([{"population": 12000, "estate_type": "new"}, {"population": 3000, "estate_type": "new"}])
     fac = make_facilities([
         {"at": 0, "kind": "service_station", "floor_area_m2": 200.0},
         # lies in C0 but its community_id says C1: the id wins
@@ -133,7 +151,7 @@ def test_provided_area_by_id_then_polygon_and_facilities_outside_are_listed():
         {"at": -1, "kind": "day_care_centre", "floor_area_m2": 900.0},  # in no community
         {"at": 1, "kind": "service_station"},  # unknown area
     ])
-    t = norms.check_communities(com, fac, norms.load_profile("national"))
+    t = norms.check_communities(com, fac, norms.load_profile("lhasa"))
     assert t["area_provided_m2"].tolist() == pytest.approx([200.0, 80.0])
     assert t["facility_ids"].tolist() == ["F0", "F1;F2;F3;F5"]
     assert t["facilities_area_unknown"].tolist() == [0, 1]
@@ -210,10 +228,15 @@ def test_baoji_task_table_by_district():
     assert wb["subsidy_build_cny"] == 800_000 + 350_000 + 250_000
     total = r.loc["(all)"]
     assert total["new_total"] == 6 and total["subsidy_build_cny"] == 1_950_000 + 1_400_000
-    # area: 0.1 m² per resident (tier minimum binds only where larger); nursing home not counted
-    assert jt["area_required_m2"] == pytest.approx(1500 + 1200 + 700 + 500 + 300 + 1000)
+    # floor area: the required tier's minimum (Baoji states no floor area per resident);
+    # nursing home not counted
+    assert jt["area_required_m2"] == pytest.approx(700 + 700 + 300 + 300 + 100 + 700)
     assert jt["area_provided_m2"] == pytest.approx(800 + 400 + 700 + 150)
-    assert jt["area_gap_m2"] == pytest.approx(700 + 800 + 0 + 500 + 150 + 1000)
+    assert jt["area_gap_m2"] == pytest.approx(0 + 300 + 0 + 300 + 0 + 700)
+    # land: 0.1 m² per resident, reported apart, not checkable without site areas
+    assert jt["land_required_m2"] == pytest.approx(1500 + 1200 + 700 + 500 + 300 + 1000)
+    assert math.isnan(jt["land_gap_m2"]) and (t["land_status"] == "not checkable: no site area").all()
+    assert not t["area_exceeds_tier_max"].any()
     # every existing facility here meets its own tier's minimum floor area (C8's stations: 120 >= 100)
     assert jt["facilities_below_tier_area"] == 0 and wb["facilities_below_tier_area"] == 0
     # beds: only tiered facilities count (the nursing home's 200 beds do not)
@@ -234,12 +257,12 @@ def test_facilities_below_their_tier_minimum_are_counted():
     assert t.loc[0, "facilities_below_tier_area"] == 0
 
 
-def test_tier_minimum_area_binds_when_larger():
-    t = norms.check_communities(make_communities([{"population": 10000}]), NO_FACILITIES,
-                                norms.load_profile("baoji"))
+def test_tier_minimum_area_binds_when_larger(tmp_path):
+    # A planner's own floor-area rule on top of Baoji's tiers.
+    p = norms.load_profile(user_file=write(tmp_path, 'extends = "baoji"\n[area]\nper_resident_m2 = 0.1\n'))
+    t = norms.check_communities(make_communities([{"population": 10000}]), NO_FACILITIES, p)
     assert t.loc[0, "area_required_m2"] == 1000  # 0.1 x 10000 beats the 700 m² tier minimum
-    t = norms.check_communities(make_communities([{"population": 1200}]), NO_FACILITIES,
-                                norms.load_profile("baoji"))
+    t = norms.check_communities(make_communities([{"population": 1200}]), NO_FACILITIES, p)
     assert t.loc[0, "area_required_m2"] == 120  # 0.1 x 1200 beats the 100 m² station minimum
     t = norms.check_communities(make_communities([{"population": 600}]), NO_FACILITIES,
                                 norms.load_profile("baoji"))
@@ -295,7 +318,7 @@ def test_coverage_columns_with_and_without_access_table():
 # --- service capacity (Beijing) ------------------------------------------------------------------
 
 def test_beijing_posts_per_recipients():
-    com = make_communities([{"population": 8000, "elderly_population": 1000}])
+    com = make_communities([{"population": 8000, "elderly_population": 1600, "basic_service_recipients": 1000}])
     fac = make_facilities([{"at": 0, "kind": "service_station"},  # capacity unknown: counted at 300
                            {"at": 0, "kind": "service_station", "capacity": 150.0}])
     t = norms.check_communities(com, fac, norms.load_profile("beijing"))
@@ -305,6 +328,7 @@ def test_beijing_posts_per_recipients():
     assert row["stations_present"] == 2 and row["station_shortfall"] == 2
     assert row["capacity_provided"] == 450 and row["capacity_gap"] == 550
     assert "recipients_per_facility_max = 300" in row["service_capacity_rule"]
+    assert "basic_service_recipients" in row["service_capacity_rule"] and row["service_capacity_status"] == "checked"
     t = norms.check_communities(com, fac, norms.load_profile("national"))
     assert np.isnan(t.loc[0, "stations_required_min"])
 
@@ -328,7 +352,7 @@ def test_user_profile_extends_and_overrides(tmp_path):
     base = norms.check_communities(com, NO_FACILITIES, norms.load_profile("baoji")).iloc[0]
     mine = norms.check_communities(com, NO_FACILITIES, p).iloc[0]
     assert base["tier_required"] == "day_care_centre" and mine["tier_required"] == "service_centre"
-    assert base["area_required_m2"] == 1000 and mine["area_required_m2"] == 2000
+    assert base["area_required_m2"] == 700 and mine["area_required_m2"] == 2000
     assert mine["area_required_rule"] == "mine.toml: area.per_resident_m2 = 0.2"
     assert mine["area_per_households_m2"] == 900
     assert mine["tier_required_rule"] == ("baoji: tiers.service_centre.min_population = 5000; "
@@ -337,12 +361,13 @@ def test_user_profile_extends_and_overrides(tmp_path):
 
 
 def test_user_profile_without_extends_uses_the_named_profile_and_can_switch_rules_off(tmp_path):
-    path = write(tmp_path, "[area]\nper_resident_m2 = 0\n[tiers.service_station]\nenabled = false\n")
+    path = write(tmp_path, "[land]\nper_resident_m2 = 0\n[tiers.service_station]\nenabled = false\n")
     p = norms.load_profile("baoji", path)
-    assert p.per_resident_m2 is None and [t.kind for t in p.tiers] == ["day_care_centre", "service_centre"]
+    assert p.land_per_resident_m2 is None and [t.kind for t in p.tiers] == ["day_care_centre", "service_centre"]
     t = norms.check_communities(make_communities([{"population": 3000}]), NO_FACILITIES, p)
     assert t.loc[0, "tier_required"] == "" and np.isnan(t.loc[0, "area_required_m2"])
-    assert t.loc[0, "area_required_rule"] == "no area rule applies"
+    assert t.loc[0, "area_required_rule"] == "no floor-area rule applies"
+    assert t.loc[0, "land_status"] == "no land rule"
 
 
 @pytest.mark.parametrize("text, key, fix_part", [
@@ -351,7 +376,10 @@ def test_user_profile_without_extends_uses_the_named_profile_and_can_switch_rule
     ('[area]\nper_resident_m2 = -1\n', "area.per_resident_m2", "0 (rule not applied)"),
     ('[tiers.day_care_centre]\nmin_population = 4000\n', "tiers.day_care_centre.min_population", "larger population"),
     ('[tiers.palace]\nmin_population = 4000\n', "tiers.palace", "day_care_centre"),
-    ('[access]\nwalk_speed_mps = 9\n', "access.walk_speed_mps", "metres per second"),
+    ('[access]\nwalk_speed_mps = 0.9\n', "access.walk_speed_mps", "[access] walk_speed"),
+    ('[access]\ndistance_m = -700\n', "access.distance_m", "positive"),
+    ('[land]\nper_resident_m2 = "0.1"\n', "land.per_resident_m2", "plain number"),
+    ('[cite."land.per_resident_m2"]\nqoute = "x"\n', "cite.land.per_resident_m2.qoute", "quote"),
     ('[area]\nunknown_estate_type = "old"\n', "area.unknown_estate_type", "existing"),
     ('extends = "shanghai"\n', "extends", "national"),
     ('[service_capacity]\nrecipients_per_facility_min = 400\nrecipients_per_facility_max = 300\n',
@@ -376,9 +404,243 @@ def test_bad_toml_and_missing_file(tmp_path):
         norms.load_profile("nowhere")
 
 
-def test_lhasa_per_resident_can_be_restricted_to_new_estates(tmp_path):
-    com = make_communities([{"population": 2000, "estate_type": "new"}, {"population": 2000, "estate_type": "existing"}])
-    p = norms.load_profile("lhasa", write(tmp_path, '[area]\nper_resident_estate_types = ["new"]\n'))
+def test_lhasa_per_resident_applies_in_new_estates_and_redevelopment_only(tmp_path):
+    com = make_communities([{"population": 2000, "estate_type": "new"},
+                            {"population": 2000, "estate_type": "existing"},
+                            {"population": 2000, "estate_type": "redevelopment"},
+                            {"population": 2000, "estate_type": ""}])
+    t = norms.check_communities(com, NO_FACILITIES, norms.load_profile("lhasa"))
+    assert t.loc[0, "area_required_m2"] == 200 and t.loc[2, "area_required_m2"] == 200
+    assert math.isnan(t.loc[1, "area_required_m2"]) and math.isnan(t.loc[3, "area_required_m2"])
+    assert t.loc[1, "area_per_resident_rule"] == \
+        "not applicable: lhasa: area.per_resident_estate_types = [new, redevelopment]"
+    assert (t["land_status"] == "no land rule").all()  # Lhasa's 面积 is facility area, not 用地
+    # a planner can widen the scope in a profile file
+    p = norms.load_profile("lhasa", write(tmp_path, '[area]\nper_resident_estate_types = ["new", "existing", '
+                                                     '"redevelopment", "unknown"]\n'))
     t = norms.check_communities(com, NO_FACILITIES, p)
-    assert t.loc[0, "area_required_m2"] == 200 and math.isnan(t.loc[1, "area_required_m2"])
-    assert t.loc[1, "area_per_resident_rule"] == "not applicable: estate type"
+    assert t["area_required_m2"].tolist() == [200, 200, 200, 200]
+
+
+# --- requirement kinds: land (用地), floor area (建筑面积), floor area per 100 households -------------
+
+def test_land_with_site_area_is_checked_against_site_area_never_floor_area():
+    com = make_communities([{"population": 8000}, {"population": 6000}, {"population": 3000}])
+    fac = make_facilities([
+        # 900 m² of floor area but only 500 m² of site: 800 m² of land is short by 300
+        {"at": 0, "kind": "service_centre", "floor_area_m2": 900.0, "site_area_m2": 500.0},
+        {"at": 1, "kind": "service_centre", "floor_area_m2": 300.0, "site_area_m2": 650.0},
+        {"at": 2, "kind": "service_station", "floor_area_m2": 200.0},  # site area unknown
+    ])
+    t = norms.check_communities(com, fac, norms.load_profile("baoji"))
+    assert t["land_required_m2"].tolist() == pytest.approx([800.0, 600.0, 300.0])
+    assert t["land_provided_m2"].tolist() == pytest.approx([500.0, 650.0, 0.0])
+    assert t["land_gap_m2"].tolist() == pytest.approx([300.0, 0.0, 300.0])
+    assert t["land_status"].tolist() == ["short", "met", "site area unknown"]
+    assert t["land_rule"].tolist() == ["baoji: land.per_resident_m2 = 0.1"] * 3
+    # floor area is checked on its own against the tier minimum only
+    assert t["area_required_m2"].tolist() == [300.0, 300.0, 100.0]
+    assert t["area_gap_m2"].tolist() == [0.0, 0.0, 0.0]
+    r = norms.rollup(t, fac, norms.load_profile("baoji")).set_index("district")
+    assert r.loc["(all)", "land_gap_m2"] == pytest.approx(600.0) and r.loc["(all)", "area_gap_m2"] == 0
+
+
+def test_land_without_site_area_is_the_land_to_reserve_with_no_pass_or_fail():
+    com = make_communities([{"population": 8000}])
+    fac = make_facilities([{"at": 0, "kind": "service_centre", "floor_area_m2": 2000.0}])
+    t = norms.check_communities(com, fac, norms.load_profile("baoji"))
+    row = t.iloc[0]
+    assert row["land_required_m2"] == pytest.approx(800.0)
+    assert row["land_status"] == "not checkable: no site area"
+    assert math.isnan(row["land_provided_m2"]) and math.isnan(row["land_gap_m2"])  # 2000 m² of floor area is not land
+
+
+def test_floor_area_per_resident_lhasa():
+    com = make_communities([{"population": 4000, "estate_type": "new"}])
+    fac = make_facilities([{"at": 0, "kind": "service_station", "floor_area_m2": 150.0, "site_area_m2": 5000.0}])
+    t = norms.check_communities(com, fac, norms.load_profile("lhasa"))
+    row = t.iloc[0]
+    assert row["area_per_resident_m2"] == 400 and row["area_required_m2"] == 400
+    assert row["area_required_rule"] == "lhasa: area.per_resident_m2 = 0.1"
+    assert row["area_provided_m2"] == 150 and row["area_gap_m2"] == 250  # site area does not count
+    assert row["land_status"] == "no land rule"
+
+
+def test_floor_area_per_100_households_yuxi():
+    com = make_communities([{"population": 5000, "households": 2000, "estate_type": "new"},
+                            {"population": 5000, "households": 2000, "estate_type": "existing"},
+                            {"population": 5000, "households": 2000, "estate_type": "redevelopment"},
+                            {"population": 5000, "estate_type": "new"}])
+    fac = make_facilities([{"at": 1, "kind": "service_station", "floor_area_m2": 250.0}])
+    t = norms.check_communities(com, fac, norms.load_profile("yuxi"))
+    assert t["area_per_households_m2"].tolist()[:3] == [400.0, 300.0, 300.0]
+    assert t["area_required_rule"].tolist()[:3] == ["yuxi: area.per_100_households_new_m2 = 20",
+                                                    "yuxi: area.per_100_households_existing_m2 = 15",
+                                                    "yuxi: area.per_100_households_existing_m2 = 15"]
+    assert t["area_gap_m2"].tolist()[:3] == [400.0, 50.0, 300.0]
+    assert t.loc[3, "area_per_households_rule"] == "households unknown" and math.isnan(t.loc[3, "area_required_m2"])
+    assert (t["land_status"] == "no land rule").all()
+
+
+# --- tier caps and per-capita requirements together --------------------------------------------------
+
+def test_tier_cap_conflict_says_how_to_meet_it_within_the_tier_sizes(tmp_path):
+    # A planner's floor-area rule of 0.1 m² per resident on top of Baoji's tiers: a service-centre
+    # community of 8,056 residents (the sample's 保利公园里) needs 805.6 m², more than the 700 m²
+    # a service centre may have.
+    p = norms.load_profile(user_file=write(tmp_path, 'extends = "baoji"\n[area]\nper_resident_m2 = 0.1\n'))
+    com = make_communities([{"population": 8056}, {"population": 4999}, {"population": 6000}, {"population": 12000}])
+    t = norms.check_communities(com, NO_FACILITIES, p, language="en")
+    assert t["area_required_m2"].tolist() == pytest.approx([805.6, 499.9, 600.0, 1200.0])
+    assert t["area_tier_max_m2"].tolist()[:3] == [700.0, 300.0, 700.0] and math.isnan(t.loc[3, "area_tier_max_m2"])
+    assert t["area_exceeds_tier_max"].tolist() == [True, True, False, False]
+    plan = t.loc[0, "area_plan"]
+    assert "one 700 m² eldercare service centre plus one eldercare service station of 105.6 m²" in plan
+    assert "baoji: tiers.service_centre.max_floor_area_m2 = 700" in plan
+    assert "or one day-care centre of at least 805.6 m² (baoji: tiers.day_care_centre.min_floor_area_m2 = 700)" in plan
+    plan = t.loc[1, "area_plan"]
+    assert "one 300 m² eldercare service station plus one eldercare service station of 199.9 m²" in plan
+    assert "or one eldercare service centre of at least 499.9 m²" in plan
+    assert t.loc[2, "area_plan"] == "" and t.loc[3, "area_plan"] == ""  # a day-care centre has no maximum
+    zh = norms.check_communities(com, NO_FACILITIES, p).loc[0, "area_plan"]
+    assert "可建1个700平方米的养老服务中心加1个养老服务站（105.6平方米" in zh
+
+
+def test_tier_cap_plan_splits_a_large_remainder_into_facilities_of_allowed_size(tmp_path):
+    p = norms.load_profile(user_file=write(tmp_path, 'extends = "baoji"\n[tiers.day_care_centre]\nenabled = false\n'))
+    assert norms.tier_cap_plan(p, "service_centre", 1199.9, language="en").startswith(
+        "1,199.9 m² exceeds the largest eldercare service centre allowed, 700 m²")
+    assert "plus one eldercare service centre of 499.9 m²" in norms.tier_cap_plan(p, "service_centre", 1199.9,
+                                                                                 language="en")
+    assert "plus 2 more eldercare service centre(s) of at most 700 m² each" in \
+        norms.tier_cap_plan(p, "service_centre", 2000.0, language="en")
+    assert "or one" not in norms.tier_cap_plan(p, "service_centre", 2000.0, language="en")  # no higher tier
+    assert "at its minimum of 100 m²" in norms.tier_cap_plan(p, "service_station", 350.0, language="en")
+    assert norms.tier_cap_plan(p, "service_centre", 700.0) == ""
+
+
+def test_no_sample_community_is_asked_for_a_facility_larger_than_its_tier_under_baoji():
+    from eldercare_coverage import pipeline
+    from eldercare_coverage.config import load_config
+    from eldercare_coverage.io import load_study
+
+    study = load_study(load_config(pipeline.sample_config_path()))
+    t = pipeline.check_norms(study, profile="baoji").communities
+    assert len(t) == 78
+    assert not (t["area_required_m2"] > t["area_tier_max_m2"]).any() and not t["area_exceeds_tier_max"].any()
+    # the 0.1 m² per resident is land: reported apart, never as floor area
+    assert t["land_required_m2"].to_numpy() == pytest.approx(t["population"].to_numpy() * 0.1)
+    assert (t["area_required_m2"] <= 700).all()
+    assert t.loc[t["population"] == 8056, "land_required_m2"].item() == pytest.approx(805.6)
+
+
+# --- basic-service recipients (Beijing) -------------------------------------------------------------
+
+def test_recipients_column_present_drives_the_200_300_rule():
+    com = make_communities([{"population": 9000, "elderly_population": 1800, "basic_service_recipients": 650},
+                            {"population": 3000, "elderly_population": 500, "basic_service_recipients": np.nan}])
+    fac = make_facilities([{"at": 0, "kind": "service_station"}])
+    t = norms.check_communities(com, fac, norms.load_profile("beijing"))
+    assert t.loc[0, "service_recipients"] == 650
+    assert (t.loc[0, "stations_required_min"], t.loc[0, "stations_required_max"]) == (3, 4)  # 650/300, 650/200
+    assert t.loc[0, "station_shortfall"] == 2
+    assert t["service_capacity_status"].tolist() == ["checked", "recipients unknown"]
+    assert math.isnan(t.loc[1, "stations_required_min"])  # never estimated from the 500 older residents
+
+
+def test_recipients_column_absent_means_the_rule_could_not_be_checked(tmp_path):
+    from eldercare_coverage import report
+
+    com = make_communities([{"population": 9000, "elderly_population": 1800}])
+    p = norms.load_profile("beijing")
+    t = norms.check_communities(com, make_facilities([{"at": 0, "kind": "service_station"}]), p)
+    assert t.loc[0, "service_capacity_status"] == "no basic_service_recipients"
+    assert t[["service_recipients", "stations_required_min", "station_shortfall", "capacity_gap"]].isna().all().all()
+    d = norms.rollup(t, NO_FACILITIES, p)
+    paths = report.write_reports(t, d, tmp_path, profile=p, parameters={}, input_files=[], language="zh")
+    assert "输入无基本养老服务对象人数，该规则无法核查" in paths["html"].read_text(encoding="utf-8")
+
+
+# --- walk limits as the source gives them ----------------------------------------------------------
+
+def test_tianjin_distance_limit_reaches_exactly_700_m_of_network_through_the_access_engine():
+    import shapely
+
+    from eldercare_coverage.access import coverage_matrix, snap_points
+    from eldercare_coverage.network import network_from_arrays
+
+    # A 2 km street bent at a right angle after 400 m: straight-line distance is shorter than
+    # network distance beyond the bend, so only a network limit gives exactly 700 m of walking.
+    xs = np.array([X0, X0 + 400, X0 + 400])
+    ys = np.array([Y0, Y0, Y0 + 1600])
+    net = network_from_arrays(xs, ys, np.array([0, 1]), np.array([1, 2]), CRS)
+    facility = snap_points(net, shapely.points([X0], [Y0]), 50.0)
+    along = np.array([500.0, 690.0, 699.0, 701.0, 710.0])  # network distance from the facility (m)
+    homes = snap_points(net, shapely.points(np.full(5, X0 + 400), Y0 + along - 400), 50.0)
+    hexi = norms.load_profile("tianjin_hexi")
+    for speed in (0.9, 1.0, 0.76):
+        limit = norms.walk_limit(hexi, walk_speed_mps=speed, study_limit_min=15.0)
+        assert limit.basis == "profile_distance" and limit.distance_m == 700
+        assert limit.rule == "tianjin_hexi: access.distance_m = 700"
+        reached = coverage_matrix(net, facility, homes, speed, limit.limit_min).toarray()[0] > 0
+        assert reached.tolist() == [True, True, True, False, False], speed
+    # a profile that states no limit keeps the study's, and says so
+    limit = norms.walk_limit(norms.load_profile("yuxi"), walk_speed_mps=0.9, study_limit_min=12.0)
+    assert (limit.basis, limit.limit_min) == ("study", 12.0) and "study's choice" in limit.explain("en", 0.9)
+    limit = norms.walk_limit(norms.load_profile("baoji"), walk_speed_mps=0.9, study_limit_min=12.0)
+    assert (limit.basis, limit.limit_min, limit.rule) == ("profile_time", 15.0, "baoji: access.time_limit_min = 15")
+
+
+def test_a_user_file_time_replaces_the_base_distance(tmp_path):
+    p = norms.load_profile(user_file=write(tmp_path, 'extends = "tianjin_hexi"\n[access]\ntime_limit_min = 10\n'))
+    assert p.distance_m is None and p.walk_limit_min(0.9) == 10
+    limit = norms.walk_limit(p, walk_speed_mps=0.9, study_limit_min=15.0)
+    assert (limit.basis, limit.limit_min) == ("profile_time", 10.0)
+
+
+# --- the sample, and the new optional input columns ---------------------------------------------
+
+def test_sample_report_under_baoji_distinguishes_land_from_floor_area(tmp_path):
+    from eldercare_coverage import pipeline, report
+    from eldercare_coverage.config import load_config
+    from eldercare_coverage.io import load_study
+
+    study = load_study(load_config(pipeline.sample_config_path()))
+    result = pipeline.check_norms(study, profile="baoji")
+    paths = report.write_reports(result.communities, result.districts, tmp_path, profile=result.profile,
+                                 parameters=pipeline.parameters_of(study.config), input_files=[], language="zh")
+    html = paths["html"].read_text(encoding="utf-8")
+    assert "规划应预留用地(m²，用地面积)" in html and "所需建筑面积(m²)" in html
+    assert "无设施占地面积，无法核查：所列为规划应预留用地" in html
+    land = result.communities["land_required_m2"].sum()
+    assert land == pytest.approx(0.1 * result.communities["population"].sum())
+    assert f"{land:,.1f}" in html  # the summary's land to reserve
+    assert "[用地面积（规划预留的场地面积）]" in html  # the rules table names the kind
+    csv = pd.read_csv(paths["community_csv"], encoding="utf-8-sig")
+    assert {"land_required_m2", "land_status", "area_required_m2", "area_plan"} <= set(csv.columns)
+
+
+def test_site_area_and_recipients_columns_load_by_their_chinese_names(sample_copy):
+    from eldercare_coverage import pipeline
+
+    fac = sample_copy / "facilities.csv"
+    lines = fac.read_text(encoding="utf-8-sig").splitlines()
+    fac.write_text("\n".join([lines[0] + ",占地面积"] + [line + ",600" for line in lines[1:]]) + "\n",
+                   encoding="utf-8-sig")
+    pop = sample_copy / "population.csv"
+    lines = pop.read_text(encoding="utf-8-sig").splitlines()
+    pop.write_text("\n".join([lines[0] + ",基本养老服务对象"] + [line + ",250" for line in lines[1:]]) + "\n",
+                   encoding="utf-8-sig")
+    cfg = sample_copy / "sample.toml"
+    cfg.write_text(cfg.read_text(encoding="utf-8").replace('beds = "床位"', 'beds = "床位"\nsite_area_m2 = "占地面积"')
+                   .replace('elderly_population = "60岁以上人口"',
+                            'elderly_population = "60岁以上人口"\nbasic_service_recipients = "基本养老服务对象"'),
+                   encoding="utf-8")
+    study = pipeline.validate(cfg)
+    assert not study.report.errors, study.report.format()
+    assert (study.facilities["site_area_m2"] == 600).all()
+    assert (pd.to_numeric(study.communities["basic_service_recipients"]) == 250).all()
+    t = pipeline.check_norms(study, profile="baoji").communities
+    assert set(t["land_status"]) <= {"met", "short"} and t["land_gap_m2"].notna().all()
+    b = pipeline.check_norms(study, profile="beijing").communities
+    assert (b["service_capacity_status"] == "checked").all() and (b["stations_required_min"] == 1).all()

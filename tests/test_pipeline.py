@@ -78,12 +78,12 @@ def test_numbers_agree_across_outputs_and_with_inputs(sample_run):
     # Demand points carry exactly the community totals.
     demand = gpd.read_file(out / "out" / "access.gpkg", layer="demand_points")
     np.testing.assert_allclose(demand["population"].sum(), study.communities["population"].sum(), rtol=1e-9)
-    # The national rule: 0.1 m² per resident binds where it is larger than 20/15 m² per 100 households.
+    # The national rules: floor area 20/15 m² per 100 households (new/existing estates); land
+    # 0.1 m² per resident, reported apart and never added to the floor area.
     np.testing.assert_allclose(total["area_required_m2"],
-                               np.maximum(study.communities["population"] * 0.1,
-                                          study.communities["households"] / 100 *
-                                          np.where(study.communities["estate_type"] == "new", 20, 15)).sum(),
-                               rtol=1e-9)
+                               (study.communities["households"] / 100 *
+                                np.where(study.communities["estate_type"] == "new", 20, 15)).sum(), rtol=1e-9)
+    np.testing.assert_allclose(total["land_required_m2"], study.communities["population"].sum() * 0.1, rtol=1e-9)
 
 
 def test_siting_outputs_agree(sample_run):
@@ -152,6 +152,14 @@ def test_profile_walk_limit_differing_from_access_is_warned(sample_copy):
     # 700 m at 0.9 m/s is 12.96 minutes.
     assert warning and "12.96" in warning[0].message and "700 m" in warning[0].message
     assert "12.96" in (sample_copy / "out" / "validation.txt").read_text(encoding="utf-8")
+    # the access analysis honours the profile's 700 m of network walking distance
+    access = result.stages["access"]
+    assert access.params["limit_m"] == pytest.approx(700.0) and access.params["time_limit_min"] == pytest.approx(700 / 54)
+    assert result.study.config.access.time_limit_min == pytest.approx(700 / 54)
+    run_json = json.loads((sample_copy / "out" / "run.json").read_text(encoding="utf-8"))
+    assert run_json["parameters"]["walk_limit_m"] == 700.0
+    html = (sample_copy / "reports" / "report.html").read_text(encoding="utf-8")
+    assert "规范规定的步行网络距离700米" in html and "tianjin_hexi: access.distance_m = 700" in html
 
 
 def test_public_siting_helpers_match_the_run(sample_run):
@@ -240,7 +248,9 @@ def test_tiered_siting_respects_candidate_kinds_and_profile_costs(sample_copy):
 
 def test_capacitated_siting_caps_served_demand_by_floor_area(sample_copy):
     cfg = sample_copy / "sample.toml"
-    cfg.write_text(cfg.read_text(encoding="utf-8").replace('p = 5', 'p = 3\ncapacitated = true'), encoding="utf-8")
+    # Lhasa states floor area per resident (national's 0.1 m² is land, which is not floor area).
+    cfg.write_text(cfg.read_text(encoding="utf-8").replace('p = 5', 'p = 3\ncapacitated = true')
+                   .replace('profile = "national"', 'profile = "lhasa"'), encoding="utf-8")
     result = pipeline.run(cfg)
     siting = result.stages["siting"]
     problem = pipeline.siting_problem(result.study, result.stages["access"])
@@ -248,7 +258,7 @@ def test_capacitated_siting_caps_served_demand_by_floor_area(sample_copy):
     cand = result.study.candidates.set_index("candidate_id").loc[result.stages["proposed"]["candidate_id"]]
     study_demand = result.stages["access"].demand
     scale = study_demand["elderly_population"].sum() / study_demand["population"].sum()
-    cap = cand["max_floor_area_m2"].to_numpy() / 0.1 * scale  # national: 0.1 m² per resident
+    cap = cand["max_floor_area_m2"].to_numpy() / 0.1 * scale  # lhasa: 0.1 m² of facility area per resident
     assert (served <= cap + 1e-6).all()
     assert siting.served_weight <= siting.covered_weight + 1e-6
     assert problem.n_existing == len(result.stages["access"].facility_ids)

@@ -215,7 +215,7 @@ def test_english_labels_and_language_check(tmp_path):
     wb = load_workbook(paths["xlsx"])
     assert wb.sheetnames[:3] == ["district_gaps", "street_gaps", "community_gaps"]
     header = [c.value for c in wb["district_gaps"][1]]
-    assert "Area gap (m²)" in header and "Communities population≥10000 (day-care centre)" in header
+    assert "Floor-area gap (m²)" in header and "Communities population≥10000 (day-care centre)" in header
     assert '<html lang="en">' in paths["html"].read_text(encoding="utf-8")
     with pytest.raises(ValueError):
         report.write_reports(d, d, tmp_path / "x", profile=norms.load_profile(), parameters={}, input_files=[],

@@ -126,6 +126,7 @@ def _validate(args) -> int:
 
 
 def _profiles() -> int:
+    from .norm_sources import STATUS_LABELS
     from .norms import list_profiles
 
     for row in list_profiles().itertuples(index=False):
@@ -133,6 +134,8 @@ def _profiles() -> int:
         print(f"{row.name}{extends}: {row.title}")
         print(f"    {row.title_en}")
         print(f"    source / 来源: {row.source_document}")
+        if row.status:
+            print(f"    status / 性质: {' / '.join(STATUS_LABELS.get(row.status, (row.status,)))}")
         print(f"    clause / 条款: {row.clause}")
         print()
     print("Use one with [norms] profile = \"NAME\"; extend one with a TOML file (extends = \"NAME\") "

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import math
 import time
 from contextlib import contextmanager
 from importlib import resources
@@ -102,6 +103,8 @@ def run(config: StudyConfig | str | Path | None = None, *, out_dir: str | Path |
             study = load_study(config)
             check_siting_inputs(study)
             study.report.raise_if_errors()
+            study = apply_profile_walk_limit(study)
+        config = study.config
         result = RunResult(study=study, timings_s=timings)
         with _timed("write validated inputs", timings):
             _write_inputs(study, staged)
@@ -278,6 +281,52 @@ def covering_facilities(study: Study) -> gpd.GeoDataFrame:
     return study.facilities[keep]
 
 
+def study_profile(study: Study):
+    """The norm profile the study's ``[norms]`` section names."""
+    from . import norms
+
+    return norms.load_profile(study.config.norms.profile, study.config.norms.profile_file or None)
+
+
+def apply_profile_walk_limit(study: Study, profile=None) -> Study:
+    """The study, with ``[access] time_limit_min`` set to the walk limit its norm profile states.
+
+    A profile that gives a network walking distance (Tianjin Hexi: 700 m) gets the time that
+    walks exactly that distance at the study's speed, so the access engine reaches 700 m of
+    network distance; one that gives a time gets that time; one that states neither keeps the
+    study's setting. A changed limit is reported as a warning. The given study is not modified.
+    """
+    from . import norms
+
+    cfg = study.config
+    profile = profile or study_profile(study)
+    limit = norms.walk_limit(profile, cfg.walk_speed_mps, cfg.access.time_limit_min)
+    if limit.basis == "study" or math.isclose(limit.limit_min, cfg.access.time_limit_min, rel_tol=1e-12):
+        return study
+    study.report.warning(cfg.source or "config",
+                         f"norm profile '{profile.name}' sets the walk limit: {limit.explain('en', cfg.walk_speed_mps)}; "
+                         f"walk access uses {limit.limit_min:.2f} minutes ({limit.distance_m:g} m), not "
+                         f"[access] time_limit_min = {cfg.access.time_limit_min:g}.",
+                         "To plan on another limit, use a profile file that extends this profile and sets "
+                         "[access] time_limit_min or distance_m.", field="access.time_limit_min")
+    access = dataclasses.replace(cfg.access, time_limit_min=limit.limit_min)
+    return dataclasses.replace(study, config=dataclasses.replace(cfg, access=access))
+
+
+def walk_limit_basis(study: Study, profile) -> str:
+    """Which walk limit the study's access analysis used and why, in the study's language."""
+    from . import norms
+
+    cfg = study.config
+    language, speed, used = cfg.study.language, cfg.walk_speed_mps, cfg.access.time_limit_min
+    limit = norms.walk_limit(profile, speed, used)
+    if math.isclose(limit.limit_min, used, rel_tol=1e-9):
+        return limit.explain(language, speed)
+    stated = limit.explain(language, speed)
+    return (f"研究设定的步行时间{used:g}分钟（[access] time_limit_min）；未采用规范规定的{stated}" if language == "zh"
+            else f"walk time of {used:g} min set by the study ([access] time_limit_min); not the profile's {stated}")
+
+
 @dataclass
 class NormResult:
     """Per-community checks and their roll-ups under one norm profile."""
@@ -305,17 +354,18 @@ def check_norms(study: Study, access=None, profile=None) -> NormResult:
     profile_limit = profile.walk_limit_min(study.config.walk_speed_mps)
     used_limit = float(study.config.access.time_limit_min)
     if access is not None and profile_limit is not None and abs(profile_limit - used_limit) > 0.01:
-        radius = f" ({profile.service_radius_m:g} m service radius)" if profile.service_radius_m else ""
+        distance = f" ({profile.distance_m:g} m of network walking distance)" if profile.distance_m else ""
         study.report.warning(study.config.source or "config",
-                             f"norm profile '{profile.name}' plans on a {profile_limit:.2f}-minute walk{radius} at "
+                             f"norm profile '{profile.name}' plans on a {profile_limit:.2f}-minute walk{distance} at "
                              f"{study.config.walk_speed_mps:g} m/s, but walk access was computed for {used_limit:g} minutes.",
-                             f"Set [access] time_limit_min = {profile_limit:.2f} to follow the profile.",
-                             field="access.time_limit_min")
+                             "Compute access on apply_profile_walk_limit(study) to follow the profile "
+                             "(`run` does), or set [access] time_limit_min.", field="access.time_limit_min")
+    language = study.config.study.language
     table = norms.check_communities(study.communities, study.facilities, profile,
-                                    access.communities if access is not None else None)
+                                    access.communities if access is not None else None, language=language)
     return NormResult(profile=profile, communities=table,
-                      districts=norms.rollup(table, study.facilities, profile, by="district"),
-                      streets=norms.rollup(table, study.facilities, profile, by="street"),
+                      districts=norms.rollup(table, study.facilities, profile, by="district", language=language),
+                      streets=norms.rollup(table, study.facilities, profile, by="street", language=language),
                       unassigned=norms.unassigned_facilities(table, study.facilities))
 
 
@@ -356,9 +406,10 @@ def siting_problem(study: Study, access, weight: str | None = None, profile=None
     cand_cap = exist_cap = None
     if cfg.capacitated:
         if not profile.per_resident_m2:
-            raise InputError(f"siting.capacitated needs the norm profile's m² per resident to turn floor area into "
-                             f"capacity; profile '{profile.name}' has none.", source,
-                             "Use a profile with area.per_resident_m2 (e.g. national) or set capacitated = false.")
+            raise InputError(f"siting.capacitated needs the norm profile's floor area (建筑面积) per resident to turn "
+                             f"floor area into capacity; profile '{profile.name}' has none (land per resident, 用地, "
+                             "is not floor area).", source,
+                             "Use a profile with [area] per_resident_m2 (e.g. lhasa) or set capacitated = false.")
         population = access.demand["population"].to_numpy(dtype=float)
         scale = float(np.nansum(weights) / np.nansum(population)) if np.nansum(population) > 0 else 1.0
         fac = study.facilities.set_index("facility_id").loc[access.facility_ids]
@@ -488,6 +539,7 @@ def _write_reports(study: Study, access, norms: NormResult, siting, proposed, st
     from .report import write_reports
 
     parameters = parameters_of(study.config)
+    parameters["walk_limit_basis"] = walk_limit_basis(study, norms.profile)
     siting_tables = None
     if siting is not None:
         from .siting import coverage_by_group

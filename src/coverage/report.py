@@ -25,7 +25,8 @@ from typing import Any, Iterable
 import numpy as np
 import pandas as pd
 
-from .norms import TIER_KINDS, NormProfile
+from .norms import REQUIREMENT_KINDS, TIER_KINDS, NormProfile
+from .norm_sources import STATUS_LABELS
 from .schema import FACILITY_KINDS
 
 CSV_ENCODING = "utf-8-sig"
@@ -36,18 +37,31 @@ _LABELS: dict[str, tuple[str, str]] = {
     "district": ("区县", "District"), "street": ("街道", "Street"),
     "population": ("常住人口", "Residents"), "households": ("户数", "Households"),
     "elderly_population": ("60岁以上人口", "Residents 60+"), "estate_type": ("小区类型", "Estate type"),
+    "basic_service_recipients": ("基本养老服务对象(人)", "Basic-service recipients"),
+    # Land (用地) and floor area (建筑面积) are labelled apart: they are never compared.
+    "land_required_m2": ("规划应预留用地(m²，用地面积)", "Land to reserve (m² of site area)"),
+    "land_rule": ("用地标准依据", "Land rule"),
+    "land_provided_m2": ("设施占地面积(m²)", "Site area of facilities (m²)"),
+    "land_gap_m2": ("用地缺口(m²)", "Land gap (m²)"), "land_status": ("用地核查", "Land check"),
+    "area_tier_max_m2": ("应配层级单个设施最大建筑面积(m²)", "Largest floor area of one facility of the tier (m²)"),
+    "area_exceeds_tier_max": ("所需建筑面积超过单个设施上限", "Floor area needed exceeds one facility's maximum"),
+    "area_plan": ("满足方式（不超过各层级面积上限）", "How to meet it within the tier sizes"),
+    "service_capacity_status": ("服务对象规则核查", "Recipients rule check"),
+    "official_target_district": ("官方目标表中的区县", "District in the official targets"),
+    "official_differences": ("规则结果与官方目标的差异", "Rule vs official targets: differences"),
+    "official_row_check": ("官方目标表该行核查", "Official row check"),
     "facilities_count": ("设施数", "Facilities"), "facility_ids": ("设施编码", "Facility IDs"),
-    "area_per_resident_m2": ("按人均标准所需面积(m²)", "Area by per-resident rule (m²)"),
-    "area_per_resident_rule": ("人均标准依据", "Per-resident rule"),
-    "area_per_households_m2": ("按户数标准所需面积(m²)", "Area by per-household rule (m²)"),
+    "area_per_resident_m2": ("按人均标准所需建筑面积(m²)", "Floor area by per-resident rule (m²)"),
+    "area_per_resident_rule": ("人均建筑面积标准依据", "Per-resident floor-area rule"),
+    "area_per_households_m2": ("按户数标准所需建筑面积(m²)", "Floor area by per-household rule (m²)"),
     "area_per_households_rule": ("户数标准依据", "Per-household rule"),
-    "area_tier_min_m2": ("应配层级最小面积(m²)", "Tier minimum area (m²)"),
+    "area_tier_min_m2": ("应配层级最小建筑面积(m²)", "Tier minimum floor area (m²)"),
     "area_tier_min_rule": ("层级面积依据", "Tier area rule"),
-    "area_required_m2": ("所需面积(m²)", "Area required (m²)"),
-    "area_required_rule": ("所需面积依据（起控制作用的规则）", "Binding area rule"),
-    "area_provided_m2": ("已有面积(m²)", "Area provided (m²)"),
+    "area_required_m2": ("所需建筑面积(m²)", "Floor area required (m²)"),
+    "area_required_rule": ("所需建筑面积依据（起控制作用的规则）", "Binding floor-area rule"),
+    "area_provided_m2": ("已有建筑面积(m²)", "Floor area provided (m²)"),
     "facilities_area_unknown": ("面积未知的设施数", "Facilities with unknown area"),
-    "area_gap_m2": ("面积缺口(m²)", "Area gap (m²)"),
+    "area_gap_m2": ("建筑面积缺口(m²)", "Floor-area gap (m²)"),
     "tier_required": ("应配设施层级", "Tier required"), "tier_required_rule": ("层级依据", "Tier rule"),
     "tier_present": ("现有最高层级", "Highest tier present"), "tier_met": ("层级达标", "Tier met"),
     "facilities_below_tier_area": ("面积低于本层级标准的设施数", "Facilities below their tier's minimum area"),
@@ -73,7 +87,7 @@ _LABELS: dict[str, tuple[str, str]] = {
     "service_capacity_rule": ("服务能力依据", "Capacity rule"),
     "row_type": ("行类型", "Row type"), "communities": ("社区数", "Communities"),
     "existing_total": ("现有设施合计", "Existing facilities"), "new_total": ("新建合计", "New facilities"),
-    "communities_with_area_gap": ("存在面积缺口的社区数", "Communities with area gap"),
+    "communities_with_area_gap": ("存在建筑面积缺口的社区数", "Communities with a floor-area gap"),
     "facility_id": ("设施编码", "Facility ID"), "kind": ("类型", "Kind"),
     "floor_area_m2": ("建筑面积(m²)", "Floor area (m²)"), "beds": ("床位", "Beds"),
     "capacity": ("服务能力(人)", "Capacity"),
@@ -91,7 +105,23 @@ _VALUES: dict[str, dict[str, tuple[str, str]]] = {
     "row_type": {"group": ("", ""), "no_community": ("未落入社区的设施", "Facilities in no community"),
                  "total": ("合计", "Total")},
     "district": _PLACES, "street": _PLACES, "coverage_status": _STATUS,
-    "estate_type": {"new": ("新建", "new"), "existing": ("既有", "existing")},
+    "estate_type": {"new": ("新建", "new"), "existing": ("既有", "existing"),
+                    "redevelopment": ("旧城改造", "old-town redevelopment")},
+    "land_status": {
+        "met": ("满足", "met"), "short": ("不足", "short"),
+        "site area unknown": ("部分设施占地面积未知", "site area unknown for some facilities"),
+        "not checkable: no site area": ("无设施占地面积，无法核查：所列为规划应预留用地",
+                                        "not checkable without site area: the figure is land plans must reserve"),
+        "not applicable: estate type": ("该小区类型不适用", "not applicable to this estate type"),
+        "no land rule": ("规范无用地标准", "no land rule in the profile"),
+        "population unknown": ("人口未知", "population unknown")},
+    "service_capacity_status": {
+        "checked": ("已核查", "checked"), "no rule": ("规范无此规则", "no such rule in the profile"),
+        "recipients unknown": ("该社区服务对象人数未知", "recipients unknown for this community"),
+        "no basic_service_recipients": ("输入无基本养老服务对象人数，该规则无法核查",
+                                        "not checked: the input has no basic_service_recipients (基本养老服务对象)")}
+    | {f"no {c}": (f"输入无{c}数据，该规则无法核查", f"not checked: the input has no {c}")
+       for c in ("elderly_population", "population", "households")},
     "tier_required": _KINDS, "tier_present": _KINDS, "new_facility": _KINDS, "kind": _KINDS,
 }
 _TRANSLATED = set(_VALUES)
@@ -112,8 +142,15 @@ _TEXT: dict[str, tuple[str, str]] = {
     "missing": ("文件不存在", "file missing"),
     "n_communities": ("社区数", "Communities"), "population": ("常住人口", "Residents"),
     "elderly": ("60岁以上人口", "Residents 60+"),
-    "area_gap": ("面积缺口合计(m²)", "Total area gap (m²)"),
-    "gap_communities": ("存在面积缺口的社区", "Communities with an area gap"),
+    "area_gap": ("建筑面积缺口合计(m²)", "Total floor-area gap (m²)"),
+    "land": ("规划应预留养老服务设施用地合计(m²)", "Land plans must reserve for eldercare facilities (m²)"),
+    "land_unchecked": ("无设施占地面积数据，未与现状比较；用地不与建筑面积比较",
+                       "not compared with existing sites: no site area given; land is never compared with floor area"),
+    "land_gap": ("用地缺口合计(m²)", "Total land gap (m²)"),
+    "over_cap": ("所需建筑面积超过单个设施上限的社区（见满足方式）",
+                 "Communities needing more floor area than one facility of their tier may have (see how to meet it)"),
+    "status": ("文件性质", "Status"), "official_note": ("官方目标与数据", "Official targets and figures"),
+    "gap_communities": ("存在建筑面积缺口的社区", "Communities with a floor-area gap"),
     "new": ("需新建设施", "New facilities needed"),
     "subsidy": ("新建设施建设补助(元)", "Build subsidy of new facilities (CNY)"),
     "operating": ("新建设施运营补贴(元/年)", "Operating subsidy of new facilities (CNY/year)"),
@@ -135,6 +172,9 @@ def label(column: str, language: str = "zh", profile: NormProfile | None = None)
         if i == 0:
             return f"{band}的社区数（应配{name}）" if band else f"应配{name}的社区数"
         return f"Communities {band} ({name.lower()})" if band else f"Communities needing {name.lower()}"
+    if column.startswith("official_") and column not in _LABELS:
+        inner = label(column[len("official_"):], language, profile)
+        return f"官方目标：{inner}" if i == 0 else f"Official target: {inner}"
     return _LABELS.get(column, (column, column))[i]
 
 
@@ -194,8 +234,11 @@ def file_checksums(paths: Iterable[Path]) -> pd.DataFrame:
 
 
 def _rules(profile: NormProfile, language: str) -> pd.DataFrame:
-    r = profile.rules_table()
+    r = profile.rules_table(language)
     desc = "description_zh" if language == "zh" else "description_en"
+    # The requirement kind leads the description, so land (用地) and floor area never blur.
+    kind = r["kind"].map(lambda k: REQUIREMENT_KINDS[k][0 if language == "zh" else 1])
+    r[desc] = "[" + kind + "] " + r[desc]
     return r[["rule", "key", "value", "origin", desc, "source_document", "source_clause"]].rename(
         columns={desc: "description"})
 
@@ -210,9 +253,18 @@ def _parameter_rows(profile: NormProfile, parameters: dict, language: str) -> li
         doc = src.get("document" if language == "zh" else "document_en") or src.get("document", "")
         clause = src.get("clause" if language == "zh" else "clause_en") or src.get("clause", "")
         rows.append((f"{_text('source', language)} ({origin})", doc))
+        if src.get("status"):
+            status = STATUS_LABELS.get(src["status"], (src["status"],) * 2)[0 if language == "zh" else 1]
+            rows.append((f"{_text('status', language)} ({origin})", status))
         rows.append((f"{_text('clause', language)} ({origin})", clause))
         if src.get("note"):
             rows.append((f"{_text('note', language)} ({origin})", src["note"]))
+    for n in profile.notes:
+        text = n.text if language == "zh" else (n.text_en or n.text)
+        rows.append((_text("official_note", language), f"{text} — {n.clause}「{n.quote}」"))
+    targets = profile.official_targets
+    if targets is not None:
+        rows.append((_text("official_note", language), f"{targets.clause}「{targets.quote}」 {targets.note}".strip()))
     for t in profile.bands:
         name = FACILITY_KINDS[t.kind]["zh" if language == "zh" else "en"]
         rows.append((f"{_text('bands', language)}: {name}", profile.band_label(t.kind, language)))
@@ -446,6 +498,7 @@ def _summary(community: pd.DataFrame, parameters: dict, unassigned, language: st
         (t("elderly"), format_number("population", community["elderly_population"].sum(min_count=1))),
         (t("gap_communities"), f"{int((community['area_gap_m2'] > 0).sum()):,}"),
         (t("area_gap"), format_number("area_gap_m2", community["area_gap_m2"].sum())),
+        *_land_summary(community, language),
         (t("new"), ("; ".join(f"{names[k]} {n_new[k]}" for k in TIER_KINDS) + f" ({sum(n_new.values())})")
          if profile.bands else t("no_tiers")),
         (t("subsidy"), format_number("subsidy_build_cny", community["subsidy_build_cny"].sum())),
@@ -457,6 +510,22 @@ def _summary(community: pd.DataFrame, parameters: dict, unassigned, language: st
         rows.append((t("walk"), walk))
     if unassigned is not None:
         rows.append((t("unassigned"), f"{len(unassigned):,}"))
+    return rows
+
+
+def _land_summary(community: pd.DataFrame, language: str) -> list[tuple[str, str]]:
+    """Land (用地) in the summary, apart from floor area: the land to reserve, and its gap only
+    where site areas were given."""
+    t = lambda k: _text(k, language)  # noqa: E731
+    rows = []
+    if "land_required_m2" in community and community["land_required_m2"].notna().any():
+        total = format_number("land_required_m2", community["land_required_m2"].sum())
+        if community["land_gap_m2"].notna().any():
+            rows += [(t("land"), total), (t("land_gap"), format_number("land_gap_m2", community["land_gap_m2"].sum()))]
+        else:
+            rows.append((t("land"), f"{total} ({t('land_unchecked')})"))
+    if "area_exceeds_tier_max" in community and community["area_exceeds_tier_max"].any():
+        rows.append((t("over_cap"), f"{int(community['area_exceeds_tier_max'].sum()):,}"))
     return rows
 
 

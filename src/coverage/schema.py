@@ -7,10 +7,14 @@ communities (Polygon/MultiPolygon)
     ``community_id`` str, unique; ``name`` str; ``district`` str; ``street`` str ("" if unknown);
     ``population`` float (residents); ``households`` float (NaN if unknown);
     ``elderly_population`` float (residents aged 60+, NaN if unknown);
-    ``estate_type`` str, ``"new"`` or ``"existing"`` ("" if unknown).
+    ``basic_service_recipients`` float (基本养老服务对象: the basic-service recipients a
+    city registers, e.g. Beijing's three groups; NaN if unknown, never estimated);
+    ``estate_type`` str, ``"new"``, ``"existing"`` or ``"redevelopment"`` (an existing estate
+    under old-town redevelopment, 旧城改造) ("" if unknown).
 facilities (Point)
     ``facility_id`` str, unique; ``name`` str; ``kind`` str (see :data:`FACILITY_KINDS`);
-    ``floor_area_m2`` float (m², NaN if unknown); ``beds`` float; ``capacity`` float (persons
+    ``floor_area_m2`` float (building floor area 建筑面积, m², NaN if unknown);
+    ``site_area_m2`` float (land / site area 占地面积, m², NaN if unknown); ``beds`` float; ``capacity`` float (persons
     served, NaN if unknown); ``community_id`` str ("" if not assigned).
 candidates (Point)
     ``candidate_id`` str, unique; ``name`` str; ``kind`` str ("" = any tier);
@@ -80,6 +84,8 @@ COMMUNITY_COLUMNS: tuple[Column, ...] = (
     Column("households", "float", False, ("户数", "总户数", "住户数", "hh"), "households"),
     Column("elderly_population", "float", False,
            ("60岁以上人口", "老年人口", "60岁及以上人口", "老年人数", "elderly", "older_residents"), "persons"),
+    Column("basic_service_recipients", "float", False,
+           ("基本养老服务对象", "基本养老服务对象数", "基本养老服务对象人数", "recipients"), "persons"),
     Column("estate_type", "estate", False, ("小区类型", "新旧", "新建或既有", "estate")),
 )
 
@@ -88,6 +94,7 @@ FACILITY_COLUMNS: tuple[Column, ...] = (
     Column("name", "str", False, ("名称", "设施名称", "机构名称")),
     Column("kind", "kind", True, ("类型", "设施类型", "等级", "tier", "type")),
     Column("floor_area_m2", "float", False, ("建筑面积", "面积", "建筑面积(m2)", "建筑面积（㎡）", "floor_area"), "m²"),
+    Column("site_area_m2", "float", False, ("占地面积", "用地面积", "占地面积(m2)", "占地面积（㎡）", "site_area"), "m²"),
     Column("beds", "float", False, ("床位", "床位数", "床位(张)"), "beds"),
     Column("capacity", "float", False, ("服务能力", "服务人数", "容量"), "persons"),
     Column("community_id", "str", False, ("所属社区编码", "社区编码", "所属社区")),
@@ -105,7 +112,7 @@ CANDIDATE_COLUMNS: tuple[Column, ...] = (
 POPULATION_COLUMNS: tuple[Column, ...] = tuple(
     c for c in COMMUNITY_COLUMNS
     if c.name in ("community_id", "name", "population", "households", "elderly_population",
-                  "street", "district", "estate_type")
+                  "basic_service_recipients", "street", "district", "estate_type")
 )
 
 LAYER_COLUMNS: dict[str, tuple[Column, ...]] = {
@@ -119,4 +126,6 @@ ESTATE_ALIASES: dict[str, str] = {
     "new": "new", "新建": "new", "新": "new", "新建小区": "new", "新区": "new",
     "existing": "existing", "既有": "existing", "旧": "existing", "老旧": "existing",
     "老旧小区": "existing", "已建成": "existing", "old": "existing", "已建": "existing",
+    "redevelopment": "redevelopment", "旧城改造": "redevelopment", "旧改": "redevelopment",
+    "改造": "redevelopment", "改造小区": "redevelopment",
 }
