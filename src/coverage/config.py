@@ -129,7 +129,7 @@ class AccessSection:
     #: Demand grid spacing inside each community when no building layer is given (m, at least 5).
     grid_spacing_m: float = 50.0
     #: Refuse a demand grid estimated above this many points (memory grows with it: about
-    #: 100 bytes per lattice point while the grid is built).
+    #: 128 bytes per lattice point while the grid is built).
     max_demand_points: int = 2_000_000
     #: Street-side width of isochrones (m).
     street_buffer_m: float = 40.0

@@ -278,7 +278,7 @@ def _more(report: ProblemReport, path: Path, bad, field_name: str, what: str) ->
 def map_columns(df: pd.DataFrame, columns: tuple[Column, ...], mapping: dict[str, str], path: Path,
                 report: ProblemReport, layer: str) -> pd.DataFrame:
     """Rename the user's columns to canonical names, from the config mapping or known aliases."""
-    _check_mapping_keys(mapping, [c.name for c in columns], path, report, layer)
+    _check_mapping_keys(mapping, {c.name: c.aliases for c in columns}, path, report, layer)
     rename: dict[str, str] = {}
     for col in columns:
         source = mapping.get(col.name)
@@ -305,12 +305,19 @@ def map_columns(df: pd.DataFrame, columns: tuple[Column, ...], mapping: dict[str
     return df.rename(columns=rename)
 
 
-def _check_mapping_keys(mapping: dict[str, str], known, path: Path, report: ProblemReport, layer: str) -> None:
-    """Keys of ``[inputs.<layer>.columns]`` must be canonical names: a misspelt one would be ignored."""
+def _check_mapping_keys(mapping: dict[str, str], known: dict[str, tuple[str, ...]], path: Path,
+                        report: ProblemReport, layer: str) -> None:
+    """Keys of ``[inputs.<layer>.columns]`` must be canonical names (``known``: name -> aliases):
+    a misspelt one would be ignored. The suggestion is the key whose alias it is, else the closest."""
+    def norm(name: str) -> str:
+        return re.sub(r"[\s:\-]+", "_", name.strip().lower())
+
     for key in mapping:
         if key not in known:
-            report.error(path, f"the config maps unknown column '{key}' for {layer}; it would be ignored."
-                         f"{closest(key, known)}", f"Use one of: {', '.join(sorted(known))} "
+            owner = next((k for k, aliases in known.items() if norm(key) in map(norm, aliases)), None)
+            hint = f" Did you mean '{owner}'?" if owner else closest(key, known)
+            report.error(path, f"the config maps unknown column '{key}' for {layer}; it would be ignored.{hint}",
+                         f"Use one of: {', '.join(sorted(known))} "
                          f"([inputs.{layer}.columns] canonical name = \"<your column>\").", field=f"columns.{key}")
 
 
@@ -423,7 +430,7 @@ def _numbers(text: pd.Series, col: Column, path: Path, report: ProblemReport, id
              f"large (above {limit:,.0f}{unit}).", f"Check for an extra digit, a total row, or a figure in the wrong "
              "unit; give this row's own value.", f"implausible {col.name}")
     if col.name in PERSON_COUNTS:
-        fraction = np.flatnonzero(finite & (values.to_numpy() % 1 != 0))
+        fraction = np.flatnonzero(np.where(finite, values.to_numpy(), 0.0) % 1 != 0)
         if len(fraction):
             i = fraction[0]
             report.warning(path, f"{len(fraction)} row(s) give a fractional {col.name} (first: "
@@ -894,7 +901,7 @@ def _load_buildings(spec: LayerInput, report: ProblemReport) -> gpd.GeoDataFrame
     """Buildings for demand points: polygons or points with optional levels and building type."""
     def columns(raw, path):
         found = _aux_columns(raw, spec, path, report, "buildings", {
-            "levels": ("building:levels", "levels", "层数", "楼层数", "floors"),
+            "levels": ("building:levels", "levels", "层数", "楼层数", "floors", "storeys", "stories"),
             "building": ("building", "建筑类型", "用途", "type"),
         })
         if found is None:
