@@ -267,20 +267,17 @@ NUMERIC_RANGES: dict[str, Range] = {
 }
 
 
-def _check_ranges(config: "StudyConfig", report: ProblemReport, file: str) -> None:
+def _check_ranges(config: StudyConfig, report: ProblemReport, file: str) -> None:
     for key, rule in NUMERIC_RANGES.items():
         value: Any = config
         for part in key.split("."):
             value = getattr(value, part)
-        if key == "access.walk_speed":
-            if isinstance(value, str) and value in WALK_SPEEDS:
-                continue
+        if key == "access.walk_speed":  # a preset name or a number: resolve_walk_speed applies this rule
             try:
-                value = float(value)
-            except ValueError:
-                report.error(file, f"access.walk_speed '{value}' is neither a preset nor a number.",
-                             f"Use one of {', '.join(WALK_SPEEDS)} or a speed in m/s such as 0.9.", field=key)
-                continue
+                resolve_walk_speed(value)
+            except InputError as exc:
+                report.error(file, exc.report.errors[0].message, exc.report.errors[0].fix, field=key)
+            continue
         for item in value if isinstance(value, list) else [value]:
             problem = rule.problem(key, item)
             if problem:
