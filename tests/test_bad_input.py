@@ -412,6 +412,17 @@ def test_unknown_mapping_key_is_an_error_naming_it(sample_copy, capsys, key):
     _refused(sample_copy, capsys)
 
 
+def test_building_levels_that_are_not_numbers_are_warned(sample_copy):
+    _with_buildings(sample_copy, 'levels = "层数"')
+    buildings = gpd.read_file(sample_copy / "buildings.geojson")
+    buildings["层数"] = ["十八", "6"]
+    buildings.to_file(sample_copy / "buildings.geojson")
+    study = validate(sample_copy / CFG)
+    warning = _only(study.report.warnings, "buildings.geojson", "not a number (first: '十八')")
+    assert warning.row == "feature 1" and warning.field == "层数"
+    assert study.buildings["levels"].isna().tolist() == [True, False]
+
+
 def test_unknown_mapping_key_of_a_layer_suggests_the_closest(sample_copy):
     _edit_config(sample_copy, 'households = "户数"', 'household = "户数"')
     problem = _only(validate(sample_copy / CFG).report.errors, POP, "unknown column 'household'")

@@ -907,8 +907,16 @@ def _load_buildings(spec: LayerInput, report: ProblemReport) -> gpd.GeoDataFrame
         if found is None:
             return None
         levels_col, type_col = found["levels"], found["building"]
+        levels = pd.to_numeric(raw[levels_col], errors="coerce") if levels_col else np.nan
+        if levels_col:
+            text = _as_text(raw[levels_col])
+            bad = np.flatnonzero((levels.isna() & (text != "")).to_numpy())
+            if len(bad):
+                report.warning(path, f"{len(bad)} building(s) give levels that are not a number (first: "
+                               f"'{text.iloc[bad[0]]}'); they count as one level.", "Give levels as a number, e.g. 18.",
+                               row=_row_label(path, int(bad[0])), field=levels_col)
         return {
-            "levels": pd.to_numeric(raw[levels_col], errors="coerce") if levels_col else np.nan,
+            "levels": levels,
             # The building type lets demand points skip shops, schools and other non-homes.
             "building": raw[type_col].astype(str) if type_col else "",
         }
