@@ -115,7 +115,8 @@ def _check_grid_size(bounds: np.ndarray, spacing_m: float, max_points: int) -> N
     report = ProblemReport()
     report.error("config", f"a demand grid with access.grid_spacing_m = {spacing_m:g} m would hold about "
                  f"{estimate:,.0f} points over {area_km2:,.1f} km² of community bounding boxes (about "
-                 f"{estimate * _BYTES_PER_POINT / 2**30:,.0f} GiB while built), above access.max_demand_points = {max_points:,}.",
+                 f"{estimate * _BYTES_PER_POINT / 2**30:,.0f} GiB while built), above "
+                 f"access.max_demand_points = {max_points:,}.",
                  f"Set access.grid_spacing_m to {suggest:g} m or more (50 m is the default), give a building layer "
                  "(inputs.buildings), or raise access.max_demand_points if the machine has the memory.",
                  field="access.grid_spacing_m")

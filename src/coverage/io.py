@@ -97,8 +97,8 @@ def _read_excel(path: Path, sheet: str, report: ProblemReport) -> pd.DataFrame |
         with pd.ExcelFile(path, engine="openpyxl") as book:
             sheets = [str(name) for name in book.sheet_names]
             if sheet and sheet not in sheets:
-                report.error(path, f"no sheet named '{sheet}'; the sheets are: {', '.join(sheets)}.{closest(sheet, sheets)}",
-                             "Set layer = \"<sheet name>\" for this input.", field="layer")
+                report.error(path, f"no sheet named '{sheet}'; the sheets are: {', '.join(sheets)}."
+                             f"{closest(sheet, sheets)}", "Set layer = \"<sheet name>\" for this input.", field="layer")
                 return None
             table = pd.read_excel(book, sheet_name=sheet or 0, dtype=str, keep_default_na=False)
     except Exception as exc:  # openpyxl raises many types for corrupt files
@@ -426,9 +426,10 @@ def _numbers(text: pd.Series, col: Column, path: Path, report: ProblemReport, id
          "Give a real value.", f"infinite {col.name}")
     limit = PLAUSIBLE_MAX.get(col.name)
     if limit is not None:
+        ceiling = f"{limit:,.0f}{' ' + col.unit if col.unit else ''}"
         rows(finite & (values.to_numpy() > limit), lambda i: f"{col.name} {values.iloc[i]:,.6g} is implausibly "
-             f"large (above {limit:,.0f}{unit}).", f"Check for an extra digit, a total row, or a figure in the wrong "
-             "unit; give this row's own value.", f"implausible {col.name}")
+             f"large (above {ceiling}).", "Check for an extra digit, a total row, or a figure in the wrong unit; "
+             "give this row's own value.", f"implausible {col.name}")
     if col.name in PERSON_COUNTS:
         fraction = np.flatnonzero(np.where(finite, values.to_numpy(), 0.0) % 1 != 0)
         if len(fraction):
