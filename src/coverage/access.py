@@ -332,7 +332,7 @@ def compute_access(communities: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame |
     candidates = _empty_sites(candidates, "candidate_id", net)
 
     demand = demand_points(communities, spacing_m=access_cfg.grid_spacing_m, buildings=buildings,
-                           residential_landuse=residential_landuse)
+                           residential_landuse=residential_landuse, max_points=access_cfg.max_demand_points)
     ds = snap_points(net, demand.geometry.values, access_cfg.snap_max_m)
     fs = snap_points(net, facilities.geometry.values, access_cfg.snap_max_m)
     cs = snap_points(net, candidates.geometry.values, access_cfg.snap_max_m)

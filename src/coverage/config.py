@@ -12,7 +12,7 @@ Example::
 
     [inputs.communities]
     path = "communities.geojson"
-    crs = "EPSG:4326"             # only used when the file declares none
+    crs = "EPSG:4326"             # overrides the file's own CRS (a warning names both)
     [inputs.communities.columns]  # canonical name = your column name
     community_id = "社区编码"
     population = "人口"
@@ -28,7 +28,12 @@ Example::
 from __future__ import annotations
 
 import dataclasses
+import difflib
+import errno
+import math
+import os
 import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Union, get_args, get_origin, get_type_hints
@@ -49,8 +54,10 @@ class LayerInput:
     """One input file and how to read it."""
 
     path: str = ""
-    #: CRS used when the file declares none (tables always need one unless lon/lat WGS-84):
-    #: an EPSG code / PROJ string, or "GCJ-02" / "BD-09" for Amap/Tencent and Baidu coordinates.
+    #: The coordinates' CRS: an EPSG code / PROJ string, or "GCJ-02" / "BD-09" for Amap/Tencent and
+    #: Baidu coordinates. Needed when the file declares none (tables, a Shapefile without .prj);
+    #: when the file declares another, this one wins (with a warning naming both), since it is
+    #: set precisely when the file's declaration is wrong (GCJ-02 coordinates labelled WGS-84).
     crs: str = ""
     #: Layer name in a GeoPackage; sheet name in an Excel workbook.
     layer: str = ""
@@ -119,8 +126,11 @@ class AccessSection:
     bands_min: list[float] = field(default_factory=lambda: [5.0, 10.0, 15.0])
     #: Points farther than this from any street are reported off-network (m).
     snap_max_m: float = 250.0
-    #: Demand grid spacing inside each community when no building layer is given (m).
+    #: Demand grid spacing inside each community when no building layer is given (m, at least 5).
     grid_spacing_m: float = 50.0
+    #: Refuse a demand grid estimated above this many points (memory grows with it: about
+    #: 128 bytes per lattice point while the grid is built).
+    max_demand_points: int = 2_000_000
     #: Street-side width of isochrones (m).
     street_buffer_m: float = 40.0
     #: Facility kinds that count for walk coverage (一刻钟: day-care centres, service centres and
@@ -198,7 +208,7 @@ class StudyConfig:
 
 
 def resolve_walk_speed(value: str | float) -> float:
-    """Walking speed in m/s from a preset name or a number."""
+    """Walking speed in m/s from a preset name or a number (within ``NUMERIC_RANGES``)."""
     if isinstance(value, str):
         if value in WALK_SPEEDS:
             return WALK_SPEEDS[value]
@@ -208,10 +218,102 @@ def resolve_walk_speed(value: str | float) -> float:
             raise InputError(f"walk_speed '{value}' is neither a preset nor a number.", "config",
                              f"Use one of {', '.join(WALK_SPEEDS)} or a speed in m/s such as 0.9.")
     speed = float(value)
-    if not 0.1 <= speed <= 3.0:
-        raise InputError(f"walk_speed {speed} m/s is outside 0.1-3.0 m/s.", "config",
-                         "Give a walking speed in metres per second, e.g. 0.9.")
+    problem = NUMERIC_RANGES["access.walk_speed"].problem("access.walk_speed", speed)
+    if problem:
+        raise InputError(problem[0], "config", problem[1])
     return speed
+
+
+@dataclass(frozen=True)
+class Range:
+    """The plausible values of one numeric setting: ``low``..``high`` in ``unit``."""
+
+    low: float
+    high: float
+    unit: str
+    example: str
+    #: The low end itself is not allowed (a time limit of 0 minutes).
+    low_open: bool = False
+
+    def problem(self, key: str, value: float) -> tuple[str, str] | None:
+        """(message, fix) when ``value`` is outside the range or NaN, else None."""
+        v = float(value)
+        if (v > self.low if self.low_open else v >= self.low) and v <= self.high:  # NaN fails both
+            return None
+        unit = f" {self.unit}" if self.unit else ""
+        bounds = f"{'(' if self.low_open else '['}{self.low:g}, {self.high:g}]{unit}"
+        what = "is not a number (NaN)" if math.isnan(v) else f"is outside the plausible range {bounds}"
+        return f"{key} = {v:g} {what}.", f"Give a value in {bounds}, e.g. {key.rsplit('.', 1)[-1]} = {self.example}."
+
+
+#: Every numeric setting with its plausible range, written once (scikit-learn's parameter
+#: constraints as data); :func:`validate_config` checks them all. Lists are checked per item.
+NUMERIC_RANGES: dict[str, Range] = {
+    "study.extent_margin_m": Range(0, 1_000_000, "m", "5000"),
+    "inputs.network.margin_m": Range(0, 50_000, "m", "1500"),
+    "access.walk_speed": Range(0.3, 2.5, "m/s", "0.9"),
+    "access.time_limit_min": Range(0, 120, "minutes", "15", low_open=True),
+    "access.bands_min": Range(0, 120, "minutes", "[5, 10, 15]", low_open=True),
+    "access.snap_max_m": Range(0, 5_000, "m", "250", low_open=True),
+    "access.grid_spacing_m": Range(5, 10_000, "m", "50"),
+    "access.max_demand_points": Range(1, 200_000_000, "points", "2000000"),
+    "access.street_buffer_m": Range(0, 1_000, "m", "40", low_open=True),
+    "siting.p": Range(0, 100_000, "sites", "5"),
+    "siting.budget": Range(0, 1e12, "CNY", "3000000"),
+    "siting.target_share": Range(0, 1, "", "0.9", low_open=True),
+    "siting.min_district_share": Range(0, 1, "", "0.8"),
+    "siting.time_limit_s": Range(0, 86_400, "s", "120", low_open=True),
+    "siting.mip_gap": Range(0, 1, "", "0.001"),
+}
+
+
+def _check_ranges(config: StudyConfig, report: ProblemReport, file: str) -> None:
+    for key, rule in NUMERIC_RANGES.items():
+        value: Any = config
+        for part in key.split("."):
+            value = getattr(value, part)
+        if key == "access.walk_speed":  # a preset name or a number: resolve_walk_speed applies this rule
+            try:
+                resolve_walk_speed(value)
+            except InputError as exc:
+                report.error(file, exc.report.errors[0].message, exc.report.errors[0].fix, field=key)
+            continue
+        for item in value if isinstance(value, list) else [value]:
+            problem = rule.problem(key, item)
+            if problem:
+                report.error(file, *problem, field=key)
+                break
+
+
+def input_file_problem(path: str | Path) -> tuple[str, str] | None:
+    """Why ``path`` cannot be read as an input file, as (message, fix); None for a regular file.
+
+    Only ``stat`` is used, so a FIFO or a device is never opened: reading one blocks or never ends.
+    """
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return "file not found.", ("Check the path in the config (relative paths are read from the config "
+                                   "file's folder).")
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return ("the path is a loop of symbolic links that never reaches a file.",
+                    "Point the path at the real file, or repair the links.")
+        return f"the path cannot be opened ({exc.strerror}).", "Check the path and its permissions."
+    if stat.S_ISDIR(st.st_mode):
+        return "the path is a folder, not a file.", "Give the path of the data file inside the folder."
+    if not stat.S_ISREG(st.st_mode):
+        kind = ("a named pipe (FIFO)" if stat.S_ISFIFO(st.st_mode) else
+                "a device" if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode) else "not a regular file")
+        return (f"the path is {kind}, not a data file; it is not read, since reading it could block or never end.",
+                "Give the path of a regular file (GeoJSON, GeoPackage, Shapefile, CSV, Excel or OSM).")
+    return None
+
+
+def closest(name: str, options) -> str:
+    """" Did you mean 'x'?" for the option closest to a misspelt ``name``, or ""."""
+    match = difflib.get_close_matches(name, list(options), n=1, cutoff=0.5)
+    return f" Did you mean '{match[0]}'?" if match else ""
 
 
 _PATH_FIELDS = {"path", "profile_file"}
@@ -223,10 +325,15 @@ def load_config(path: str | Path) -> StudyConfig:
     path = Path(path)
     report = ProblemReport()
     name = str(path)
+    problem = input_file_problem(path)
+    if problem:
+        message, fix = problem
+        if not os.path.lexists(path):
+            message, fix = "config file not found.", "Check the path you passed."
+        raise InputError(message, name, fix)
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError(f"config file not found.", name, "Check the path you passed.") from None
+        # utf-8-sig: Notepad and some editors save UTF-8 with a byte-order mark.
+        raw = tomllib.loads(path.read_text(encoding="utf-8-sig"))
     except UnicodeDecodeError:
         raise InputError("config file is not UTF-8 text.", name, "Save it as UTF-8.") from None
     except tomllib.TOMLDecodeError as exc:
@@ -261,7 +368,7 @@ def _build(cls: type, raw: Any, prefix: str, report: ProblemReport, file: str):
     for key, value in raw.items():
         full = f"{prefix}{key}"
         if key not in known:
-            report.error(file, f"unknown key '{full}'.",
+            report.error(file, f"unknown key '{full}'.{closest(key, known)}",
                          f"Remove it or correct its spelling; known keys here: {', '.join(sorted(known))}.",
                          field=full)
             continue
@@ -334,11 +441,18 @@ def resolve_paths(config: StudyConfig, base: Path) -> None:
     for layer in dataclasses.fields(config.inputs):
         section = getattr(config.inputs, layer.name)
         if section.path:
-            section.path = str((base / section.path).resolve())
+            section.path = _absolute(base, section.path)
     if config.norms.profile_file:
-        config.norms.profile_file = str((base / config.norms.profile_file).resolve())
+        config.norms.profile_file = _absolute(base, config.norms.profile_file)
     for key in _OUTPUT_DIRS:
-        setattr(config.output, key, str((base / getattr(config.output, key)).resolve()))
+        setattr(config.output, key, _absolute(base, getattr(config.output, key)))
+
+
+def _absolute(base: Path, path: str) -> str:
+    try:
+        return str((base / path).resolve())
+    except (RuntimeError, OSError):  # a symlink loop (RuntimeError before Python 3.13): reported on use
+        return os.path.abspath(base / path)
 
 
 def validate_config(config: StudyConfig, report: ProblemReport, file: str = "config") -> None:
@@ -346,21 +460,7 @@ def validate_config(config: StudyConfig, report: ProblemReport, file: str = "con
     if config.study.language not in ("zh", "en"):
         report.error(file, f"study.language '{config.study.language}' is not supported.",
                      "Use \"zh\" or \"en\".", field="study.language")
-    try:
-        resolve_walk_speed(config.access.walk_speed)
-    except InputError as exc:
-        for p in exc.report.errors:
-            report.error(file, p.message, p.fix, field="access.walk_speed")
-    if not config.access.time_limit_min > 0:
-        report.error(file, "access.time_limit_min must be positive.", "Give minutes, e.g. 15.",
-                     field="access.time_limit_min")
-    for key in ("snap_max_m", "grid_spacing_m", "street_buffer_m"):
-        if not getattr(config.access, key) > 0:
-            report.error(file, f"access.{key} must be positive.", "Give a distance in metres.",
-                         field=f"access.{key}")
-    if any(b <= 0 for b in config.access.bands_min):
-        report.error(file, "access.bands_min must hold positive minutes.", "e.g. [5, 10, 15]",
-                     field="access.bands_min")
+    _check_ranges(config, report, file)
     if not config.inputs.communities.path:
         report.error(file, "no communities file is given.",
                      "Add [inputs.communities] with path = \"your_communities.geojson\".",
@@ -377,8 +477,6 @@ def validate_config(config: StudyConfig, report: ProblemReport, file: str = "con
     if config.siting.method not in ("auto", "exact", "heuristic"):
         report.error(file, f"siting.method '{config.siting.method}' is not known.",
                      "Use auto, exact or heuristic.", field="siting.method")
-    if not 0 < config.siting.target_share <= 1:
-        report.error(file, "siting.target_share must be in (0, 1].", "e.g. 0.9", field="siting.target_share")
     _validate_siting(config, report, file)
     from .schema import FACILITY_KINDS
 
@@ -392,10 +490,8 @@ def validate_config(config: StudyConfig, report: ProblemReport, file: str = "con
             report.error(config.inputs.network.path, "unknown walk network format.",
                          "Give an OpenStreetMap .osm, .osm.bz2 or .osm.pbf file, or a .graphml graph.",
                          field="inputs.network.path")
-        elif not Path(config.inputs.network.path).exists():
-            report.error(config.inputs.network.path, "walk network file not found.",
-                         "Check inputs.network.path (relative paths are read from the config file's folder).",
-                         field="inputs.network.path")
+        elif problem := input_file_problem(config.inputs.network.path):
+            report.error(config.inputs.network.path, *problem, field="inputs.network.path")
     _validate_profile_and_basemap(config, report, file)
 
 
@@ -409,17 +505,6 @@ def _validate_siting(config: StudyConfig, report: ProblemReport, file: str) -> N
         if tier not in _TIER_KINDS:
             report.error(file, f"siting.tiers names unknown tier '{tier}'.", f"Use some of {', '.join(_TIER_KINDS)}.",
                          field="siting.tiers")
-    if s.p < 0:
-        report.error(file, f"siting.p is negative ({s.p}).", "Give the number of new sites, e.g. 5.", field="siting.p")
-    if s.budget < 0:
-        report.error(file, "siting.budget is negative.", "Give the budget in CNY, e.g. 3000000.", field="siting.budget")
-    if not 0 <= s.min_district_share <= 1:
-        report.error(file, f"siting.min_district_share {s.min_district_share} is outside 0..1.",
-                     "Give a share such as 0.8 (80 % of each district's demand covered), or 0 for none.",
-                     field="siting.min_district_share")
-    if s.mip_gap < 0 or s.time_limit_s <= 0:
-        report.error(file, "siting.mip_gap must be >= 0 and siting.time_limit_s > 0.", "e.g. mip_gap = 0.001, "
-                     "time_limit_s = 120", field="siting.mip_gap" if s.mip_gap < 0 else "siting.time_limit_s")
     if s.model in ("pmedian", "pcenter") and s.p <= 0:
         report.error(file, f"siting.model '{s.model}' needs the number of new sites.", "Set siting.p, e.g. p = 5.",
                      field="siting.p")
@@ -438,13 +523,16 @@ def _validate_profile_and_basemap(config: StudyConfig, report: ProblemReport, fi
     """The norm profile must load and the basemap must be one the map can use."""
     from . import norms
 
-    try:
-        norms.load_profile(config.norms.profile, config.norms.profile_file or None)
-    except InputError as exc:
-        for p in exc.report.errors:
-            user_file = config.norms.profile_file and p.file == config.norms.profile_file
-            report.error(p.file if user_file else file, p.message, p.fix, row=p.row,
-                         field=p.field if user_file else "norms.profile")
+    if config.norms.profile_file and (problem := input_file_problem(config.norms.profile_file)):
+        report.error(config.norms.profile_file, *problem, field="norms.profile_file")
+    else:
+        try:
+            norms.load_profile(config.norms.profile, config.norms.profile_file or None)
+        except InputError as exc:
+            for p in exc.report.errors:
+                user_file = config.norms.profile_file and p.file == config.norms.profile_file
+                report.error(p.file if user_file else file, p.message, p.fix, row=p.row,
+                             field=p.field if user_file else "norms.profile")
     from .maps import REFUSED_TILE_HINTS
 
     basemap = config.output.basemap.strip().lower()

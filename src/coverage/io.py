@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import logging
+import re
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -25,7 +26,7 @@ from pyproj import CRS
 
 from . import checks
 from . import crs as crsmod
-from .config import LayerInput, StudyConfig
+from .config import LayerInput, StudyConfig, closest, input_file_problem
 from .errors import ProblemReport
 from .schema import ESTATE_ALIASES, FACILITY_KINDS, LAYER_COLUMNS, Column, canonical_kind
 
@@ -93,18 +94,22 @@ def _read_csv(path: Path, encoding: str, report: ProblemReport) -> pd.DataFrame 
 
 def _read_excel(path: Path, sheet: str, report: ProblemReport) -> pd.DataFrame | None:
     try:
-        return pd.read_excel(path, sheet_name=sheet or 0, dtype=str, keep_default_na=False,
-                             engine="openpyxl")
-    except ValueError as exc:
-        if "Worksheet" in str(exc) or "sheet" in str(exc).lower():
-            report.error(path, f"no sheet named '{sheet}'.", "Set layer = \"<sheet name>\" for this input.",
-                         field="layer")
-        else:
-            report.error(path, f"cannot be read as an Excel workbook: {exc}.", "Save it as .xlsx from Excel or WPS.")
+        with pd.ExcelFile(path, engine="openpyxl") as book:
+            sheets = [str(name) for name in book.sheet_names]
+            if sheet and sheet not in sheets:
+                report.error(path, f"no sheet named '{sheet}'; the sheets are: {', '.join(sheets)}."
+                             f"{closest(sheet, sheets)}", "Set layer = \"<sheet name>\" for this input.", field="layer")
+                return None
+            table = pd.read_excel(book, sheet_name=sheet or 0, dtype=str, keep_default_na=False)
     except Exception as exc:  # openpyxl raises many types for corrupt files
         report.error(path, f"cannot be read as an Excel workbook ({type(exc).__name__}: {exc}).",
                      "Save it again as .xlsx from Excel or WPS.")
-    return None
+        return None
+    if not sheet and len(sheets) > 1:
+        # Read by the column checks: when the first sheet is a cover or notes sheet, their
+        # messages name the sheets and the `layer` setting.
+        table.attrs["sheets"] = sheets
+    return table
 
 
 def read_raw(spec: LayerInput, report: ProblemReport, *, spatial: bool = True) -> gpd.GeoDataFrame | pd.DataFrame | None:
@@ -112,12 +117,11 @@ def read_raw(spec: LayerInput, report: ProblemReport, *, spatial: bool = True) -
     for ``spatial=False`` tables, a DataFrame. Returns None after recording an error."""
     path = Path(spec.path)
     suffix = "".join(path.suffixes[-1:]).lower()
-    if not path.exists():
-        report.error(path, "file not found.",
-                     "Check the input's path in the config (relative paths are read from the config file's folder).",
-                     field="path")
+    problem = input_file_problem(path)  # before any open: a FIFO or device would block the read
+    if problem:
+        report.error(path, *problem, field="path")
         return None
-    if path.is_file() and path.stat().st_size == 0:
+    if path.stat().st_size == 0:
         report.error(path, "the file is empty.", "Export the data again.")
         return None
     if suffix in VECTOR_SUFFIXES:
@@ -128,17 +132,55 @@ def read_raw(spec: LayerInput, report: ProblemReport, *, spatial: bool = True) -
             return None
         table.columns = [str(c).strip() for c in table.columns]
         if table.empty:
-            report.error(path, "the table has a header but no rows.", "Add the data rows.")
+            report.error(path, "the table has a header but no rows." + _sheet_hint(table), "Add the data rows.")
             return None
-        return _table_geometry(table, path, spec, report) if spatial else table
+        if not spatial:
+            return table
+        gdf = _table_geometry(table, path, spec, report)
+        if gdf is not None:
+            gdf.attrs.update(table.attrs)
+        return gdf
     report.error(path, f"unsupported file type '{suffix}'.",
                  "Use GeoJSON, GeoPackage (.gpkg), Shapefile (.shp), CSV or Excel (.xlsx).")
+    return None
+
+
+def _sheet_hint(table: pd.DataFrame) -> str:
+    """For a workbook read from its first sheet of several: which sheets there are, and how to pick one."""
+    sheets = table.attrs.get("sheets")
+    if not sheets:
+        return ""
+    return (f" The workbook has {len(sheets)} sheets ({', '.join(sheets)}) and the first, '{sheets[0]}', was read;"
+            f" if the table is on another, set layer = \"<sheet name>\" for this input.")
+
+
+#: The parts of a Shapefile besides the .shp, and what each holds.
+SHAPEFILE_PARTS = {".shx": "the shape index", ".dbf": "the attribute table"}
+
+
+def _missing_shapefile_parts(path: Path, report: ProblemReport) -> bool:
+    """Report missing .shx/.dbf parts beside a .shp (GDAL's own message does not name them)."""
+    missing = [ext for ext in SHAPEFILE_PARTS if not _sibling(path, ext)]
+    for ext in missing:
+        report.error(path, f"the Shapefile's {ext} part ({SHAPEFILE_PARTS[ext]}) is missing beside it.",
+                     f"Copy {path.stem}{ext} into the same folder (a Shapefile is several files: .shp, .shx, .dbf, "
+                     ".prj), or export the layer as GeoPackage or GeoJSON.", field="path")
+    return bool(missing)
+
+
+def _sibling(path: Path, ext: str) -> Path | None:
+    """``path`` with suffix ``ext`` in either case (Windows tools write .DBF), if it exists."""
+    for candidate in (path.with_suffix(ext), path.with_suffix(ext.upper())):
+        if candidate.is_file():
+            return candidate
     return None
 
 
 def _read_vector(path: Path, spec: LayerInput, report: ProblemReport) -> gpd.GeoDataFrame | None:
     import pyogrio
 
+    if path.suffix.lower() == ".shp" and _missing_shapefile_parts(path, report):
+        return None
     layer = spec.layer or None
     try:
         if path.suffix.lower() == ".gpkg" and layer is None:
@@ -176,7 +218,8 @@ def _table_geometry(table: pd.DataFrame, path: Path, spec: LayerInput, report: P
     if spec.wkt_column or (not spec.x_column and _find(table.columns, WKT_NAMES) and not _find(table.columns, X_NAMES)):
         wkt_col = spec.wkt_column or _find(table.columns, WKT_NAMES)
         if wkt_col not in table.columns:
-            report.error(path, f"WKT column '{wkt_col}' not found; columns are: {', '.join(table.columns)}.",
+            report.error(path, f"WKT column '{wkt_col}' not found; columns are: {', '.join(table.columns)}."
+                         f"{_sheet_hint(table)}",
                          "Set wkt_column to the column holding the geometry text.", field=wkt_col)
             return None
         text = table[wkt_col].astype(str).str.strip()
@@ -192,7 +235,7 @@ def _table_geometry(table: pd.DataFrame, path: Path, spec: LayerInput, report: P
     missing = [name for name, col in (("x_column", x_col), ("y_column", y_col)) if not col or col not in table.columns]
     if missing:
         report.error(path, "no coordinate columns found (looked for lon/lat, 经度/纬度, x/y or a WKT column); "
-                     f"columns are: {', '.join(table.columns)}.",
+                     f"columns are: {', '.join(table.columns)}.{_sheet_hint(table)}",
                      "Set x_column and y_column (or wkt_column) for this input in the config.",
                      field=", ".join(missing))
         return None
@@ -235,19 +278,13 @@ def _more(report: ProblemReport, path: Path, bad, field_name: str, what: str) ->
 def map_columns(df: pd.DataFrame, columns: tuple[Column, ...], mapping: dict[str, str], path: Path,
                 report: ProblemReport, layer: str) -> pd.DataFrame:
     """Rename the user's columns to canonical names, from the config mapping or known aliases."""
-    canonical = {c.name for c in columns}
-    for key in mapping:
-        if key not in canonical:
-            report.error(path, f"the config maps unknown column '{key}' for {layer}.",
-                         f"Use one of: {', '.join(sorted(canonical))}.", field=f"columns.{key}")
+    _check_mapping_keys(mapping, {c.name: c.aliases for c in columns}, path, report, layer)
     rename: dict[str, str] = {}
     for col in columns:
         source = mapping.get(col.name)
         if source is not None:
             if source not in df.columns:
-                report.error(path, f"column '{source}' (mapped to {col.name}) is not in the file; columns are: "
-                             f"{', '.join(str(c) for c in df.columns if c != 'geometry')}.",
-                             f"Correct inputs.{layer}.columns.{col.name} in the config.", field=source)
+                _mapped_column_missing(df, source, col.name, path, report, layer)
                 continue
         elif col.name in df.columns:
             source = col.name
@@ -258,7 +295,7 @@ def map_columns(df: pd.DataFrame, columns: tuple[Column, ...], mapping: dict[str
             if source is None:
                 if col.required:
                     report.error(path, f"required column '{col.name}' is missing; columns are: "
-                                 f"{', '.join(str(c) for c in df.columns if c != 'geometry')}.",
+                                 f"{_column_list(df)}.{_sheet_hint(df)}",
                                  f"Add it, or map your column in the config: [inputs.{layer}.columns] "
                                  f"{col.name} = \"<your column>\".", field=col.name)
                 continue
@@ -266,6 +303,33 @@ def map_columns(df: pd.DataFrame, columns: tuple[Column, ...], mapping: dict[str
             df = df.drop(columns=[col.name])
         rename[source] = col.name
     return df.rename(columns=rename)
+
+
+def _check_mapping_keys(mapping: dict[str, str], known: dict[str, tuple[str, ...]], path: Path,
+                        report: ProblemReport, layer: str) -> None:
+    """Keys of ``[inputs.<layer>.columns]`` must be canonical names (``known``: name -> aliases):
+    a misspelt one would be ignored. The suggestion is the key whose alias it is, else the closest."""
+    def norm(name: str) -> str:
+        return re.sub(r"[\s:\-]+", "_", name.strip().lower())
+
+    for key in mapping:
+        if key not in known:
+            owner = next((k for k, aliases in known.items() if norm(key) in map(norm, aliases)), None)
+            hint = f" Did you mean '{owner}'?" if owner else closest(key, known)
+            report.error(path, f"the config maps unknown column '{key}' for {layer}; it would be ignored.{hint}",
+                         f"Use one of: {', '.join(sorted(known))} "
+                         f"([inputs.{layer}.columns] canonical name = \"<your column>\").", field=f"columns.{key}")
+
+
+def _column_list(df: pd.DataFrame) -> str:
+    return ", ".join(str(c) for c in df.columns if c != "geometry")
+
+
+def _mapped_column_missing(df: pd.DataFrame, source: str, key: str, path: Path, report: ProblemReport,
+                           layer: str) -> None:
+    hint = closest(source, [str(c) for c in df.columns if c != "geometry"])
+    report.error(path, f"column '{source}' (mapped to {key}) is not in the file; columns are: {_column_list(df)}."
+                 f"{hint}{_sheet_hint(df)}", f"Correct inputs.{layer}.columns.{key} in the config.", field=source)
 
 
 def _as_text(series: pd.Series) -> pd.Series:
@@ -293,30 +357,7 @@ def _coerce(df: pd.DataFrame, columns: tuple[Column, ...], path: Path, report: P
             out[col.name] = _as_text(raw)
             continue
         if col.dtype == "float":
-            text = _as_text(raw).str.replace(",", "", regex=False)
-            values = pd.to_numeric(text, errors="coerce")
-            blank = text == ""
-            bad = np.flatnonzero((values.isna() & ~blank).to_numpy())
-            for i in bad[:MAX_ROWS_LISTED]:
-                report.error(path, f"'{text.iloc[i]}' is not a number.", f"Give {col.name} as a number"
-                             f"{' in ' + col.unit if col.unit else ''}.", row=_row_label(path, i, ids), field=col.name)
-            _more(report, path, bad, col.name, f"non-numeric {col.name}")
-            missing = np.flatnonzero(blank.to_numpy())
-            if col.required:
-                for i in missing[:MAX_ROWS_LISTED]:
-                    report.error(path, f"{col.name} is empty.", f"Fill in {col.name} for every row.",
-                                 row=_row_label(path, i, ids), field=col.name)
-                _more(report, path, missing, col.name, f"empty {col.name}")
-            neg = np.flatnonzero((values < 0).to_numpy())
-            for i in neg[:MAX_ROWS_LISTED]:
-                report.error(path, f"{col.name} is negative ({values.iloc[i]:g}).", f"Give {col.name} as 0 or more.",
-                             row=_row_label(path, i, ids), field=col.name)
-            _more(report, path, neg, col.name, f"negative {col.name}")
-            nonfinite = np.flatnonzero(np.isinf(values.to_numpy(dtype=float)))
-            for i in nonfinite[:MAX_ROWS_LISTED]:
-                report.error(path, f"{col.name} is not finite.", f"Give a real value.", row=_row_label(path, i, ids),
-                             field=col.name)
-            out[col.name] = values.astype(float)
+            out[col.name] = _numbers(_as_text(raw), col, path, report, ids)
             continue
         if col.dtype == "estate":
             text = _as_text(raw)
@@ -342,6 +383,64 @@ def _coerce(df: pd.DataFrame, columns: tuple[Column, ...], path: Path, report: P
     return out
 
 
+#: Thousands separators as Excel and WPS write them (1,234 and 1,234,567.5); any other comma is
+#: ambiguous: "1,2,3,4" is no number, and "1.234,5" is 1234.5 in a German locale but 1.2345 in another.
+_GROUPED = re.compile(r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?")
+#: The largest plausible value of each numeric column. A community (社区) has a few thousand to
+#: a few tens of thousands of residents; above a million it is a city, a total row or an extra digit.
+PLAUSIBLE_MAX: dict[str, float] = {
+    "population": 1_000_000, "households": 1_000_000, "elderly_population": 1_000_000,
+    "floor_area_m2": 1_000_000, "max_floor_area_m2": 1_000_000, "beds": 100_000, "capacity": 1_000_000,
+    "cost": 1e11,
+}
+#: Counts of people, warned when not whole numbers.
+PERSON_COUNTS = ("population", "households", "elderly_population")
+
+
+def _numbers(text: pd.Series, col: Column, path: Path, report: ProblemReport, ids: pd.Series | None) -> pd.Series:
+    """One numeric column parsed from text, reporting every value that is not a plain, plausible number."""
+    unit = f" in {col.unit}" if col.unit else ""
+
+    def rows(mask, message, fix, what):
+        idx = np.flatnonzero(np.asarray(mask))
+        for i in idx[:MAX_ROWS_LISTED]:
+            report.error(path, message(i), fix, row=_row_label(path, i, ids), field=col.name)
+        _more(report, path, idx, col.name, what)
+
+    grouped = text.str.fullmatch(_GROUPED.pattern)
+    ambiguous = text.str.contains("[,，]", regex=True) & ~grouped
+    values = pd.to_numeric(text.where(~grouped, text.str.replace(",", "", regex=False)).where(~ambiguous, ""),
+                           errors="coerce").astype(float)
+    blank = text == ""
+    rows(ambiguous, lambda i: f"'{text.iloc[i]}' is an ambiguous number format (only 1,234,567 style thousands "
+         "separators are read).", f"Give {col.name} as a plain number{unit}, e.g. 1234 or 1234.5, with '.' for "
+         "decimals.", f"ambiguous {col.name}")
+    rows(values.isna() & ~blank & ~ambiguous, lambda i: f"'{text.iloc[i]}' is not a number.",
+         f"Give {col.name} as a number{unit}.", f"non-numeric {col.name}")
+    if col.required:
+        rows(blank, lambda i: f"{col.name} is empty.", f"Fill in {col.name} for every row.", f"empty {col.name}")
+    rows(values < 0, lambda i: f"{col.name} is negative ({values.iloc[i]:g}).", f"Give {col.name} as 0 or more.",
+         f"negative {col.name}")
+    finite = np.isfinite(values.to_numpy())
+    rows(np.isinf(values.to_numpy()), lambda i: f"{col.name} is not finite ('{text.iloc[i]}').",
+         "Give a real value.", f"infinite {col.name}")
+    limit = PLAUSIBLE_MAX.get(col.name)
+    if limit is not None:
+        ceiling = f"{limit:,.0f}{' ' + col.unit if col.unit else ''}"
+        rows(finite & (values.to_numpy() > limit), lambda i: f"{col.name} {values.iloc[i]:,.6g} is implausibly "
+             f"large (above {ceiling}).", "Check for an extra digit, a total row, or a figure in the wrong unit; "
+             "give this row's own value.", f"implausible {col.name}")
+    if col.name in PERSON_COUNTS:
+        fraction = np.flatnonzero(np.where(finite, values.to_numpy(), 0.0) % 1 != 0)
+        if len(fraction):
+            i = fraction[0]
+            report.warning(path, f"{len(fraction)} row(s) give a fractional {col.name} (first: "
+                           f"{values.iloc[i]:g}); counts of people are whole numbers.",
+                           "Round the figures, or check the column holds counts, not shares or averages.",
+                           row=_row_label(path, i, ids), field=col.name)
+    return values
+
+
 def _check_ids(df: pd.DataFrame, id_col: str, path: Path, report: ProblemReport) -> None:
     ids = df[id_col]
     empty = np.flatnonzero((ids == "").to_numpy())
@@ -361,34 +460,37 @@ def _check_ids(df: pd.DataFrame, id_col: str, path: Path, report: ProblemReport)
 
 
 def _declared_crs(gdf: gpd.GeoDataFrame, spec: LayerInput, path: Path, report: ProblemReport) -> tuple[CRS | None, str]:
-    """The CRS of a layer: (pyproj CRS, Chinese web CRS name or "")."""
+    """The CRS of a layer: (pyproj CRS, Chinese web CRS name or "").
+
+    A configured ``crs`` overrides the file's own declaration, with a warning naming both: users set
+    it precisely when the declaration is wrong (GCJ-02 coordinates labelled WGS-84, a wrong .prj).
+    """
     web = crsmod.normalise_crs_name(spec.crs) if spec.crs and crsmod.is_chinese_web_crs(spec.crs) else ""
-    if web:
-        if gdf.crs is not None and not CRS(gdf.crs).is_geographic:
-            report.error(path, f"the config says {web} but the file declares the projected CRS {gdf.crs.name}.",
-                         f"Remove crs = \"{spec.crs}\" or export the file in {web} longitude/latitude.", field="crs")
-            return None, ""
-        return CRS.from_epsg(4326), web
-    configured = None
-    if spec.crs:
+    configured = CRS.from_epsg(4326) if web else None
+    if spec.crs and not web:
         try:
             configured = crsmod.parse_crs(spec.crs)
         except Exception:
             report.error(path, f"CRS '{spec.crs}' is not known.",
                          "Use an EPSG code like \"EPSG:4326\", \"EPSG:4547\", or \"GCJ-02\" / \"BD-09\".", field="crs")
             return None, ""
-    if gdf.crs is not None:
-        file_crs = CRS(gdf.crs)
-        if configured is not None and not file_crs.equals(configured):
-            report.warning(path, f"the file declares {file_crs.to_string()}; the config's crs \"{spec.crs}\" is ignored.",
-                           "Remove crs from the config for this input, or reproject the file.", field="crs")
+    file_crs = CRS(gdf.crs) if gdf.crs is not None else None
+    if configured is not None:
+        # GeoJSON always declares WGS-84, which is also how GCJ-02/BD-09 files are labelled: no news.
+        if file_crs is not None and not file_crs.equals(configured):
+            report.warning(path, f"the file declares {file_crs.name} ({file_crs.to_string()}); the config's crs "
+                           f"\"{spec.crs}\" overrides it.",
+                           "Remove crs from the config for this input if the file's own CRS is right.", field="crs")
+        return configured, web
+    if file_crs is not None:
         return file_crs, ""
-    if configured is None:
-        report.error(path, "the file declares no coordinate system.",
-                     "Set crs = \"EPSG:4326\" (or your CRS, or \"GCJ-02\" for Amap/Tencent coordinates, "
-                     "\"BD-09\" for Baidu) for this input in the config.", field="crs")
-        return None, ""
-    return configured, ""
+    no_prj = path.suffix.lower() == ".shp" and _sibling(path, ".prj") is None
+    report.error(path, f"{'the Shapefile has no .prj part, so it' if no_prj else 'the file'} declares no "
+                 "coordinate system.",
+                 ("Copy the .prj beside the .shp, or set" if no_prj else "Set") + " crs = \"EPSG:4326\" (or your CRS, "
+                 "or \"GCJ-02\" for Amap/Tencent coordinates, \"BD-09\" for Baidu) for this input in the config.",
+                 field="crs")
+    return None, ""
 
 
 def _check_coordinate_range(gdf: gpd.GeoDataFrame, declared: CRS, path: Path, report: ProblemReport,
@@ -557,8 +659,10 @@ def join_population(communities: gpd.GeoDataFrame, spec, report: ProblemReport,
     if raw is None:
         return communities
     path = Path(spec.path)
-    columns = LAYER_COLUMNS["population"]
     key = spec.join_on
+    # The join key is required; a table joined by name needs no community_id column.
+    columns = tuple(dataclasses.replace(c, required=c.name == key or (c.required and c.name != "community_id"))
+                    for c in LAYER_COLUMNS["population"])
     table = map_columns(raw, columns, spec.columns, path, report, "population")
     if key not in table.columns:
         report.error(path, f"the join column '{key}' is missing.",
@@ -785,12 +889,11 @@ def _load_auxiliary(spec: LayerInput, report: ProblemReport, columns, type_ids: 
 def _load_boundaries(spec: LayerInput, report: ProblemReport) -> gpd.GeoDataFrame | None:
     """District boundaries for the map: a ``name`` and polygon or line geometry, in WGS-84."""
     def columns(raw, path):
-        name_col = spec.columns.get("name") or _find(raw.columns, ("name", "名称", "district", "区", "区县", "name:zh"))
-        if name_col is not None and name_col not in raw.columns:
-            report.error(path, f"column '{name_col}' (mapped to name) is not in the file.",
-                         "Correct inputs.districts.columns.name in the config.", field=name_col)
+        found = _aux_columns(raw, spec, path, report, "districts",
+                             {"name": ("name", "名称", "district", "区", "区县", "name:zh")})
+        if found is None:
             return None
-        return {"name": _as_text(raw[name_col]) if name_col else ""}
+        return {"name": _as_text(raw[found["name"]]) if found["name"] else ""}
 
     return _load_auxiliary(spec, report, columns, (1, 2, 3, 5, 6), "boundary (lines and polygons are drawn)")
 
@@ -798,13 +901,40 @@ def _load_boundaries(spec: LayerInput, report: ProblemReport) -> gpd.GeoDataFram
 def _load_buildings(spec: LayerInput, report: ProblemReport) -> gpd.GeoDataFrame | None:
     """Buildings for demand points: polygons or points with optional levels and building type."""
     def columns(raw, path):
-        levels_col = spec.columns.get("levels") or _find(raw.columns, ("building:levels", "levels", "层数", "楼层数",
-                                                                       "floors"))
-        type_col = spec.columns.get("building") or _find(raw.columns, ("building", "建筑类型", "用途", "type"))
+        found = _aux_columns(raw, spec, path, report, "buildings", {
+            "levels": ("building:levels", "levels", "层数", "楼层数", "floors", "storeys", "stories"),
+            "building": ("building", "建筑类型", "用途", "type"),
+        })
+        if found is None:
+            return None
+        levels_col, type_col = found["levels"], found["building"]
+        levels = pd.to_numeric(raw[levels_col], errors="coerce") if levels_col else np.nan
+        if levels_col:
+            text = _as_text(raw[levels_col])
+            bad = np.flatnonzero((levels.isna() & (text != "")).to_numpy())
+            if len(bad):
+                report.warning(path, f"{len(bad)} building(s) give levels that are not a number (first: "
+                               f"'{text.iloc[bad[0]]}'); they count as one level.", "Give levels as a number, e.g. 18.",
+                               row=_row_label(path, int(bad[0])), field=levels_col)
         return {
-            "levels": pd.to_numeric(raw[levels_col], errors="coerce") if levels_col else np.nan,
+            "levels": levels,
             # The building type lets demand points skip shops, schools and other non-homes.
             "building": raw[type_col].astype(str) if type_col else "",
         }
 
     return _load_auxiliary(spec, report, columns, (0, 3, 6), "building (points and polygons are used)")
+
+
+def _aux_columns(raw: pd.DataFrame, spec: LayerInput, path: Path, report: ProblemReport, layer: str,
+                 aliases: dict[str, tuple[str, ...]]) -> dict[str, str | None] | None:
+    """The user's column for each optional key of a schema-free layer (mapped, else an alias, else None);
+    None after reporting unknown keys or mapped columns the file does not have."""
+    n_errors = len(report.errors)
+    _check_mapping_keys(spec.columns, aliases, path, report, layer)
+    found: dict[str, str | None] = {}
+    for key, names in aliases.items():
+        source = spec.columns.get(key)
+        if source is not None and source not in raw.columns:
+            _mapped_column_missing(raw, source, key, path, report, layer)
+        found[key] = source or _find(raw.columns, names)
+    return None if len(report.errors) > n_errors else found

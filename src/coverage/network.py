@@ -427,13 +427,15 @@ def load_walk_network(path: str | Path, metric_crs: Any, area: Any | None = None
         if not path.exists():
             report.error(path, "walk network file not found.", "Check inputs.network.path in the config.")
         elif name.endswith(".graphml"):
-            import osmnx as ox
-            G = ox.load_graphml(path)
-            if "highway" in next(iter(G.edges(data=True)), (0, 0, {}))[2]:
+            G = _load_graphml(path, report)
+            if G is None:
+                pass
+            elif "highway" in next(iter(G.edges(data=True)), (0, 0, {}))[2]:
                 G = _filter_walkable(G)
-            if clip_wgs is not None and pyproj.CRS.from_user_input(G.graph.get("crs", "EPSG:4326")).is_geographic:
-                G = _clip_graph(G, clip_wgs)
-            net = network_from_graph(G, metric_crs, source=str(path), report=report)
+            if G is not None:
+                if clip_wgs is not None and pyproj.CRS.from_user_input(G.graph.get("crs", "EPSG:4326")).is_geographic:
+                    G = _clip_graph(G, clip_wgs)
+                net = network_from_graph(G, metric_crs, source=str(path), report=report)
         elif name.endswith(".pbf"):
             G = _graph_from_pbf(path, clip_wgs)
             net = network_from_graph(G, metric_crs, source=str(path), report=report)
@@ -464,6 +466,34 @@ def load_walk_network(path: str | Path, metric_crs: Any, area: Any | None = None
     if own:
         report.raise_if_errors()
     return net
+
+
+def _load_graphml(path: Path, report: ProblemReport) -> nx.MultiDiGraph | None:
+    """A GraphML graph whose nodes carry coordinates ``x``/``y``; None after reporting the missing ones.
+
+    Edge ``length`` is not needed: lengths are measured on the edge geometry (straight between
+    the end nodes when an edge has none).
+    """
+    import osmnx as ox
+
+    try:
+        G = ox.load_graphml(path)
+    except AttributeError:  # typed attributes (networkx, QGIS) where osmnx expects its own text
+        G = nx.read_graphml(path, force_multigraph=True)
+        G = G if G.is_directed() else G.to_directed()
+    lacking = {a: [v for v, d in G.nodes(data=True) if a not in d] for a in ("x", "y")}
+    missing = [a for a, nodes in lacking.items() if nodes]
+    if not missing:
+        return G
+    found = sorted({k for _, d in G.nodes(data=True) for k in d})
+    first = lacking[missing[0]][0]
+    report.error(path, f"{len(lacking[missing[0]])} of {G.number_of_nodes()} nodes lack the coordinate attribute(s) "
+                 f"{' and '.join(repr(a) for a in missing)} (e.g. node {first}); node attributes found: "
+                 f"{', '.join(found) or 'none'}.",
+                 "Give every node x (longitude or easting) and y (latitude or northing), and the graph a crs "
+                 "attribute, as osmnx's save_graphml writes them; or give the OpenStreetMap file instead.",
+                 field=missing[0])
+    return None
 
 
 def _graph_from_xml(path: Path, clip_wgs: Any | None) -> nx.MultiDiGraph:
