@@ -49,7 +49,7 @@ _FOOT_OK = frozenset({"yes", "designated", "permissive", "official"})
 _SIDEWALK_YES = frozenset({"both", "left", "right", "yes", "separate"})
 #: OSM way tags kept on the edges (osmnx's defaults plus the pedestrian ones we filter on).
 WAY_TAGS = ("highway", "name", "foot", "access", "service", "sidewalk", "area", "oneway",
-            "bridge", "tunnel", "footway")
+            "bridge", "tunnel", "footway", "motorroad")
 
 
 @dataclass
@@ -337,17 +337,21 @@ def is_walkable(tags: dict[str, Any]) -> bool:
 
     Follows osmnx's walk filter (motorways, ``foot=no``, ``service=private``, ``area=yes``,
     unbuilt ways out), plus: cycleways only with ``foot=yes`` or a sidewalk; trunk roads on
-    bridges or in tunnels (elevated expressways) only with ``foot``/``sidewalk`` tags allowing
-    it; ``access=private/no`` excluded unless ``foot`` allows it. Tracks and ``oneway`` ways
-    are kept (walked both ways).
+    bridges or in tunnels (elevated expressways) and ``motorroad=yes`` roads (机动车专用道)
+    only with ``foot``/``sidewalk`` tags allowing it; ``access=private/no`` and
+    ``foot=private`` excluded unless ``foot`` allows it. Elevators, steps, tracks and
+    ``oneway`` ways are kept (walked both ways). The README's walkability table gives the
+    reason for each choice.
     """
     hw = _first(tags.get("highway"))
     if not hw:
         return False
     foot = _first(tags.get("foot"))
-    if foot == "no" or hw in EXCLUDED_HIGHWAY or _first(tags.get("area")) == "yes":
+    if foot in ("no", "private") or hw in EXCLUDED_HIGHWAY or _first(tags.get("area")) == "yes":
         return False
     foot_ok = foot in _FOOT_OK
+    if _first(tags.get("motorroad")) == "yes" and not (foot_ok or _first(tags.get("sidewalk")) in _SIDEWALK_YES):
+        return False
     if hw in EXCLUDED_UNLESS_FOOT and not (foot_ok or _first(tags.get("sidewalk")) in _SIDEWALK_YES):
         return False
     if (hw in GRADE_SEPARATED_FAST and not (foot_ok or _first(tags.get("sidewalk")) in _SIDEWALK_YES)

@@ -141,3 +141,78 @@ def test_home_nearest_to_a_fragment_is_listed_with_the_extra_distance():
     assert s.fragment_extra_m[0] == pytest.approx(40 - 10) and s.fragment_extra_m[1] == 0
     tight = snap_points(net, pts, max_m=250, fragment_max_extra_m=20)
     assert tight.fragment_only[0] and not tight.snapped[0] and tight.snapped[1]
+
+
+# ----------------------------------------------------------------------------- which ways are walkable
+WALKABILITY = [  # (tags, walkable) — the README's table, row by row
+    ({"highway": "footway"}, True),
+    ({"highway": "steps"}, True),
+    ({"highway": "elevator"}, True),
+    ({"highway": "escalator"}, False),
+    ({"highway": "motorway"}, False),
+    ({"highway": "trunk"}, True),
+    ({"highway": "trunk", "bridge": "yes"}, False),
+    ({"highway": "trunk", "tunnel": "yes"}, False),
+    ({"highway": "trunk", "bridge": "yes", "sidewalk": "both"}, True),
+    ({"highway": "trunk", "motorroad": "yes"}, False),
+    ({"highway": "primary", "motorroad": "yes", "foot": "yes"}, True),
+    ({"highway": "cycleway"}, False),
+    ({"highway": "cycleway", "foot": "designated"}, True),
+    ({"highway": "service", "access": "private"}, False),
+    ({"highway": "service", "access": "no"}, False),
+    ({"highway": "service", "access": "no", "foot": "yes"}, True),
+    ({"highway": "footway", "foot": "private"}, False),
+    ({"highway": "service", "service": "private"}, False),
+    ({"highway": "pedestrian", "area": "yes"}, False),
+    ({"highway": "track"}, True),
+    ({"highway": "residential", "oneway": "yes"}, True),
+]
+
+
+@pytest.mark.parametrize("tags,walkable", WALKABILITY)
+def test_walkability_choices(tags, walkable):
+    assert is_walkable(tags) is walkable
+
+
+def test_motorroad_expressway_is_not_walkable_on_the_real_extract():
+    """北环大道 in Shenzhen is tagged motorroad=yes (机动车专用道): no pedestrian may use it."""
+    from pathlib import Path
+
+    from eldercare_coverage.errors import ProblemReport
+    from eldercare_coverage.network import load_walk_network
+
+    path = Path(__file__).resolve().parent / "data" / "osm" / "shenzhen-nanshan.osm.bz2"
+    net = load_walk_network(path, "EPSG:32649", report=ProblemReport())
+    attrs = net.edge_attrs
+    assert not ((attrs["name"] == "北环大道") & attrs["highway"].isin(["trunk", "trunk_link"])).any()
+    assert (attrs["highway"] == "steps").sum() > 10 and (attrs["highway"] == "footway").any()
+
+
+# ----------------------------------------------------------------------------- download = true
+def test_download_branch_loads_the_downloaded_network(sample_copy, monkeypatch):
+    """``[inputs.network] download = true`` with osmnx's download replaced by the local extract."""
+    from pathlib import Path
+
+    import osmnx as ox
+
+    import eldercare_coverage as ec
+
+    calls = []
+
+    def fake_download(polygon, network_type, retain_all):
+        calls.append(network_type)
+        osm = Path(__file__).resolve().parents[1] / "data" / "chengdu-jinniu-xindu.osm.bz2"
+        return ox.graph_from_xml(osm, bidirectional=True, retain_all=True)
+
+    monkeypatch.setattr(ox, "graph_from_polygon", fake_download)
+    text = (sample_copy / "sample.toml").read_text(encoding="utf-8")
+    start = text.index("[inputs.network]")
+    end = text.index("[access]")
+    text = text[:start] + "[inputs.network]\ndownload = true\n\n" + text[end:]
+    (sample_copy / "sample.toml").write_text(text, encoding="utf-8")
+    study = ec.load_study(ec.load_config(sample_copy / "sample.toml"))
+    net = ec.build_network(study)
+    assert calls == ["walk"] and net.n_edges > 500 and net.source.endswith(".graphml")
+    # the second build reads the cache instead of downloading again
+    ec.build_network(study)
+    assert calls == ["walk"]
