@@ -171,6 +171,11 @@ def build(osm: Path, out: Path) -> dict[str, str]:
         _feature_collection(candidates, ["candidate_id", "name", "kind", "max_floor_area_m2", "source"],
                             "candidate sites (illustrative), north Chengdu"), encoding="utf-8")
 
+    gates = _gates(osm, compounds, ids)
+    (out / "gates.geojson").write_text(
+        _feature_collection(gates, ["gate_id", "community_id", "name", "access", "opening_hours", "source"],
+                            "compound gates (illustrative, not surveyed), north Chengdu"), encoding="utf-8")
+
     if osm.resolve() != (out / OSM_NAME).resolve():
         shutil.copyfile(osm, out / OSM_NAME)
     return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(out.iterdir())
@@ -178,7 +183,35 @@ def build(osm: Path, out: Path) -> dict[str, str]:
 
 
 SAMPLE_FILES = ("communities.geojson", "population.csv", "facilities.csv", "candidates.geojson",
-                "district_border.geojson", OSM_NAME)
+                "district_border.geojson", "gates.geojson", OSM_NAME)
+
+
+def _gates(osm: Path, compounds: gpd.GeoDataFrame, ids: np.ndarray) -> gpd.GeoDataFrame:
+    """Illustrative compound gates (the OSM export maps none): a main gate where the compound
+    wall comes closest to a street outside it, open to all; in compounds with a wall longer than
+    1 km, a side gate on the opposite side, for residents only and closed at night."""
+    graph = ox.graph_from_xml(osm, bidirectional=True, simplify=True, retain_all=False)
+    edges = ox.graph_to_gdfs(graph, nodes=False).to_crs(METRIC)
+    streets = edges.geometry.to_numpy()
+    tree = shapely.STRtree(streets)
+    rows = []
+    for cid, poly in zip(ids, compounds.geometry.to_numpy()):
+        ring = shapely.get_exterior_ring(poly if poly.geom_type == "Polygon" else max(poly.geoms, key=lambda g: g.area))
+        near = tree.query(poly.buffer(300))
+        outside = [streets[i] for i in near if not streets[i].within(poly)]
+        if not outside:
+            continue
+        line = shapely.shortest_line(ring, shapely.union_all(outside))
+        main = shapely.get_point(line, 0)
+        rows.append((f"G-{cid}-1", cid, "示意大门（非实测）", "", "", main))
+        if ring.length > 1000:
+            at = (ring.project(main) + ring.length / 2) % ring.length
+            rows.append((f"G-{cid}-2", cid, "示意侧门（非实测，仅业主通行）", "private", "06:00-22:00",
+                         ring.interpolate(at)))
+    gdf = gpd.GeoDataFrame(rows, columns=["gate_id", "community_id", "name", "access", "opening_hours", "geometry"],
+                           geometry="geometry", crs=METRIC).to_crs(4326)
+    gdf["source"] = "illustrative: placed where the compound wall meets the nearest outside street (see data/README.md)"
+    return gdf
 
 
 def _candidates(osm: Path, feats: gpd.GeoDataFrame, compounds: gpd.GeoDataFrame) -> gpd.GeoDataFrame:

@@ -22,7 +22,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "data"
 SAMPLE_FILES = ("communities.geojson", "population.csv", "facilities.csv", "candidates.geojson",
-                "district_border.geojson", "sample.toml")
+                "district_border.geojson", "gates.geojson", "sample.toml")
 
 _HOME = Path.home()
 #: Where libraries legitimately read or write outside the repository: the interpreter and its

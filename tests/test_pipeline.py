@@ -52,7 +52,7 @@ def test_manifest_traces_parameters_and_inputs(sample_run):
     for item in manifest["inputs"]:
         assert item["sha256"] == sha256_of(item["path"])
     assert {i["input"] for i in manifest["inputs"]} == {"communities", "population", "facilities", "candidates",
-                                                        "districts", "network"}
+                                                        "districts", "gates", "network"}
     # The real district border is drawn on the map, escaped into its data.
     html = (out / "maps" / "chengdu-north-sample.html").read_text(encoding="utf-8")
     assert "金牛新都边界" in html

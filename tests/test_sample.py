@@ -21,7 +21,7 @@ def test_generation_script_reproduces_the_sample_byte_for_byte(tmp_path):
                     str(DATA / "chengdu-jinniu-xindu.osm.bz2"), "--out", str(out)], check=True,
                    capture_output=True)
     for name in ("communities.geojson", "population.csv", "facilities.csv", "candidates.geojson",
-                 "district_border.geojson", "chengdu-jinniu-xindu.osm.bz2"):
+                 "district_border.geojson", "gates.geojson", "chengdu-jinniu-xindu.osm.bz2"):
         assert (out / name).read_bytes() == (DATA / name).read_bytes(), f"{name} differs"
 
 

@@ -57,7 +57,10 @@ class Snapped:
         edge of any part; inf for empty geometries).
     x, y : float64, snapped location (m); the original point when not snapped.
     off_network : bool, no street edge within ``max_m``.
-    fragment_only : bool, only edges of disconnected fragments within ``max_m``.
+    fragment_only : bool, only edges of disconnected fragments within ``max_m`` (or the main
+        part lies more than the allowed extra distance beyond the nearest fragment).
+    fragment_extra_m : float64, for points whose nearest street is a disconnected fragment: how
+        much farther (m) the main-part street they were snapped to is; 0 otherwise.
     """
 
     edge: np.ndarray
@@ -69,6 +72,11 @@ class Snapped:
     off_network: np.ndarray
     fragment_only: np.ndarray
     max_m: float = 250.0
+    fragment_extra_m: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        if self.fragment_extra_m is None:
+            self.fragment_extra_m = np.zeros(len(self.edge))
 
     def __len__(self) -> int:
         return len(self.edge)
@@ -89,7 +97,8 @@ class Snapped:
 
     def subset(self, idx: np.ndarray) -> "Snapped":
         return Snapped(self.edge[idx], self.pos[idx], self.edge_len[idx], self.access_m[idx],
-                       self.x[idx], self.y[idx], self.off_network[idx], self.fragment_only[idx], self.max_m)
+                       self.x[idx], self.y[idx], self.off_network[idx], self.fragment_only[idx], self.max_m,
+                       self.fragment_extra_m[idx])
 
 
 def _edge_tree(net: WalkNetwork, main: bool) -> tuple[shapely.STRtree, np.ndarray]:
@@ -100,12 +109,16 @@ def _edge_tree(net: WalkNetwork, main: bool) -> tuple[shapely.STRtree, np.ndarra
     return net.meta[key]
 
 
-def snap_points(net: WalkNetwork, geoms: Any, max_m: float = 250.0) -> Snapped:
+def snap_points(net: WalkNetwork, geoms: Any, max_m: float = 250.0,
+                fragment_max_extra_m: float | None = None) -> Snapped:
     """Snap points (or polygons, by their representative point) to the nearest location on the
     nearest main-part street edge within ``max_m`` metres.
 
     Points with no main-part edge within ``max_m`` are not snapped: ``off_network`` when no edge
-    at all is that close, ``fragment_only`` when only a disconnected fragment is.
+    at all is that close, ``fragment_only`` when only a disconnected fragment is. A point whose
+    nearest street is a fragment is snapped past it to the main part, and the extra distance is
+    recorded (``fragment_extra_m``); beyond ``fragment_max_extra_m`` (m; None: up to ``max_m``)
+    the point counts as fragment-only instead.
     """
     t0 = time.perf_counter()
     g = np.asarray(gpd.GeoSeries(geoms).values if not isinstance(geoms, np.ndarray) else geoms, dtype=object)
@@ -123,6 +136,17 @@ def snap_points(net: WalkNetwork, geoms: Any, max_m: float = 250.0) -> Snapped:
                                       all_matches=False)
         edge[ok[pairs[0]]] = idx[pairs[1]]
         dist[ok[pairs[0]]] = d
+    extra = np.zeros(n)
+    s = np.flatnonzero(edge >= 0)
+    if len(s) and (~net.main_edge_mask).any():
+        # homes whose nearest street is a fragment: snapped farther away, which must be listed
+        tree, idx = _edge_tree(net, main=False)
+        pairs, d = tree.query_nearest(pts[s], max_distance=max(max_m, 1e-9), return_distance=True,
+                                      all_matches=False)
+        closer = d < dist[s[pairs[0]]] - 1e-9
+        extra[s[pairs[0][closer]]] = dist[s[pairs[0][closer]]] - d[closer]
+        if fragment_max_extra_m is not None:
+            edge[extra > fragment_max_extra_m] = -1
     snapped = edge >= 0
     fragment_only = np.zeros(n, dtype=bool)
     rest = np.flatnonzero(~snapped & ~empty)
@@ -149,7 +173,7 @@ def snap_points(net: WalkNetwork, geoms: Any, max_m: float = 250.0) -> Snapped:
         ys[s] = shapely.get_y(loc)
     log.info("snapped %s points in %.2f s: %s off-network, %s fragment-only", f"{n:,}",
              time.perf_counter() - t0, f"{int(off_network.sum()):,}", f"{int(fragment_only.sum()):,}")
-    return Snapped(edge, pos, elen, dist, xs, ys, off_network, fragment_only, max_m)
+    return Snapped(edge, pos, elen, dist, xs, ys, off_network, fragment_only, max_m, np.where(snapped, extra, 0.0))
 
 
 # --------------------------------------------------------------------------------------------
@@ -307,18 +331,24 @@ class AccessResult:
     sites: gpd.GeoDataFrame
     params: dict[str, Any]
     network: WalkNetwork | None = field(default=None, repr=False)
+    #: Compound gates used (gate_id, community_id, residents, public, x, y, street_name), when
+    #: gated compounds were modelled; ``ungated`` lists compounds with homes but no usable gate.
+    gates: pd.DataFrame | None = None
+    ungated: pd.DataFrame | None = None
 
 
 def compute_access(communities: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame | None,
                    candidates: gpd.GeoDataFrame | None, net: WalkNetwork, access_cfg: AccessSection,
                    buildings: gpd.GeoDataFrame | None = None, report: ProblemReport | None = None,
-                   residential_landuse: gpd.GeoDataFrame | None = None) -> AccessResult:
+                   residential_landuse: gpd.GeoDataFrame | None = None,
+                   gates: gpd.GeoDataFrame | None = None) -> AccessResult:
     """Run the access analysis: demand points, snapping, nearest facility (overall and per
     kind), coverage matrices of facilities and candidates, isochrones and the tables.
 
     All layers in the network's metric CRS with the canonical columns of :mod:`eldercare_coverage.schema`.
     Points not on the main network are listed in ``unreachable`` and, when ``report`` is given,
-    as warnings.
+    as warnings. With ``gates`` (points) and ``access_cfg.gated_compounds = "auto"``, points inside
+    a community polygon that has gates reach the streets through them (:mod:`.gates`).
     """
     from .demand import demand_points
     from .isochrones import isochrones as make_isochrones
@@ -333,9 +363,16 @@ def compute_access(communities: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame |
 
     demand = demand_points(communities, spacing_m=access_cfg.grid_spacing_m, buildings=buildings,
                            residential_landuse=residential_landuse, max_points=access_cfg.max_demand_points)
-    ds = snap_points(net, demand.geometry.values, access_cfg.snap_max_m)
-    fs = snap_points(net, facilities.geometry.values, access_cfg.snap_max_m)
-    cs = snap_points(net, candidates.geometry.values, access_cfg.snap_max_m)
+    extra = access_cfg.fragment_max_extra_m
+    ds = snap_points(net, demand.geometry.values, access_cfg.snap_max_m, extra)
+    fs = snap_points(net, facilities.geometry.values, access_cfg.snap_max_m, extra)
+    cs = snap_points(net, candidates.geometry.values, access_cfg.snap_max_m, extra)
+    gated = None
+    if gates is not None and len(gates) and access_cfg.gated_compounds == "auto":
+        net, (ds, fs, cs), gated = snap_through_gates(
+            net, communities, gates, [ds, fs, cs],
+            [demand.geometry.values, facilities.geometry.values, candidates.geometry.values], [False, True, True],
+            snap_max_m=access_cfg.snap_max_m, tolerance_m=access_cfg.gate_tolerance_m, hour=access_cfg.gate_hour)
 
     fac_ids = facilities["facility_id"].astype(str).to_numpy()
     fac_kind = facilities["kind"].astype(str).to_numpy() if "kind" in facilities else np.full(len(facilities), "")
@@ -347,6 +384,8 @@ def compute_access(communities: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame |
     demand["off_network"] = ds.off_network
     demand["fragment_only"] = ds.fragment_only
     demand["access_m"] = ds.access_m
+    demand["fragment_extra_m"] = ds.fragment_extra_m
+    demand["via_gate"] = gated.joins[0] >= 0 if gated is not None else False
     for kind in sorted(set(fac_kind) - {""}):
         sel = fac_kind == kind
         sub = fs.subset(np.flatnonzero(sel))
@@ -368,6 +407,9 @@ def compute_access(communities: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame |
     sites = _sites_table(facilities, fs, "facility_id", candidates, cs, "candidate_id", net.crs)
     if report is not None:
         _report_unreachable(unreachable, access_cfg.snap_max_m, report)
+        _report_fragment_snaps(demand, report)
+        if gated is not None:
+            _report_ungated(gated, communities, report)
     params = {
         "walk_speed_mps": speed,
         "walk_speed_preset": preset,
@@ -385,11 +427,61 @@ def compute_access(communities: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame |
         "demand_points": len(demand),
         "demand_methods": demand["method"].value_counts().to_dict(),
         "time_floor_min": TIME_FLOOR_MIN,
+        "gated_compounds": access_cfg.gated_compounds if gated is not None else "off",
+        "gates_used": 0 if gated is None else len(gated.gates),
+        "demand_points_via_gates": int(demand["via_gate"].sum()),
+        "fragment_max_extra_m": float(extra),
+        "demand_points_past_fragment": int((ds.fragment_extra_m > 0).sum()),
     }
     log.info("access analysis done in %.1f s (%s demand points, %s facilities, %s candidates)",
              time.perf_counter() - t0, f"{len(demand):,}", f"{len(facilities):,}", f"{len(candidates):,}")
     return AccessResult(demand, fmat, cmat, fac_ids, candidates["candidate_id"].astype(str).to_numpy(),
-                        demand["point_id"].to_numpy(), iso, comm, dist, unreachable, sites, params, net)
+                        demand["point_id"].to_numpy(), iso, comm, dist, unreachable, sites, params, net,
+                        gates=None if gated is None else gated.gates,
+                        ungated=None if gated is None else gated.ungated)
+
+
+def snap_through_gates(net: WalkNetwork, compounds: gpd.GeoDataFrame, gates: gpd.GeoDataFrame,
+                       snaps: list[Snapped], geoms: list[np.ndarray], visitor: list[bool],
+                       snap_max_m: float = 250.0, tolerance_m: float = 10.0, hour: float = 10.0):
+    """Link compound gates into ``net`` and re-snap the points inside gated compounds.
+
+    ``snaps[k]`` are the nearest-street snaps of the points ``geoms[k]``; ``visitor[k]`` says
+    whether set k is reached by visitors (public gates only) or is homes. Returns (the gated
+    network, the snaps on it, the :class:`~eldercare_coverage.gates.GatedAccess`). Points in a
+    compound without a usable gate keep their nearest-street snap.
+    """
+    from .gates import assign_gates, gated_network
+
+    rows = assign_gates(gates, compounds, tolerance_m, hour)
+    gate_snap = snap_points(net, shapely.points(rows["x"].to_numpy(float), rows["y"].to_numpy(float)), snap_max_m)
+    gated = gated_network(net, compounds, rows, list(geoms), visitor, gate_snap)
+    out = [_joined(gated.network, s, j, g) for s, j, g in zip(snaps, gated.joins, geoms)]
+    return gated.network, out, gated
+
+
+def _joined(net: WalkNetwork, snapped: Snapped, join: np.ndarray, geoms: np.ndarray) -> Snapped:
+    """Snaps on the gated network: points with a compound node sit at that end of its first link."""
+    inside = np.flatnonzero(join >= 0)
+    if not len(inside):
+        return snapped
+    first = np.full(net.n_nodes, -1, dtype=np.int64)
+    order = np.arange(net.n_edges)[::-1]
+    first[net.edge_v[order]] = order  # the last write wins: each node's lowest edge index
+    first[net.edge_u[order]] = order  # a site is the u end of its links, a home the v end
+    out = snapped.subset(np.arange(len(snapped)))
+    e = first[join[inside]]
+    at_v = net.edge_v[e] == join[inside]
+    out.edge[inside] = e
+    out.pos[inside] = np.where(at_v, net.edge_length[e], 0.0)
+    out.edge_len[inside] = net.edge_length[e]
+    out.access_m[inside] = 0.0
+    out.x[inside] = shapely.get_x(geoms[inside])
+    out.y[inside] = shapely.get_y(geoms[inside])
+    out.off_network[inside] = False
+    out.fragment_only[inside] = False
+    out.fragment_extra_m[inside] = 0.0
+    return out
 
 
 def _empty_sites(gdf: gpd.GeoDataFrame | None, id_col: str, net: WalkNetwork) -> gpd.GeoDataFrame:
@@ -492,6 +584,41 @@ def _sites_table(facilities, fs, fid, candidates, cs, cid, crs) -> gpd.GeoDataFr
             "access_m": snap.access_m, "edge_index": snap.edge,
         }, geometry=gdf.geometry.values, crs=crs))
     return pd.concat(parts, ignore_index=True)
+
+
+def _report_fragment_snaps(demand: gpd.GeoDataFrame, report: ProblemReport) -> None:
+    """Homes whose nearest street is a disconnected fragment, snapped farther to the main network."""
+    past = demand[demand["fragment_extra_m"] > 0]
+    if not len(past):
+        return
+    per = past.groupby("community_id")["fragment_extra_m"].agg(["size", "max"]).sort_values("max", ascending=False)
+    listing = "; ".join(f"{cid}: {int(r['size'])} point(s), up to {r['max']:.0f} m" for cid, r in per.head(10).iterrows())
+    more = f" and {len(per) - 10} more communities" if len(per) > 10 else ""
+    report.warning("demand_points", f"{len(past)} home point(s) lie nearest to a disconnected street fragment "
+                   f"and reach the main network only by a longer straight walk ({listing}{more}). The extra "
+                   "distance is in the demand layer's fragment_extra_m column.",
+                   "Check the OSM data there for a missing footway link; access.fragment_max_extra_m sets "
+                   "how much farther the toolkit may look before counting a point as fragment-only.",
+                   field="geometry")
+
+
+def _report_ungated(gated, communities: gpd.GeoDataFrame, report: ProblemReport) -> None:
+    ung = gated.ungated
+    homes = ung[~ung["visitor"].astype(bool)]
+    if not len(homes):
+        return
+    if not len(gated.gates):
+        report.warning("gates", "no compound gate lies on any community boundary, so gated compounds are not "
+                       "modelled: every home uses its nearest street.",
+                       "Add the gates (小区出入口) as an [inputs.gates] point layer, or map them in OSM "
+                       "(barrier=gate / entrance=*); set access.gated_compounds = \"off\" to silence this.",
+                       field="geometry")
+        return
+    ids = communities["community_id"].astype(str).to_numpy()[np.unique(homes["compound"].to_numpy(int))]
+    report.warning("gates", f"{len(ids)} communit(ies) have no known usable gate, so their homes use the "
+                   f"nearest street as before: {', '.join(ids[:10])}{' …' if len(ids) > 10 else ''}.",
+                   "Add their gates (小区出入口) as an [inputs.gates] point layer, or map them in OSM "
+                   "(barrier=gate / entrance=*).", field="geometry")
 
 
 def _report_unreachable(unreachable: gpd.GeoDataFrame, max_m: float, report: ProblemReport) -> None:

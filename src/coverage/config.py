@@ -101,6 +101,9 @@ class Inputs:
     #: Optional district (or other administrative) boundaries drawn on the map: polygons or
     #: lines with a name column; without it the map outlines districts from the communities.
     districts: LayerInput = field(default_factory=LayerInput)
+    #: Optional compound gates (小区出入口) as points, with optional access / opening_hours
+    #: columns; without it, gates come from the OSM network file's gate and entrance nodes.
+    gates: LayerInput = field(default_factory=LayerInput)
     network: NetworkInput = field(default_factory=NetworkInput)
 
 
@@ -137,6 +140,16 @@ class AccessSection:
     #: service stations); other kinds (nursing homes, meal points) are mapped but do not cover.
     facility_kinds: list[str] = field(default_factory=lambda: ["day_care_centre", "service_centre",
                                                                 "service_station"])
+    #: "auto": homes (and facilities) inside a community polygon with known gates reach the
+    #: streets only through those gates; "off": every point snaps to its nearest street.
+    gated_compounds: str = "auto"
+    #: A gate counts for a compound when it lies within this distance of its boundary (m).
+    gate_tolerance_m: float = 10.0
+    #: Hour of day (0-24) at which gate opening_hours are read.
+    gate_hour: float = 10.0
+    #: A home whose nearest street is a disconnected fragment is snapped past it to the main
+    #: network only if that is at most this much farther (m); else it counts as fragment-only.
+    fragment_max_extra_m: float = 150.0
 
 
 @dataclass
@@ -258,6 +271,9 @@ NUMERIC_RANGES: dict[str, Range] = {
     "access.grid_spacing_m": Range(5, 10_000, "m", "50"),
     "access.max_demand_points": Range(1, 200_000_000, "points", "2000000"),
     "access.street_buffer_m": Range(0, 1_000, "m", "40", low_open=True),
+    "access.gate_tolerance_m": Range(0, 200, "m", "10"),
+    "access.gate_hour": Range(0, 24, "h", "10"),
+    "access.fragment_max_extra_m": Range(0, 5_000, "m", "150"),
     "siting.p": Range(0, 100_000, "sites", "5"),
     "siting.budget": Range(0, 1e12, "CNY", "3000000"),
     "siting.target_share": Range(0, 1, "", "0.9", low_open=True),
@@ -461,6 +477,9 @@ def validate_config(config: StudyConfig, report: ProblemReport, file: str = "con
         report.error(file, f"study.language '{config.study.language}' is not supported.",
                      "Use \"zh\" or \"en\".", field="study.language")
     _check_ranges(config, report, file)
+    if config.access.gated_compounds not in ("auto", "off"):
+        report.error(file, f"access.gated_compounds '{config.access.gated_compounds}' is not supported.",
+                     "Use \"auto\" or \"off\".", field="access.gated_compounds")
     if not config.inputs.communities.path:
         report.error(file, "no communities file is given.",
                      "Add [inputs.communities] with path = \"your_communities.geojson\".",

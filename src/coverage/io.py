@@ -54,6 +54,8 @@ class Study:
     report: ProblemReport
     #: District boundaries for the map (``name`` + polygon or line geometry), if given.
     districts: gpd.GeoDataFrame | None = None
+    #: Compound gates from ``[inputs.gates]`` (points with gate_id, access, opening_hours), if given.
+    gates: gpd.GeoDataFrame | None = None
     #: Each input file with its SHA-256, for reports that trace numbers to inputs.
     input_files: list[dict] = field(default_factory=list)
     #: Communities far from the rest (flagged): they do not choose the metric CRS or widen the
@@ -762,6 +764,7 @@ def load_study(config: StudyConfig, *, raise_on_error: bool = True) -> Study:
     if inputs.buildings.path:
         buildings = _load_buildings(inputs.buildings, report)
     districts = _load_boundaries(inputs.districts, report) if inputs.districts.path else None
+    gates = _load_gates(inputs.gates, report) if inputs.gates.path else None
 
     metric = far = None
     if communities is not None and len(communities):
@@ -806,6 +809,8 @@ def load_study(config: StudyConfig, *, raise_on_error: bool = True) -> Study:
             buildings = buildings.to_crs(metric)
         if districts is not None:
             districts = districts.to_crs(metric)
+        if gates is not None:
+            gates = gates.to_crs(metric)
     if raise_on_error:
         report.raise_if_errors()
     empty_fac = gpd.GeoDataFrame({c.name: pd.Series(dtype=float if c.dtype == "float" else object)
@@ -813,7 +818,8 @@ def load_study(config: StudyConfig, *, raise_on_error: bool = True) -> Study:
     empty_cand = gpd.GeoDataFrame({c.name: pd.Series(dtype=float if c.dtype == "float" else object)
                                    for c in LAYER_COLUMNS["candidates"]}, geometry=gpd.GeoSeries([], crs=metric), crs=metric)
     files = []
-    for name in ("communities", "population", "facilities", "candidates", "buildings", "districts", "network"):
+    for name in ("communities", "population", "facilities", "candidates", "buildings", "districts", "gates",
+                 "network"):
         p = getattr(inputs, name).path
         if p and Path(p).is_file():
             files.append({"input": name, "path": p, "sha256": sha256_of(p), "bytes": Path(p).stat().st_size})
@@ -822,7 +828,7 @@ def load_study(config: StudyConfig, *, raise_on_error: bool = True) -> Study:
                   facilities=facilities if facilities is not None else empty_fac,
                   candidates=candidates if candidates is not None else empty_cand,
                   buildings=buildings, report=report, input_files=files, districts=districts,
-                  far_communities=far)
+                  far_communities=far, gates=gates)
     if communities is not None:
         log.info("loaded %d communities, %d facilities, %d candidates in %s (%.2f s)", len(communities),
                  len(study.facilities), len(study.candidates), metric.name if metric else "?", time.perf_counter() - t0)
@@ -938,3 +944,19 @@ def _aux_columns(raw: pd.DataFrame, spec: LayerInput, path: Path, report: Proble
             _mapped_column_missing(raw, source, key, path, report, layer)
         found[key] = source or _find(raw.columns, names)
     return None if len(report.errors) > n_errors else found
+
+
+def _load_gates(spec: LayerInput, report: ProblemReport) -> gpd.GeoDataFrame | None:
+    """Compound gates (小区出入口): points with optional id, access and opening hours, in WGS-84."""
+    def columns(raw, path):
+        found = _aux_columns(raw, spec, path, report, "gates", {
+            "gate_id": ("gate_id", "id", "编号", "出入口编号", "name", "名称", "出入口名称"),
+            "access": ("access", "通行", "开放对象", "权限"),
+            "opening_hours": ("opening_hours", "开放时间", "开放时段")})
+        if found is None:
+            return None
+        return {key: _as_text(raw[col]) if col else "" for key, col in found.items()}
+
+    return _load_auxiliary(spec, report, columns, (0,), "gate (points are used)")
+
+

@@ -34,8 +34,9 @@ from .errors import ProblemReport
 log = logging.getLogger(__name__)
 
 #: highway values nobody walks on (or that are not built).
+#: Elevators (``highway=elevator`` ways) are kept: they are the accessible route for older people.
 EXCLUDED_HIGHWAY = frozenset({
-    "motorway", "motorway_link", "abandoned", "bus_guideway", "construction", "elevator",
+    "motorway", "motorway_link", "abandoned", "bus_guideway", "construction",
     "escalator", "no", "planned", "platform", "proposed", "raceway", "razed", "busway",
     "disused", "bridleway",
 })
@@ -48,7 +49,7 @@ _FOOT_OK = frozenset({"yes", "designated", "permissive", "official"})
 _SIDEWALK_YES = frozenset({"both", "left", "right", "yes", "separate"})
 #: OSM way tags kept on the edges (osmnx's defaults plus the pedestrian ones we filter on).
 WAY_TAGS = ("highway", "name", "foot", "access", "service", "sidewalk", "area", "oneway",
-            "bridge", "tunnel", "footway")
+            "bridge", "tunnel", "footway", "motorroad")
 
 
 @dataclass
@@ -151,10 +152,13 @@ class WalkNetwork:
 def network_from_arrays(x: np.ndarray, y: np.ndarray, edge_u: np.ndarray, edge_v: np.ndarray,
                         crs: Any, edge_geometry: np.ndarray | None = None,
                         node_id: np.ndarray | None = None, edge_attrs: pd.DataFrame | None = None,
-                        source: str = "", report: ProblemReport | None = None) -> WalkNetwork:
+                        source: str = "", report: ProblemReport | None = None,
+                        oneway: np.ndarray | None = None) -> WalkNetwork:
     """Build a :class:`WalkNetwork` from node coordinates (m) and undirected edge end indices.
 
     Edge geometries default to straight lines; lengths are measured on the geometries (m).
+    ``oneway`` (bool per edge) makes an edge searchable from ``edge_u`` to ``edge_v`` only; the
+    toolkit uses it for the links of gated compounds (:mod:`.gates`), never for streets.
     """
     t0 = time.perf_counter()
     x = np.asarray(x, dtype=np.float64)
@@ -171,7 +175,7 @@ def network_from_arrays(x: np.ndarray, y: np.ndarray, edge_u: np.ndarray, edge_v
     # CSR of the symmetric adjacency built directly from arrays: parallel edges and zero
     # lengths stay separate explicit entries (a COO→CSR conversion would sum/drop them).
     # self-loops get a single entry (u→u twice would only duplicate work and outputs)
-    twin = np.flatnonzero(eu != ev)
+    twin = np.flatnonzero((eu != ev) & (True if oneway is None else ~np.asarray(oneway, dtype=bool)))
     rows = np.concatenate([eu, ev[twin]])
     cols = np.concatenate([ev, eu[twin]])
     eid = np.concatenate([np.arange(m, dtype=np.int32), twin.astype(np.int32)])
@@ -333,17 +337,21 @@ def is_walkable(tags: dict[str, Any]) -> bool:
 
     Follows osmnx's walk filter (motorways, ``foot=no``, ``service=private``, ``area=yes``,
     unbuilt ways out), plus: cycleways only with ``foot=yes`` or a sidewalk; trunk roads on
-    bridges or in tunnels (elevated expressways) only with ``foot``/``sidewalk`` tags allowing
-    it; ``access=private/no`` excluded unless ``foot`` allows it. Tracks and ``oneway`` ways
-    are kept (walked both ways).
+    bridges or in tunnels (elevated expressways) and ``motorroad=yes`` roads (机动车专用道)
+    only with ``foot``/``sidewalk`` tags allowing it; ``access=private/no`` and
+    ``foot=private`` excluded unless ``foot`` allows it. Elevators, steps, tracks and
+    ``oneway`` ways are kept (walked both ways). The README's walkability table gives the
+    reason for each choice.
     """
     hw = _first(tags.get("highway"))
     if not hw:
         return False
     foot = _first(tags.get("foot"))
-    if foot == "no" or hw in EXCLUDED_HIGHWAY or _first(tags.get("area")) == "yes":
+    if foot in ("no", "private") or hw in EXCLUDED_HIGHWAY or _first(tags.get("area")) == "yes":
         return False
     foot_ok = foot in _FOOT_OK
+    if _first(tags.get("motorroad")) == "yes" and not (foot_ok or _first(tags.get("sidewalk")) in _SIDEWALK_YES):
+        return False
     if hw in EXCLUDED_UNLESS_FOOT and not (foot_ok or _first(tags.get("sidewalk")) in _SIDEWALK_YES):
         return False
     if (hw in GRADE_SEPARATED_FAST and not (foot_ok or _first(tags.get("sidewalk")) in _SIDEWALK_YES)
@@ -609,3 +617,66 @@ def download_walk_network(area_wgs84_polygon: Any, cache_dir: str | Path,
     ox.save_graphml(G, target)
     log.info("downloaded walk network: %s nodes, cached at %s", f"{G.number_of_nodes():,}", target)
     return target
+
+
+# --------------------------------------------------------------------------------------------
+# Compound gates in the OSM file
+
+#: Node tags read as compound gates: ``barrier=gate|entrance|…`` or any ``entrance=*``.
+GATE_BARRIERS = frozenset({"gate", "entrance", "lift_gate", "swing_gate", "sliding_gate"})
+GATE_NODE_TAGS = ("barrier", "entrance", "access", "opening_hours", "name")
+
+
+def _is_gate(tags: dict[str, str]) -> bool:
+    return tags.get("barrier", "") in GATE_BARRIERS or bool(tags.get("entrance"))
+
+
+def read_osm_gates(path: str | Path, clip_wgs: Any | None = None) -> gpd.GeoDataFrame:
+    """Gate and entrance nodes of an OSM file (XML, XML.bz2 or PBF), as lon/lat points.
+
+    Columns: gate_id ("osm-node/<id>"), barrier, entrance, access, opening_hours, name.
+    Nodes outside ``clip_wgs`` (a lon/lat polygon) are skipped. GraphML holds no such nodes:
+    an empty frame is returned for it.
+    """
+    path = Path(path)
+    name = path.name.lower()
+    rows: list[dict] = []
+    if name.endswith(".pbf"):
+        import osmium
+
+        fp = osmium.FileProcessor(str(path), osmium.osm.NODE).with_filter(
+            osmium.filter.KeyFilter("barrier", "entrance"))
+        for node in fp:
+            tags = {k: node.tags.get(k, "") for k in GATE_NODE_TAGS}
+            if node.location.valid() and _is_gate(tags):
+                rows.append(dict(tags, id=node.id, lon=node.location.lon, lat=node.location.lat))
+    elif not name.endswith(".graphml"):
+        rows = _xml_gates(path)
+    gdf = gpd.GeoDataFrame(
+        {"gate_id": [f"osm-node/{r['id']}" for r in rows],
+         **{k: [r.get(k, "") for r in rows] for k in GATE_NODE_TAGS}},
+        geometry=gpd.points_from_xy([r["lon"] for r in rows], [r["lat"] for r in rows]), crs="EPSG:4326")
+    if clip_wgs is not None and len(gdf):
+        gdf = gdf[shapely.contains_xy(clip_wgs, gdf.geometry.x.to_numpy(), gdf.geometry.y.to_numpy())]
+    return gdf.reset_index(drop=True)
+
+
+def _xml_gates(path: Path) -> list[dict]:
+    """Gate nodes of OSM XML, streamed (a city extract never sits in memory as a tree)."""
+    import bz2
+    import xml.etree.ElementTree as ET
+
+    opener = bz2.open if path.name.lower().endswith(".bz2") else open
+    rows: list[dict] = []
+    with opener(path, "rb") as fh:
+        for _, elem in ET.iterparse(fh, events=("end",)):
+            if elem.tag == "node":
+                tags = {t.get("k"): t.get("v") for t in elem.iter("tag")}
+                if _is_gate(tags):
+                    rows.append({**{k: tags.get(k, "") for k in GATE_NODE_TAGS}, "id": int(elem.get("id")),
+                                 "lon": float(elem.get("lon")), "lat": float(elem.get("lat"))})
+                elem.clear()
+            elif elem.tag in ("way", "relation"):
+                elem.clear()
+    return rows
+

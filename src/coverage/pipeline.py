@@ -179,9 +179,12 @@ def build_network(study: Study, *, raise_on_error: bool = True):
 
         area_wgs = gpd.GeoSeries([study_area(study).buffer(cfg.margin_m)], crs=study.metric_crs).to_crs(4326).iloc[0]
         cache = Path(study.config.output.data_dir).parent / ".cache" / "osm"
-        graph = network.download_walk_network(area_wgs, cache)
-        net = network.network_from_graph(graph, study.metric_crs, source="OpenStreetMap (osmnx download)",
-                                         report=study.report)
+        path = network.download_walk_network(area_wgs, cache, report=study.report)
+        if Path(path).is_file():
+            net = _read_network(str(path), study.metric_crs, study_area(study), cfg.margin_m, study.report)
+        else:  # the download failed and said why in the report
+            net = network.network_from_arrays(np.empty(0), np.empty(0), np.empty(0, np.int32),
+                                              np.empty(0, np.int32), study.metric_crs, source="download")
     if raise_on_error:
         study.report.raise_if_errors()
     return net
@@ -268,7 +271,26 @@ def compute_study_access(study: Study, net):
     from .access import compute_access
 
     return compute_access(study.communities, covering_facilities(study), study.candidates, net,
-                          study.config.access, buildings=study.buildings, report=study.report)
+                          study.config.access, buildings=study.buildings, report=study.report,
+                          gates=study_gates(study))
+
+
+def study_gates(study: Study) -> gpd.GeoDataFrame | None:
+    """Compound gates in the metric CRS: the ``[inputs.gates]`` layer, else the OSM file's gate
+    and entrance nodes; None when gated compounds are off or there is no source."""
+    from . import network
+
+    cfg = study.config
+    if cfg.access.gated_compounds == "off":
+        return None
+    if study.gates is not None:
+        return study.gates
+    if not cfg.inputs.network.path:
+        return None
+    area = gpd.GeoSeries([study_area(study).buffer(cfg.inputs.network.margin_m)], crs=study.metric_crs)
+    gates = network.read_osm_gates(cfg.inputs.network.path, area.to_crs(4326).iloc[0])
+    log.info("%d gate/entrance nodes in %s", len(gates), Path(cfg.inputs.network.path).name)
+    return gates.to_crs(study.metric_crs)
 
 
 def covering_facilities(study: Study) -> gpd.GeoDataFrame:
