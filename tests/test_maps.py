@@ -92,11 +92,23 @@ def page(m) -> str:
     return m.get_root().render()
 
 
+def data_blocks(html_text: str) -> dict[str, object]:
+    """The page's ``<script type="application/json">`` blocks by id, parsed."""
+    found = re.findall(r'<script type="application/json" id="([^"]+)">(.*?)</script>', html_text, re.S)
+    return {block_id: json.loads(text) for block_id, text in found}
+
+
+def layer_spec(html_text: str, key: str) -> dict | None:
+    """The layer payload (key, data block id, spec) the page hands to COVERAGE.build for ``key``."""
+    blocks = data_blocks(html_text)
+    return next((b for b in blocks.values() if isinstance(b, dict) and b.get("key") == key), None)
+
+
 def layer_data(html_text: str, key: str) -> dict:
     """The JSON data the page hands to COVERAGE.layer for ``key``."""
-    match = re.search(r'COVERAGE\.layer\("' + re.escape(key) + r'", (\{.*?\}),\s*\n', html_text, re.S)
-    assert match, f"layer {key} not in page"
-    return json.loads(match.group(1))
+    spec = layer_spec(html_text, key)
+    assert spec, f"layer {key} not in page"
+    return data_blocks(html_text)[spec["data"]]
 
 
 def test_page_is_self_contained_and_inlines_leaflet():
@@ -134,7 +146,7 @@ def test_layers_and_feature_counts_in_page_data():
     assert len(layer_data(text, "isochrones")["geoms"]) == 3
     for kind in ("day_care_centre", "service_station", "meal_point"):
         assert len(layer_data(text, f"facilities_{kind}")["lon"]) == 1
-    assert 'COVERAGE.layer("facilities_service_centre"' not in text
+    assert layer_spec(text, "facilities_service_centre") is None
     assert len(layer_data(text, "candidates")["lon"]) == 2
     assert len(layer_data(text, "proposed")["lon"]) == 1
 
