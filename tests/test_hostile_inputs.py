@@ -38,6 +38,9 @@ import eldercare_coverage as ec
 from eldercare_coverage import maps
 from eldercare_coverage._safe_cells import FORMULA_START, REPLACEMENT_CHAR, neutralise
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # whatever pytest's import mode
+from test_maps_browser import Visit, browser  # noqa: E402,F401  (browser is a fixture)
+
 MARKER = "pwned-marker"
 
 
@@ -328,3 +331,41 @@ def test_hostile_text_stays_text(hostile, cls, key, output):
         bad = [(ref, v) for ref, v, t in run.xlsx_cells if isinstance(v, str) and v.startswith(FORMULA_START)]
         assert not bad, bad[:3]
 
+
+
+def test_png_of_the_hostile_map(hostile):
+    """The PNG export screenshots the same page: no code ran while making it."""
+    run = hostile("ssti")
+    assert not any(p.exists() for p in run.marker_paths)
+    pngs = list((run.folder / "maps").glob("*.png"))
+    if maps.find_chromium() is None:  # the run says why there is no PNG
+        assert pngs == [] and any("PNG" in p.message for p in run.result.study.report.warnings)
+    else:
+        assert len(pngs) == 1 and pngs[0].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_control_characters_are_reported_once_for_the_workbook(hostile):
+    run = hostile("control")
+    warned = [p for p in run.result.study.report.warnings if p.file == "gaps.xlsx"]
+    assert len(warned) == 1 and "U+FFFD" in warned[0].message
+    assert "gaps.xlsx" in (run.folder / "out" / "validation.txt").read_text(encoding="utf-8")
+
+
+def test_hostile_map_runs_no_script_in_a_browser(hostile, browser):
+    """Opened in Chromium, the XSS study's map raises no dialog and shows the names as text."""
+    run = hostile("xss")
+    (path,) = (run.folder / "maps").glob("*.html")
+    v = Visit(browser, path)
+    try:
+        names = v.js("""() => { const out = [];
+            COVERAGE.layers.communities_coverage.eachLayer(l => {
+                l.openTooltip(l.getCenter()); out.push(l.getTooltip().getElement().textContent);
+                l.closeTooltip(); });
+            return out; }""")
+        assert sorted(names) == sorted(n.strip() for n in run.values["communities.name"])
+        title = v.js("document.querySelector('.cov-title b').textContent")
+        assert title == STUDY_NAMES["xss"]
+        assert v.js("document.querySelectorAll('img[src=\"x\"]').length") == 0
+        assert v.dialogs == [] and not [e for e in v.errors if "net::" not in e]
+    finally:
+        v.close()
