@@ -13,8 +13,7 @@ and basemap URL of the config, carry that class's payloads. The pipeline runs on
 * no formula exists: no CSV or XLSX text cell starts with ``= + - @``, tab or CR, and openpyxl
   finds no cell of type ``f``.
 
-The 300-character study name (a file-name problem) is left to the output-safety tests; the
-study-name payloads here are short and have no ``/``.
+The 300-character study name (a file-name problem) is left to the output-safety tests.
 """
 
 from __future__ import annotations
@@ -58,14 +57,14 @@ PAYLOADS: dict[str, list[str]] = {
     "long": ["@LONG@"],
 }
 EVALUATED = {"{{7*7}}": "49", "{% for x in range(3) %}X{% endfor %}": "XXX", "@OS@": "0"}
-#: Config strings. The study name becomes a file name, so the config refuses <>:"/\\|?* and
-#: control characters in it (XSS in the title is covered by test_maps and test_report).
+#: Config strings. The study name also names the map file (made safe by eldercare_coverage.outputs).
 STUDY_NAMES = {
-    "ssti": "{{7+7}}{% for x in range(3) %}X{% endfor %}" + os_payload("pwned-study") + " study",
-    "xss": "Tom & Jerry's {{ study }}",
+    "ssti": "{{7*7}}{% for x in range(3) %}X{% endfor %}" + os_payload("pwned-study") + " study",
+    "xss": '"><img src=x onerror=alert(1)><script>alert(1)</script> Tom & Jerry\'s study',
     "formula": "=1+2 study",
+    "control": "ctl\x07study\x0b",
 }
-STUDY_EVALUATED = {"ssti": "14XXX0 study", "xss": "Tom & Jerry's  "}
+STUDY_EVALUATED = {"ssti": "49XXX0 study"}
 BASEMAPS = {
     "ssti": "https://tiles.example.org/{z}/{x}/{y}.png?v={{7+7}}",
     "xss": 'https://"><img src=x onerror=alert(1)>/{z}/{x}/{y}.png',
