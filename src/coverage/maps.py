@@ -10,8 +10,10 @@ beyond the walk limit; existing facilities, one layer per kind with its own symb
 and proposed sites. A legend, layer control, metric scale bar and a title box stating walk
 speed, time limit and norm profile are always drawn.
 
-User strings (names, districts, ids) travel as JSON data with ``<``, ``>`` and ``&``
-escaped and are shown with ``textContent``, never as HTML. Geometries are simplified in
+User strings (names, districts, ids, the title, the basemap URL) never pass through a
+template: folium renders only fixed templates naming elements by id, and every value is put
+into the page afterwards as JSON in ``<script type="application/json">`` blocks, with ``<``,
+``>`` and ``&`` escaped; the runtime shows them with ``textContent``, never as HTML. Geometries are simplified in
 the metric CRS (``simplify_m``) and coordinates rounded to 1e-6° (≈0.1 m) to keep pages small.
 
 Public functions: :func:`make_map`, :func:`write_map`, :func:`write_png`,
