@@ -92,11 +92,23 @@ def page(m) -> str:
     return m.get_root().render()
 
 
+def data_blocks(html_text: str) -> dict[str, object]:
+    """The page's ``<script type="application/json">`` blocks by id, parsed."""
+    found = re.findall(r'<script type="application/json" id="([^"]+)">(.*?)</script>', html_text, re.S)
+    return {block_id: json.loads(text) for block_id, text in found}
+
+
+def layer_spec(html_text: str, key: str) -> dict | None:
+    """The layer payload (key, data block id, spec) the page hands to COVERAGE.build for ``key``."""
+    blocks = data_blocks(html_text)
+    return next((b for b in blocks.values() if isinstance(b, dict) and b.get("key") == key), None)
+
+
 def layer_data(html_text: str, key: str) -> dict:
     """The JSON data the page hands to COVERAGE.layer for ``key``."""
-    match = re.search(r'COVERAGE\.layer\("' + re.escape(key) + r'", (\{.*?\}),\s*\n', html_text, re.S)
-    assert match, f"layer {key} not in page"
-    return json.loads(match.group(1))
+    spec = layer_spec(html_text, key)
+    assert spec, f"layer {key} not in page"
+    return data_blocks(html_text)[spec["data"]]
 
 
 def test_page_is_self_contained_and_inlines_leaflet():
@@ -134,7 +146,7 @@ def test_layers_and_feature_counts_in_page_data():
     assert len(layer_data(text, "isochrones")["geoms"]) == 3
     for kind in ("day_care_centre", "service_station", "meal_point"):
         assert len(layer_data(text, f"facilities_{kind}")["lon"]) == 1
-    assert 'COVERAGE.layer("facilities_service_centre"' not in text
+    assert layer_spec(text, "facilities_service_centre") is None
     assert len(layer_data(text, "candidates")["lon"]) == 2
     assert len(layer_data(text, "proposed")["lon"]) == 1
 
@@ -300,3 +312,84 @@ def test_write_map_warns_when_a_plugin_links_a_cdn(tmp_path, caplog):
         maps.write_map(m, tmp_path / "plugin.html")
     assert "will not render offline" in caplog.text
     assert maps.external_resources((tmp_path / "plugin.html").read_text(encoding="utf-8"))
+
+
+# --------------------------------------------------------------------------- no template sees user data
+
+SSTI = "{{7*7}} {% for x in range(3) %}X{% endfor %} {# c #}"
+
+
+def test_no_template_ever_sees_a_user_string(monkeypatch, tmp_path):
+    """Every Jinja2 template source compiled and every string it renders is free of user text,
+    including the title, the basemap URL and a Tianditu key (config strings)."""
+    import jinja2
+
+    sources: list[str] = []
+    outputs: list[str] = []
+    compile_ = jinja2.Environment.compile
+    render = jinja2.Template.render
+
+    def spy_compile(self, source, *args, **kwargs):
+        sources.append(source if isinstance(source, str) else "")
+        return compile_(self, source, *args, **kwargs)
+
+    def spy_render(self, *args, **kwargs):
+        out = render(self, *args, **kwargs)
+        outputs.append(out)
+        return out
+
+    monkeypatch.setattr(jinja2.Environment, "compile", spy_compile)
+    monkeypatch.setattr(jinja2.Template, "render", spy_render)
+    marker = tmp_path / "ran"
+    os_payload = "{{ self.__init__.__globals__.__builtins__.__import__('os').system('touch %s') }}" % marker
+    s = build_study()
+    s["communities"].loc[0, "name"] = SSTI
+    s["communities"].loc[1, "district"] = os_payload
+    s["facilities"].loc[0, "name"] = "uSeRfAcIlItY {{7*7}}"
+    pages = []
+    for basemap, key in (("https://t.example.org/{z}/{x}/{y}.png?uSeRuRl={{7+7}}", ""),
+                         ("tianditu", "uSeRkEy{{7+7}}")):
+        m = make(s, title="uSeRtItLe {{7+7}}", basemap=basemap, tianditu_key=key)
+        pages.append(page(m))
+        pages.append(m._repr_html_())
+    assert sources and outputs  # the spies saw folium at work
+    for needle in ("uSeR", "7*7", "7+7", "onerror", "__globals__"):
+        assert not [x for x in sources + outputs if needle in x], needle
+    assert not marker.exists()
+    blocks = data_blocks(pages[0])
+    assert SSTI in layer_data(pages[0], "communities_coverage")["props"]["name"]
+    assert os_payload in layer_data(pages[0], "communities_coverage")["props"]["district"]
+    assert "https://t.example.org/{z}/{x}/{y}.png?uSeRuRl={{7+7}}" in [b.get("url") for b in blocks.values()
+                                                                        if isinstance(b, dict)]
+    assert "<title>uSeRtItLe {{7+7}}</title>" in pages[0]
+    assert "tk=uSeRkEy{{7+7}}" in pages[2]
+    for text in pages[::2]:
+        assert "49" not in "".join(layer_data(text, "communities_coverage")["props"]["name"])
+        assert "uSeRtItLe 14" not in text and "uSeRuRl=14" not in text and "uSeRkEy14" not in text
+
+
+def test_jupyter_repr_carries_the_same_page():
+    m = make(title="笔记本 {{7*7}}")
+    import html as html_mod
+
+    inner = html_mod.unescape(re.search(r'srcdoc="([^"]*)"', m._repr_html_()).group(1))
+    assert data_blocks(inner) == data_blocks(page(m))
+    assert "笔记本 {{7*7}}" in inner
+
+
+def test_script_json_cannot_close_its_block():
+    s = build_study()
+    s["communities"].loc[0, "name"] = "</script><!-- <script>alert(1)</script> \u2028"
+    text = page(make(s))
+    blocks = re.findall(r'<script type="application/json" id="[^"]+">(.*?)</script>', text, re.S)
+    assert blocks and not [b for b in blocks if "<" in b or "\u2028" in b]
+    assert "</script><!-- <script>alert(1)</script> \u2028" in layer_data(text, "communities_coverage")["props"]["name"]
+
+
+def test_a_coverage_map_refuses_to_render_in_a_foreign_figure():
+    import folium
+
+    m = make()
+    folium.Figure().add_child(m)
+    with pytest.raises(TypeError, match="own page"):
+        m.get_root().render()

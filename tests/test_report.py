@@ -259,3 +259,71 @@ def test_summary_says_when_the_profile_has_no_tier_rule(tmp_path):
     assert "the profile has no tier-by-population rule" in text
     _, _, paths = build(tmp_path / "a", profile="baoji", language="en")
     assert "the profile has no tier-by-population rule" not in paths["html"].read_text(encoding="utf-8")
+
+
+# --------------------------------------------------------------------------- spreadsheet safety
+
+FORMULAS = ['=HYPERLINK("http://x","y")', "+1+1", "-2+3", "@SUM(A1)"]
+
+
+def test_formula_text_is_neutralised_and_numbers_stay_numbers():
+    from eldercare_coverage._safe_cells import neutralise, safe_text_frame
+
+    for text in FORMULAS + ["\t=1", "\r=1"]:
+        assert neutralise(text) == "'" + text
+    for text in ("东风社区", "a=b", " =1", "", "'=already"):
+        assert neutralise(text) == text
+    df = pd.DataFrame({"name": FORMULAS + ["ok"], "gap": [-2.5, -1.0, 0.0, 3.0, -7.0],
+                       "mixed": pd.Series(["=1", -3, None, 2.5, "-x"], dtype=object), "=col": range(5)})
+    out = safe_text_frame(df)
+    assert out["name"].tolist() == ["'" + f for f in FORMULAS] + ["ok"]
+    assert out["gap"].tolist() == [-2.5, -1.0, 0.0, 3.0, -7.0] and out["gap"].dtype == float
+    assert out["mixed"].tolist() == ["'=1", -3, None, 2.5, "'-x"]
+    assert list(out.columns) == ["name", "gap", "mixed", "'=col"]
+    assert df["name"].iloc[0] == FORMULAS[0]  # the caller's frame is not changed
+
+
+def test_reports_write_no_formula_and_report_control_characters(tmp_path):
+    from eldercare_coverage.errors import ProblemReport
+
+    com, fac = city()
+    com["name"] = [FORMULAS[0], "Word\x07paste", "-2+3"]
+    com["district"] = ["@SUM(A1)", "@SUM(A1)", "+1+1"]
+    com["street"] = ["S1", "bell\x0bS2", "S3"]
+    p = norms.load_profile("baoji")
+    t = norms.check_communities(com, fac, p, ACCESS)
+    d = norms.rollup(t, fac, p, by="district")
+    problems = ProblemReport()
+    paths = report.write_reports(t, d, tmp_path / "r", profile=p, parameters={"study": "=1+2 study"},
+                                 input_files=[], title="t", problems=problems,
+                                 unassigned=norms.unassigned_facilities(t, fac))
+    for key in ("community_csv", "district_csv"):
+        cells = [c for row in pd.read_csv(paths[key], dtype=str, keep_default_na=False,
+                                          encoding="utf-8-sig").itertuples(index=False) for c in row]
+        assert not [c for c in cells if c.startswith(("=", "+", "@")) or (c.startswith("-") and not _num(c))]
+    cells = pd.read_csv(paths["community_csv"], dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    assert cells["name"].tolist() == ["'" + FORMULAS[0], "Word\x07paste", "'-2+3"]  # CSV keeps the BEL
+    wb = load_workbook(paths["xlsx"])
+    all_cells = [c for ws in wb.worksheets for row in ws.iter_rows() for c in row if c.value is not None]
+    assert [c.coordinate for c in all_cells if c.data_type == "f"] == []
+    texts = [c.value for c in all_cells if isinstance(c.value, str)]
+    assert "'" + FORMULAS[0] in texts and "'@SUM(A1)" in texts and "'=1+2 study" in texts
+    assert "Word\ufffdpaste" in texts and "bell\ufffdS2" in texts
+    assert not [v for v in texts if v.startswith(("=", "+", "-", "@"))]
+    # numbers stay numbers in the workbook
+    ws = wb[report.sheet_name("community")]
+    header = [c.value for c in ws[1]]
+    gap_col = header.index(report.label("area_gap_m2")) + 1
+    assert all(isinstance(ws.cell(r, gap_col).value, (int, float)) for r in range(2, 5))
+    # one warning for the workbook, naming its first replaced cell
+    warned = [w for w in problems.warnings if w.file == "gaps.xlsx"]
+    assert len(warned) == 1 and "U+FFFD" in warned[0].message and "and 1 other cell" in warned[0].message
+    assert warned[0].field == report.label("name") and "sheet '" in warned[0].message
+
+
+def _num(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True

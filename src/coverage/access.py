@@ -29,6 +29,7 @@ import scipy.sparse as sp
 import shapely
 
 from . import _kernels as K
+from ._safe_cells import write_csv
 from .config import AccessSection, WALK_SPEEDS, resolve_walk_speed
 from .errors import ProblemReport
 from .network import WalkNetwork
@@ -667,5 +668,5 @@ def write_access_outputs(result: AccessResult, gpkg_path: str | Path, community_
     table = table.replace([np.inf, -np.inf], np.nan)
     table["walk_speed_mps"] = result.params["walk_speed_mps"]
     table["time_limit_min"] = result.params["time_limit_min"]
-    table.to_csv(community_csv_path, index=False, encoding="utf-8-sig")
+    write_csv(table, community_csv_path)  # spreadsheet-safe text cells
     log.info("wrote %s and %s", gpkg_path, community_csv_path)

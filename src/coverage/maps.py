@@ -10,8 +10,10 @@ beyond the walk limit; existing facilities, one layer per kind with its own symb
 and proposed sites. A legend, layer control, metric scale bar and a title box stating walk
 speed, time limit and norm profile are always drawn.
 
-User strings (names, districts, ids) travel as JSON data with ``<``, ``>`` and ``&``
-escaped and are shown with ``textContent``, never as HTML. Geometries are simplified in
+User strings (names, districts, ids, the title, the basemap URL) never pass through a
+template: folium renders only fixed templates naming elements by id, and every value is put
+into the page afterwards as JSON in ``<script type="application/json">`` blocks, with ``<``,
+``>`` and ``&`` escaped; the runtime shows them with ``textContent``, never as HTML. Geometries are simplified in
 the metric CRS (``simplify_m``) and coordinates rounded to 1e-6° (≈0.1 m) to keep pages small.
 
 Public functions: :func:`make_map`, :func:`write_map`, :func:`write_png`,
@@ -38,7 +40,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from branca.element import Element, MacroElement
+from branca.element import Element, Figure, MacroElement
 from folium.map import Layer
 from folium.template import Template
 
@@ -197,7 +199,21 @@ _RUNTIME_CSS = """
 # The runtime builds layers from column-oriented data (compact for 10^5 points) and renders
 # every data value with textContent, so no user string is ever parsed as HTML.
 _RUNTIME_JS = r"""
-window.COVERAGE = {layers: {}, units: {}, canvas: null};
+window.COVERAGE = {layers: {}, units: {}, canvas: null, parsed: {}};
+// Every value (layer data, labels, tile URLs, titles) arrives as JSON in a
+// <script type="application/json"> block: data is parsed, never rendered by a template.
+COVERAGE.data = function (id) {
+  if (!(id in COVERAGE.parsed)) COVERAGE.parsed[id] = JSON.parse(document.getElementById(id).textContent);
+  return COVERAGE.parsed[id];
+};
+COVERAGE.build = function (id) {
+  var a = COVERAGE.data(id);
+  return COVERAGE.layer(a.key, COVERAGE.data(a.data), a.spec);
+};
+COVERAGE.tiles = function (id) {
+  var a = COVERAGE.data(id);
+  return L.tileLayer(a.url, a.options);
+};
 COVERAGE.fmt = function (v, kind) {
   if (v === null || v === undefined || v === "") return "—";
   var u = COVERAGE.units;
@@ -325,19 +341,56 @@ COVERAGE.controls = function (map, cfg) {
 """
 
 
-def _script_json(obj: Any) -> str:
-    """JSON safe to place inside ``<script>``: no ``</script>``, no HTML entities, no JS line breaks."""
-    text = json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-    return _script_escape(text)
+def _json(obj: Any) -> str:
+    """Compact strict JSON (no NaN); made script-safe only where it enters the page."""
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 
 
 def _script_escape(text: str) -> str:
+    """JSON text safe inside ``<script>``: no ``</script>`` or ``<!--``, no HTML entities, no JS
+    line breaks. JSON has ``<``, ``>`` and ``&`` only inside strings, where ``\\u003c`` etc. mean
+    the same characters."""
     return (text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
             .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
 
 
+#: Where the page's data, title and inlined assets go once folium has rendered the page.
+_SLOT = "<!--coverage-page-slot-->"
+
+
+class _CoveragePage(Figure):
+    """The page of a coverage map: folium renders only our fixed templates and element ids;
+    the title, the inlined Leaflet and every JSON payload are put in afterwards, by plain string
+    insertion. So no string from an input file or the config ever reaches Jinja2 (folium renders
+    a macro's output a second time as a template: ``{{7*7}}`` in a name would become 49).
+    """
+
+    def render(self, **kwargs) -> str:
+        self.header.add_child(Element(_SLOT), name="coverage_slot")
+        page = super().render(**kwargs)
+        head, slot, tail = page.partition(_SLOT)
+        if not slot:  # cannot happen: the slot is a child of this figure's header
+            raise RuntimeError("coverage map page lost its data slot")
+        return head + self._inserted() + tail
+
+    def _inserted(self) -> str:
+        maps = [c for c in self._children.values() if isinstance(c, _OfflineMap)]
+        title = next((m.page_title for m in maps if m.page_title), "")
+        parts = [f"<title>{html.escape(title)}</title>" if title else "",
+                 "<style>" + _leaflet_css() + _RUNTIME_CSS + "</style>",
+                 # "</script" cannot occur in Leaflet's minified source, but guard it anyway.
+                 "<script>" + _asset_text("leaflet.js").replace("</script", "<\\/script") + "</script>",
+                 "<script>" + _RUNTIME_JS + "</script>"]
+        for m in maps:
+            for block_id, text in m.data_blocks.items():
+                parts.append(f'<script type="application/json" id="{html.escape(block_id)}">'
+                             f"{_script_escape(text)}</script>")
+        return "\n".join(parts)
+
+
 class _OfflineMap(folium.Map):
-    """A folium.Map that inlines Leaflet instead of linking CDN scripts and stylesheets.
+    """A folium.Map that inlines Leaflet instead of linking CDN scripts and stylesheets and
+    keeps every value as JSON data outside the templates (see :class:`_CoveragePage`).
 
     folium's defaults pull jQuery, Bootstrap, Font Awesome and awesome-markers from CDNs; this
     map needs none of them (symbols are inline SVG, controls are plain Leaflet).
@@ -346,35 +399,66 @@ class _OfflineMap(folium.Map):
     default_js: list = []
     default_css: list = []
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        _CoveragePage().add_child(self)  # instead of the plain Figure folium made
+        self.page_title = ""
+        #: JSON payloads by element id, inserted into the page after folium renders it.
+        self.data_blocks: dict[str, str] = {}
+
+    def add_data(self, block_id: str, json_text: str) -> str:
+        """Register a JSON payload for the page under ``block_id``; returns the id."""
+        self.data_blocks[block_id] = json_text
+        return block_id
+
     def render(self, **kwargs):
-        header = self.get_root().header
-        header.add_child(Element("<style>" + _leaflet_css() + _RUNTIME_CSS + "</style>"),
-                         name="coverage_leaflet_css")
-        # "</script" cannot occur in Leaflet's minified source, but guard it anyway.
-        js = _asset_text("leaflet.js").replace("</script", "<\\/script")
-        header.add_child(Element("<script>" + js + "</script>"), name="coverage_leaflet_js")
-        header.add_child(Element("<script>" + _RUNTIME_JS + "</script>"), name="coverage_runtime")
+        if not isinstance(self.get_root(), _CoveragePage):
+            raise TypeError("a coverage map renders only in its own page: use maps.write_map(m, path), "
+                            "m._repr_html_() or m.get_root().render(), not another folium Figure.")
         super().render(**kwargs)
 
 
 class _DataLayer(Layer):
-    """One overlay built by the page runtime from column-oriented, script-safe JSON."""
+    """One overlay built by the page runtime from a JSON payload (the template holds only ids)."""
 
     _template = Template(
         """
         {% macro script(this, kwargs) %}
-            var {{ this.get_name() }} = COVERAGE.layer({{ this.key_json }}, {{ this.data_json }},
-                {{ this.spec_json }});
+            var {{ this.get_name() }} = COVERAGE.build("{{ this.get_name() }}");
         {% endmacro %}
         """
     )
 
-    def __init__(self, key: str, name: str, data_json: str, spec: dict, show: bool = True):
+    def __init__(self, m: _OfflineMap, key: str, name: str, data_id: str, spec: dict,
+                 show: bool = True):
+        # ``name`` labels the layer control; it is always one of our labels, never user text.
         super().__init__(name=name, overlay=True, control=True, show=show)
         self._name = "CoverageLayer"
-        self.key_json = _script_json(key)
-        self.data_json = data_json
-        self.spec_json = _script_json(spec)
+        m.add_data(self.get_name(), _json({"key": key, "data": data_id, "spec": spec}))
+        self.add_to(m)
+
+
+class _Tiles(Layer):
+    """A tile basemap whose URL and attribution travel as JSON data (they come from the config)."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+            var {{ this.get_name() }} = COVERAGE.tiles("{{ this.get_name() }}");
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, url: str, *, attr: str, name: str, max_zoom: int, subdomains: str = "abc",
+                 overlay: bool = False, control: bool = True):
+        super().__init__(name=name, overlay=overlay, control=control, show=True)
+        self._name = "CoverageTiles"
+        self.spec = {"url": url, "options": {"attribution": attr, "maxZoom": max_zoom,
+                                             "subdomains": subdomains}}
+
+    def add_to(self, parent: _OfflineMap, name: str | None = None, index: int | None = None) -> "_Tiles":
+        parent.add_data(self.get_name(), _json(self.spec))
+        return super().add_to(parent, name=name, index=index)
 
 
 class _Controls(MacroElement):
@@ -383,15 +467,16 @@ class _Controls(MacroElement):
     _template = Template(
         """
         {% macro script(this, kwargs) %}
-            COVERAGE.controls({{ this._parent.get_name() }}, {{ this.cfg_json }});
+            COVERAGE.controls({{ this._parent.get_name() }}, COVERAGE.data("{{ this.get_name() }}"));
         {% endmacro %}
         """
     )
 
-    def __init__(self, cfg: dict):
+    def __init__(self, m: _OfflineMap, cfg: dict):
         super().__init__()
         self._name = "CoverageControls"
-        self.cfg_json = _script_json(cfg)
+        m.add_data(self.get_name(), _json(cfg))
+        self.add_to(m)
 
 
 # ----------------------------------------------------------------------------- data encoding
@@ -448,7 +533,7 @@ def _props(df: pd.DataFrame, columns: list[str]) -> dict[str, list]:
 
 
 def _layer_json(gdf: gpd.GeoDataFrame, columns: list[str], points: bool) -> str:
-    props = _script_json(_props(gdf, [c for c in columns if c in gdf.columns]))
+    props = _json(_props(gdf, [c for c in columns if c in gdf.columns]))
     if points:
         xy = shapely.get_coordinates(gdf.geometry.to_numpy())
         return ('{"lon":' + json.dumps(xy[:, 0].tolist()) + ',"lat":' + json.dumps(xy[:, 1].tolist())
@@ -456,6 +541,11 @@ def _layer_json(gdf: gpd.GeoDataFrame, columns: list[str], points: bool) -> str:
     # GEOS writes each geometry's GeoJSON; joining the strings avoids a Python dict per vertex.
     geoms = shapely.to_geojson(gdf.geometry.to_numpy())
     return '{"geoms":[' + ",".join(geoms.tolist()) + '],"props":' + props + "}"
+
+
+def _layer_data(m: _OfflineMap, key: str, gdf: gpd.GeoDataFrame, columns: list[str], points: bool) -> str:
+    """Register a layer's data with the map; returns its block id."""
+    return m.add_data(f"coverage_data_{key}", _layer_json(gdf, columns, points))
 
 
 def _bin(values: pd.Series, edges: tuple[float, ...], right: bool = False) -> pd.Series:
@@ -487,7 +577,7 @@ def _param(parameters: Mapping[str, Any], *names: str) -> Any:
 
 # ----------------------------------------------------------------------------- basemaps
 
-def _basemap_layers(basemap: str, tianditu_key: str, lang: str) -> tuple[list[folium.TileLayer], bool]:
+def _basemap_layers(basemap: str, tianditu_key: str, lang: str) -> tuple[list[_Tiles], bool]:
     """Tile layers for ``basemap`` and whether overlays must be shifted to GCJ-02.
 
     Refuses Baidu (BD-09) and Tencent tiles with an explanation.
@@ -509,10 +599,9 @@ def _basemap_layers(basemap: str, tianditu_key: str, lang: str) -> tuple[list[fo
         if not url.lower().startswith(("http://", "https://")):
             raise InputError(f"Unknown basemap '{name}'.", file="basemap",
                              fix="Use 'amap' for Amap/Gaode street tiles.")
-        return [folium.TileLayer(url, attr=_AMAP_ATTR, name="高德地图 Amap", subdomains="1234",
-                                 max_zoom=18)], True
+        return [_Tiles(url, attr=_AMAP_ATTR, name="高德地图 Amap", subdomains="1234", max_zoom=18)], True
     if low == "osm":
-        return [folium.TileLayer(_OSM_URL, attr=_OSM_ATTR, name="OpenStreetMap", max_zoom=19)], False
+        return [_Tiles(_OSM_URL, attr=_OSM_ATTR, name="OpenStreetMap", max_zoom=19)], False
     if low == "tianditu":
         if not tianditu_key.strip():
             raise InputError("Basemap 'tianditu' needs a Tianditu API key (tk).", file="basemap",
@@ -522,14 +611,13 @@ def _basemap_layers(basemap: str, tianditu_key: str, lang: str) -> tuple[list[fo
         anno = "cva" if lang == "zh" else "eva"
         vec = _TIANDITU_URL.format(s="{s}", layer="vec", x="{x}", y="{y}", z="{z}", key=key)
         lab = _TIANDITU_URL.format(s="{s}", layer=anno, x="{x}", y="{y}", z="{z}", key=key)
-        base = folium.TileLayer(vec, attr=_TIANDITU_ATTR, name="天地图 Tianditu",
-                                subdomains="01234567", max_zoom=18)
-        labels = folium.TileLayer(lab, attr=_TIANDITU_ATTR, name="天地图注记 Tianditu labels",
-                                  subdomains="01234567", max_zoom=18, overlay=True, control=False)
+        base = _Tiles(vec, attr=_TIANDITU_ATTR, name="天地图 Tianditu", subdomains="01234567", max_zoom=18)
+        labels = _Tiles(lab, attr=_TIANDITU_ATTR, name="天地图注记 Tianditu labels",
+                        subdomains="01234567", max_zoom=18, overlay=True, control=False)
         return [base, labels], False
     if low.startswith(("http://", "https://")) and all(t in name for t in ("{z}", "{x}", "{y}")):
-        return [folium.TileLayer(name, attr=html.escape(name.split("/")[2]), name="Basemap",
-                                 max_zoom=19)], False
+        # Leaflet shows the attribution as HTML: the host name is escaped like any user string.
+        return [_Tiles(name, attr=html.escape(name.split("/")[2]), name="Basemap", max_zoom=19)], False
     raise InputError(f"Unknown basemap '{name}'.", file="basemap",
                      fix="Use 'none' (default, offline), 'osm', 'tianditu', 'amap', or a tile "
                          "URL with {z}, {x} and {y}.")
@@ -605,7 +693,7 @@ def make_map(
 
     m = _OfflineMap(location=[30.0, 104.0], zoom_start=12, tiles=None, prefer_canvas=True,
                     control_scale=False)
-    m.get_root().title = html.escape(title or L["communities_coverage"])
+    m.page_title = title or L["communities_coverage"]
     for t in tiles:
         t.add_to(m)
 
@@ -641,13 +729,12 @@ def make_map(
     if has_gap:
         com["_gbin"] = _bin(com["gap_m2"], GAP_BINS, right=True)
         cols.append("_gbin")
-    com_json = _layer_json(com, cols, points=False)
+    com_data = m.add_data("coverage_data_communities", _layer_json(com, cols, points=False))
     popup = {"title": "name", "fields": fields}
     poly_style = {"color": "#555555", "weight": 0.8, "fillOpacity": 0.65}
-    _DataLayer("communities_coverage", L["communities_coverage"], com_json,
+    _DataLayer(m, "communities_coverage", L["communities_coverage"], com_data,
                {"style": poly_style, "popup": popup, "tooltip": "name",
-                "palette": {"field": "_cbin", "colors": COVERAGE_COLORS,
-                            "missing": MISSING_COLOR}}).add_to(m)
+                "palette": {"field": "_cbin", "colors": COVERAGE_COLORS, "missing": MISSING_COLOR}})
     if share_col:
         head = L["share_elderly" if share_col == "share_elderly_within" else "share_residents"]
         edges = (0.0,) + COVERAGE_BINS + (1.0,)
@@ -658,10 +745,10 @@ def make_map(
         legend.append(_legend_swatches("communities_coverage", L["communities_coverage"],
                                        [(L["no_coverage"], MISSING_COLOR)]))
     if has_gap:
-        _DataLayer("communities_gap", L["communities_gap"], com_json,
+        _DataLayer(m, "communities_gap", L["communities_gap"], com_data,
                    {"style": poly_style, "popup": popup, "tooltip": "name",
                     "palette": {"field": "_gbin", "colors": GAP_COLORS, "missing": MISSING_COLOR}},
-                   show=False).add_to(m)
+                   show=False)
         e = GAP_BINS
         rows = [(L["gap_met"], GAP_COLORS[0])] + [
             (f"{e[i]:g}–{e[i + 1]:g} m²", GAP_COLORS[i + 1]) for i in range(len(e) - 1)
@@ -678,8 +765,8 @@ def make_map(
         if bnd is None or bnd.empty:
             continue
         bnd = _prepare(bnd, key, simplify_m, points=False, gcj02=gcj02)
-        _DataLayer(key, L[key], _layer_json(bnd, ["name"], points=False),
-                   {"style": style, "tooltip": "name"}).add_to(m)
+        _DataLayer(m, key, L[key], _layer_data(m, key, bnd, ["name"], points=False),
+                   {"style": style, "tooltip": "name"})
         legend.append(_legend_line(key, L[key], style))
 
     # --- isochrones, largest band first so smaller bands draw on top
@@ -689,11 +776,11 @@ def make_map(
         iso["_band"] = np.searchsorted(bands, pd.to_numeric(iso["limit_min"], errors="coerce"))
         iso = iso.sort_values("limit_min", ascending=False, kind="stable")
         colors = [ISOCHRONE_COLORS[min(i, len(ISOCHRONE_COLORS) - 1)] for i in range(len(bands))]
-        _DataLayer("isochrones", L["isochrones"], _layer_json(iso, ["_band"], points=False),
+        _DataLayer(m, "isochrones", L["isochrones"], _layer_data(m, "isochrones", iso, ["_band"], points=False),
                    {"style": {"weight": 1, "fillOpacity": 0.12, "opacity": 0.7},
                     "interactive": False,
                     "palette": {"field": "_band", "colors": colors, "missing": MISSING_COLOR,
-                                "stroke": True}}).add_to(m)
+                                "stroke": True}})
         legend.append(_legend_swatches("isochrones", L["isochrones"],
                                        [(L["band"].format(m=f"{b:g}"), c) for b, c in zip(bands, colors)]))
         bounds.append(np.asarray(iso.total_bounds))
@@ -709,9 +796,9 @@ def make_map(
                    (L["f_nearest"], "nearest_facility_id", "text")]
         dfields = [f for f in dfields if f[1] in dem.columns]
         style = {"color": "#b2182b", "fillColor": "#ef3b2c", "weight": 0.5, "fillOpacity": 0.8}
-        _DataLayer("demand_beyond", L["demand_beyond"],
-                   _layer_json(dem, [f[1] for f in dfields], points=True),
-                   {"style": style, "radius": 2.5, "popup": {"fields": dfields}}).add_to(m)
+        _DataLayer(m, "demand_beyond", L["demand_beyond"],
+                   _layer_data(m, "demand_beyond", dem, [f[1] for f in dfields], points=True),
+                   {"style": style, "radius": 2.5, "popup": {"fields": dfields}})
         legend.append(_legend_swatches("demand_beyond", L["demand_beyond"],
                                        [(L["beyond"].format(t=limit_txt), "#ef3b2c")], dot=True))
 
@@ -753,8 +840,8 @@ def make_map(
         _add_points(m, legend, "proposed", L["proposed"], prop, pf, _PROPOSED_SYMBOL, 22)
 
     folium.LayerControl(position="topright", collapsed=False).add_to(m)
-    _Controls({"title_html": _title_html(title, parameters, L, gcj02),
-               "legend_html": "".join(legend), "units": {"min": L["u_min"]}}).add_to(m)
+    _Controls(m, {"title_html": _title_html(title, parameters, L, gcj02),
+                  "legend_html": "".join(legend), "units": {"min": L["u_min"]}})
     if bounds:
         b = np.vstack(bounds)
         m.fit_bounds([[float(b[:, 1].min()), float(b[:, 0].min())],
@@ -766,9 +853,9 @@ def _add_points(m: folium.Map, legend: list[str], key: str, label: str, gdf: gpd
                 fields: list[tuple[str, str, str]], symbol: tuple[str, str], size: int,
                 show: bool = True) -> None:
     cols = ["name"] + [f[1] for f in fields]
-    _DataLayer(key, label, _layer_json(gdf, cols, points=True),
+    _DataLayer(m, key, label, _layer_data(m, key, gdf, cols, points=True),
                {"icon": _symbol(*symbol, size=size), "size": size, "tooltip": "name",
-                "popup": {"title": "name", "fields": fields}}, show=show).add_to(m)
+                "popup": {"title": "name", "fields": fields}}, show=show)
     legend.append(f'<div class="cov-legend-section" data-layer="{html.escape(key)}">'
                   f'<span class="cov-sym">{_symbol(*symbol, size=14)}</span>{html.escape(label)}</div>')
 

@@ -20,6 +20,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from ._safe_cells import write_csv
 from .config import StudyConfig, load_config
 from .io import Study, load_study
 from .outputs import StagedOutputs, check_output_folder, safe_name
@@ -520,16 +521,16 @@ def _write_siting(study: Study, access, siting, proposed: gpd.GeoDataFrame, stag
     """Proposed sites (GeoPackage, CSV) and before/after coverage by district and community."""
     proposed.to_file(staged.path("data", "proposed_sites.gpkg"), layer="proposed_sites", driver="GPKG",
                      engine="pyogrio")
-    pd.DataFrame(proposed.drop(columns="geometry")).assign(
+    write_csv(pd.DataFrame(proposed.drop(columns="geometry")).assign(
         lon=proposed.to_crs(4326).geometry.x.round(7), lat=proposed.to_crs(4326).geometry.y.round(7)
-    ).to_csv(staged.path("data", "proposed_sites.csv"), index=False, encoding="utf-8-sig")
+    ), staged.path("data", "proposed_sites.csv"))
     from .siting import coverage_by_group
 
     demand = access.demand
     for key, name in (("district", "siting_by_district.csv"), ("community_id", "siting_by_community.csv")):
         by = coverage_by_group(siting, demand[key].to_numpy()).rename(columns={"group": key})
         by.insert(1, "weight", study.config.siting.weight)
-        by.to_csv(staged.path("reports", name), index=False, encoding="utf-8-sig")
+        write_csv(by, staged.path("reports", name))
     summary = {
         "model": siting.model, "method": siting.method, "status": siting.status, "objective": siting.objective,
         "bound": siting.bound, "gap": siting.gap, "solve_time_s": siting.solve_time_s,
@@ -577,7 +578,8 @@ def _write_reports(study: Study, access, norms: NormResult, siting, proposed, st
     write_reports(norms.communities, norms.districts, staged.folder("reports"), profile=norms.profile,
                   parameters=parameters, input_files=[Path(f["path"]) for f in study.input_files],
                   language=study.config.study.language, title=study.config.study.name,
-                  street_table=norms.streets, unassigned=norms.unassigned, siting=siting_tables)
+                  street_table=norms.streets, unassigned=norms.unassigned, siting=siting_tables,
+                  problems=study.report)
 
 
 def _write_map(study: Study, access, norms: NormResult, proposed, staged: StagedOutputs) -> None:

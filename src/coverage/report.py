@@ -25,6 +25,8 @@ from typing import Any, Iterable
 import numpy as np
 import pandas as pd
 
+from ._safe_cells import XlsxText, write_csv
+from .errors import ProblemReport
 from .norms import REQUIREMENT_KINDS, TIER_KINDS, NormProfile
 from .norm_sources import STATUS_LABELS
 from .schema import FACILITY_KINDS
@@ -286,7 +288,8 @@ def write_reports(community_table: pd.DataFrame, district_table: pd.DataFrame, o
                   profile: NormProfile, parameters: dict, input_files: list[Path], language: str = "zh",
                   title: str = "", street_table: pd.DataFrame | None = None,
                   unassigned: pd.DataFrame | None = None,
-                  siting: dict[str, pd.DataFrame] | None = None) -> dict[str, Path]:
+                  siting: dict[str, pd.DataFrame] | None = None,
+                  problems: ProblemReport | None = None) -> dict[str, Path]:
     """Write ``community_gaps.csv``, ``district_gaps.csv``, ``gaps.xlsx`` and ``report.html``.
 
     ``parameters`` (walk speed m/s, time limit min, profile name, …) is shown verbatim in the
@@ -295,6 +298,9 @@ def write_reports(community_table: pd.DataFrame, district_table: pd.DataFrame, o
     add a sheet/section each when given, as do the siting tables ``siting = {"proposed": ...,
     "siting_district": ...}`` (proposed sites; covered weight before/after by district). Returns ``{"community_csv", "district_csv", "xlsx",
     "html"}`` (plus ``"street_csv"`` with a street table) -> path.
+
+    Text cells of the CSV and XLSX files are spreadsheet-safe (:mod:`eldercare_coverage._safe_cells`);
+    control characters replaced in the workbook are reported to ``problems`` (else logged).
     """
     if language not in ("zh", "en"):
         raise ValueError("language must be 'zh' or 'en'")
@@ -302,17 +308,17 @@ def write_reports(community_table: pd.DataFrame, district_table: pd.DataFrame, o
     out.mkdir(parents=True, exist_ok=True)
     paths = {"community_csv": out / "community_gaps.csv", "district_csv": out / "district_gaps.csv",
              "xlsx": out / "gaps.xlsx", "html": out / "report.html"}
-    community_table.to_csv(paths["community_csv"], index=False, encoding=CSV_ENCODING)
-    district_table.to_csv(paths["district_csv"], index=False, encoding=CSV_ENCODING)
+    write_csv(community_table, paths["community_csv"], encoding=CSV_ENCODING)
+    write_csv(district_table, paths["district_csv"], encoding=CSV_ENCODING)
     if street_table is not None:
         paths["street_csv"] = out / "street_gaps.csv"
-        street_table.to_csv(paths["street_csv"], index=False, encoding=CSV_ENCODING)
+        write_csv(street_table, paths["street_csv"], encoding=CSV_ENCODING)
     checksums = file_checksums(input_files)
     tables = _report_tables(community_table, district_table, street_table, unassigned)
     for key in ("proposed", "siting_district"):
         if siting is not None and siting.get(key) is not None:
             tables.append((key, pd.DataFrame(siting[key])))
-    _write_xlsx(paths["xlsx"], tables, profile, parameters, checksums, language)
+    _write_xlsx(paths["xlsx"], tables, profile, parameters, checksums, language).report(problems)
     _write_html(paths["html"], tables, profile, parameters, checksums, language,
                 title or _text("title", language))
     return paths
@@ -341,7 +347,8 @@ def sheet_name(table: str, language: str = "zh") -> str:
     return SHEETS[table][0 if language == "zh" else 1]
 
 
-def _write_xlsx(path: Path, tables, profile, parameters, checksums, language) -> None:
+def _write_xlsx(path: Path, tables, profile, parameters, checksums, language) -> XlsxText:
+    """Write the workbook; returns its text-cell maker, which knows what it had to replace."""
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Alignment, Font, PatternFill
@@ -352,6 +359,7 @@ def _write_xlsx(path: Path, tables, profile, parameters, checksums, language) ->
     wrap = Alignment(wrap_text=True, vertical="top")
     # Write-only mode streams rows to disk: about twice as fast and far leaner at city scale.
     wb = Workbook(write_only=True)
+    text = XlsxText(path)  # every str cell goes through it: string-typed, never a formula
 
     def sheet(name: str, header: list[str], rows: Iterable[list], formats: list[str | None],
               widths: list[float]) -> None:
@@ -360,15 +368,15 @@ def _write_xlsx(path: Path, tables, profile, parameters, checksums, language) ->
         for j, width in enumerate(widths, start=1):
             ws.column_dimensions[get_column_letter(j)].width = width
         cells = []
-        for h in header:
-            cell = WriteOnlyCell(ws, value=h)
+        for j, h in enumerate(header, start=1):
+            cell = text.cell(ws, h, 1, j)
             cell.font, cell.fill, cell.alignment = bold, fill, wrap
             cells.append(cell)
         ws.append(cells)
         styled = [(j, fmt) for j, fmt in enumerate(formats) if fmt]
-        for row in rows:
-            values = [_cell(v) for v in row]
-            for j, fmt in styled:
+        for i, row in enumerate(rows, start=2):
+            values = [text.cell(ws, _cell(v), i, j) for j, v in enumerate(row, start=1)]
+            for j, fmt in styled:  # numeric columns: plain numbers, never str
                 if values[j] is not None:
                     cell = WriteOnlyCell(ws, value=values[j])
                     cell.number_format = fmt
@@ -401,6 +409,7 @@ def _write_xlsx(path: Path, tables, profile, parameters, checksums, language) ->
     sheet(sheet_name("parameters", language), [_text("key", language), _text("value", language), ""],
           prow, [None, None, None], [36, 80, 66])
     wb.save(path)
+    return text
 
 
 def _width(header: str, values: pd.Series, numeric: bool) -> float:
