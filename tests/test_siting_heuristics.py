@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from scipy.optimize import linprog
-from test_siting_models import LIMIT, brute_mclp, covered_by, random_instance, subsets
+from test_siting_models import LIMIT, brute_mclp, brute_multi_tier, covered_by, random_instance, subsets
 from test_siting_orlib import ORLIB, PCENTER_OPT, PMED_OPT, PMEDCAP_OPT, read_pmed, read_pmedcap
 
 from eldercare_coverage.siting import SitingProblem, Tier, coverage_by_group, solve
@@ -276,15 +276,7 @@ def test_multi_tier_mclp_heuristic_within_its_bound():
     tc, _, w, _ = random_instance(12, n_cand=6, n_exist=0)
     tiers = [Tier("station", cost=2.0, limit_min=6.0), Tier("centre", cost=5.0, limit_min=10.0)]
     budget = 9.0
-    best = -1.0
-    for combo in itertools.product([-1, 0, 1], repeat=len(tc)):
-        combo = np.array(combo)
-        if sum(tiers[t].cost for t in combo if t >= 0) > budget:
-            continue
-        cov = np.zeros(len(w), bool)
-        for t, tr in enumerate(tiers):
-            cov |= covered_by(tc, np.nonzero(combo == t)[0], tr.limit_min)
-        best = max(best, w[cov].sum())
+    best = brute_multi_tier(tc, w, tiers, budget)
     prob = SitingProblem.from_matrices(tc, w, limit_min=LIMIT, tiers=tiers)
     res = solve(prob, "mclp", budget=budget, method="heuristic")
     assert res.objective <= best + 1e-9 <= res.bound + 2e-9

@@ -392,7 +392,7 @@ class AssignModel:
 
 def assignment_model(problem: SitingProblem, model: str, *, p: int | None, budget: float | None,
                      capacitated: bool, single_source: bool,
-                     unserved_penalty_min: float | None = None) -> AssignModel:
+                     unserved_penalty_min: float | None = None, exact_p: bool = True) -> AssignModel:
     """Build p-median (``model="pmedian"``) or capacitated-coverage rows from the stored pairs.
 
     Variables: ``x_o`` open option (existing fixed to 1), ``y_k`` share of demand point j_k
@@ -401,7 +401,8 @@ def assignment_model(problem: SitingProblem, model: str, *, p: int | None, budge
     (default: twice the largest stored time) so the model stays feasible.
     p-median: min Σ w_j t_k y_k with exactly p new sites (an extra site never costs anything,
     so "= p" loses no optimum and keeps incumbents from opening fewer); coverage: max Σ w_j y_k
-    with at most p. Capacity: Σ size_j y_k ≤ cap_o x_o.
+    with at most p (``exact_p=False``: at most p for the p-median too, the textbook form the
+    benchmark compares with). Capacity: Σ size_j y_k ≤ cap_o x_o.
     """
     if not p and not budget:
         raise ValueError(f"{model} needs p (number of new sites) or a budget.")
@@ -456,7 +457,7 @@ def assignment_model(problem: SitingProblem, model: str, *, p: int | None, budge
     if p:
         p_row = len(rows)
         n_sites_new = len(np.unique(o.site[new]))
-        exact_p = median and not budget and p <= n_sites_new
+        exact_p = exact_p and median and not budget and p <= n_sites_new
         rows.append((sp.csr_matrix(np.concatenate([new.astype(float), np.zeros(nk + nu)]).reshape(1, -1)),
                      np.array([float(p) if exact_p else -np.inf]), np.array([float(p)])))
     if budget:
@@ -590,7 +591,8 @@ def min_cover_count(A: sp.csr_matrix, site: np.ndarray, p: int, time_limit_s: fl
     if start is not None:
         x0 = np.zeros(nx)
         x0[start] = 1.0
-    out = run_milp(np.ones(nx), np.ones(nx), np.zeros(nx), np.ones(nx), rows, time_limit_s, 0.0, x0)
+    out = run_milp(np.ones(nx), np.ones(nx), np.zeros(nx), np.ones(nx), rows, time_limit_s, 0.0, x0,
+                   highs_options={"mip_heuristic_run_feasibility_jump": False})
     if out.x is None:
         return out.status, math.inf, out.bound, None
     return out.status, int(round(out.fun)), out.bound, np.nonzero(out.x > 0.5)[0]
@@ -700,7 +702,8 @@ def solve_pmedian_exact(problem: SitingProblem, *, p: int | None = None, budget:
     md = median_data(problem)
     tl = 120.0 if time_limit_s is None else float(time_limit_s)
     h_time = heuristic_time_s if heuristic_time_s is not None else min(10.0, 0.2 * tl)
-    x_h, ub, lag = pmedian_heuristic(md, p, budget, h_time)
+    # Few random kicks: the MILP closes what the local search leaves.
+    x_h, ub, lag = pmedian_heuristic(md, p, budget, h_time, max_stale=8)
     params = {"p": p, "budget": budget, "time_limit_s": time_limit_s, "mip_gap": mip_gap,
               "n_options": int(md.n_opt), "n_pairs": int(len(md.R))}
     notes = []
@@ -740,6 +743,8 @@ def _radius_milp(md, p, budget, closed, forced, start_open, time_limit_s, mip_ga
 
     Returns ``(MilpOutcome, open-option mask or None, number of columns)``.
     """
+    from .median import two_nearest
+
     n_opt = md.n_opt
     fixed_open = md.fixed | forced
     # A forced option's site hosts no other option.
@@ -808,8 +813,6 @@ def _radius_milp(md, p, budget, closed, forced, start_open, time_limit_s, mip_ga
         rows.append((_pad(opr, ny + nz), np.full(opr.shape[0], -np.inf), np.ones(opr.shape[0])))
     start = None
     if not (start_open & ~md.fixed & ~avail & ~forced).any():
-        from .median import two_nearest
-
         _, d1, _ = two_nearest(md, start_open)
         start = np.concatenate([start_open[y_opts].astype(float), (d1[L_pt[active]] > L_d[active] + 1e-12)])
     integ = np.concatenate([np.ones(ny), np.zeros(nz)])

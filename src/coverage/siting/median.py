@@ -186,7 +186,7 @@ def swap_descent(md: MedianData, is_open: np.ndarray, budget: float | None, dead
 
 def local_search(md: MedianData, p: int | None, budget: float | None, time_budget_s: float,
                  start: np.ndarray | None = None, stop_at: float = -np.inf, seed: int = 0,
-                 allowed: np.ndarray | None = None, max_stale: int = 100) -> np.ndarray:
+                 allowed: np.ndarray | None = None, max_stale: int = 50) -> np.ndarray:
     """Greedy (or ``start``) + swap descent, then random-kick iterated local search.
 
     Stops at the time budget, after ``max_stale`` kicks without improvement, or when the objective
@@ -267,13 +267,19 @@ def _relax(md: MedianData, lam: np.ndarray, p: int | None, budget: float | None)
 
 
 def lagrangian_bound(md: MedianData, p: int | None, budget: float | None, upper: float,
-                     incumbent: np.ndarray, time_budget_s: float, max_iter: int = 3000) -> Lagrange:
-    """Subgradient ascent on L(λ) (lower bound on the p-median objective) and variable fixing."""
+                     incumbent: np.ndarray, time_budget_s: float, max_iter: int = 3000,
+                     lam0: np.ndarray | None = None) -> Lagrange:
+    """Subgradient ascent on L(λ) (lower bound on the p-median objective) and variable fixing.
+
+    λ starts at ``lam0`` or at w_j × the incumbent's second-nearest time; Polyak steps aim at
+    ``upper``; it stops once the (rounded) bound reaches ``upper``.
+    """
     t0 = time.perf_counter()
-    _, d1, d2 = two_nearest(md, incumbent)
     cap = md.w * md.pen
-    lam = np.minimum(md.w * d2, cap) if md.need_pen else md.w * d2
-    lam = np.minimum(lam, cap)
+    if lam0 is None:
+        _, _, d2 = two_nearest(md, incumbent)
+        lam0 = md.w * d2
+    lam = np.minimum(lam0, cap)
     best_v, best_lam, best_rho, best_y = -np.inf, lam, None, None
     mu, stall = 2.0, 0
     for _ in range(max_iter):
@@ -324,8 +330,8 @@ def _fixing(md: MedianData, bound: float, rho: np.ndarray, p: int | None, budget
     return closed, forced
 
 
-def pmedian_heuristic(md: MedianData, p: int | None, budget: float | None,
-                      time_budget_s: float) -> tuple[np.ndarray, float, Lagrange]:
+def pmedian_heuristic(md: MedianData, p: int | None, budget: float | None, time_budget_s: float,
+                      max_stale: int = 50) -> tuple[np.ndarray, float, Lagrange]:
     """Greedy, Lagrangian bound, swap descent from both the greedy and the best relaxed
     solution (the Lagrangian heuristic: its p smallest-ρ options are usually a near-optimal
     start), then iterated local search with the time left; reduced-cost fixing against the
@@ -334,7 +340,7 @@ def pmedian_heuristic(md: MedianData, p: int | None, budget: float | None,
     deadline = t0 + time_budget_s
     x_g = greedy_add(md, md.fixed.copy(), p, budget)
     v_g = median_cost(md, x_g)
-    lag = lagrangian_bound(md, p, budget, v_g, x_g, time_budget_s=0.35 * time_budget_s)
+    lag = lagrangian_bound(md, p, budget, v_g, x_g, time_budget_s=0.25 * time_budget_s)
     starts = [x_g]
     if len(lag.selected):
         x_l = md.fixed.copy()
@@ -349,9 +355,15 @@ def pmedian_heuristic(md: MedianData, p: int | None, budget: float | None,
         v = median_cost(md, x)
         if v < best_v:
             best, best_v = x, v
-    proven = lag.bound
+    if round_bound(md, lag.bound) < best_v - 1e-9 * max(1.0, abs(best_v)) and best_v < v_g:
+        # The descent beat the greedy value the steps aimed at: aim again, from the best λ.
+        more = lagrangian_bound(md, p, budget, best_v, best, 0.15 * time_budget_s, lam0=lag.lam)
+        if more.bound > lag.bound:
+            lag = more
+    proven = round_bound(md, lag.bound)
     if best_v > proven + 1e-9 * max(1.0, abs(best_v)) and time.perf_counter() < deadline:
-        x = local_search(md, p, budget, deadline - time.perf_counter(), start=best, stop_at=proven)
+        x = local_search(md, p, budget, deadline - time.perf_counter(), start=best, stop_at=proven,
+                         max_stale=max_stale)
         v = median_cost(md, x)
         if v < best_v:
             best, best_v = x, v
