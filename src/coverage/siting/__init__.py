@@ -98,35 +98,11 @@ def solve(problem: SitingProblem, model: str, *, p: int | None = None, budget: f
             return solve_pmedian_heuristic(problem, p=p, budget=budget, time_limit_s=tl)
         return solve_pmedian_exact(problem, p=p, budget=budget, time_limit_s=time_limit_s, mip_gap=mip_gap)
     if min_group_share and model in ("mclp", "partial"):
-        heur = solve_equity_heuristic(problem, model, p=p, budget=budget, target_share=target_share,
-                                      min_group_share=min_group_share, minimize=minimize,
-                                      time_limit_s=tl if use_heur else min(10.0, 0.2 * tl))
-        if use_heur:
-            return heur
-        ts = target_share if model == "partial" else None
-        res = solve_cover_exact(problem, model, p=p, budget=budget, target_share=ts, min_group_share=min_group_share,
-                                minimize=minimize, time_limit_s=_left(time_limit_s, heur), mip_gap=mip_gap,
-                                start=None if heur.status == "not_found" else heur)
-        return _best_of(res, heur, maximise=model == "mclp") if heur.status != "not_found" else res
+        return _equity(problem, model, p=p, budget=budget, target_share=target_share,
+                       min_group_share=min_group_share, minimize=minimize, use_heur=use_heur,
+                       time_limit_s=time_limit_s, mip_gap=mip_gap)
     if model == "mclp":
-        if use_heur:
-            return solve_mclp_heuristic(problem, p=p, budget=budget, time_limit_s=tl)
-        heur = None
-        remaining = time_limit_s
-        if problem.options.times.nnz > HEURISTIC_FIRST_PAIRS:
-            # On big instances HiGHS may not even finish the root LP in the time limit, while the
-            # greedy + swap solution with its Lagrangian bound is often already within mip_gap.
-            heur = solve_mclp_heuristic(problem, p=p, budget=budget, time_limit_s=min(tl, max(1.0, tl / 4)))
-            if heur.gap <= mip_gap:
-                return heur
-            remaining = _left(time_limit_s, heur)
-        res = solve_cover_exact(problem, "mclp", p=p, budget=budget, time_limit_s=remaining, mip_gap=mip_gap)
-        if res.status != "optimal" and res.gap > max(mip_gap, 1e-9):
-            # HiGHS ran out of time: the heuristic's solution and Lagrangian bound may both be
-            # better; keep the best of each.
-            heur = heur or solve_mclp_heuristic(problem, p=p, budget=budget, time_limit_s=tl)
-            return _best_of(res, heur)
-        return res
+        return _mclp(problem, p=p, budget=budget, use_heur=use_heur, time_limit_s=time_limit_s, mip_gap=mip_gap)
     # lscp, partial
     ts = target_share if model == "partial" else None
     if use_heur:
@@ -135,6 +111,45 @@ def solve(problem: SitingProblem, model: str, *, p: int | None = None, budget: f
     res = solve_cover_exact(problem, model, target_share=ts, minimize=minimize,
                             time_limit_s=_left(time_limit_s, heur), mip_gap=mip_gap, start=heur)
     return _best_of(res, heur, maximise=False)
+
+
+def _equity(problem: SitingProblem, model: str, *, p, budget, target_share, min_group_share, minimize, use_heur,
+            time_limit_s, mip_gap) -> SitingResult:
+    """MCLP / partial cover with per-group minimum shares: repaired heuristic, then the MILP from it."""
+    tl = 10.0 if time_limit_s is None else time_limit_s
+    heur = solve_equity_heuristic(problem, model, p=p, budget=budget, target_share=target_share,
+                                  min_group_share=min_group_share, minimize=minimize,
+                                  time_limit_s=tl if use_heur else min(10.0, 0.2 * tl))
+    if use_heur:
+        return heur
+    ts = target_share if model == "partial" else None
+    res = solve_cover_exact(problem, model, p=p, budget=budget, target_share=ts, min_group_share=min_group_share,
+                            minimize=minimize, time_limit_s=_left(time_limit_s, heur), mip_gap=mip_gap,
+                            start=None if heur.status == "not_found" else heur)
+    return _best_of(res, heur, maximise=model == "mclp") if heur.status != "not_found" else res
+
+
+def _mclp(problem: SitingProblem, *, p, budget, use_heur, time_limit_s, mip_gap) -> SitingResult:
+    """Plain MCLP: the heuristic first on big instances, the MILP, the best of both."""
+    tl = 10.0 if time_limit_s is None else time_limit_s
+    if use_heur:
+        return solve_mclp_heuristic(problem, p=p, budget=budget, time_limit_s=tl)
+    heur = None
+    remaining = time_limit_s
+    if problem.options.times.nnz > HEURISTIC_FIRST_PAIRS:
+        # On big instances HiGHS may not even finish the root LP in the time limit, while the
+        # greedy + swap solution with its Lagrangian bound is often already within mip_gap.
+        heur = solve_mclp_heuristic(problem, p=p, budget=budget, time_limit_s=min(tl, max(1.0, tl / 4)))
+        if heur.gap <= mip_gap:
+            return heur
+        remaining = _left(time_limit_s, heur)
+    res = solve_cover_exact(problem, "mclp", p=p, budget=budget, time_limit_s=remaining, mip_gap=mip_gap)
+    if res.status != "optimal" and res.gap > max(mip_gap, 1e-9):
+        # HiGHS ran out of time: the heuristic's solution and Lagrangian bound may both be
+        # better; keep the best of each.
+        heur = heur or solve_mclp_heuristic(problem, p=p, budget=budget, time_limit_s=tl)
+        return _best_of(res, heur)
+    return res
 
 
 def _left(time_limit_s: float | None, used: SitingResult) -> float | None:

@@ -738,19 +738,11 @@ def solve_pmedian_exact(problem: SitingProblem, *, p: int | None = None, budget:
                         " ".join(notes + [f"heuristic {ub:.6g}, Lagrangian bound {lag.bound:.6g}; {milp_note}."]))
 
 
-def _radius_milp(md, p, budget, closed, forced, start_open, time_limit_s, mip_gap):
-    """Build and solve Elloumi's radius formulation on the options left open by the fixing.
-
-    Returns ``(MilpOutcome, open-option mask or None, number of columns)``.
-    """
-    from .median import two_nearest
-
-    n_opt = md.n_opt
-    fixed_open = md.fixed | forced
-    # A forced option's site hosts no other option.
-    site_taken = np.zeros(md.site.max() + 1 if n_opt else 0, bool)
-    site_taken[md.site[forced]] = True
-    avail = ~md.fixed & ~forced & ~closed & ~site_taken[md.site]
+def _radius_levels(md, avail: np.ndarray, fixed_open: np.ndarray) -> dict:
+    """Per point the distinct times of available options below its cap (the nearest always-open
+    option, or the unserved level where some option does not reach it): runs of equal
+    (point, time) in the sorted pairs. A level followed by another (or by the cap) is active:
+    it gets a z variable and a row."""
     n_pts = len(md.w)
     # cap_j: time to the nearest always-open option, else the unserved level where some
     # available option does not reach j, else none (inf).
@@ -758,10 +750,9 @@ def _radius_milp(md, p, budget, closed, forced, start_open, time_limit_s, mip_ga
     fk = fixed_open[md.R]
     np.minimum.at(cap, md.C[fk], md.D[fk])
     reach = np.bincount(md.C[avail[md.R]], minlength=n_pts)
-    cap = np.where(reach < avail.sum(), np.minimum(cap, md.pen), cap)
+    cap = np.where(reach < max(int(avail.sum()), 1), np.minimum(cap, md.pen), cap)
     k = avail[md.R] & (md.D < cap[md.C])
     r, c, d = md.R[k], md.C[k], md.D[k]
-    pos = md.w > 0
     # Levels: runs of equal (point, time) in the sorted pairs.
     new_lvl = np.ones(len(c), bool)
     new_lvl[1:] = (c[1:] != c[:-1]) | (d[1:] != d[:-1])
@@ -776,7 +767,29 @@ def _radius_milp(md, p, budget, closed, forced, start_open, time_limit_s, mip_ga
     nxt_d = np.empty(nL)
     nxt_d[:-1] = L_d[1:]
     nxt_d[last_of_pt] = cap[L_pt[last_of_pt]]
-    active = np.isfinite(nxt_d)  # a level followed by another (or by the cap) gets z and a row
+    active = np.isfinite(nxt_d)
+    return {"r": r, "lvl": lvl, "L_pt": L_pt, "L_d": L_d, "first_of_pt": first_of_pt, "nxt_d": nxt_d,
+            "active": active, "cap": cap}
+
+
+def _radius_milp(md, p, budget, closed, forced, start_open, time_limit_s, mip_gap):
+    """Build and solve Elloumi's radius formulation on the options left open by the fixing.
+
+    Returns ``(MilpOutcome, open-option mask or None, number of columns)``.
+    """
+    from .median import two_nearest
+
+    n_opt = md.n_opt
+    fixed_open = md.fixed | forced
+    # A forced option's site hosts no other option.
+    site_taken = np.zeros(md.site.max() + 1 if n_opt else 0, bool)
+    site_taken[md.site[forced]] = True
+    avail = ~md.fixed & ~forced & ~closed & ~site_taken[md.site]
+    lv = _radius_levels(md, avail, fixed_open)
+    r, lvl, L_pt, L_d, first_of_pt, nxt_d, active, cap = (lv[k] for k in (
+        "r", "lvl", "L_pt", "L_d", "first_of_pt", "nxt_d", "active", "cap"))
+    nL = len(L_pt)
+    pos = md.w > 0
     zid = np.full(nL, -1)
     zid[active] = np.arange(active.sum())
     nz = int(active.sum())
