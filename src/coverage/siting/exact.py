@@ -154,7 +154,7 @@ def _run_highspy(highspy, c, integrality, lb, ub, A, lo, hi, time_limit_s, mip_g
         # HiGHS 1.16 with a start and presolve on has returned "optimal" with an objective and
         # bound that the returned solution does not have (and that no solution has: Swain,
         # LSCP at 15, claimed 4 where brute force needs 5). Distrust the run; solve again cold.
-        logger.warning("HiGHS returned an inconsistent solution after a warm start; solving again without it")
+        logger.info("HiGHS returned an inconsistent solution after a warm start; solving again without it")
         left = None if time_limit_s is None else max(float(time_limit_s) - h.getRunTime(), 0.01)
         return _run_highspy(highspy, c, integrality, lb, ub, A, lo, hi, left, mip_gap, None, presolve, highs_options)
     return MilpOutcome(status, x, fun, bound)
@@ -723,8 +723,11 @@ def solve_pmedian_exact(problem: SitingProblem, *, p: int | None = None, budget:
             if v < best_v:
                 best_x, best_v = x_m, v
         # Options fixed by the Lagrangian are excluded only from solutions better than the
-        # heuristic, so the MILP bound holds for the full problem up to the heuristic value.
-        if np.isfinite(out.bound):
+        # heuristic, so the MILP bound holds for the full problem up to the heuristic value,
+        # and a reduced model without any solution proves the heuristic optimal.
+        if out.status == "infeasible":
+            bound = ub
+        elif np.isfinite(out.bound):
             bound = max(bound, min(round_bound(md, out.bound), ub))
         gap = (best_v - bound) / max(abs(best_v), 1e-9)
         if gap <= 1e-9 or (out.status == "optimal" and gap <= mip_gap + 1e-9):
@@ -785,6 +788,12 @@ def _radius_milp(md, p, budget, closed, forced, start_open, time_limit_s, mip_ga
     site_taken = np.zeros(md.site.max() + 1 if n_opt else 0, bool)
     site_taken[md.site[forced]] = True
     avail = ~md.fixed & ~forced & ~closed & ~site_taken[md.site]
+    if not avail.any():
+        # The fixing left one candidate solution: the forced options (HiGHS calls an empty model an error).
+        from .median import median_cost
+
+        v = median_cost(md, fixed_open)
+        return MilpOutcome("optimal", np.zeros(0), v, v), fixed_open, 0
     lv = _radius_levels(md, avail, fixed_open)
     r, lvl, L_pt, L_d, first_of_pt, nxt_d, active, cap = (lv[k] for k in (
         "r", "lvl", "L_pt", "L_d", "first_of_pt", "nxt_d", "active", "cap"))

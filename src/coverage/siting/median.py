@@ -348,6 +348,8 @@ def pmedian_heuristic(md: MedianData, p: int | None, budget: float | None, time_
         if budget is None or md.cost[x_l & ~md.fixed].sum() <= budget + 1e-9:
             starts.insert(0, greedy_add(md, x_l, p, budget))
     best, best_v = None, np.inf
+    # The cheaper start first: under a tight time budget its descent may be the only one.
+    starts.sort(key=lambda x: median_cost(md, x))
     for x in starts:
         if time.perf_counter() >= deadline and best is not None:
             break
