@@ -107,7 +107,7 @@ def solve(problem: SitingProblem, model: str, *, p: int | None = None, budget: f
     ts = target_share if model == "partial" else None
     if use_heur:
         return solve_cover_heuristic(problem, model, target_share=ts, minimize=minimize, time_limit_s=tl)
-    heur = solve_cover_heuristic(problem, model, target_share=ts, minimize=minimize, time_limit_s=min(10.0, 0.2 * tl))
+    heur = solve_cover_heuristic(problem, model, target_share=ts, minimize=minimize, time_limit_s=min(10.0, tl))
     res = solve_cover_exact(problem, model, target_share=ts, minimize=minimize,
                             time_limit_s=_left(time_limit_s, heur), mip_gap=mip_gap, start=heur)
     return _best_of(res, heur, maximise=False)
@@ -119,7 +119,7 @@ def _equity(problem: SitingProblem, model: str, *, p, budget, target_share, min_
     tl = 10.0 if time_limit_s is None else time_limit_s
     heur = solve_equity_heuristic(problem, model, p=p, budget=budget, target_share=target_share,
                                   min_group_share=min_group_share, minimize=minimize,
-                                  time_limit_s=tl if use_heur else min(10.0, 0.2 * tl))
+                                  time_limit_s=tl if use_heur else min(10.0, tl))
     if use_heur:
         return heur
     ts = target_share if model == "partial" else None
@@ -166,7 +166,7 @@ def _capacitated_exact(problem: SitingProblem, model: str, *, p, budget, single_
     t0 = time.perf_counter()
     tl = 120.0 if time_limit_s is None else time_limit_s
     _, start, unc_bound = capacitated_start(problem, model, p=p, budget=budget, single_source=single_source,
-                                            time_limit_s=min(10.0, 0.15 * tl))
+                                            time_limit_s=min(10.0, tl))
     left = None if time_limit_s is None else max(1.0, time_limit_s - (time.perf_counter() - t0))
     res = solve_assignment_exact(problem, model, p=p, budget=budget, capacitated=True, single_source=single_source,
                                  time_limit_s=left, mip_gap=mip_gap, start=None if start is None else start.x,
