@@ -1,9 +1,10 @@
 """Facility siting as coverage optimisation over a sparse site × demand travel-time matrix.
 
 Models: LSCP, partial cover, MCLP (p or budget), p-median, p-center, capacitated coverage,
-multi-tier sites and per-group (district) minimum coverage. Exact answers come from HiGHS;
-a greedy + interchange heuristic with a Lagrangian or LP bound serves the largest instances.
-Every model returns the same :class:`SitingResult`.
+multi-tier sites and per-group (district) minimum coverage. Every model has a heuristic with
+a proven bound (:mod:`.heuristic`, :mod:`.median`, :mod:`.center`); the exact methods
+(HiGHS, :mod:`.exact`) start from it and never return worse. Every model returns the same
+:class:`SitingResult`, whose status, bound and gap say what was proven.
 
 Quick use from Python::
 
