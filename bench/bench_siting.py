@@ -13,6 +13,18 @@ With ``--streets`` the instance is the access benchmark's street city (bench/cit
 times from the access engine and 1,000 existing facilities fixed open (``--existing``); otherwise
 the instance comes from ``bench/siting_instance.py`` (points in a 15 × 15 km plane, walk time =
 Euclidean × 1.3 / 0.9 m/s, pairs ≤ 15 min kept).
+
+OR-Library suites (read from /work/shared/benchdata, or ``--benchdata``), one line per instance
+with time, objective, bound, gap and status, against the published optimum:
+
+    .venv/bin/python bench/bench_siting.py --suite pmedian --instances 1-40 --time-limit 150
+    .venv/bin/python bench/bench_siting.py --suite pcenter --instances 1-40 --time-limit 150
+    .venv/bin/python bench/bench_siting.py --suite pmedcap --instances 1-20 --time-limit 60
+
+``pmedian`` runs, in the same process: the textbook model (x_ij ≤ y_j, Σ y = p) given to HiGHS
+as is (``--textbook-upto`` limits it to the first instances: on pmed26+ it has 360k–810k
+columns), spopt's PMedian if installed, our heuristic and our exact method, and prints the
+speed ratio textbook/exact where both proved optimality.
 """
 
 from __future__ import annotations
@@ -27,6 +39,22 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from siting_instance import city_instance  # noqa: E402
+
+# The OR-Library readers live with the tests that check them against the published optima.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from test_siting_orlib import read_pmed, read_pmedcap  # noqa: E402
+
+BENCHDATA = Path("/work/shared/benchdata")
+#: OR-Library pmedopt.txt (Beasley 1985).
+PMED_OPT = [5819, 4093, 4250, 3034, 1355, 7824, 5631, 4445, 2734, 1255, 7696, 6634, 4374, 2968, 1729, 8162,
+            6999, 4809, 2845, 1789, 9138, 8579, 4619, 2961, 1828, 9917, 8307, 4498, 3033, 1989, 10086, 9297,
+            4700, 3013, 10400, 9934, 5057, 11060, 9423, 5128]
+#: Vertex p-center optima on pmed1-40 (Pullan 2008, as tabulated in timothy-ch-cheung/k-center).
+PCENTER_OPT = [127, 98, 93, 74, 48, 84, 64, 55, 37, 20, 59, 51, 36, 26, 18, 47, 39, 28, 18, 13, 40, 38, 22, 15,
+               11, 38, 32, 18, 13, 9, 30, 29, 15, 11, 30, 27, 15, 29, 23, 13]
+#: OR-Library pmedcap1 header values (Osman & Christofides 1994).
+PMEDCAP_OPT = [713, 740, 751, 651, 664, 778, 787, 820, 715, 829, 1006, 966, 1026, 982, 1091, 954, 1034, 1043,
+               1031, 1005]
 
 
 def load_spopt():
@@ -94,8 +122,162 @@ def window(cand_xy, dem_xy, side_m):
     return np.nonzero((cand_xy < side_m).all(axis=1))[0], np.nonzero((dem_xy < side_m).all(axis=1))[0]
 
 
+def parse_range(text: str) -> list[int]:
+    out = []
+    for part in text.split(","):
+        a, _, b = part.partition("-")
+        out += list(range(int(a), int(b or a) + 1))
+    return out
+
+
+def textbook_pmedian(d: np.ndarray, p: int, time_limit_s: float):
+    """The textbook p-median MILP (x_ij ≤ y_j, Σ_j x_ij = 1, Σ y = p) given to HiGHS as is."""
+    import scipy.sparse as sp
+
+    from eldercare_coverage.siting.exact import run_milp
+
+    n = len(d)
+    t0 = time.perf_counter()
+    ny, nx = n, n * n
+    c = np.concatenate([np.zeros(ny), d.T.ravel()])  # x index = j * n + i (point j, site i)
+    jj, ii = np.divmod(np.arange(nx), n)
+    assign = sp.csr_matrix((np.ones(nx), (jj, ny + np.arange(nx))), shape=(n, ny + nx))
+    link = sp.csr_matrix((np.concatenate([np.ones(nx), -np.ones(nx)]),
+                          (np.concatenate([np.arange(nx)] * 2), np.concatenate([ny + np.arange(nx), ii]))),
+                         shape=(nx, ny + nx))
+    prow = sp.csr_matrix((np.ones(ny), (np.zeros(ny, int), np.arange(ny))), shape=(1, ny + nx))
+    rows = [(assign, np.ones(n), np.ones(n)), (link, np.full(nx, -np.inf), np.zeros(nx)),
+            (prow, np.array([p]), np.array([p]))]
+    out = run_milp(c, np.concatenate([np.ones(ny), np.zeros(nx)]), np.zeros(ny + nx), np.ones(ny + nx), rows,
+                   time_limit_s, 0.0)
+    return out, time.perf_counter() - t0
+
+
+def spopt_pmedian(d: np.ndarray, p: int, time_limit_s: float):
+    """spopt's PMedian (PuLP + HiGHS); its objective re-scored on our matrix."""
+    try:
+        import pulp
+        from spopt.locate import PMedian
+    except ImportError:
+        return None
+    t0 = time.perf_counter()
+    model = PMedian.from_cost_matrix(d, np.ones(len(d)), p_facilities=p)
+    model.solve(pulp.HiGHS(msg=False, timeLimit=time_limit_s))
+    chosen = [int(re.sub(r"\D", "", v.name)) for v in model.problem.variables()
+              if v.name.startswith("y") and (v.value() or 0) > 0.5]
+    obj = float(d[:, chosen].min(axis=1).sum()) if chosen else float("nan")
+    return obj, pulp.LpStatus[model.problem.status], time.perf_counter() - t0
+
+
+def _row(name: str, res, elapsed: float, opt: float) -> str:
+    return (f"  {name:<9} {elapsed:7.1f} s  obj {res.objective:>9.6g}  bound {res.bound:>9.6g}  gap {res.gap:7.3%}  "
+            f"{res.status:<10} sites {len(res.selected_ids):>3}  vs published {100 * (res.objective / opt - 1):+.3f} %")
+
+
+def suite_pmedian(args) -> int:
+    from eldercare_coverage.siting import SitingProblem, solve
+
+    summary = {"heur_within": 0, "heur_fast": 0, "exact_opt": 0, "ratios": [], "n": 0}
+    for k in parse_range(args.instances):
+        d, p = read_pmed(args.benchdata / "pmed" / f"pmed{k}.txt")
+        opt = PMED_OPT[k - 1]
+        print(f"pmed{k}: n={len(d)}, p={p}, published optimum {opt}", flush=True)
+        prob = SitingProblem.from_matrices(d, np.ones(len(d)))
+        t0 = time.perf_counter()
+        h = solve(prob, "pmedian", p=p, method="heuristic", time_limit_s=args.heuristic_time)
+        th = time.perf_counter() - t0
+        print(_row("heuristic", h, th, opt), flush=True)
+        t0 = time.perf_counter()
+        e = solve(prob, "pmedian", p=p, method="exact", time_limit_s=args.time_limit)
+        te = time.perf_counter() - t0
+        print(_row("exact", e, te, opt), flush=True)
+        summary["n"] += 1
+        summary["heur_within"] += h.objective <= opt * 1.001
+        summary["heur_fast"] += th <= 10.0
+        summary["exact_opt"] += e.status == "optimal"
+        if k <= args.textbook_upto:
+            out, tt = textbook_pmedian(d, p, args.time_limit)
+            print(f"  textbook  {tt:7.1f} s  obj {out.fun:>9.6g}  bound {out.bound:>9.6g}  {out.status:<10} "
+                  f"(HiGHS, {len(d) * (len(d) + 1):,} columns)", flush=True)
+            if out.status == "optimal" and e.status == "optimal":
+                summary["ratios"].append(tt / te)
+                print(f"  textbook / exact time ratio {tt / te:.1f}", flush=True)
+        if k <= args.spopt_upto:
+            sp_out = spopt_pmedian(d, p, args.time_limit)
+            if sp_out is None:
+                print("  spopt     not installed (pip install spopt)", flush=True)
+            else:
+                print(f"  spopt     {sp_out[2]:7.1f} s  obj {sp_out[0]:>9.6g}  says {sp_out[1]}", flush=True)
+    r = summary["ratios"]
+    print(f"\nsummary: heuristic within 0.1 % of the published optimum on {summary['heur_within']} of {summary['n']} "
+          f"(target: all), ≤ 10 s on {summary['heur_fast']}; exact proven optimal on {summary['exact_opt']} of "
+          f"{summary['n']} within {args.time_limit:g} s (target: 36 of 40 at 150 s)"
+          + (f"; textbook/exact time ratio where both proved: median {np.median(r):.1f}, min {min(r):.1f}, "
+             f"max {max(r):.1f} over {len(r)} (target ≥ 10)" if r else ""))
+    return 0
+
+
+def suite_pcenter(args) -> int:
+    from eldercare_coverage.siting import SitingProblem, solve
+
+    n_opt = 0
+    ks = parse_range(args.instances)
+    for k in ks:
+        d, p = read_pmed(args.benchdata / "pmed" / f"pmed{k}.txt")
+        opt = PCENTER_OPT[k - 1]
+        print(f"pmed{k} (p-center): n={len(d)}, p={p}, published optimum {opt}", flush=True)
+        prob = SitingProblem.from_matrices(d, np.ones(len(d)))
+        for method in ("heuristic", "exact"):
+            t0 = time.perf_counter()
+            r = solve(prob, "pcenter", p=p, method=method, time_limit_s=args.time_limit)
+            print(_row(method, r, time.perf_counter() - t0, opt), flush=True)
+        n_opt += r.status == "optimal" and r.objective == opt
+    print(f"\nsummary: exact p-center proven optimal on {n_opt} of {len(ks)} within {args.time_limit:g} s "
+          f"(target: all 40 at 150 s)")
+    return 0
+
+
+def suite_pmedcap(args) -> int:
+    from eldercare_coverage.siting import SitingProblem, solve
+    from eldercare_coverage.siting.exact import assignment_model, run_milp
+
+    n_opt = 0
+    ks = parse_range(args.instances)
+    for k in ks:
+        d, demand, p, q = read_pmedcap(args.benchdata / "pmedcap" / f"pmedcap1-{k}.txt")
+        opt = PMEDCAP_OPT[k - 1]
+        n = len(d)
+        print(f"pmedcap1 problem {k}: n={n}, p={p}, Q={q:g}, published optimum {opt}", flush=True)
+        prob = SitingProblem.from_matrices(d, np.ones(n), candidate_capacity=np.full(n, q), demand_size=demand)
+        for method in ("heuristic", "exact"):
+            t0 = time.perf_counter()
+            r = solve(prob, "pmedian", p=p, capacitated=True, single_source=True, method=method,
+                      time_limit_s=args.heuristic_time if method == "heuristic" else args.time_limit)
+            te = time.perf_counter() - t0
+            print(_row(method, r, te, opt), flush=True)
+        n_opt += r.status == "optimal"
+        if k <= args.textbook_upto:
+            # The same assignment MILP as before this work: Σ y ≤ p, no warm start.
+            m = assignment_model(prob, "pmedian", p=p, budget=None, capacitated=True, single_source=True,
+                                 exact_p=False)
+            t0 = time.perf_counter()
+            out = run_milp(m.c, m.integ, m.lb, m.ub, m.rows, args.time_limit, 0.0)
+            tt = time.perf_counter() - t0
+            print(f"  textbook  {tt:7.1f} s  obj {out.fun:>9.6g}  bound {out.bound:>9.6g}  {out.status}"
+                  + (f"   textbook / exact time ratio {tt / te:.1f}" if out.status == r.status == "optimal" else ""),
+                  flush=True)
+    print(f"\nsummary: capacitated p-median proven optimal on {n_opt} of {len(ks)} within {args.time_limit:g} s "
+          f"(target: all 20 at 60 s)")
+    return 0
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--suite", choices=("mclp", "pmedian", "pcenter", "pmedcap"), default="mclp")
+    ap.add_argument("--instances", default="1-40", help="OR-Library instance numbers, e.g. 1-10,22,26")
+    ap.add_argument("--benchdata", type=Path, default=BENCHDATA)
+    ap.add_argument("--textbook-upto", type=int, default=40, help="run the textbook model on instances ≤ this")
+    ap.add_argument("--spopt-upto", type=int, default=10, help="run spopt on instances ≤ this")
     ap.add_argument("--small", action="store_true", help="10,000 × 1,000, p = 10")
     ap.add_argument("--demand", type=int, default=100_000)
     ap.add_argument("--candidates", type=int, default=10_000)
@@ -113,6 +295,8 @@ def main(argv=None) -> int:
     ap.add_argument("--nodes", type=int, default=250_000, help="street nodes for --streets")
     ap.add_argument("--existing", type=int, default=1_000, help="existing facilities for --streets")
     args = ap.parse_args(argv)
+    if args.suite != "mclp":
+        return {"pmedian": suite_pmedian, "pcenter": suite_pcenter, "pmedcap": suite_pmedcap}[args.suite](args)
     if args.small:
         args.demand, args.candidates, args.p = 10_000, 1_000, 10
         extent = 15_000.0 / np.sqrt(10.0)  # same densities as the full instance

@@ -353,7 +353,7 @@ CONFIG_MISTAKES = [
     ('p = 5', 'p = -3', "siting.p"),
     ('p = 5', 'p = 5\nmin_district_share = 1.5', "siting.min_district_share"),
     ('model = "mclp"\np = 5', 'model = "pcenter"', "siting.p"),
-    ('model = "mclp"', 'model = "pmedian"\nmethod = "heuristic"', "siting.method"),
+    ('model = "mclp"', 'model = "pmedian"\nmethod = "fastest"', "siting.method"),  # every model has a heuristic
     ('profile = "national"', 'profile = "nationl"', "norms.profile"),
     ('data_dir = "out"', 'data_dir = "out"\nbasemap = "https://api.map.baidu.com/{z}/{x}/{y}.png"', "output.basemap"),
     ('bands_min = [5, 10, 15]', 'bands_min = [5, 10, 15]\nfacility_kinds = ["hospital"]', "access.facility_kinds"),

@@ -159,8 +159,9 @@ def test_auto_switches_to_the_heuristic_on_large_matrices(monkeypatch):
     monkeypatch.setattr(siting, "AUTO_EXACT_MAX_PAIRS", 0)
     res = call(SitingSection(model="mclp", p=1, method="auto"))
     assert res.method == "heuristic" and list(res.selected_ids) == ["a"]
-    with pytest.raises(ValueError, match="no heuristic"):
-        call(SitingSection(model="pmedian", p=1, method="heuristic"))
+    # Every model has a heuristic now; p-median's opens exactly p sites.
+    med = call(SitingSection(model="pmedian", p=1, method="heuristic"))
+    assert med.method == "heuristic" and len(med.selected_ids) == 1 and med.bound <= med.objective
 
 
 def test_exact_mclp_on_big_instances_tries_the_heuristic_first(monkeypatch):

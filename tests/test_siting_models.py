@@ -142,12 +142,10 @@ def test_equity_constraint_matches_brute_force(seed):
     assert tab["covered_after"].sum() == pytest.approx(res.covered_weight)
 
 
-def test_multi_tier_matches_brute_force():
-    tc, te, w, _ = random_instance(12, n_cand=6, n_exist=0)
-    tiers = [Tier("station", cost=2.0, limit_min=6.0), Tier("centre", cost=5.0, limit_min=10.0)]
-    budget = 9.0
+def brute_multi_tier(tc, w, tiers, budget) -> float:
+    """Most covered weight over every choice of one tier (or none) per site within the budget."""
     best = -1.0
-    for combo in itertools.product([-1, 0, 1], repeat=len(tc)):
+    for combo in itertools.product([-1] + list(range(len(tiers))), repeat=len(tc)):
         combo = np.array(combo)
         spent = sum(tiers[t].cost for t in combo if t >= 0)
         if spent > budget:
@@ -156,6 +154,14 @@ def test_multi_tier_matches_brute_force():
         for t, tr in enumerate(tiers):
             cov |= covered_by(tc, np.nonzero(combo == t)[0], tr.limit_min)
         best = max(best, w[cov].sum())
+    return best
+
+
+def test_multi_tier_matches_brute_force():
+    tc, te, w, _ = random_instance(12, n_cand=6, n_exist=0)
+    tiers = [Tier("station", cost=2.0, limit_min=6.0), Tier("centre", cost=5.0, limit_min=10.0)]
+    budget = 9.0
+    best = brute_multi_tier(tc, w, tiers, budget)
     prob = SitingProblem.from_matrices(tc, w, limit_min=LIMIT, tiers=tiers)
     res = solve(prob, "mclp", budget=budget, method="exact")
     assert res.objective == pytest.approx(best)

@@ -530,12 +530,6 @@ def _validate_siting(config: StudyConfig, report: ProblemReport, file: str) -> N
     if s.model == "mclp" and s.p <= 0 and s.budget <= 0:
         report.error(file, "siting.model 'mclp' needs p (number of new sites) or budget (CNY).",
                      "Set siting.p = 5, or siting.budget = 3000000.", field="siting.p")
-    heuristic_ok = s.model in ("lscp", "partial") or (s.model == "mclp" and not s.capacitated
-                                                       and not s.min_district_share)
-    if s.model and s.method == "heuristic" and not heuristic_ok:
-        report.error(file, f"there is no heuristic for siting.model '{s.model}'"
-                     + (" with capacities or a district minimum" if s.model == "mclp" else "") + ".",
-                     "Set siting.method = \"exact\" (or \"auto\").", field="siting.method")
 
 
 def _validate_profile_and_basemap(config: StudyConfig, report: ProblemReport, file: str) -> None:

@@ -1,9 +1,10 @@
 """Facility siting as coverage optimisation over a sparse site × demand travel-time matrix.
 
 Models: LSCP, partial cover, MCLP (p or budget), p-median, p-center, capacitated coverage,
-multi-tier sites and per-group (district) minimum coverage. Exact answers come from HiGHS;
-a greedy + interchange heuristic with a Lagrangian or LP bound serves the largest instances.
-Every model returns the same :class:`SitingResult`.
+multi-tier sites and per-group (district) minimum coverage. Every model has a heuristic with
+a proven bound (:mod:`.heuristic`, :mod:`.median`, :mod:`.center`); the exact methods
+(HiGHS, :mod:`.exact`) start from it and never return worse. Every model returns the same
+:class:`SitingResult`, whose status, bound and gap say what was proven.
 
 Quick use from Python::
 
@@ -17,8 +18,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .exact import solve_assignment_exact, solve_cover_exact, solve_pcenter_exact
-from .heuristic import solve_cover_heuristic, solve_mclp_heuristic
+from .exact import solve_assignment_exact, solve_cover_exact, solve_pcenter_exact, solve_pmedian_exact
+from .heuristic import (capacitated_start, solve_capacitated_heuristic, solve_cover_heuristic,
+                        solve_equity_heuristic, solve_mclp_heuristic, solve_pmedian_heuristic)
 from .problem import SitingProblem, Tier
 from .result import SitingResult, coverage_by_group
 
@@ -52,17 +54,23 @@ def solve(problem: SitingProblem, model: str, *, p: int | None = None, budget: f
           time_limit_s: float | None = 120.0, mip_gap: float = 0.0) -> SitingResult:
     """Solve one siting model.
 
+    Every model has a heuristic with a proven bound, and the exact method starts from it and
+    returns the better of the two: an exact answer is never worse than the heuristic's.
+
     Parameters
     ----------
     model : "lscp" | "partial" | "mclp" | "pmedian" | "pcenter".
-    p : maximum number of new sites; budget : maximum total cost of new sites (same unit as costs).
+    p : maximum number of new sites (p-median and p-center open exactly p where there are
+        that many candidates: another site never costs them anything);
+    budget : maximum total cost of new sites (same unit as costs).
     target_share : covered share of total demand weight the partial model must reach (0..1).
     min_group_share : minimum covered share in every group of ``problem.groups`` (0 = off).
     capacitated : respect site capacities (mclp → capacitated coverage, pmedian → capacitated p-median).
     single_source : each demand point goes wholly to one site (capacitated models).
-    method : "exact", "heuristic" or "auto" (exact unless the matrix is very large).
+    method : "exact", "heuristic" or "auto" (exact, except the coverage models on very large matrices).
     minimize : LSCP / partial objective, "count", "cost" or "auto" (cost when costs were given).
-    time_limit_s, mip_gap : HiGHS limits (seconds; relative gap, 0 = prove optimality).
+    time_limit_s, mip_gap : limits (seconds; relative gap, 0 = prove optimality). At the limit
+        the result says "time_limit" with the bound and gap actually proven.
     """
     if model not in MODELS:
         raise ValueError(f"unknown siting model {model!r}; use one of {', '.join(MODELS)}.")
@@ -70,57 +78,126 @@ def solve(problem: SitingProblem, model: str, *, p: int | None = None, budget: f
         raise ValueError(f"unknown method {method!r}; use auto, exact or heuristic.")
     p = int(p) if p else None
     budget = float(budget) if budget else None
-    heuristic_ok = model in ("lscp", "partial") or (model == "mclp" and not capacitated and not min_group_share)
-    if method == "heuristic" and not heuristic_ok:
-        raise ValueError(f"no heuristic for {model}"
-                         + (" with capacities or equity rows" if model == "mclp" else "") + "; use method='exact'.")
-    use_heur = method == "heuristic" or (method == "auto" and heuristic_ok
+    cover_model = model in ("lscp", "partial", "mclp") and not capacitated
+    use_heur = method == "heuristic" or (method == "auto" and cover_model
                                          and problem.options.times.nnz > AUTO_EXACT_MAX_PAIRS)
     tl = 10.0 if time_limit_s is None else time_limit_s
-    if model == "mclp" and not capacitated:
-        if use_heur:
-            return solve_mclp_heuristic(problem, p=p, budget=budget, time_limit_s=tl)
-        heur = None
-        remaining = time_limit_s
-        if heuristic_ok and problem.options.times.nnz > HEURISTIC_FIRST_PAIRS:
-            # On big instances HiGHS may not even finish the root LP in the time limit, while the
-            # greedy + swap solution with its Lagrangian bound is often already within mip_gap.
-            heur = solve_mclp_heuristic(problem, p=p, budget=budget, time_limit_s=min(tl, max(1.0, tl / 4)))
-            if heur.gap <= mip_gap:
-                return heur
-            if remaining is not None:
-                remaining = max(1.0, remaining - heur.solve_time_s)
-        res = solve_cover_exact(problem, "mclp", p=p, budget=budget, min_group_share=min_group_share,
-                                time_limit_s=remaining, mip_gap=mip_gap)
-        if res.status != "optimal" and heuristic_ok and res.gap > max(mip_gap, 1e-9):
-            # HiGHS ran out of time: the heuristic's solution and Lagrangian bound may both be
-            # better; keep the best of each.
-            heur = heur or solve_mclp_heuristic(problem, p=p, budget=budget, time_limit_s=tl)
-            return _best_of(res, heur)
-        return res
-    if model in ("lscp", "partial"):
-        ts = target_share if model == "partial" else None
-        if use_heur:
-            return solve_cover_heuristic(problem, model, target_share=ts, minimize=minimize, time_limit_s=tl)
-        return solve_cover_exact(problem, model, target_share=ts, min_group_share=min_group_share,
-                                 minimize=minimize, time_limit_s=time_limit_s, mip_gap=mip_gap)
     if model == "pcenter":
         if not p:
             raise ValueError("pcenter needs p (number of new sites).")
-        return solve_pcenter_exact(problem, p, time_limit_s=time_limit_s)
-    # pmedian, or capacitated mclp
-    return solve_assignment_exact(problem, model, p=p, budget=budget, capacitated=capacitated,
-                                  single_source=single_source, time_limit_s=time_limit_s, mip_gap=mip_gap)
+        return solve_pcenter_exact(problem, p, time_limit_s=time_limit_s, heuristic_only=use_heur)
+    if model == "mclp" and not (p or budget):
+        raise ValueError("MCLP needs p (number of new sites) or a budget.")
+    if capacitated and model in ("mclp", "pmedian"):
+        if use_heur:
+            return solve_capacitated_heuristic(problem, model, p=p, budget=budget, single_source=single_source,
+                                               time_limit_s=tl)
+        return _capacitated_exact(problem, model, p=p, budget=budget, single_source=single_source,
+                                  time_limit_s=time_limit_s, mip_gap=mip_gap)
+    if model == "pmedian":
+        if use_heur:
+            return solve_pmedian_heuristic(problem, p=p, budget=budget, time_limit_s=tl)
+        return solve_pmedian_exact(problem, p=p, budget=budget, time_limit_s=time_limit_s, mip_gap=mip_gap)
+    if min_group_share and model in ("mclp", "partial"):
+        return _equity(problem, model, p=p, budget=budget, target_share=target_share,
+                       min_group_share=min_group_share, minimize=minimize, use_heur=use_heur,
+                       time_limit_s=time_limit_s, mip_gap=mip_gap)
+    if model == "mclp":
+        return _mclp(problem, p=p, budget=budget, use_heur=use_heur, time_limit_s=time_limit_s, mip_gap=mip_gap)
+    # lscp, partial
+    ts = target_share if model == "partial" else None
+    if use_heur:
+        return solve_cover_heuristic(problem, model, target_share=ts, minimize=minimize, time_limit_s=tl)
+    heur = solve_cover_heuristic(problem, model, target_share=ts, minimize=minimize, time_limit_s=min(10.0, tl))
+    res = solve_cover_exact(problem, model, target_share=ts, minimize=minimize,
+                            time_limit_s=_left(time_limit_s, heur), mip_gap=mip_gap, start=heur)
+    return _best_of(res, heur, maximise=False)
 
 
-def _best_of(exact: SitingResult, heur: SitingResult) -> SitingResult:
-    """The better solution of two MCLP results, with the tighter of their upper bounds."""
+def _equity(problem: SitingProblem, model: str, *, p, budget, target_share, min_group_share, minimize, use_heur,
+            time_limit_s, mip_gap) -> SitingResult:
+    """MCLP / partial cover with per-group minimum shares: repaired heuristic, then the MILP from it."""
+    tl = 10.0 if time_limit_s is None else time_limit_s
+    heur = solve_equity_heuristic(problem, model, p=p, budget=budget, target_share=target_share,
+                                  min_group_share=min_group_share, minimize=minimize,
+                                  time_limit_s=tl if use_heur else min(10.0, tl))
+    if use_heur:
+        return heur
+    ts = target_share if model == "partial" else None
+    res = solve_cover_exact(problem, model, p=p, budget=budget, target_share=ts, min_group_share=min_group_share,
+                            minimize=minimize, time_limit_s=_left(time_limit_s, heur), mip_gap=mip_gap,
+                            start=None if heur.status == "not_found" else heur)
+    return _best_of(res, heur, maximise=model == "mclp") if heur.status != "not_found" else res
+
+
+def _mclp(problem: SitingProblem, *, p, budget, use_heur, time_limit_s, mip_gap) -> SitingResult:
+    """Plain MCLP: the heuristic first on big instances, the MILP, the best of both."""
+    tl = 10.0 if time_limit_s is None else time_limit_s
+    if use_heur:
+        return solve_mclp_heuristic(problem, p=p, budget=budget, time_limit_s=tl)
+    heur = None
+    remaining = time_limit_s
+    if problem.options.times.nnz > HEURISTIC_FIRST_PAIRS:
+        # On big instances HiGHS may not even finish the root LP in the time limit, while the
+        # greedy + swap solution with its Lagrangian bound is often already within mip_gap.
+        heur = solve_mclp_heuristic(problem, p=p, budget=budget, time_limit_s=min(tl, max(1.0, tl / 4)))
+        if heur.gap <= mip_gap:
+            return heur
+        remaining = _left(time_limit_s, heur)
+    res = solve_cover_exact(problem, "mclp", p=p, budget=budget, time_limit_s=remaining, mip_gap=mip_gap)
+    if res.status != "optimal" and res.gap > max(mip_gap, 1e-9):
+        # HiGHS ran out of time: the heuristic's solution and Lagrangian bound may both be
+        # better; keep the best of each.
+        heur = heur or solve_mclp_heuristic(problem, p=p, budget=budget, time_limit_s=tl)
+        return _best_of(res, heur)
+    return res
+
+
+def _left(time_limit_s: float | None, used: SitingResult) -> float | None:
+    """Time left for the exact solve after a heuristic run (at least one second)."""
+    return None if time_limit_s is None else max(1.0, time_limit_s - used.solve_time_s)
+
+
+def _capacitated_exact(problem: SitingProblem, model: str, *, p, budget, single_source, time_limit_s,
+                       mip_gap) -> SitingResult:
+    """The assignment MILP warm-started from the capacitated heuristic; the uncapacitated
+    heuristic bound joins HiGHS' bound."""
+    import time
+
+    t0 = time.perf_counter()
+    tl = 120.0 if time_limit_s is None else time_limit_s
+    _, start, unc_bound = capacitated_start(problem, model, p=p, budget=budget, single_source=single_source,
+                                            time_limit_s=min(10.0, tl))
+    left = None if time_limit_s is None else max(1.0, time_limit_s - (time.perf_counter() - t0))
+    res = solve_assignment_exact(problem, model, p=p, budget=budget, capacitated=True, single_source=single_source,
+                                 time_limit_s=left, mip_gap=mip_gap, start=None if start is None else start.x,
+                                 other_bound=unc_bound)
+    res.solve_time_s = time.perf_counter() - t0
+    return res
+
+
+def _best_of(exact: SitingResult, heur: SitingResult, maximise: bool = True) -> SitingResult:
+    """The better solution of an exact and a heuristic result, with the tighter of their bounds.
+
+    Status stays "optimal" only when the gap is closed, and "time_limit" when the exact
+    solver stopped at its limit without closing it.
+    """
     import dataclasses
 
-    best = heur if heur.objective > exact.objective else exact
-    bound = min(exact.bound, heur.bound)
-    gap = abs(best.objective - bound) / max(abs(best.objective), 1e-9)
-    status = "optimal" if gap < 1e-9 else "feasible"
+    def better(a, b):
+        if not np.isfinite(b.objective):
+            return True
+        if not np.isfinite(a.objective):
+            return False
+        return a.objective >= b.objective if maximise else a.objective <= b.objective
+
+    best = exact if better(exact, heur) else heur
+    bounds = [b for b in (exact.bound, heur.bound) if np.isfinite(b)]
+    bound = (min(bounds) if maximise else max(bounds)) if bounds else float("nan")
+    if best is heur and heur.status == "optimal" or best is exact and exact.status == "optimal":
+        return dataclasses.replace(best, solve_time_s=exact.solve_time_s + heur.solve_time_s)
+    gap = abs(best.objective - bound) / max(abs(best.objective), 1e-9) if np.isfinite(bound) else float("inf")
+    status = "optimal" if gap < 1e-9 else ("time_limit" if exact.status == "time_limit" else "feasible")
     note = (f"exact solver stopped ({exact.status}, objective {exact.objective:.6g}, bound {exact.bound:.6g}); "
             f"heuristic objective {heur.objective:.6g}, Lagrangian bound {heur.bound:.6g}")
     return dataclasses.replace(best, method="exact+heuristic", status=status, bound=bound, gap=gap,

@@ -10,6 +10,7 @@ sets (:func:`~eldercare_coverage.siting.problem.aggregate_columns`), which keeps
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from dataclasses import dataclass
@@ -19,7 +20,9 @@ import scipy.sparse as sp
 from scipy.optimize import Bounds, LinearConstraint, milp
 
 from .problem import SitingProblem, aggregate_columns, one_per_site_rows
-from .result import SitingResult, build_result
+
+logger = logging.getLogger(__name__)
+from .result import SitingResult, build_result, selected_options
 
 #: Above this many constraint-matrix entries HiGHS runs without presolve (see _run_highspy).
 PRESOLVE_MAX_NNZ = 1_500_000
@@ -36,7 +39,8 @@ class MilpOutcome:
 
 
 def run_milp(c, integrality, lb, ub, rows: list[tuple[sp.spmatrix, np.ndarray, np.ndarray]],
-             time_limit_s: float | None, mip_gap: float, start: np.ndarray | None = None) -> MilpOutcome:
+             time_limit_s: float | None, mip_gap: float, start: np.ndarray | None = None,
+             presolve: bool = True, highs_options: dict | None = None) -> MilpOutcome:
     """Minimise ``c @ x`` over row blocks ``(A, lower, upper)`` with HiGHS; reports a dual bound.
 
     Uses ``highspy`` when installed (it accepts ``start``, a feasible solution such as the
@@ -55,7 +59,8 @@ def run_milp(c, integrality, lb, ub, rows: list[tuple[sp.spmatrix, np.ndarray, n
     except ImportError:  # pragma: no cover - highspy is optional
         highspy = None
     if highspy is not None:
-        return _run_highspy(highspy, c, integrality, lb, ub, A, lo, hi, time_limit_s, mip_gap, start)
+        return _run_highspy(highspy, c, integrality, lb, ub, A, lo, hi, time_limit_s, mip_gap, start, presolve,
+                            highs_options)
     options = {"disp": False, "mip_rel_gap": float(mip_gap)}
     if time_limit_s is not None and np.isfinite(time_limit_s):
         options["time_limit"] = max(float(time_limit_s), 0.01)
@@ -89,11 +94,14 @@ def new_highs(highspy):
     return h
 
 
-def _run_highspy(highspy, c, integrality, lb, ub, A, lo, hi, time_limit_s, mip_gap, start) -> MilpOutcome:
+def _run_highspy(highspy, c, integrality, lb, ub, A, lo, hi, time_limit_s, mip_gap, start,
+                 presolve: bool = True, highs_options: dict | None = None) -> MilpOutcome:
     A = A.tocsc()
     h = new_highs(highspy)
+    for k, v in (highs_options or {}).items():
+        h.setOptionValue(k, v)
     h.setOptionValue("mip_rel_gap", float(mip_gap))
-    if A.nnz > PRESOLVE_MAX_NNZ:
+    if A.nnz > PRESOLVE_MAX_NNZ or not presolve:
         # HiGHS presolve does not check the time limit; on multi-million-entry coverage models
         # it ran for minutes past it. Without it the limit holds.
         h.setOptionValue("presolve", "off")
@@ -142,7 +150,24 @@ def _run_highspy(highspy, c, integrality, lb, ub, A, lo, hi, time_limit_s, mip_g
         bound = fun if status == "optimal" else float("nan")
     if status == "optimal" and x is not None and not is_int.any():
         bound = fun
+    if start is not None and x is not None and not _consistent(c, A, lo, hi, lb, ub, x, fun):
+        # HiGHS 1.16 with a start and presolve on has returned "optimal" with an objective and
+        # bound that the returned solution does not have (and that no solution has: Swain,
+        # LSCP at 15, claimed 4 where brute force needs 5). Distrust the run; solve again cold.
+        logger.info("HiGHS returned an inconsistent solution after a warm start; solving again without it")
+        left = None if time_limit_s is None else max(float(time_limit_s) - h.getRunTime(), 0.01)
+        return _run_highspy(highspy, c, integrality, lb, ub, A, lo, hi, left, mip_gap, None, presolve, highs_options)
     return MilpOutcome(status, x, fun, bound)
+
+
+def _consistent(c, A, lo, hi, lb, ub, x, fun, tol: float = 1e-6) -> bool:
+    """The solution has the reported objective and satisfies bounds and rows (within tol)."""
+    if abs(float(c @ x) - fun) > tol * max(1.0, abs(fun)):
+        return False
+    if np.any(x < lb - tol) or np.any(x > ub + tol):
+        return False
+    v = A @ x
+    return not (np.any(v < lo - tol * np.maximum(1.0, np.abs(lo))) or np.any(v > hi + tol * np.maximum(1.0, np.abs(hi))))
 
 
 # ---------------------------------------------------------------------- coverage models
@@ -200,6 +225,17 @@ def cover_data(problem: SitingProblem, with_groups: bool) -> CoverData:
     )
 
 
+def group_need(cd: CoverData, min_group_share: float, notes: list[str]) -> np.ndarray:
+    """Weight each group must gain from new sites, clipped to what new sites can reach."""
+    need = min_group_share * cd.group_total - cd.group_before
+    reach = cd.group_coverable - cd.group_before
+    short = need > reach + 1e-9
+    if short.any():
+        notes.append("minimum share unreachable in " + ", ".join(cd.group_names[short].astype(str))
+                     + "; those groups are asked for everything reachable.")
+    return np.maximum(np.minimum(need, reach), 0.0)
+
+
 def _target_rows(cd: CoverData, nx: int, target_share: float | None, min_group_share: float,
                  notes: list[str]):
     """Rows forcing total (partial) and per-group (equity) covered weight; clipped to what is reachable."""
@@ -215,13 +251,7 @@ def _target_rows(cd: CoverData, nx: int, target_share: float | None, min_group_s
         row = sp.hstack([sp.csr_matrix((1, nx)), sp.csr_matrix(cd.w.reshape(1, -1))], format="csr")
         rows.append((row, np.array([need - 1e-9 * max(1.0, need)]), np.array([np.inf])))
     if min_group_share > 0 and cd.group is not None:
-        need = min_group_share * cd.group_total - cd.group_before
-        reach = cd.group_coverable - cd.group_before
-        short = need > reach + 1e-9
-        if short.any():
-            notes.append("minimum share unreachable in " + ", ".join(cd.group_names[short].astype(str))
-                         + "; those groups are asked for everything reachable.")
-        need = np.minimum(need, reach)
+        need = group_need(cd, min_group_share, notes)
         active = need > 1e-12
         gidx = np.nonzero(active)[0]
         if len(gidx):
@@ -238,11 +268,12 @@ def _target_rows(cd: CoverData, nx: int, target_share: float | None, min_group_s
 def solve_cover_exact(problem: SitingProblem, model: str, *, p: int | None = None, budget: float | None = None,
                       target_share: float | None = None, min_group_share: float = 0.0,
                       minimize: str = "auto", time_limit_s: float | None = 120.0,
-                      mip_gap: float = 0.0) -> SitingResult:
+                      mip_gap: float = 0.0, start: SitingResult | None = None) -> SitingResult:
     """LSCP, partial cover or MCLP (with p and/or budget), optional equity rows, solved exactly.
 
     ``minimize`` ("auto", "count", "cost") chooses the LSCP / partial objective; "auto" uses
-    costs when the user gave them (or tiers carry them).
+    costs when the user gave them (or tiers carry them). ``start`` (a feasible result, e.g.
+    the heuristic's) is HiGHS' first incumbent.
     """
     t0 = time.perf_counter()
     notes: list[str] = []
@@ -266,7 +297,8 @@ def solve_cover_exact(problem: SitingProblem, model: str, *, p: int | None = Non
         rows.append((cd.A.T.tocsr(), np.ones(m), np.full(m, np.inf)))
         if min_group_share > 0:
             notes.append("equity rows are implied by the LSCP (it covers every reachable point).")
-        out = run_milp(weight_c, np.ones(nx), np.zeros(nx), np.ones(nx), rows, time_limit_s, mip_gap)
+        out = run_milp(weight_c, np.ones(nx), np.zeros(nx), np.ones(nx), rows, time_limit_s, mip_gap,
+                       None if start is None else _start_x(problem, cd, start))
         x = out.x
         obj, bound = out.fun, out.bound
     else:
@@ -286,16 +318,18 @@ def solve_cover_exact(problem: SitingProblem, model: str, *, p: int | None = Non
         else:
             rows += _target_rows(cd, nx, target_share if target_share is not None else 1.0, min_group_share, notes)
         integ = np.concatenate([np.ones(nx), np.zeros(m)])
-        start = None
-        if model == "mclp" and not min_group_share:
+        x0 = None if start is None else _start_x(problem, cd, start)
+        if x0 is not None:
+            x0 = np.concatenate([x0, np.minimum(cd.A.T @ x0, 1.0)])
+        elif model == "mclp" and not min_group_share:
             # A greedy + swap solution hands HiGHS a good incumbent before the first node.
             from .heuristic import greedy_mclp, interchange
 
             ch = interchange(cd, greedy_mclp(cd, p, budget), p, budget, time_budget_s=2.0)
             xs = np.zeros(nx)
             xs[ch] = 1.0
-            start = np.concatenate([xs, (cd.A.T @ xs > 0).astype(float)])
-        out = run_milp(c, integ, np.zeros(nx + m), np.ones(nx + m), rows, time_limit_s, mip_gap, start)
+            x0 = np.concatenate([xs, (cd.A.T @ xs > 0).astype(float)])
+        out = run_milp(c, integ, np.zeros(nx + m), np.ones(nx + m), rows, time_limit_s, mip_gap, x0)
         x = None if out.x is None else out.x[:nx]
         if model == "mclp":
             obj, bound = cd.w_before - out.fun, cd.w_before - out.bound
@@ -306,6 +340,11 @@ def solve_cover_exact(problem: SitingProblem, model: str, *, p: int | None = Non
         obj = float("nan")
     return build_result(problem, model, "exact", out.status, chosen, obj, bound,
                         time.perf_counter() - t0, params, " ".join(notes))
+
+
+def _start_x(problem: SitingProblem, cd: CoverData, start: SitingResult) -> np.ndarray:
+    """0/1 vector over ``cd.options`` of a result's selected options."""
+    return np.isin(cd.options, selected_options(problem, start)).astype(float)
 
 
 def trivial_cover_result(problem: SitingProblem, model: str, cd: CoverData, method: str, t0: float,
@@ -332,19 +371,41 @@ def _pad(A: sp.spmatrix, ncols: int) -> sp.csr_matrix:
 
 
 # ---------------------------------------------------------------------- assignment models
-def solve_assignment_exact(problem: SitingProblem, model: str, *, p: int | None = None,
-                           budget: float | None = None, capacitated: bool = False,
-                           single_source: bool = False, unserved_penalty_min: float | None = None,
-                           time_limit_s: float | None = 120.0, mip_gap: float = 0.0) -> SitingResult:
-    """p-median (``model="pmedian"``) or capacitated coverage (``model="mclp"`` with capacities).
+@dataclass
+class AssignModel:
+    """The textbook assignment MILP: x_o open, y_k share of pair k, u_j unserved (p-median)."""
+
+    c: np.ndarray
+    integ: np.ndarray
+    lb: np.ndarray
+    ub: np.ndarray
+    rows: list
+    k_opt: np.ndarray
+    k_dem: np.ndarray
+    k_t: np.ndarray
+    nx: int
+    nk: int
+    dem: np.ndarray
+    notes: list
+    p_row: int | None = None  # index in rows of the p limit
+
+
+def assignment_model(problem: SitingProblem, model: str, *, p: int | None, budget: float | None,
+                     capacitated: bool, single_source: bool,
+                     unserved_penalty_min: float | None = None, exact_p: bool = True) -> AssignModel:
+    """Build p-median (``model="pmedian"``) or capacitated-coverage rows from the stored pairs.
 
     Variables: ``x_o`` open option (existing fixed to 1), ``y_k`` share of demand point j_k
     assigned to option o_k for every stored pair k (only pairs within the limit), and for the
     p-median on an incomplete matrix ``u_j`` unserved share at ``unserved_penalty_min`` minutes
     (default: twice the largest stored time) so the model stays feasible.
-    p-median: min Σ w_j t_k y_k; coverage: max Σ w_j y_k. Capacity: Σ size_j y_k ≤ cap_o x_o.
+    p-median: min Σ w_j t_k y_k with exactly p new sites (an extra site never costs anything,
+    so "= p" loses no optimum and keeps incumbents from opening fewer); coverage: max Σ w_j y_k
+    with at most p (``exact_p=False``: at most p for the p-median too, the textbook form the
+    benchmark compares with). Capacity: Σ size_j y_k ≤ cap_o x_o.
     """
-    t0 = time.perf_counter()
+    if not p and not budget:
+        raise ValueError(f"{model} needs p (number of new sites) or a budget.")
     o = problem.options
     w = problem.weights
     size = problem.size
@@ -358,11 +419,11 @@ def solve_assignment_exact(problem: SitingProblem, model: str, *, p: int | None 
     median = model == "pmedian"
     need_u = median and np.any(np.bincount(k_dem, minlength=n_dem)[dem] < nx)
     nu = len(dem) if need_u else 0
+    pen = 0.0
     if need_u:
         pen = unserved_penalty_min if unserved_penalty_min is not None else 2.0 * float(k_t.max(initial=0))
         notes.append(f"demand out of reach of every open site counts {pen:g} minutes.")
     nvar = nx + nk + nu
-    # Objective.
     if median:
         c = np.concatenate([np.zeros(nx), w[k_dem] * k_t, (w[dem] * pen) if nu else np.zeros(0)])
     else:
@@ -392,14 +453,16 @@ def solve_assignment_exact(problem: SitingProblem, model: str, *, p: int | None 
                                 np.concatenate([nx + kk, fo]))), shape=(len(fo), nvar))
             rows.append((C, np.full(len(fo), -np.inf), np.zeros(len(fo))))
     new = ~o.fixed
+    p_row = None
     if p:
+        p_row = len(rows)
+        n_sites_new = len(np.unique(o.site[new]))
+        exact_p = exact_p and median and not budget and p <= n_sites_new
         rows.append((sp.csr_matrix(np.concatenate([new.astype(float), np.zeros(nk + nu)]).reshape(1, -1)),
-                     np.array([-np.inf]), np.array([float(p)])))
+                     np.array([float(p) if exact_p else -np.inf]), np.array([float(p)])))
     if budget:
         rows.append((sp.csr_matrix(np.concatenate([o.cost * new, np.zeros(nk + nu)]).reshape(1, -1)),
                      np.array([-np.inf]), np.array([float(budget)])))
-    if not p and not budget:
-        raise ValueError(f"{model} needs p (number of new sites) or a budget.")
     opr = one_per_site_rows(o.site)
     if opr.shape[0]:
         rows.append((_pad(opr, nvar), np.full(opr.shape[0], -np.inf), np.ones(opr.shape[0])))
@@ -410,124 +473,379 @@ def solve_assignment_exact(problem: SitingProblem, model: str, *, p: int | None 
     integ[:nx] = 1
     if single_source:
         integ[nx:nx + nk] = 1
-    out = run_milp(c, integ, lb, ub, rows, time_limit_s, mip_gap)
+    return AssignModel(c, integ, lb, ub, rows, k_opt, k_dem, k_t, nx, nk, dem, notes, p_row)
+
+
+def run_assignment(problem: SitingProblem, model: str, *, p: int | None, budget: float | None,
+                   capacitated: bool, single_source: bool, time_limit_s: float | None, mip_gap: float,
+                   unserved_penalty_min: float | None = None, open_only: np.ndarray | None = None,
+                   start: np.ndarray | None = None) -> tuple[AssignModel, MilpOutcome]:
+    """Solve :func:`assignment_model`; ``open_only`` (bool per option) restricts the sites
+    (the heuristic fixes them and only assigns); ``start`` is a full warm-start vector, and
+    the outcome is never worse than it."""
+    m = assignment_model(problem, model, p=p, budget=budget, capacitated=capacitated,
+                         single_source=single_source, unserved_penalty_min=unserved_penalty_min)
+    lb, ub = m.lb.copy(), m.ub.copy()
+    if open_only is not None:
+        ub[:m.nx] = np.asarray(open_only, float)
+        if m.p_row is not None:
+            # "Exactly p" holds only as far as the given sites allow.
+            A, lo, hi = m.rows[m.p_row]
+            n_given = float((np.asarray(open_only, bool) & ~problem.options.fixed).sum())
+            m.rows[m.p_row] = (A, np.minimum(lo, n_given), hi)
+    m.lb, m.ub = lb, ub
+    out = run_milp(m.c, m.integ, lb, ub, m.rows, time_limit_s, mip_gap, start)
+    if start is not None and _feasible(m, start) and (out.x is None or m.c @ start < out.fun - 1e-9):
+        # HiGHS dropped (or did not improve on) the warm start: never return worse than it.
+        out = MilpOutcome("time_limit" if out.x is None else out.status, np.asarray(start, float),
+                          float(m.c @ start), out.bound)
+    return m, out
+
+
+def solve_assignment_exact(problem: SitingProblem, model: str, *, p: int | None = None,
+                           budget: float | None = None, capacitated: bool = False,
+                           single_source: bool = False, unserved_penalty_min: float | None = None,
+                           time_limit_s: float | None = 120.0, mip_gap: float = 0.0,
+                           start: np.ndarray | None = None, method: str = "exact",
+                           other_bound: float | None = None) -> SitingResult:
+    """p-median or capacitated coverage by the assignment MILP (:func:`assignment_model`).
+
+    ``start`` warm-starts HiGHS; ``other_bound`` (e.g. a Lagrangian bound, in the model's own
+    sense) tightens the reported bound when HiGHS' is weaker.
+    """
+    t0 = time.perf_counter()
+    m, out = run_assignment(problem, model, p=p, budget=budget, capacitated=capacitated,
+                            single_source=single_source, time_limit_s=time_limit_s, mip_gap=mip_gap,
+                            unserved_penalty_min=unserved_penalty_min, start=start)
+    median = model == "pmedian"
+    sign = 1.0 if median else -1.0
+    bound = sign * out.bound
+    if other_bound is not None and np.isfinite(other_bound):
+        bound = max(bound, other_bound) if median else min(bound, other_bound) if np.isfinite(bound) else other_bound
     params = {"p": p, "budget": budget, "capacitated": capacitated, "single_source": single_source,
-              "time_limit_s": time_limit_s, "mip_gap": mip_gap, "n_options": int(nx), "n_pairs": int(nk)}
+              "time_limit_s": time_limit_s, "mip_gap": mip_gap, "n_options": int(m.nx), "n_pairs": int(m.nk)}
+    name = "capacitated_" + model if capacitated else model
     if out.x is None:
-        return build_result(problem, model, "exact", out.status, np.zeros(0, int), float("nan"),
-                            out.bound if median else -out.bound, time.perf_counter() - t0, params,
-                            " ".join(notes))
-    x = out.x[:nx] > 0.5
-    y = out.x[nx:nx + nk]
+        return build_result(problem, name, method, out.status, np.zeros(0, int), float("nan"),
+                            bound, time.perf_counter() - t0, params, " ".join(m.notes))
+    obj = sign * out.fun
+    gap = abs(obj - bound) / max(abs(obj), 1e-9) if np.isfinite(bound) else np.inf
+    status = "optimal" if out.status == "optimal" or gap <= 1e-9 else out.status
+    return assignment_result(problem, name, method, out, m, time.perf_counter() - t0, params, status, bound)
+
+
+def _feasible(m: AssignModel, x: np.ndarray, tol: float = 1e-6) -> bool:
+    x = np.asarray(x, float)
+    if np.any(x < m.lb - tol) or np.any(x > m.ub + tol):
+        return False
+    for A, lo, hi in m.rows:
+        v = A @ x
+        if np.any(v < lo - tol * np.maximum(1, np.abs(lo))) or np.any(v > hi + tol * np.maximum(1, np.abs(hi))):
+            return False
+    return True
+
+
+def assignment_result(problem: SitingProblem, name: str, method: str, out: MilpOutcome, m: AssignModel,
+                      elapsed: float, params: dict, status: str | None = None,
+                      bound: float | None = None) -> SitingResult:
+    """A :class:`SitingResult` from an assignment-model solution vector."""
+    o = problem.options
+    w = problem.weights
+    n_dem = problem.n_demand
+    median = name.endswith("pmedian")
+    x = out.x[:m.nx] > 0.5
+    y = out.x[m.nx:m.nx + m.nk]
+    k_dem, k_opt = m.k_dem, m.k_opt
     # Each point goes to the option carrying most of its demand; served share = Σ y.
     order = np.lexsort((-y, k_dem))
-    first = np.ones(nk, bool)
+    first = np.ones(m.nk, bool)
     first[1:] = k_dem[order][1:] != k_dem[order][:-1]
     a_opt = np.full(n_dem, -1)
     sel = order[first]
     a_opt[k_dem[sel]] = np.where(y[sel] > 1e-9, k_opt[sel], -1)
     served = np.minimum(np.bincount(k_dem, weights=y, minlength=n_dem), 1.0)
-    obj, bound = (out.fun, out.bound) if median else (-out.fun, -out.bound)
-    return build_result(problem, "capacitated_" + model if capacitated else model, "exact", out.status,
-                        np.nonzero(x)[0], obj, bound, time.perf_counter() - t0, params, " ".join(notes),
-                        assignment_options=a_opt, served_share=served,
+    obj, bnd = (out.fun, out.bound) if median else (-out.fun, -out.bound)
+    if bound is not None:
+        bnd = bound
+    return build_result(problem, name, method, status or out.status, np.nonzero(x)[0], obj, bnd, elapsed,
+                        params, " ".join(m.notes), assignment_options=a_opt, served_share=served,
                         site_load=np.bincount(o.site[k_opt], weights=w[k_dem] * y, minlength=problem.n_sites))
 
 
 # ---------------------------------------------------------------------- p-center
-def min_cover_count(problem: SitingProblem, radius: float, time_limit_s: float | None):
-    """Fewest new options so every positive-weight point is within ``radius`` minutes of an open site.
+def min_cover_count(A: sp.csr_matrix, site: np.ndarray, p: int, time_limit_s: float | None,
+                    start: np.ndarray | None = None):
+    """Fewest options (rows of the 0/1 matrix ``A``) covering every column, one per site.
 
-    Returns ``(status, count, bound, chosen_options)``; status "infeasible" when some point is
-    beyond ``radius`` of every site.
+    ``start`` (option indices of any cover, e.g. the greedy one) is HiGHS' first incumbent.
+    Returns ``(status, count, bound, chosen_options)``.
     """
-    o = problem.options
-    T = o.times
-    within = T.copy()
-    within.data = (within.data <= radius).astype(float)
-    within.eliminate_zeros()  # drops pairs beyond the radius (data already 0/1)
-    need = problem.weights > 0
-    cov_fixed = np.asarray(within[o.fixed].sum(axis=0)).ravel() > 0
-    new = np.nonzero(~o.fixed)[0]
-    An = within[new]
-    cnt = np.asarray(An.sum(axis=0)).ravel()
-    todo = need & ~cov_fixed
-    if np.any(todo & (cnt == 0)):
-        return "infeasible", math.inf, math.inf, None
-    cols = np.nonzero(todo)[0]
-    if len(cols) == 0:
+    nx, m = A.shape
+    if m == 0:
         return "optimal", 0, 0.0, np.zeros(0, int)
-    A, _, _ = aggregate_columns(An[:, cols], np.ones(len(cols)))
-    nx = len(new)
-    rows = [(A.T.tocsr(), np.ones(A.shape[1]), np.full(A.shape[1], np.inf))]
-    opr = one_per_site_rows(o.site[new])
+    rows = [(A.T.tocsr(), np.ones(m), np.full(m, np.inf))]
+    opr = one_per_site_rows(site)
     if opr.shape[0]:
         rows.append((opr, np.full(opr.shape[0], -np.inf), np.ones(opr.shape[0])))
-    out = run_milp(np.ones(nx), np.ones(nx), np.zeros(nx), np.ones(nx), rows, time_limit_s, 0.0)
+    x0 = None
+    if start is not None:
+        x0 = np.zeros(nx)
+        x0[start] = 1.0
+    out = run_milp(np.ones(nx), np.ones(nx), np.zeros(nx), np.ones(nx), rows, time_limit_s, 0.0, x0,
+                   highs_options={"mip_heuristic_run_feasibility_jump": False})
     if out.x is None:
         return out.status, math.inf, out.bound, None
-    return out.status, int(round(out.fun)), out.bound, new[out.x > 0.5]
+    return out.status, int(round(out.fun)), out.bound, np.nonzero(out.x > 0.5)[0]
 
 
-def solve_pcenter_exact(problem: SitingProblem, p: int, *, time_limit_s: float | None = 120.0) -> SitingResult:
+def solve_pcenter_exact(problem: SitingProblem, p: int, *, time_limit_s: float | None = 120.0,
+                        heuristic_only: bool = False) -> SitingResult:
     """Vertex p-center: least worst travel time over positive-weight, reachable demand.
 
-    Binary search over the distinct stored times; each step asks a set-covering MILP whether
-    ``p`` new sites (plus the existing ones) reach every point within that radius. The
-    objective is unweighted (the worst point counts whatever its weight).
+    Bisection over the distinct stored times, bracketed by :func:`center.bracket` (greedy
+    cover above, LP cover bound below); inside the bracket a set-covering MILP, warm-started
+    from the greedy cover, decides each radius. The objective is unweighted (the worst point
+    counts whatever its weight). ``heuristic_only`` stops after the bracket.
     """
+    from .center import _cover_at, bracket, center_data, greedy_cover
+    from .median import greedy_add, median_data
+
     t0 = time.perf_counter()
-    o = problem.options
-    T = o.times.tocsc()
-    need = (problem.weights > 0) & problem.coverable
+    cd = center_data(problem)
+    method = "heuristic" if heuristic_only else "exact"
     notes = []
     if np.any((problem.weights > 0) & ~problem.coverable):
         notes.append("points beyond every site's limit are left out of the p-center objective.")
-    mins = np.full(problem.n_demand, np.inf)
-    has = np.diff(T.indptr) > 0
-    mins[has] = np.minimum.reduceat(T.data, T.indptr[:-1][has]) if T.nnz else np.inf
-    lower = float(mins[need].max(initial=0.0))
-    values = np.unique(o.times.data)
-    values = values[values >= lower]
-    sub = _restrict_weights(problem, need)
-    if not need.any() or len(values) == 0:
-        return build_result(problem, "pcenter", "exact", "optimal", np.zeros(0, int), 0.0, 0.0,
-                            time.perf_counter() - t0, {"p": p},
+    params = {"p": p, "time_limit_s": time_limit_s}
+    if not cd.need.any() or len(cd.values) == 0:
+        return build_result(problem, "pcenter", method, "optimal", np.zeros(0, int), 0.0, 0.0,
+                            time.perf_counter() - t0, params,
                             "no demand point is within reach of any site: nothing to centre on.")
-    lo, hi = 0, len(values) - 1
-    best = None
+    tl = math.inf if time_limit_s is None else float(time_limit_s)
+    lo, hi, best = bracket(problem, cd, p, t0 + (0.5 * tl if not heuristic_only else tl))
+    site = problem.options.site[cd.new]
     status = "optimal"
-
-    def deadline():
-        return None if time_limit_s is None else max(time_limit_s - (time.perf_counter() - t0), 0.01)
-
-    st, cnt, bnd, ch = min_cover_count(sub, values[hi], deadline())
-    if ch is None or cnt > p:
-        return build_result(problem, "pcenter", "exact", "infeasible", np.zeros(0, int), float("nan"),
-                            float("nan"), time.perf_counter() - t0, {"p": p},
-                            f"{p} new sites cannot reach every point within the limit"
-                            + (f"; at least {cnt} are needed." if np.isfinite(cnt) else "."))
-    best = ch
-    while lo < hi:
+    if hi is None:
+        # The greedy cover needs more than p even at the largest radius: ask the MILP there.
+        A = _cover_at(problem, cd, cd.values[-1])
+        st, cnt, _, ch = (min_cover_count(A, site, p, max(tl - (time.perf_counter() - t0), 0.01))
+                          if A is not None and not heuristic_only else ("infeasible", math.inf, math.inf, None))
+        if ch is None or cnt > p:
+            proven = A is None or st == "optimal"
+            return build_result(problem, "pcenter", method, "infeasible" if proven else "time_limit",
+                                np.zeros(0, int), float("nan"), float("nan"), time.perf_counter() - t0, params,
+                                f"{p} new sites cannot reach every point within the limit"
+                                + (f"; at least {cnt} are needed." if np.isfinite(cnt) and proven else "."))
+        hi, best = len(cd.values) - 1, cd.new[ch]
+    while lo < hi and not heuristic_only:
+        left = tl - (time.perf_counter() - t0)
+        if left <= 0.01:
+            status = "time_limit"
+            break
         mid = (lo + hi) // 2
-        st, cnt, bnd, ch = min_cover_count(sub, values[mid], deadline())
-        if ch is not None and cnt <= p:
-            hi, best = mid, ch
-        else:
-            if st not in ("optimal", "infeasible") and not (np.isfinite(bnd) and math.ceil(bnd - 1e-6) > p):
-                status = "time_limit"  # not proven: the bound below may be loose
+        A = _cover_at(problem, cd, cd.values[mid])
+        if A is None:
             lo = mid + 1
-    res = build_result(problem, "pcenter", "exact", status, best, float(values[hi]), float(values[lo]),
-                       time.perf_counter() - t0, {"p": p, "time_limit_s": time_limit_s}, " ".join(notes))
+            continue
+        g = greedy_cover(A, site)
+        if g is not None and len(g) <= p:
+            hi, best = mid, cd.new[g]
+            continue
+        st, cnt, bnd, ch = min_cover_count(A, site, p, left, g)
+        if ch is not None and cnt <= p:
+            hi, best = mid, cd.new[ch]
+        elif st in ("optimal", "infeasible") or (np.isfinite(bnd) and math.ceil(bnd - 1e-6) > p):
+            lo = mid + 1
+        else:
+            status = "time_limit"  # radius mid undecided: the bound stays below it
+            break
+    if lo < hi:
+        status = "time_limit" if not heuristic_only else "feasible"
+    # Fill to p with the sites that lower total travel most: the worst time cannot grow.
+    md = median_data(problem)
+    x = md.fixed.copy()
+    x[best] = True
+    x = greedy_add(md, x, p, None)
+    res = build_result(problem, "pcenter", method, status, np.nonzero(x & ~md.fixed)[0],
+                       float(cd.values[hi]), float(cd.values[lo]), time.perf_counter() - t0, params, " ".join(notes))
     # The worst assigned time over the demand that counts is the objective actually achieved.
-    res.objective = float(np.nanmax(np.where(need, res.assigned_time, np.nan)))
+    res.objective = float(np.nanmax(np.where(cd.need, res.assigned_time, np.nan)))
+    res.gap = (res.objective - res.bound) / max(abs(res.objective), 1e-9)
+    if res.gap <= 1e-12:
+        res.gap, res.status = 0.0, "optimal"
     return res
 
 
-def _restrict_weights(problem: SitingProblem, need: np.ndarray) -> SitingProblem:
-    """A shallow copy whose weights are zero outside ``need`` (options are shared)."""
-    import copy
+# ---------------------------------------------------------------------- p-median (radius formulation)
+def solve_pmedian_exact(problem: SitingProblem, *, p: int | None = None, budget: float | None = None,
+                        time_limit_s: float | None = 120.0, mip_gap: float = 0.0,
+                        heuristic_time_s: float | None = None) -> SitingResult:
+    """Uncapacitated p-median: heuristic warm start, Lagrangian fixing, then the radius MILP.
 
-    sub = copy.copy(problem)
-    sub.weights = np.where(need, 1.0, 0.0)
-    return sub
+    The MILP is the covering ("radius") formulation of Cornuéjols, Nemhauser & Wolsey (1980)
+    in the compact form of Elloumi (2010, "A tighter formulation of the p-median problem",
+    J. Comb. Optim. 19:69–83): per point j its distinct times D_j^1 < … < D_j^K, a continuous
+    z_j^k = "no open option within D_j^k", cost Σ_j w_j (D_j^1 + Σ_k (D_j^{k+1} − D_j^k) z_j^k),
+    rows z_j^1 + Σ_{t_ij = D_j^1} y_i ≥ 1 and z_j^k + Σ_{t_ij = D_j^k} y_i ≥ z_j^{k−1}. Each
+    stored pair appears once (the textbook model has a variable *and* a row per pair), the LP
+    bound is the same, and levels beyond an always-open option's time are dropped. Options the
+    Lagrangian reduced costs prove useless (or indispensable) for beating the heuristic are
+    removed (fixed open) first. The answer is the better of the heuristic and the MILP
+    incumbent, filled to ``p`` new sites; the bound is the better of the Lagrangian and MILP
+    bounds, so status and gap never claim more than was proven.
+    """
+    from .median import greedy_add, median_cost, median_data, pmedian_heuristic, round_bound
+
+    if not p and not budget:
+        raise ValueError("pmedian needs p (number of new sites) or a budget.")
+    t0 = time.perf_counter()
+    md = median_data(problem)
+    tl = 120.0 if time_limit_s is None else float(time_limit_s)
+    # The same heuristic run as method="heuristic" (10 s budget), so that the exact answer is
+    # never worse than what the heuristic alone would have returned.
+    h_time = heuristic_time_s if heuristic_time_s is not None else min(10.0, tl)
+    x_h, ub, lag = pmedian_heuristic(md, p, budget, h_time)
+    params = {"p": p, "budget": budget, "time_limit_s": time_limit_s, "mip_gap": mip_gap,
+              "n_options": int(md.n_opt), "n_pairs": int(len(md.R))}
+    notes = []
+    if md.need_pen:
+        notes.append(f"demand out of reach of every open site counts {md.pen:g} minutes.")
+    best_x, best_v, bound = x_h, ub, lag.bound
+    status = "optimal" if ub - bound <= max(mip_gap, 1e-9) * max(1.0, abs(ub)) else "feasible"
+    milp_note = "heuristic proven optimal by the Lagrangian bound"
+    if status != "optimal":
+        left = max(tl - (time.perf_counter() - t0), 0.5)
+        out, x_m, n_cols = _radius_milp(md, p, budget, lag.closed, lag.forced, x_h, left, mip_gap)
+        params["n_radius_columns"] = n_cols
+        params["n_closed_by_lagrangian"] = int(lag.closed.sum())
+        if x_m is not None:
+            x_m = greedy_add(md, x_m, p, budget)  # fill to p: an extra site never costs anything
+            v = median_cost(md, x_m)
+            if v < best_v:
+                best_x, best_v = x_m, v
+        # Options fixed by the Lagrangian are excluded only from solutions better than the
+        # heuristic, so the MILP bound holds for the full problem up to the heuristic value,
+        # and a reduced model without any solution proves the heuristic optimal.
+        if out.status == "infeasible":
+            bound = ub
+        elif np.isfinite(out.bound):
+            bound = max(bound, min(round_bound(md, out.bound), ub))
+        gap = (best_v - bound) / max(abs(best_v), 1e-9)
+        if gap <= 1e-9 or (out.status == "optimal" and gap <= mip_gap + 1e-9):
+            status = "optimal"
+        else:
+            status = "time_limit" if out.status == "time_limit" else "feasible"
+        milp_note = f"radius MILP: {out.status}"
+    chosen = np.nonzero(best_x & ~md.fixed)[0]
+    return build_result(problem, "pmedian", "exact", status, chosen, best_v, min(bound, best_v),
+                        time.perf_counter() - t0, params,
+                        " ".join(notes + [f"heuristic {ub:.6g}, Lagrangian bound {lag.bound:.6g}; {milp_note}."]))
+
+
+def _radius_levels(md, avail: np.ndarray, fixed_open: np.ndarray) -> dict:
+    """Per point the distinct times of available options below its cap (the nearest always-open
+    option, or the unserved level where some option does not reach it): runs of equal
+    (point, time) in the sorted pairs. A level followed by another (or by the cap) is active:
+    it gets a z variable and a row."""
+    n_pts = len(md.w)
+    # cap_j: time to the nearest always-open option, else the unserved level where some
+    # available option does not reach j, else none (inf).
+    cap = np.full(n_pts, np.inf)
+    fk = fixed_open[md.R]
+    np.minimum.at(cap, md.C[fk], md.D[fk])
+    reach = np.bincount(md.C[avail[md.R]], minlength=n_pts)
+    cap = np.where(reach < max(int(avail.sum()), 1), np.minimum(cap, md.pen), cap)
+    k = avail[md.R] & (md.D < cap[md.C])
+    r, c, d = md.R[k], md.C[k], md.D[k]
+    # Levels: runs of equal (point, time) in the sorted pairs.
+    new_lvl = np.ones(len(c), bool)
+    new_lvl[1:] = (c[1:] != c[:-1]) | (d[1:] != d[:-1])
+    lvl = np.cumsum(new_lvl) - 1
+    L_start = np.nonzero(new_lvl)[0]
+    L_pt, L_d = c[L_start], d[L_start]
+    nL = len(L_start)
+    last_of_pt = np.ones(nL, bool)
+    last_of_pt[:-1] = L_pt[:-1] != L_pt[1:]
+    first_of_pt = np.ones(nL, bool)
+    first_of_pt[1:] = L_pt[1:] != L_pt[:-1]
+    nxt_d = np.empty(nL)
+    nxt_d[:-1] = L_d[1:]
+    nxt_d[last_of_pt] = cap[L_pt[last_of_pt]]
+    active = np.isfinite(nxt_d)
+    return {"r": r, "lvl": lvl, "L_pt": L_pt, "L_d": L_d, "first_of_pt": first_of_pt, "nxt_d": nxt_d,
+            "active": active, "cap": cap}
+
+
+def _radius_milp(md, p, budget, closed, forced, start_open, time_limit_s, mip_gap):
+    """Build and solve Elloumi's radius formulation on the options left open by the fixing.
+
+    Returns ``(MilpOutcome, open-option mask or None, number of columns)``.
+    """
+    from .median import two_nearest
+
+    n_opt = md.n_opt
+    fixed_open = md.fixed | forced
+    # A forced option's site hosts no other option.
+    site_taken = np.zeros(md.site.max() + 1 if n_opt else 0, bool)
+    site_taken[md.site[forced]] = True
+    avail = ~md.fixed & ~forced & ~closed & ~site_taken[md.site]
+    if not avail.any():
+        # The fixing left one candidate solution: the forced options (HiGHS calls an empty model an error).
+        from .median import median_cost
+
+        v = median_cost(md, fixed_open)
+        return MilpOutcome("optimal", np.zeros(0), v, v), fixed_open, 0
+    lv = _radius_levels(md, avail, fixed_open)
+    r, lvl, L_pt, L_d, first_of_pt, nxt_d, active, cap = (lv[k] for k in (
+        "r", "lvl", "L_pt", "L_d", "first_of_pt", "nxt_d", "active", "cap"))
+    nL = len(L_pt)
+    pos = md.w > 0
+    zid = np.full(nL, -1)
+    zid[active] = np.arange(active.sum())
+    nz = int(active.sum())
+    y_opts = np.nonzero(avail)[0]
+    ycol = np.full(n_opt, -1)
+    ycol[y_opts] = np.arange(len(y_opts))
+    ny = len(y_opts)
+    # Constant: every point pays at least its first level (or its cap if no pair is left).
+    d_first = cap.copy()
+    d_first[L_pt[first_of_pt]] = L_d[first_of_pt]
+    const = float(md.w[pos] @ d_first[pos])
+    cz = md.w[L_pt[active]] * (nxt_d[active] - L_d[active])
+    c_obj = np.concatenate([np.zeros(ny), cz])
+    # Rows (one per active level): Σ y at that level + z_L − z_prev ≥ [first level].
+    pr = active[lvl]
+    rows_y = zid[lvl[pr]]
+    cols_y = ycol[r[pr]]
+    act = np.nonzero(active)[0]
+    prev_ok = act[~first_of_pt[act]]
+    A = sp.csr_matrix((np.concatenate([np.ones(len(rows_y)), np.ones(nz), -np.ones(len(prev_ok))]),
+                       (np.concatenate([rows_y, np.arange(nz), zid[prev_ok]]),
+                        np.concatenate([cols_y, ny + np.arange(nz), ny + zid[prev_ok - 1]]))),
+                      shape=(nz, ny + nz))
+    rows = [(A, np.where(first_of_pt[act], 1.0, 0.0), np.full(nz, np.inf))]
+    n_forced_new = int((forced & ~md.fixed).sum())
+    if p:
+        rows.append((sp.csr_matrix(np.concatenate([np.ones(ny), np.zeros(nz)]).reshape(1, -1)),
+                     np.array([-np.inf]), np.array([float(p - n_forced_new)])))
+    if budget:
+        rows.append((sp.csr_matrix(np.concatenate([md.cost[y_opts], np.zeros(nz)]).reshape(1, -1)),
+                     np.array([-np.inf]), np.array([float(budget) - float(md.cost[forced & ~md.fixed].sum())])))
+    opr = one_per_site_rows(md.site[y_opts])
+    if opr.shape[0]:
+        rows.append((_pad(opr, ny + nz), np.full(opr.shape[0], -np.inf), np.ones(opr.shape[0])))
+    start = None
+    if not (start_open & ~md.fixed & ~avail & ~forced).any():
+        _, d1, _ = two_nearest(md, start_open)
+        start = np.concatenate([start_open[y_opts].astype(float), (d1[L_pt[active]] > L_d[active] + 1e-12)])
+    integ = np.concatenate([np.ones(ny), np.zeros(nz)])
+    # On pmed22 HiGHS presolve found nothing to remove in 37 s, and its feasibility-jump
+    # heuristic ran 35 s past the time limit before the root LP; the heuristic start makes both moot.
+    out = run_milp(c_obj, integ, np.zeros(ny + nz), np.ones(ny + nz), rows, time_limit_s, mip_gap, start,
+                   presolve=False, highs_options={"mip_heuristic_run_feasibility_jump": False})
+    out = MilpOutcome(out.status, out.x, out.fun + const, out.bound + const)
+    if out.x is None:
+        return out, None, ny + nz
+    x = fixed_open.copy()
+    x[y_opts[out.x[:ny] > 0.5]] = True
+    return out, x, ny + nz

@@ -22,9 +22,10 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.optimize import linprog
 
-from .exact import PRESOLVE_MAX_NNZ, CoverData, _use_cost, cover_data, new_highs, trivial_cover_result
+from .exact import (PRESOLVE_MAX_NNZ, CoverData, _use_cost, cover_data, group_need, new_highs,
+                    trivial_cover_result)
 from .problem import SitingProblem
-from .result import SitingResult, build_result
+from .result import SitingResult, build_result, selected_options
 
 
 def _site_block(cd: CoverData) -> tuple[np.ndarray, np.ndarray]:
@@ -356,3 +357,196 @@ def solve_cover_heuristic(problem: SitingProblem, model: str, *, target_share: f
     status = "optimal" if obj - bound <= 1e-9 * max(1.0, obj) else "feasible"
     return build_result(problem, model, "heuristic", status, cd.options[chosen], obj, bound,
                         time.perf_counter() - t0, params, " ".join(notes))
+
+
+# ---------------------------------------------------------------------- p-median, capacitated, equity
+def solve_pmedian_heuristic(problem: SitingProblem, *, p: int | None = None, budget: float | None = None,
+                            time_limit_s: float = 10.0) -> SitingResult:
+    """Greedy + vertex substitution + iterated local search, with the Lagrangian lower bound
+    (see :mod:`.median`). Opens exactly ``p`` new sites where there are that many."""
+    from .median import median_data, pmedian_heuristic
+
+    if not p and not budget:
+        raise ValueError("pmedian needs p (number of new sites) or a budget.")
+    t0 = time.perf_counter()
+    md = median_data(problem)
+    x, v, lag = pmedian_heuristic(md, p, budget, time_limit_s)
+    bound = min(lag.bound, v)
+    status = "optimal" if v - bound <= 1e-9 * max(1.0, abs(v)) else "feasible"
+    notes = [f"demand out of reach of every open site counts {md.pen:g} minutes."] if md.need_pen else []
+    return build_result(problem, "pmedian", "heuristic", status, np.nonzero(x & ~md.fixed)[0], v, bound,
+                        time.perf_counter() - t0, {"p": p, "budget": budget, "time_limit_s": time_limit_s,
+                                                   "n_options": int(md.n_opt)}, " ".join(notes))
+
+
+def capacitated_start(problem: SitingProblem, model: str, *, p, budget, single_source: bool,
+                      time_limit_s: float):
+    """Sites from the uncapacitated heuristic, then the best assignment to exactly those sites
+    (a transport LP, or a small MILP with single sourcing).
+
+    Returns ``(AssignModel, MilpOutcome or None, bound)``: the bound is the uncapacitated
+    heuristic's (valid, as capacities only restrict); the outcome is None when those sites
+    cannot hold the demand.
+    """
+    from .exact import run_assignment
+
+    t0 = time.perf_counter()
+    if model == "pmedian":
+        unc = solve_pmedian_heuristic(problem, p=p, budget=budget, time_limit_s=0.4 * time_limit_s)
+    else:
+        unc = solve_mclp_heuristic(problem, p=p, budget=budget, time_limit_s=0.4 * time_limit_s)
+    o = problem.options
+    chosen = o.fixed.copy()
+    chosen[selected_options(problem, unc)] = True
+    left = max(time_limit_s - (time.perf_counter() - t0), 0.5)
+    m, out = run_assignment(problem, model, p=p, budget=budget, capacitated=True, single_source=single_source,
+                            time_limit_s=left, mip_gap=0.0, open_only=chosen)
+    return m, (out if out.x is not None else None), unc.bound
+
+
+def solve_capacitated_heuristic(problem: SitingProblem, model: str, *, p=None, budget=None,
+                                single_source: bool = False, time_limit_s: float = 10.0) -> SitingResult:
+    """Capacitated p-median / coverage: uncapacitated heuristic sites, optimal assignment to
+    them; the bound is the uncapacitated model's (valid, as capacities only restrict)."""
+    from .exact import assignment_result
+
+    t0 = time.perf_counter()
+    m, out, bound = capacitated_start(problem, model, p=p, budget=budget, single_source=single_source,
+                                      time_limit_s=time_limit_s)
+    params = {"p": p, "budget": budget, "single_source": single_source, "time_limit_s": time_limit_s}
+    if out is None:
+        return build_result(problem, "capacitated_" + model, "heuristic", "not_found", np.zeros(0, int),
+                            float("nan"), bound, time.perf_counter() - t0, params,
+                            "the heuristic's sites cannot hold the demand; use method='exact'.")
+    obj = out.fun if model == "pmedian" else -out.fun
+    bound = min(bound, obj) if model == "pmedian" else max(bound, obj)
+    status = "optimal" if abs(obj - bound) <= 1e-9 * max(1.0, abs(obj)) else "feasible"
+    return assignment_result(problem, "capacitated_" + model, "heuristic", out, m, time.perf_counter() - t0,
+                             params, status, bound)
+
+
+def _deficit(cd: CoverData, x: np.ndarray, need: np.ndarray) -> np.ndarray:
+    cov = (cd.A.T @ x.astype(float)) > 0
+    got = np.bincount(cd.group, weights=cd.w * cov, minlength=len(need))
+    return np.maximum(need - got, 0.0)
+
+
+def repair_groups(cd: CoverData, chosen: np.ndarray, need: np.ndarray, p: int | None, budget: float | None,
+                  cost: np.ndarray, time_budget_s: float = 5.0) -> tuple[np.ndarray, bool]:
+    """Make every group reach its need: add the option that removes most deficit (per cost),
+    or, at the site limit, swap out the chosen option whose loss the new one outweighs most.
+    Returns ``(chosen options, every need met)``."""
+    A = cd.A.tocsr()
+    code, _ = _site_block(cd)
+    x = np.zeros(A.shape[0], bool)
+    x[chosen] = True
+    onehot = sp.csr_matrix((np.ones(len(cd.group)), (np.arange(len(cd.group)), cd.group)),
+                           shape=(len(cd.group), len(need)))
+    t0 = time.perf_counter()
+    tol = 1e-9 * max(1.0, float(need.sum()))
+    while time.perf_counter() - t0 < time_budget_s:
+        dfc = _deficit(cd, x, need)
+        if dfc.sum() <= tol:
+            return np.nonzero(x)[0], True
+        unc = (A.T @ x.astype(float)) == 0
+        G = (A @ sp.diags(cd.w * unc) @ onehot).toarray()  # options × groups, newly covered weight
+        fix = np.minimum(G, dfc[None, :]).sum(axis=1)
+        used = np.zeros(code.max() + 1, bool)
+        used[code[x]] = True
+        ok = ~x & ~used[code]
+        spent = float(cost[x].sum())
+        room = (p is None or x.sum() < p) and (budget is None or (ok & (cost <= budget - spent + 1e-9)).any())
+        if room:
+            cand = ok & ((cost <= budget - spent + 1e-9) if budget else True)
+            score = np.where(cand, fix / np.maximum(cost, 1e-12) if budget else fix, -np.inf)
+            i = int(np.argmax(score))
+            if not score[i] > 0:
+                return np.nonzero(x)[0], False
+            x[i] = True
+            continue
+        # Swap: try each chosen option out, the best deficit-reducing option in.
+        best = (dfc.sum() - tol, None, None)
+        for s in np.nonzero(x)[0]:
+            x[s] = False
+            d_s = _deficit(cd, x, need)
+            unc_s = (A.T @ x.astype(float)) == 0
+            G_s = (A @ sp.diags(cd.w * unc_s) @ onehot).toarray()
+            fix_s = np.minimum(G_s, d_s[None, :]).sum(axis=1)
+            used_s = used.copy()
+            used_s[code[s]] = False
+            cand = ~x & ~used_s[code]
+            cand[s] = False
+            if budget:
+                cand &= cost <= budget - spent + cost[s] + 1e-9
+            if cand.any():
+                i = int(np.argmax(np.where(cand, fix_s, -np.inf)))
+                val = d_s.sum() - fix_s[i]
+                if val < best[0]:
+                    best = (val, s, i)
+            x[s] = True
+        if best[1] is None:
+            return np.nonzero(x)[0], False
+        x[best[1]] = False
+        x[best[2]] = True
+    return np.nonzero(x)[0], bool(_deficit(cd, x, need).sum() <= tol)
+
+
+def solve_equity_heuristic(problem: SitingProblem, model: str, *, p=None, budget=None, target_share=None,
+                           min_group_share: float, minimize: str = "auto",
+                           time_limit_s: float = 10.0) -> SitingResult:
+    """MCLP or partial cover with a minimum covered share per group: the plain heuristic's
+    solution repaired group by group (:func:`repair_groups`). Bound: the model without the
+    group rows (MCLP Lagrangian upper bound / partial-cover LP lower bound), valid because the
+    rows only restrict. Status "not_found" when the repair cannot meet every group."""
+    import dataclasses
+
+    t0 = time.perf_counter()
+    notes: list[str] = []
+    cd = cover_data(problem, with_groups=True)
+    if model == "mclp":
+        plain = solve_mclp_heuristic(problem, p=p, budget=budget, time_limit_s=0.5 * time_limit_s)
+        cost = cd.cost
+    else:
+        plain = solve_cover_heuristic(problem, model, target_share=target_share, minimize=minimize,
+                                      time_limit_s=0.5 * time_limit_s)
+        cost = cd.cost if _use_cost(problem, minimize) else np.ones(len(cd.options))
+    if len(cd.options) == 0 or cd.group is None:
+        return plain
+    need = group_need(cd, min_group_share, notes)
+    chosen = np.nonzero(np.isin(cd.options, selected_options(problem, plain)))[0]
+    fixed_p = p if model == "mclp" else None
+    fixed_b = budget if model == "mclp" else None
+    chosen, ok = repair_groups(cd, chosen, need, fixed_p, fixed_b, cost,
+                               max(time_limit_s - (time.perf_counter() - t0), 0.5))
+    if model == "mclp":
+        obj = cd.w_before + float(cd.w[(cd.A.T @ np.isin(np.arange(len(cd.options)), chosen)) > 0].sum())
+        bound = max(plain.bound, obj)
+    else:
+        obj = float(cost[chosen].sum())
+        bound = min(plain.bound, obj)
+    if ok and model != "mclp" and model != "lscp":
+        chosen = _drop_redundant(cd, chosen, cost, need, plain.params, cd.w_total, target_share)
+        obj = float(cost[chosen].sum())
+    res = build_result(problem, model, "heuristic", "feasible" if ok else "not_found", cd.options[chosen], obj,
+                       bound, time.perf_counter() - t0, dict(plain.params, min_group_share=min_group_share),
+                       " ".join(notes + ([] if ok else ["the repair could not give every group its minimum "
+                                                        "share; use method='exact' to decide whether any choice can."])))
+    if ok and res.gap <= 1e-9:
+        res = dataclasses.replace(res, status="optimal")
+    return res
+
+
+def _drop_redundant(cd: CoverData, chosen: np.ndarray, cost: np.ndarray, need: np.ndarray, params: dict,
+                    w_total: float, target_share: float | None) -> np.ndarray:
+    """Drop chosen options (dearest first) while the total target and every group need still hold."""
+    x = np.zeros(len(cd.options), bool)
+    x[chosen] = True
+    share = 1.0 if target_share is None else target_share
+    total_need = min(share * w_total, cd.w_coverable) - cd.w_before
+    for o in sorted(chosen, key=lambda i: -cost[i]):
+        x[o] = False
+        cov = (cd.A.T @ x.astype(float)) > 0
+        if (cd.w[cov].sum() < total_need - 1e-9 * max(1.0, total_need)
+                or _deficit(cd, x, need).sum() > 1e-9 * max(1.0, need.sum())):
+            x[o] = True
+    return np.nonzero(x)[0]

@@ -176,3 +176,13 @@ def _site_cap(problem: SitingProblem, new: np.ndarray) -> np.ndarray:
     c = problem.site_capacity.astype(float).copy()
     c[o.site[new]] = o.capacity[new]
     return c
+
+
+def selected_options(problem: SitingProblem, result: SitingResult) -> np.ndarray:
+    """Option indices (into ``problem.options``) of a result's selected (site, tier) pairs."""
+    o = problem.options
+    names = np.array([t.name for t in problem.tiers] + [""], dtype=object)
+    new = np.nonzero(~o.fixed)[0]
+    sel = np.array([f"{a}\x00{b}" for a, b in zip(result.selected_sites, result.selected_tiers)], dtype=object)
+    keys = np.array([f"{a}\x00{b}" for a, b in zip(o.site[new], names[o.tier[new]])], dtype=object)
+    return new[np.isin(keys, sel)]
