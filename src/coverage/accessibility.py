@@ -346,3 +346,83 @@ def equity_summary(result: Accessibility, communities: pd.DataFrame, districts: 
         "share_no_access": share_below(result.point, result.demand, np.finfo(float).tiny),
         "worst_communities": worst_rows.iloc[:, 0].astype(str).tolist(),
     }
+
+
+# ----------------------------------------------------------------------------------------------
+# A study's tables
+
+
+@dataclass
+class AccessibilityTables:
+    """What :func:`analyse` produces for a study.
+
+    result : the :class:`Accessibility` (per point and per facility arrays).
+    points : per demand point: ``point_id``, ``community_id``, ``district``, ``accessibility``.
+    communities / districts : :func:`group_table` rows (``community_id`` / ``district`` first).
+    facilities : :func:`service_pressure` per facility (with ``kind``, ``floor_area_m2``, ``beds``).
+    contributions : per facility × community: weighted demand and its share of the catchment.
+    summary : :func:`equity_summary` plus supply, demand and units.
+    lorenz : Lorenz curves ``{"communities": (x, y), "districts": (x, y)}``.
+    """
+
+    result: Accessibility
+    points: pd.DataFrame
+    communities: pd.DataFrame
+    districts: pd.DataFrame
+    facilities: pd.DataFrame
+    contributions: pd.DataFrame
+    summary: dict[str, Any]
+    lorenz: dict[str, tuple[np.ndarray, np.ndarray]]
+
+
+#: Units of accessibility for each supply × demand option (supply per demand unit).
+UNITS = {"floor_area": "m²", "beds": "beds", "capacity": "places"}
+PER = {"elderly": "older resident", "residents": "resident", "households": "household"}
+
+
+def analyse(times, facilities: pd.DataFrame, demand_points: pd.DataFrame, community_ids=None, *,
+            measure: str = "2sfca", supply: str = "floor_area", demand: str = "elderly", limit_min: float,
+            bands_min=BANDS_MIN, band_weights=BAND_WEIGHTS, decay: float = 1.0, threshold: float | None = None,
+            worst: int = 10) -> AccessibilityTables:
+    """Accessibility of a study's demand points to its facilities, with the per-community,
+    per-district and per-facility tables and the equity summary.
+
+    times : sparse facilities × demand points (minutes), rows in ``facilities`` order, columns in
+        ``demand_points`` order (``AccessResult.facility_matrix``).
+    facilities : ``facility_id``, ``kind`` and the supply column (:data:`SUPPLY_COLUMNS`).
+    demand_points : ``point_id``, ``community_id``, ``district`` and the demand column
+        (:data:`DEMAND_COLUMNS`).
+    community_ids : rows (and order) of the community table; default the communities with points.
+    threshold : accessibility below which demand counts as under-served (None: half the mean).
+    Other parameters as in :func:`compute`. NaN supply or demand counts as 0 (callers say so).
+    """
+    if supply not in SUPPLY_COLUMNS or demand not in DEMAND_COLUMNS:
+        raise ValueError(f"supply must be one of {list(SUPPLY_COLUMNS)} and demand one of {list(DEMAND_COLUMNS)}")
+    s = facilities[SUPPLY_COLUMNS[supply]].to_numpy(dtype=float)
+    d = demand_points[DEMAND_COLUMNS[demand]].to_numpy(dtype=float)
+    res = compute(times, s, d, measure, limit_min=limit_min, bands_min=bands_min, band_weights=band_weights,
+                  decay=decay)
+    res.params.update(supply=supply, supply_column=SUPPLY_COLUMNS[supply], demand=demand,
+                      demand_column=DEMAND_COLUMNS[demand], unit=f"{UNITS[supply]} per {PER[demand]}")
+    comm_keys = demand_points["community_id"].astype(str).to_numpy()
+    dist_keys = demand_points["district"].fillna("").astype(str).to_numpy()
+    points = pd.DataFrame({"point_id": demand_points["point_id"].to_numpy(), "community_id": comm_keys,
+                           "district": dist_keys, "accessibility": res.point})
+    comm = group_table(res, comm_keys, None if community_ids is None else np.asarray(community_ids).astype(str))
+    dist = group_table(res, dist_keys, name="district").sort_values("district", ignore_index=True)
+
+    def col(name: str):
+        return facilities[name].to_numpy(dtype=float) if name in facilities else None
+
+    fac, contrib = service_pressure(res, facilities["facility_id"].astype(str).to_numpy(),
+                                    floor_area_m2=col("floor_area_m2"), beds=col("beds"), groups=comm_keys)
+    for c in ("kind", "floor_area_m2", "beds"):
+        if c in facilities:
+            fac.insert(1 if c == "kind" else len(fac.columns), c, facilities[c].to_numpy())
+    contrib = contrib.rename(columns={"group": "community_id"})
+    summary = equity_summary(res, comm, dist, threshold=threshold, worst=worst)
+    summary.update({k: res.params[k] for k in ("supply", "demand", "unit", "limit_min")},
+                   total_supply=float(res.supply.sum()), total_demand=float(res.demand.sum()))
+    curves = {"communities": lorenz(comm["accessibility"], comm["demand"]),
+              "districts": lorenz(dist["accessibility"], dist["demand"])}
+    return AccessibilityTables(res, points, comm, dist, fac, contrib, summary, curves)

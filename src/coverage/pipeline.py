@@ -124,6 +124,13 @@ def run(config: StudyConfig | str | Path | None = None, *, out_dir: str | Path |
         with _timed("norm checks", timings):
             norms = check_norms(study, access)
             result.stages["norms"] = norms
+        accessibility = None
+        if access is not None and config.accessibility.measure:
+            with _timed(f"accessibility ({config.accessibility.measure})", timings):
+                accessibility = compute_study_accessibility(study, access)
+                add_accessibility_columns(norms, accessibility)
+                _write_accessibility(accessibility, staged)
+            result.stages["accessibility"] = accessibility
         siting = proposed = None
         if config.siting.model:
             if access is None:
@@ -350,6 +357,54 @@ def walk_limit_basis(study: Study, profile) -> str:
             else f"walk time of {used:g} min set by the study ([access] time_limit_min); not the profile's {stated}")
 
 
+def compute_study_accessibility(study: Study, access, *, measure: str | None = None):
+    """Capacity-aware accessibility (``[accessibility]``) of the study's demand to its covering
+    facilities, on the walk-time matrix of ``access``; unknown supply or demand counts as 0 and
+    is reported as a warning. ``measure`` overrides the config's."""
+    from .accessibility import DEMAND_COLUMNS, SUPPLY_COLUMNS, analyse
+
+    cfg = study.config.accessibility
+    source = str(study.config.source or "config")
+    fac = study.facilities.set_index("facility_id").loc[access.facility_ids].reset_index()
+    supply_col, demand_col = SUPPLY_COLUMNS[cfg.supply], DEMAND_COLUMNS[cfg.demand]
+    if supply_col not in fac or fac[supply_col].isna().any():
+        missing = fac["facility_id"][fac[supply_col].isna()] if supply_col in fac else fac["facility_id"]
+        study.report.warning(source, f"{len(missing)} facilities have no {supply_col} (e.g. "
+                             f"{', '.join(missing.astype(str).head(5))}); they add no supply to accessibility.",
+                             f"Give {supply_col} for every facility or set accessibility.supply to another column.",
+                             field="accessibility.supply")
+        if supply_col not in fac:
+            fac[supply_col] = np.nan
+    n_nan = int(access.demand[demand_col].isna().sum())
+    if n_nan:
+        study.report.warning(source, f"{n_nan} demand points have no {demand_col}; they count as no demand in "
+                             "accessibility.", f"Give {demand_col} for every community or set "
+                             "accessibility.demand = \"residents\".", field="accessibility.demand")
+    return analyse(access.facility_matrix, fac, access.demand, study.communities["community_id"].astype(str),
+                   measure=measure or cfg.measure, supply=cfg.supply, demand=cfg.demand,
+                   limit_min=float(study.config.access.time_limit_min), bands_min=cfg.bands_min,
+                   band_weights=cfg.band_weights, decay=cfg.decay, threshold=cfg.threshold or None)
+
+
+#: Accessibility columns added to the community and district tables.
+ACCESSIBILITY_COLUMNS = {"accessibility": "accessibility", "relative": "accessibility_relative",
+                         "share_no_access": "share_demand_no_supply"}
+
+
+def add_accessibility_columns(norms: "NormResult", tables) -> None:
+    """Join the accessibility columns onto the norm result's community and district tables."""
+    for attr, key, src in (("communities", "community_id", tables.communities),
+                           ("districts", "district", tables.districts)):
+        table = getattr(norms, attr)
+        add = src.set_index(key)[list(ACCESSIBILITY_COLUMNS)].rename(columns=ACCESSIBILITY_COLUMNS)
+        keys = table[key].astype(str) if key in table else pd.Series("", index=table.index)
+        add = add.reindex(keys.to_numpy()).set_index(table.index)
+        total = (keys == "(all)").to_numpy()  # the roll-up's study-wide row
+        add.loc[total, list(ACCESSIBILITY_COLUMNS.values())] = [tables.summary["mean"], 1.0,
+                                                                tables.summary["share_no_access"]]
+        setattr(norms, attr, pd.concat([table, add], axis=1))
+
+
 @dataclass
 class NormResult:
     """Per-community checks and their roll-ups under one norm profile."""
@@ -515,6 +570,18 @@ def _write_access(access, staged: StagedOutputs) -> None:
     from .access import write_access_outputs
 
     write_access_outputs(access, staged.path("data", "access.gpkg"), staged.path("data", "community_access.csv"))
+
+
+def _write_accessibility(tables, staged: StagedOutputs) -> None:
+    """Per-facility service pressure, its contributing communities and the equity summary."""
+    tables.facilities.to_csv(staged.path("reports", "service_pressure.csv"), index=False, encoding="utf-8-sig")
+    tables.contributions.to_csv(staged.path("reports", "service_pressure_communities.csv"), index=False,
+                                encoding="utf-8-sig")
+    summary = dict(tables.summary, params=tables.result.params,
+                   lorenz_communities=[list(map(float, v)) for v in tables.lorenz["communities"]])
+    staged.path("data", "accessibility.json").write_text(
+        json.dumps(_finite(summary), ensure_ascii=False, indent=2, default=str, allow_nan=False) + "\n",
+        encoding="utf-8")
 
 
 def _write_siting(study: Study, access, siting, proposed: gpd.GeoDataFrame, staged: StagedOutputs) -> None:
