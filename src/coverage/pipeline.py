@@ -144,9 +144,9 @@ def run(config: StudyConfig | str | Path | None = None, *, out_dir: str | Path |
                 result.stages["siting"] = siting
                 result.stages["proposed"] = proposed
         with _timed("reports", timings):
-            _write_reports(study, access, norms, siting, proposed, staged)
+            _write_reports(study, access, norms, siting, proposed, staged, accessibility)
         with _timed("map", timings):
-            _write_map(study, access, norms, proposed, staged)
+            _write_map(study, access, norms, proposed, staged, accessibility)
         # Last, so the warnings of every stage are in it.
         staged.path("data", "validation.txt").write_text(study.report.format() + "\n", encoding="utf-8")
         _write_manifest(result, staged)
@@ -625,7 +625,8 @@ def _finite(value):
     return value
 
 
-def _write_reports(study: Study, access, norms: NormResult, siting, proposed, staged: StagedOutputs) -> None:
+def _write_reports(study: Study, access, norms: NormResult, siting, proposed, staged: StagedOutputs,
+                   accessibility=None) -> None:
     from .report import write_reports
 
     parameters = parameters_of(study.config)
@@ -646,10 +647,11 @@ def _write_reports(study: Study, access, norms: NormResult, siting, proposed, st
                   parameters=parameters, input_files=[Path(f["path"]) for f in study.input_files],
                   language=study.config.study.language, title=study.config.study.name,
                   street_table=norms.streets, unassigned=norms.unassigned, siting=siting_tables,
-                  problems=study.report)
+                  problems=study.report, accessibility=accessibility)
 
 
-def _write_map(study: Study, access, norms: NormResult, proposed, staged: StagedOutputs) -> None:
+def _write_map(study: Study, access, norms: NormResult, proposed, staged: StagedOutputs,
+               accessibility=None) -> None:
     from . import maps
 
     proposed = proposed if proposed is not None and len(proposed) else None
@@ -665,7 +667,7 @@ def _write_map(study: Study, access, norms: NormResult, proposed, staged: Staged
                       proposed=proposed, community_stats=stats, districts=study.districts,
                       parameters=parameters_of(study.config), language=study.config.study.language,
                       basemap=study.config.output.basemap, tianditu_key=study.config.output.tianditu_key,
-                      title=study.config.study.name)
+                      title=study.config.study.name, accessibility=accessibility)
     html = staged.path("maps", map_file_name(study.config, ".html"))
     maps.write_map(m, html)
     if study.config.output.png:
