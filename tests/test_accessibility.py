@@ -4,6 +4,7 @@ pipeline columns on the sample."""
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -289,3 +290,69 @@ def test_matches_pysal_access(measure):
     theirs = theirs.reindex(np.arange(len(D))).fillna(0.0).to_numpy()
     ours = acc.compute(mat, S, D, measure, limit_min=15.0, decay=1.5, **E2).point
     np.testing.assert_allclose(ours, theirs, rtol=1e-9)
+
+
+# ----------------------------------------------------------------------------------------------
+# The pipeline on the sample
+
+
+def _configure(folder, section: str) -> None:
+    config = folder / "sample.toml"
+    text = config.read_text(encoding="utf-8").replace("[output]", section + "\n\n[output]\npng = false", 1)
+    config.write_text(text, encoding="utf-8")
+
+
+def test_sample_run_writes_accessibility_columns_map_and_report(sample_copy):
+    from eldercare_coverage import pipeline
+
+    _configure(sample_copy, '[accessibility]\nmeasure = "e2sfca"\nsupply = "floor_area"\ndemand = "elderly"')
+    result = pipeline.run(sample_copy / "sample.toml")
+    tables = result.stages["accessibility"]
+    comm = pd.read_csv(sample_copy / "reports" / "community_gaps.csv", dtype={"community_id": str})
+    dist = pd.read_csv(sample_copy / "reports" / "district_gaps.csv")
+    for df in (comm, dist):
+        assert {"accessibility", "accessibility_relative", "share_demand_no_supply"} <= set(df.columns)
+    # community figures are demand-weighted means: Σ elderly × A = supply of facilities that serve someone
+    facilities = pd.read_csv(sample_copy / "reports" / "service_pressure.csv", dtype={"facility_id": str})
+    served = facilities.loc[facilities["catchment_demand"] > 0, "supply"].sum()
+    demand = tables.communities.set_index("community_id")["demand"]
+    total = (comm.set_index("community_id")["accessibility"].fillna(0) * demand).sum()
+    assert total == pytest.approx(served, rel=1e-9) and served > 0
+    assert (comm["accessibility"] >= 0).all() and (comm["accessibility"] == 0).any()
+    study_row = dist[dist["district"] == "(all)"]
+    assert study_row["accessibility"].iloc[0] == pytest.approx(tables.summary["mean"])
+    # service pressure: elderly within reach per m² and per bed, from the facilities' own areas
+    f = facilities.set_index("facility_id")
+    np.testing.assert_allclose(f["demand_per_m2"], f["demand_in_reach"] / f["floor_area_m2"])
+    contrib = pd.read_csv(sample_copy / "reports" / "service_pressure_communities.csv")
+    shares = contrib.groupby("facility_id")["share"].sum()
+    np.testing.assert_allclose(shares, 1.0, rtol=1e-9)
+    summary = json.loads((sample_copy / "out" / "accessibility.json").read_text(encoding="utf-8"))
+    assert summary["measure"] == "e2sfca" and summary["params"]["band_weights"] == [1.0, 0.68, 0.22]
+    assert 0 < summary["gini_communities"] < 1
+    page = (sample_copy / "maps" / "chengdu-north-sample.html").read_text(encoding="utf-8")
+    assert '"accessibility"' in page and '"radiusField"' in page and '"pressure"' in page
+    report = (sample_copy / "reports" / "report.html").read_text(encoding="utf-8")
+    assert report.count('class="lorenz"') == 2 and report.count('class="bar"') == len(f.dropna(subset=["pressure"]))
+
+
+def test_accessibility_off_and_config_errors(sample_copy):
+    from eldercare_coverage import pipeline
+    from eldercare_coverage.config import load_config
+    from eldercare_coverage.errors import InputError
+
+    _configure(sample_copy, '[accessibility]\nmeasure = "4sfca"\nsupply = "rooms"\nbands_min = [10, 5]')
+    with pytest.raises(InputError) as err:
+        load_config(sample_copy / "sample.toml")
+    text = str(err.value)
+    assert "accessibility.measure '4sfca'" in text and "accessibility.supply 'rooms'" in text
+    assert "accessibility.bands_min" in text
+    path = sample_copy / "sample.toml"
+    path.write_text(path.read_text(encoding="utf-8").replace(
+        'measure = "4sfca"\nsupply = "rooms"\nbands_min = [10, 5]', 'measure = ""'), encoding="utf-8")
+    cfg = load_config(sample_copy / "sample.toml")
+    cfg.siting.model = ""
+    result = pipeline.run(cfg)
+    assert "accessibility" not in result.stages
+    assert "accessibility" not in pd.read_csv(sample_copy / "reports" / "community_gaps.csv").columns
+    assert not (sample_copy / "reports" / "service_pressure.csv").exists()
