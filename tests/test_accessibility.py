@@ -305,7 +305,8 @@ def _configure(folder, section: str) -> None:
 def test_sample_run_writes_accessibility_columns_map_and_report(sample_copy):
     from eldercare_coverage import pipeline
 
-    _configure(sample_copy, '[accessibility]\nmeasure = "e2sfca"\nsupply = "floor_area"\ndemand = "elderly"')
+    _configure(sample_copy, '[accessibility]\nmeasure = "e2sfca"\nsupply = "floor_area"\ndemand = "elderly"\n'
+                            'objective = "gini"')
     result = pipeline.run(sample_copy / "sample.toml")
     tables = result.stages["accessibility"]
     comm = pd.read_csv(sample_copy / "reports" / "community_gaps.csv", dtype={"community_id": str})
@@ -333,7 +334,21 @@ def test_sample_run_writes_accessibility_columns_map_and_report(sample_copy):
     page = (sample_copy / "maps" / "chengdu-north-sample.html").read_text(encoding="utf-8")
     assert '"accessibility"' in page and '"radiusField"' in page and '"pressure"' in page
     report = (sample_copy / "reports" / "report.html").read_text(encoding="utf-8")
-    assert report.count('class="lorenz"') == 2 and report.count('class="bar"') == len(f.dropna(subset=["pressure"]))
+    # communities, districts, communities after the new sites
+    assert report.count('class="lorenz"') == 3 and report.count('class="bar"') == len(f.dropna(subset=["pressure"]))
+    # before/after: the siting model's sites and the greedy ones, with the same threshold
+    for name in ("proposed", "greedy"):
+        after = summary[f"after_{name}"]
+        assert after["threshold"] == summary["threshold"] and len(after["candidate_ids"]) == 5
+        assert after["gini_communities"] < summary["gini_communities"]
+        assert f"accessibility_after_{name}" in comm.columns
+    assert summary["after_greedy"]["method"].startswith("greedy (heuristic")
+    assert set(summary["after_proposed"]["candidate_ids"]) == set(
+        pd.read_csv(sample_copy / "out" / "proposed_sites.csv", encoding="utf-8-sig")["candidate_id"].astype(str))
+    steps = pd.read_csv(sample_copy / "reports" / "accessibility_sites.csv")
+    assert steps["candidate_id"].tolist() == summary["after_greedy"]["candidate_ids"]
+    assert steps["gini"].iloc[-1] == pytest.approx(summary["after_greedy"]["gini_communities"])
+    assert "启发式" in report
 
 
 def test_accessibility_off_and_config_errors(sample_copy):
@@ -356,3 +371,53 @@ def test_accessibility_off_and_config_errors(sample_copy):
     assert "accessibility" not in result.stages
     assert "accessibility" not in pd.read_csv(sample_copy / "reports" / "community_gaps.csv").columns
     assert not (sample_copy / "reports" / "service_pressure.csv").exists()
+
+
+# ----------------------------------------------------------------------------------------------
+# Siting for accessibility
+
+
+def _siting_instance(seed: int):
+    T, mat, S, D = random_instance(seed, n_f=6, n_p=50)
+    _, cand, CS, _ = random_instance(seed + 100, n_f=8, n_p=50)
+    groups = np.repeat(np.arange(10), 5)
+    return mat, cand, S, CS, D + 1.0, groups
+
+
+@pytest.mark.parametrize("measure", ["2sfca", "e2sfca", "3sfca"])
+@pytest.mark.parametrize("objective", list(acc.OBJECTIVES))
+def test_greedy_sites_each_step_is_the_best_single_addition(measure, objective):
+    mat, cand, S, CS, D, groups = _siting_instance(5)
+    res = acc.greedy_sites(mat, cand, S, CS, D, groups, p=3, objective=objective, measure=measure,
+                           limit_min=15.0, **E2)
+    assert len(res.selected) == 3 and len(set(res.selected)) == 3 and res.exact is False
+    # after = the measure recomputed with the picked sites added
+    full = acc.compute(sp.vstack([mat, cand[res.selected]]), np.concatenate([S, CS[res.selected]]), D, measure,
+                       limit_min=15.0, **E2)
+    np.testing.assert_allclose(res.after, full.point, rtol=1e-10)
+    # brute force each step: no other single candidate scores better given the earlier picks
+    thr = res.params["threshold"]
+    member_ids = np.unique(groups)
+
+    def score(chosen):
+        a = acc.compute(sp.vstack([mat, cand[chosen]]), np.concatenate([S, CS[chosen]]), D, measure,
+                        limit_min=15.0, **E2)
+        t = acc.group_table(a, groups)
+        t = t.set_index("community_id").loc[member_ids]
+        return acc._objective(t["accessibility"].to_numpy()[None, :], t["demand"].to_numpy(), objective, thr)[0]
+
+    for k in range(3):
+        before = list(res.selected[:k])
+        best = min(score(before + [c]) for c in range(cand.shape[0]) if c not in before)
+        assert score(list(res.selected[:k + 1])) == pytest.approx(best, rel=1e-9, abs=1e-12)
+        assert res.steps["objective"].iloc[k] == pytest.approx(best, rel=1e-9, abs=1e-12)
+
+
+def test_greedy_sites_gini_improves_equity():
+    mat, cand, S, CS, D, groups = _siting_instance(6)
+    res = acc.greedy_sites(mat, cand, S, CS, D, groups, p=2, objective="gini", limit_min=15.0)
+    g_before = acc.gini(acc.group_table(acc.compute(mat, S, D, limit_min=15.0), groups)["accessibility"],
+                        acc.group_table(acc.compute(mat, S, D, limit_min=15.0), groups)["demand"])
+    assert res.steps["gini"].iloc[-1] < g_before
+    with pytest.raises(ValueError, match="unknown objective"):
+        acc.greedy_sites(mat, cand, S, CS, D, groups, p=1, objective="max", limit_min=15.0)

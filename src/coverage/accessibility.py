@@ -373,6 +373,22 @@ class AccessibilityTables:
     contributions: pd.DataFrame
     summary: dict[str, Any]
     lorenz: dict[str, tuple[np.ndarray, np.ndarray]]
+    #: New sites and the accessibility after them: name -> :class:`AccessibilitySiting`.
+    siting: dict[str, Any] = field(default_factory=dict)
+
+
+def after_sites(tables: AccessibilityTables, after_point) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
+    """Community and district tables and the equity summary for accessibility ``after_point``
+    (per demand point, e.g. with new sites), against the same threshold as ``tables``."""
+    from dataclasses import replace
+
+    res = replace(tables.result, point=np.asarray(after_point, dtype=float))
+    comm = group_table(res, tables.points["community_id"].to_numpy(), tables.communities["community_id"])
+    dist = group_table(res, tables.points["district"].to_numpy(), name="district").sort_values(
+        "district", ignore_index=True)
+    summary = equity_summary(res, comm, dist, threshold=tables.summary["threshold"])
+    summary["threshold_rule"] = tables.summary.get("threshold_rule", "given")
+    return comm, dist, summary
 
 
 #: Units of accessibility for each supply × demand option (supply per demand unit).
@@ -426,3 +442,136 @@ def analyse(times, facilities: pd.DataFrame, demand_points: pd.DataFrame, commun
     curves = {"communities": lorenz(comm["accessibility"], comm["demand"]),
               "districts": lorenz(dist["accessibility"], dist["demand"])}
     return AccessibilityTables(res, points, comm, dist, fac, contrib, summary, curves)
+
+
+# ----------------------------------------------------------------------------------------------
+# Siting for accessibility: a greedy heuristic
+
+
+#: Objectives of :func:`greedy_sites`, on the community (group) accessibility weighted by demand.
+OBJECTIVES: dict[str, str] = {
+    "mean": "raise the demand-weighted mean accessibility",
+    "min": "raise the lowest community accessibility (ties: less demand with no supply in reach)",
+    "variance": "lower the demand-weighted variance of community accessibility",
+    "gini": "lower the demand-weighted Gini coefficient of community accessibility",
+    "below": "lower the share of demand whose community accessibility is below the threshold",
+}
+
+
+def _group_values(point_values: np.ndarray, demand: np.ndarray, member: sp.csr_matrix,
+                  group_demand: np.ndarray) -> np.ndarray:
+    """Demand-weighted mean per group of per-point values (rows: scenarios; columns: groups)."""
+    return np.asarray(point_values @ sp.diags(demand) @ member) / group_demand
+
+
+def _objective(A: np.ndarray, w: np.ndarray, objective: str, threshold: float) -> np.ndarray:
+    """Objective per row of ``A`` (scenarios × groups, weights ``w``), as a value to MINIMISE."""
+    wn = w / w.sum()
+    if objective == "mean":
+        return -(A @ wn)
+    if objective == "min":
+        # lexicographic: the minimum first, then (scaled below one step of it) the demand at zero
+        zero = (A <= 0) @ wn
+        return -A.min(axis=1) + 1e-9 * zero
+    if objective == "variance":
+        mean = A @ wn
+        return ((A - mean[:, None]) ** 2) @ wn
+    if objective == "below":
+        return (A < threshold) @ wn
+    if objective == "gini":
+        order = np.argsort(A, axis=1, kind="stable")
+        a, ww = np.take_along_axis(A, order, axis=1), w[order]
+        x = np.cumsum(ww, axis=1) / w.sum()
+        mass = np.cumsum(a * ww, axis=1)
+        total = mass[:, -1:]
+        y = np.divide(mass, total, out=np.zeros_like(mass), where=total > 0)
+        xp = np.concatenate([np.zeros((len(A), 1)), x], axis=1)
+        yp = np.concatenate([np.zeros((len(A), 1)), y], axis=1)
+        return 1.0 - np.sum(np.diff(xp, axis=1) * (yp[:, 1:] + yp[:, :-1]), axis=1)
+    raise ValueError(f"unknown objective {objective!r}; use one of {', '.join(OBJECTIVES)}")
+
+
+@dataclass
+class AccessibilitySiting:
+    """Sites chosen by :func:`greedy_sites`, in the order picked.
+
+    selected : candidate row indices; steps : per step the candidate, the objective and the
+    study-wide figures after it; before / after : accessibility per demand point; params.
+    ``exact`` is always False: greedy picks are not proven optimal (no bound is computed).
+    """
+
+    selected: np.ndarray
+    steps: pd.DataFrame
+    before: np.ndarray
+    after: np.ndarray
+    params: dict[str, Any]
+    exact: bool = False
+
+
+def greedy_sites(times, candidate_times, supply, candidate_supply, demand, groups, *, p: int,
+                 objective: str = "gini", measure: str = "2sfca", limit_min: float, bands_min=BANDS_MIN,
+                 band_weights=BAND_WEIGHTS, decay: float = 1.0, threshold: float | None = None) -> AccessibilitySiting:
+    """Pick ``p`` candidates one at a time, each the best for ``objective`` (see
+    :data:`OBJECTIVES`) given the sites already picked: a greedy heuristic, not an exact optimum.
+
+    times / candidate_times : sparse existing facilities × points and candidates × points (min).
+    supply / candidate_supply : per existing facility and per candidate (same unit, e.g. m²).
+    demand : per point; groups : one key per point (communities), the unit the objective reads.
+    threshold : for ``"below"`` (None: half the study-wide mean before siting).
+
+    For the 2SFCA-type measures a new site leaves the other facilities' ratios unchanged
+    (``R_j`` only sees demand), so each candidate's gain ``W_c.T R_c`` is computed once and every
+    step scores all candidates in one array operation. Under 3SFCA a new site changes the
+    selection weights of every point it reaches, so each step recomputes the measure per
+    candidate (slower; fine for hundreds of candidates).
+    """
+    if objective not in OBJECTIVES:
+        raise ValueError(f"unknown objective {objective!r}; use one of {', '.join(OBJECTIVES)}")
+    kw = dict(limit_min=limit_min, bands_min=bands_min, band_weights=band_weights, decay=decay)
+    base = compute(times, supply, demand, measure, **kw)
+    C = _as_csr(candidate_times)
+    cs = _vector(candidate_supply, C.shape[0], "candidate_supply")
+    p = int(min(p, C.shape[0]))
+    codes, _ = pd.factorize(np.asarray(groups))
+    member = sp.csr_matrix((np.ones(len(codes)), (np.arange(len(codes)), codes)), shape=(len(codes), codes.max() + 1))
+    gdem = np.asarray(member.T @ base.demand).ravel()
+    keep = gdem > 0
+    member, gdem = member[:, keep], gdem[keep]
+    thr = 0.5 * overall_mean(base) if threshold is None else float(threshold)
+    A = base.point.copy()
+    selected: list[int] = []
+    rows = []
+    if measure != "3sfca":
+        Wc = weight_matrix(C, measure, **kw)
+        Rc, _ = ratios(Wc, cs, base.demand)
+        gain = sp.diags(Rc) @ Wc  # candidates × points: the accessibility each would add
+        gain_groups = np.asarray((gain @ sp.diags(base.demand) @ member).todense()) / gdem
+    for step in range(p):
+        now = _group_values(A[None, :], base.demand, member, gdem)
+        if measure != "3sfca":
+            scen = now + gain_groups
+        else:
+            scen = np.vstack([_group_values(compute(sp.vstack([times, C[selected + [c]]]),
+                                                    np.concatenate([base.supply, cs[selected + [c]]]),
+                                                    base.demand, measure, **kw).point[None, :],
+                                            base.demand, member, gdem)
+                              if c not in selected else np.full((1, len(gdem)), np.nan)
+                              for c in range(C.shape[0])])
+        score = _objective(np.nan_to_num(scen, nan=0.0), gdem, objective, thr)
+        score[selected] = np.inf
+        score[cs <= 0] = np.inf  # a candidate without supply adds nothing
+        best = int(np.argmin(score))
+        if not np.isfinite(score[best]):
+            break
+        selected.append(best)
+        if measure != "3sfca":
+            A = A + np.asarray(gain[best].todense()).ravel()
+        else:
+            A = compute(sp.vstack([times, C[selected]]), np.concatenate([base.supply, cs[selected]]),
+                        base.demand, measure, **kw).point
+        g = _group_values(A[None, :], base.demand, member, gdem)[0]
+        rows.append({"step": step + 1, "candidate": best, "objective": float(score[best]),
+                     "mean": float(g @ gdem / gdem.sum()), "min": float(g.min()),
+                     "gini": gini(g, gdem), "share_below_threshold": float(gdem[g < thr].sum() / gdem.sum())})
+    params = {"objective": objective, "p": p, "threshold": thr, "method": "greedy (heuristic, not exact)", **base.params}
+    return AccessibilitySiting(np.array(selected, dtype=int), pd.DataFrame(rows), base.point, A, params)

@@ -15,14 +15,21 @@ _TEXT = {
            "pressure": "各设施服务压力（{d}/{s}）", "gini": "基尼系数：社区 {c}，区县 {k}",
            "below": "可达性低于 {t}（{r}）的{d}比例：{p}", "none": "步行范围内无任何供给的{d}比例：{p}",
            "worst": "可达性最低的社区：{w}", "unit": "单位：{u}", "mean": "全区平均可达性：{m}",
-           "given": "设定值", "half": "全区平均的一半"},
+           "given": "设定值", "half": "全区平均的一半",
+           "proposed": "选址模型建议的新设施", "greedy": "按可达性目标“{o}”贪心选出的新设施（启发式，非精确最优）",
+           "after": "{w}（{ids}）建成后：平均可达性 {m0} → {m1}，社区基尼系数 {g0} → {g1}，低于阈值的{d}比例 {b0} → {b1}",
+           "comm_after": "社区（新设施后）"},
     "en": {"head": "Capacity-aware accessibility ({m})", "lorenz": "Lorenz curve of accessibility (weighted by {d})",
            "x": "cumulative share of demand", "y": "cumulative share of accessibility", "equal": "equality",
            "comm": "communities", "dist": "districts", "pressure": "Service pressure by facility ({d} per {s})",
            "gini": "Gini coefficient: communities {c}, districts {k}",
            "below": "Share of {d} below {t} ({r}): {p}", "none": "Share of {d} with no supply within walk: {p}",
            "worst": "Worst-served communities: {w}", "unit": "Unit: {u}", "mean": "Study-wide mean: {m}",
-           "given": "given", "half": "half the study-wide mean"},
+           "given": "given", "half": "half the study-wide mean",
+           "proposed": "the siting model's proposed sites",
+           "greedy": "sites picked greedily for the accessibility objective '{o}' (a heuristic, not proven optimal)",
+           "after": "After {w} ({ids}): mean {m0} → {m1}, community Gini {g0} → {g1}, share of {d} below the "
+                    "threshold {b0} → {b1}", "comm_after": "communities (after new sites)"},
 }
 _DEMAND = {"elderly": ("老年人", "older residents"), "residents": ("居民", "residents"),
            "households": ("户", "households")}
@@ -105,11 +112,24 @@ def accessibility_section(tables: Any, language: str = "zh") -> str:
              T["below"].format(d=d, t=num(s.get("threshold")), p=pct(s.get("share_below_threshold")),
                                r=T["given"] if s.get("threshold_rule") == "given" else T["half"]),
              T["none"].format(d=d, p=pct(s.get("share_no_access"))), T["worst"].format(w=worst)]
+    curves, names = dict(tables.lorenz), {"communities": T["comm"], "districts": T["dist"]}
+    if tables.siting:
+        from .accessibility import after_sites, lorenz
+
+        for key, sited in tables.siting.items():
+            comm, _, a = after_sites(tables, sited.after)
+            who = T[key].format(o=sited.params.get("objective", ""))
+            facts.append(T["after"].format(w=who, ids=", ".join(sited.params.get("candidate_ids", [])), d=d,
+                                           m0=num(s.get("mean")), m1=num(a["mean"]),
+                                           g0=num(s.get("gini_communities")), g1=num(a["gini_communities"]),
+                                           b0=pct(s.get("share_below_threshold")), b1=pct(a["share_below_threshold"])))
+        curves["after"] = lorenz(comm["accessibility"], comm["demand"])  # the last: greedy when both
+        names["after"] = T["comm_after"]
     fac = tables.facilities
     parts = [f'<h2 id="accessibility">{html.escape(T["head"].format(m=s.get("measure", "")))}</h2>',
              '<ul class="accessibility">' + "".join(f"<li>{html.escape(f)}</li>" for f in facts) + "</ul>",
              f'<h3>{html.escape(T["lorenz"].format(d=d))}</h3>',
-             lorenz_svg(tables.lorenz, {"communities": T["comm"], "districts": T["dist"]}, x_label=T["x"],
+             lorenz_svg(curves, names, x_label=T["x"],
                         y_label=T["y"], equal_label=T["equal"]),
              f'<h3>{html.escape(T["pressure"].format(d=d, s=sup))}</h3>',
              bar_svg(fac["facility_id"], fac["pressure"])]

@@ -204,6 +204,9 @@ class AccessibilitySection:
     #: Accessibility (supply per demand unit) below which residents count as under-served;
     #: 0 = half the study-wide mean.
     threshold: float = 0.0
+    #: Also pick [siting] p candidates greedily for an accessibility objective: "" (off), "mean",
+    #: "min", "variance", "gini" or "below" (a heuristic; the report says so).
+    objective: str = ""
 
 
 @dataclass
@@ -573,6 +576,14 @@ def _validate_accessibility(config: StudyConfig, report: ProblemReport, file: st
         report.error(file, "accessibility.bands_min must be increasing positive minutes with one non-negative "
                      "weight each in accessibility.band_weights.", "e.g. bands_min = [5, 10, 15], "
                      "band_weights = [1.0, 0.68, 0.22]", field="accessibility.bands_min")
+    from .accessibility import OBJECTIVES
+
+    if a.objective not in ("", *OBJECTIVES):
+        report.error(file, f"accessibility.objective '{a.objective}' is not known.",
+                     f"Use one of {', '.join(repr(x) for x in ('', *OBJECTIVES))}.", field="accessibility.objective")
+    elif a.objective and config.siting.p <= 0:
+        report.error(file, "accessibility.objective needs the number of new sites.", "Set siting.p, e.g. p = 5.",
+                     field="siting.p")
     if a.threshold < 0:
         report.error(file, "accessibility.threshold is negative.", "Give 0 (half the mean) or a positive value.",
                      field="accessibility.threshold")

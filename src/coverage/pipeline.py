@@ -128,8 +128,6 @@ def run(config: StudyConfig | str | Path | None = None, *, out_dir: str | Path |
         if access is not None and config.accessibility.measure:
             with _timed(f"accessibility ({config.accessibility.measure})", timings):
                 accessibility = compute_study_accessibility(study, access)
-                add_accessibility_columns(norms, accessibility)
-                _write_accessibility(accessibility, staged)
             result.stages["accessibility"] = accessibility
         siting = proposed = None
         if config.siting.model:
@@ -143,6 +141,12 @@ def run(config: StudyConfig | str | Path | None = None, *, out_dir: str | Path |
                     _write_siting(study, access, siting, proposed, staged)
                 result.stages["siting"] = siting
                 result.stages["proposed"] = proposed
+        if accessibility is not None:
+            with _timed("accessibility tables and new sites", timings):
+                if proposed is not None or config.accessibility.objective:
+                    accessibility.siting = accessibility_siting(study, access, accessibility, proposed)
+                add_accessibility_columns(norms, accessibility)
+                _write_accessibility(accessibility, staged)
         with _timed("reports", timings):
             _write_reports(study, access, norms, siting, proposed, staged, accessibility)
         with _timed("map", timings):
@@ -386,23 +390,77 @@ def compute_study_accessibility(study: Study, access, *, measure: str | None = N
                    band_weights=cfg.band_weights, decay=cfg.decay, threshold=cfg.threshold or None)
 
 
+def accessibility_siting(study: Study, access, tables, proposed=None) -> dict:
+    """Accessibility after new sites, for ``tables`` (:func:`compute_study_accessibility`): the
+    siting model's ``proposed`` sites and, with ``[accessibility] objective``, ``[siting] p``
+    sites picked greedily for that objective (a heuristic). Candidates supply their
+    ``max_floor_area_m2`` (unknown: the median known, as siting does with costs), so only
+    floor-area supply can be sited. Returns ``{"proposed": AccessibilitySiting, "greedy": ...}``."""
+    import scipy.sparse as sp
+
+    from .accessibility import AccessibilitySiting, compute, greedy_sites
+
+    cfg = study.config.accessibility
+    source = str(study.config.source or "config")
+    fix = "Set accessibility.supply = \"floor_area\" and give candidates a max_floor_area_m2 column."
+    area = study.candidates.set_index("candidate_id").loc[access.candidate_ids]["max_floor_area_m2"]
+    area = area.to_numpy(dtype=float)
+    if cfg.supply != "floor_area" or not np.isfinite(area).any():
+        study.report.warning(source, "accessibility after new sites is not computed: candidates supply only floor "
+                             "area (max_floor_area_m2)" + (", and none has one." if cfg.supply == "floor_area"
+                                                           else f", not {cfg.supply}."), fix,
+                             field="accessibility.supply")
+        return {}
+    if not np.isfinite(area).all():
+        study.report.warning(source, f"{int((~np.isfinite(area)).sum())} candidates have no max_floor_area_m2; "
+                             "for accessibility they take the median known area.",
+                             "Give every candidate its max_floor_area_m2.", field="accessibility.objective")
+        area = np.where(np.isfinite(area), area, np.nanmedian(area))
+    res = tables.result
+    kw = {k: res.params[k] for k in ("measure", "limit_min", "decay")}
+    kw.update(bands_min=cfg.bands_min, band_weights=cfg.band_weights)
+    out = {}
+    if proposed is not None and len(proposed):
+        rows = pd.Index(access.candidate_ids).get_indexer(proposed["candidate_id"].astype(str))
+        after = compute(sp.vstack([res.times, access.candidate_matrix[rows]]),
+                        np.concatenate([res.supply, area[rows]]), res.demand, **kw)
+        out["proposed"] = AccessibilitySiting(rows, pd.DataFrame(), res.point, after.point,
+                                              {"method": f"siting model {study.config.siting.model}", **kw})
+    if cfg.objective:
+        out["greedy"] = greedy_sites(res.times, access.candidate_matrix, res.supply, area, res.demand,
+                                     tables.points["community_id"].to_numpy(), p=study.config.siting.p,
+                                     objective=cfg.objective, threshold=tables.summary["threshold"], **kw)
+    for value in out.values():
+        value.params["candidate_ids"] = access.candidate_ids[value.selected].tolist()
+        if len(value.steps):
+            value.steps.insert(1, "candidate_id", access.candidate_ids[value.steps["candidate"].to_numpy()])
+    return out
+
+
 #: Accessibility columns added to the community and district tables.
 ACCESSIBILITY_COLUMNS = {"accessibility": "accessibility", "relative": "accessibility_relative",
                          "share_no_access": "share_demand_no_supply"}
 
 
 def add_accessibility_columns(norms: "NormResult", tables) -> None:
-    """Join the accessibility columns onto the norm result's community and district tables."""
+    """Join the accessibility columns onto the norm result's community and district tables
+    (with new sites: ``accessibility_after_<proposed|greedy>``)."""
+    from .accessibility import after_sites
+
+    after = {name: after_sites(tables, s.after) for name, s in tables.siting.items()}
     for attr, key, src in (("communities", "community_id", tables.communities),
                            ("districts", "district", tables.districts)):
         table = getattr(norms, attr)
         add = src.set_index(key)[list(ACCESSIBILITY_COLUMNS)].rename(columns=ACCESSIBILITY_COLUMNS)
+        totals = [tables.summary["mean"], 1.0, tables.summary["share_no_access"]]
+        for name, (comm, dist, summary) in after.items():
+            add[f"accessibility_after_{name}"] = (comm if attr == "communities" else dist).set_index(key)[
+                "accessibility"]
+            totals.append(summary["mean"])
         keys = table[key].astype(str) if key in table else pd.Series("", index=table.index)
         add = add.reindex(keys.to_numpy()).set_index(table.index)
-        total = (keys == "(all)").to_numpy()  # the roll-up's study-wide row
-        add.loc[total, list(ACCESSIBILITY_COLUMNS.values())] = [tables.summary["mean"], 1.0,
-                                                                tables.summary["share_no_access"]]
-        setattr(norms, attr, pd.concat([table, add], axis=1))
+        add.loc[(keys == "(all)").to_numpy(), list(add.columns)] = totals  # the roll-up's study-wide row
+        setattr(norms, attr, pd.concat([table.drop(columns=[c for c in add.columns if c in table]), add], axis=1))
 
 
 @dataclass
@@ -579,6 +637,12 @@ def _write_accessibility(tables, staged: StagedOutputs) -> None:
                                 encoding="utf-8-sig")
     summary = dict(tables.summary, params=tables.result.params,
                    lorenz_communities=[list(map(float, v)) for v in tables.lorenz["communities"]])
+    from .accessibility import after_sites
+
+    for name, sited in tables.siting.items():
+        summary[f"after_{name}"] = dict(after_sites(tables, sited.after)[2], **sited.params)
+        if len(sited.steps):
+            sited.steps.to_csv(staged.path("reports", "accessibility_sites.csv"), index=False, encoding="utf-8-sig")
     staged.path("data", "accessibility.json").write_text(
         json.dumps(_finite(summary), ensure_ascii=False, indent=2, default=str, allow_nan=False) + "\n",
         encoding="utf-8")
