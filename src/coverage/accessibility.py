@@ -65,9 +65,10 @@ def decay_weights(times_min: np.ndarray, measure: str, *, limit_min: float, band
     """
     t = np.asarray(times_min, dtype=float)
     t0 = float(limit_min)
+    inside = t <= t0
     if measure == "2sfca":
-        w = np.ones_like(t)
-    elif measure in ("e2sfca", "3sfca"):
+        return inside.astype(float)
+    if measure in ("e2sfca", "3sfca"):
         bands = np.asarray(bands_min, dtype=float)
         table = np.append(np.asarray(band_weights, dtype=float), 0.0)
         w = table[np.searchsorted(bands, t, side="left")]
@@ -80,7 +81,7 @@ def decay_weights(times_min: np.ndarray, measure: str, *, limit_min: float, band
         w = np.maximum(t, float(min_time_min)) ** -float(decay)
     else:
         raise ValueError(f"unknown accessibility measure {measure!r}; use one of {', '.join(MEASURES)}")
-    return np.where(t <= t0, w, 0.0)
+    return np.where(inside, w, 0.0)
 
 
 def _check_params(measure: str, limit_min: float, bands_min, band_weights, decay: float, min_time_min: float) -> None:
@@ -121,7 +122,7 @@ def weight_matrix(times, measure: str = "2sfca", *, limit_min: float, bands_min=
     3SFCA, ``W ∘ G`` with the selection weights ``G``. Same structure as ``times``."""
     _check_params(measure, limit_min, bands_min, band_weights, decay, min_time_min)
     T = _as_csr(times)
-    if np.isnan(T.data).any() or (T.data < 0).any():
+    if not (T.data >= 0).all():  # one pass: NaN fails the comparison too
         raise ValueError("times must be non-negative minutes (no NaN) on every stored pair")
     w = decay_weights(T.data, measure, limit_min=limit_min, bands_min=bands_min, band_weights=band_weights,
                       decay=decay, min_time_min=min_time_min)
@@ -130,7 +131,8 @@ def weight_matrix(times, measure: str = "2sfca", *, limit_min: float, bands_min=
         col_sum = np.bincount(T.indices, weights=w, minlength=T.shape[1])
         denom = col_sum[T.indices]
         w = np.divide(w * w, denom, out=np.zeros_like(w), where=denom > 0)
-    return sp.csr_matrix((w, T.indices.copy(), T.indptr.copy()), shape=T.shape)
+    # W shares T's index arrays (never modified): no copy of the structure
+    return sp.csr_matrix((w, T.indices, T.indptr), shape=T.shape, copy=False)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -164,11 +166,12 @@ def _vector(values, n: int, name: str) -> np.ndarray:
     v = np.asarray(values, dtype=float).ravel()
     if v.shape != (n,):
         raise ValueError(f"{name} has {v.size} values, expected {n} (one per matrix {'row' if name == 'supply' else 'column'})")
-    if (v < 0).any():
+    if (v < 0).any():  # NaN compares False: it is "unknown", not negative
         raise ValueError(f"{name} has {int((v < 0).sum())} negative values; {name} must be >= 0")
-    if np.isinf(v).any():
+    if np.isposinf(v).any():
         raise ValueError(f"{name} has infinite values")
-    return np.nan_to_num(v, nan=0.0)
+    nan = np.isnan(v)
+    return np.where(nan, 0.0, v) if nan.any() else v
 
 
 def ratios(weights: sp.csr_matrix, supply, demand) -> tuple[np.ndarray, np.ndarray]:
