@@ -421,3 +421,13 @@ def test_greedy_sites_gini_improves_equity():
     assert res.steps["gini"].iloc[-1] < g_before
     with pytest.raises(ValueError, match="unknown objective"):
         acc.greedy_sites(mat, cand, S, CS, D, groups, p=1, objective="max", limit_min=15.0)
+
+
+def test_accessibility_csvs_neutralise_spreadsheet_formulas():
+    from eldercare_coverage.pipeline import spreadsheet_safe
+
+    df = pd.DataFrame({"facility_id": ["=HYPERLINK(\"x\")", "+1", "-2", "@a", "\tb", "F01", "养老站"],
+                       "demand": [-1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0]})
+    out = spreadsheet_safe(df)
+    assert out["facility_id"].tolist() == ["'=HYPERLINK(\"x\")", "'+1", "'-2", "'@a", "'\tb", "F01", "养老站"]
+    assert out["demand"].tolist() == df["demand"].tolist() and df["facility_id"].iloc[0].startswith("=")
