@@ -146,7 +146,7 @@ def run(config: StudyConfig | str | Path | None = None, *, out_dir: str | Path |
                 if proposed is not None or config.accessibility.objective:
                     accessibility.siting = accessibility_siting(study, access, accessibility, proposed)
                 add_accessibility_columns(norms, accessibility)
-                _write_accessibility(accessibility, staged)
+                _write_accessibility(accessibility, staged, sites=bool(config.accessibility.objective))
         with _timed("reports", timings):
             _write_reports(study, access, norms, siting, proposed, staged, accessibility)
         with _timed("map", timings):
@@ -643,8 +643,9 @@ def spreadsheet_safe(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _write_accessibility(tables, staged: StagedOutputs) -> None:
-    """Per-facility service pressure, its contributing communities and the equity summary."""
+def _write_accessibility(tables, staged: StagedOutputs, sites: bool = False) -> None:
+    """Per-facility service pressure, its contributing communities and the equity summary;
+    with ``sites`` the greedy picks (``[accessibility] objective``)."""
     spreadsheet_safe(tables.facilities).to_csv(staged.path("reports", "service_pressure.csv"), index=False,
                                                encoding="utf-8-sig")
     spreadsheet_safe(tables.contributions).to_csv(staged.path("reports", "service_pressure_communities.csv"),
@@ -655,9 +656,11 @@ def _write_accessibility(tables, staged: StagedOutputs) -> None:
 
     for name, sited in tables.siting.items():
         summary[f"after_{name}"] = dict(after_sites(tables, sited.after)[2], **sited.params)
-        if len(sited.steps):
-            spreadsheet_safe(sited.steps).to_csv(staged.path("reports", "accessibility_sites.csv"), index=False,
-                                                 encoding="utf-8-sig")
+    if sites:  # written even when no site could be picked (header only), as expected_outputs says
+        steps = tables.siting["greedy"].steps if "greedy" in tables.siting else pd.DataFrame(
+            columns=["step", "candidate_id", "candidate", "objective", "mean", "min", "gini", "share_below_threshold"])
+        spreadsheet_safe(steps).to_csv(staged.path("reports", "accessibility_sites.csv"), index=False,
+                                       encoding="utf-8-sig")
     staged.path("data", "accessibility.json").write_text(
         json.dumps(_finite(summary), ensure_ascii=False, indent=2, default=str, allow_nan=False) + "\n",
         encoding="utf-8")
@@ -787,6 +790,10 @@ def expected_outputs(config: StudyConfig) -> dict[str, list[str]]:
     reports = ["community_gaps.csv", "district_gaps.csv", "street_gaps.csv", "gaps.xlsx", "report.html"]
     if config.inputs.network.path or config.inputs.network.download:
         data += ["access.gpkg", "community_access.csv"]
+        if config.accessibility.measure:
+            data.append("accessibility.json")
+            reports += ["service_pressure.csv", "service_pressure_communities.csv"]
+            reports += ["accessibility_sites.csv"] if config.accessibility.objective else []
         if config.siting.model:
             data += ["proposed_sites.gpkg", "proposed_sites.csv", "siting.json"]
             reports += ["siting_by_district.csv", "siting_by_community.csv"]
