@@ -306,6 +306,9 @@ NUMERIC_RANGES: dict[str, Range] = {
     "siting.min_district_share": Range(0, 1, "", "0.8"),
     "siting.time_limit_s": Range(0, 86_400, "s", "120", low_open=True),
     "siting.mip_gap": Range(0, 1, "", "0.001"),
+    "accessibility.decay": Range(0, 10, "", "1.0", low_open=True),
+    "accessibility.bands_min": Range(0, 120, "minutes", "[5, 10, 15]", low_open=True),
+    "accessibility.threshold": Range(0, 1e9, "supply per demand unit", "0"),
 }
 
 
@@ -561,32 +564,25 @@ def _validate_siting(config: StudyConfig, report: ProblemReport, file: str) -> N
 
 def _validate_accessibility(config: StudyConfig, report: ProblemReport, file: str) -> None:
     """``[accessibility]`` options the engine would refuse, named by key."""
-    from .accessibility import DEMAND_COLUMNS, MEASURES, SUPPLY_COLUMNS
+    from .accessibility import DEMAND_COLUMNS, MEASURES, OBJECTIVES, SUPPLY_COLUMNS
 
     a = config.accessibility
     for key, allowed in (("measure", ("", *MEASURES)), ("supply", SUPPLY_COLUMNS), ("demand", DEMAND_COLUMNS)):
         if getattr(a, key) not in allowed:
             report.error(file, f"accessibility.{key} '{getattr(a, key)}' is not known.",
                          f"Use one of {', '.join(repr(x) for x in allowed)}.", field=f"accessibility.{key}")
-    if not a.decay > 0:
-        report.error(file, "accessibility.decay must be positive.", "e.g. decay = 1.0", field="accessibility.decay")
-    bands = a.bands_min
-    if not bands or len(bands) != len(a.band_weights) or any(b <= 0 for b in bands) or \
-            any(b2 <= b1 for b1, b2 in zip(bands, bands[1:])) or any(w < 0 for w in a.band_weights):
+    bands = a.bands_min  # each band's range is in NUMERIC_RANGES; here their order and weights
+    if not bands or len(bands) != len(a.band_weights) or \
+            any(b2 <= b1 for b1, b2 in zip(bands, bands[1:])) or any(not w >= 0 for w in a.band_weights):
         report.error(file, "accessibility.bands_min must be increasing positive minutes with one non-negative "
                      "weight each in accessibility.band_weights.", "e.g. bands_min = [5, 10, 15], "
                      "band_weights = [1.0, 0.68, 0.22]", field="accessibility.bands_min")
-    from .accessibility import OBJECTIVES
-
     if a.objective not in ("", *OBJECTIVES):
         report.error(file, f"accessibility.objective '{a.objective}' is not known.",
                      f"Use one of {', '.join(repr(x) for x in ('', *OBJECTIVES))}.", field="accessibility.objective")
     elif a.objective and config.siting.p <= 0:
         report.error(file, "accessibility.objective needs the number of new sites.", "Set siting.p, e.g. p = 5.",
                      field="siting.p")
-    if a.threshold < 0:
-        report.error(file, "accessibility.threshold is negative.", "Give 0 (half the mean) or a positive value.",
-                     field="accessibility.threshold")
 
 
 def _validate_profile_and_basemap(config: StudyConfig, report: ProblemReport, file: str) -> None:
