@@ -324,10 +324,10 @@ def write_reports(community_table: pd.DataFrame, district_table: pd.DataFrame, o
         if siting is not None and siting.get(key) is not None:
             tables.append((key, pd.DataFrame(siting[key])))
     _write_xlsx(paths["xlsx"], tables, profile, parameters, checksums, language).report(problems)
-    # accessibility (AccessibilityTables): Lorenz curve and service pressure, escaped by charts
+    # accessibility (AccessibilityTables): Lorenz curve and service pressure, escaped by accessibility_charts
     extra = ""
     if accessibility is not None:
-        from .charts import accessibility_section
+        from .accessibility_charts import accessibility_section
 
         extra = accessibility_section(accessibility, language)
     _write_html(paths["html"], tables, profile, parameters, checksums, language,
