@@ -1075,12 +1075,12 @@ def _accessibility_layers(m: folium.Map, communities: gpd.GeoDataFrame, tables: 
     L_ = LABELS[lang]
     fields = [(L_["f_id"], "community_id", "text"), (T["acc"], "_acc", "text"), (T["rel"], "relative", "num")]
     measure = tables.result.params.get("measure", "")
-    _DataLayer("accessibility", T["layer"].format(m=measure), _layer_json(com, ["name", "_abin", "community_id", "_acc",
-                                                                              "relative"], points=False),
+    _DataLayer(m, "accessibility", T["layer"].format(m=measure),
+               _layer_data(m, "accessibility", com, ["name", "_abin", "community_id", "_acc", "relative"], points=False),
                {"style": {"color": "#555555", "weight": 0.8, "fillOpacity": 0.65}, "tooltip": "name",
                 "popup": {"title": "name", "fields": [list(f) for f in fields]},
                 "palette": {"field": "_abin", "colors": list(ACCESSIBILITY_COLORS), "missing": MISSING_COLOR}},
-               show=False).add_to(m)
+               show=False)
     bounds = np.concatenate([[pos.min()] if len(pos) else [], edges, [pos.max()] if len(pos) else []])
     rows = [(T["none"], ACCESSIBILITY_COLORS[0])] + [
         (T["q"].format(i=i + 1, a=f"{bounds[i]:.3g}", b=f"{bounds[i + 1]:.3g}"), ACCESSIBILITY_COLORS[i + 1])
@@ -1099,9 +1099,9 @@ def _accessibility_layers(m: folium.Map, communities: gpd.GeoDataFrame, tables: 
               (T["per_m2"], "demand_per_m2", "num"), (T["per_bed"], "demand_per_bed", "num"),
               (T["press"], "pressure", "num")]
         ff = [f for f in ff if f[1] in fac.columns]
-        _DataLayer("pressure", T["fac"], _layer_json(fac, ["name", "_r"] + [f[1] for f in ff], points=True),
+        _DataLayer(m, "pressure", T["fac"], _layer_data(m, "pressure", fac, ["name", "_r"] + [f[1] for f in ff], points=True),
                    {"style": {"color": "#7f2704", "fillColor": "#f16913", "weight": 1, "fillOpacity": 0.7},
                     "radius": 4, "radiusField": "_r", "tooltip": "name",
-                    "popup": {"title": "name", "fields": [list(f) for f in ff]}}, show=False).add_to(m)
+                    "popup": {"title": "name", "fields": [list(f) for f in ff]}}, show=False)
         legend.append(_legend_swatches("pressure", T["fac"], [(T["press"], "#f16913")], dot=True))
     return legend
