@@ -17,7 +17,7 @@ REPO = Path(__file__).resolve().parents[1]
 NOTEBOOK_DIR = REPO / "notebooks"
 NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
 EXPECTED = ["01_quickstart.ipynb", "02_norms_and_gaps.ipynb", "03_siting_scenarios.ipynb",
-            "04_bring_your_own_data.ipynb"]
+            "04_bring_your_own_data.ipynb", "05_accessibility.ipynb"]
 CELL_TIMEOUT_S = 300
 
 

@@ -36,6 +36,7 @@ _EXPORTS: dict[str, str] = {
     "site_facilities": "pipeline", "parameters_of": "pipeline", "siting_problem": "pipeline",
     "proposed_sites": "pipeline", "NormResult": "pipeline", "RunResult": "pipeline",
     "check_street_alignment": "pipeline", "check_siting_inputs": "pipeline",
+    "compute_study_accessibility": "pipeline", "accessibility_siting": "pipeline",
     # network and access
     "WalkNetwork": "network", "load_walk_network": "network", "network_from_graph": "network",
     "demand_points": "demand",

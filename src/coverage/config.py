@@ -185,6 +185,31 @@ class SitingSection:
 
 
 @dataclass
+class AccessibilitySection:
+    """Capacity-aware accessibility (2SFCA family) on the walk-time matrix; see
+    :mod:`eldercare_coverage.accessibility`. On by default (classic 2SFCA, floor area per older
+    resident): it costs milliseconds once walk access exists. ``measure = ""`` turns it off."""
+
+    #: "" (off), "2sfca", "e2sfca", "g2sfca" (Gaussian), "kd2sfca" (kernel), "3sfca", "gravity".
+    measure: str = "2sfca"
+    #: Supply per facility: "floor_area" (floor_area_m2), "beds" or "capacity".
+    supply: str = "floor_area"
+    #: Demand per point: "elderly" (elderly_population), "residents" or "households".
+    demand: str = "elderly"
+    #: Distance decay: the kernel exponent (kd2sfca: 1 Epanechnikov, 2 quartic) or the gravity power β.
+    decay: float = 1.0
+    #: Walk-time bands (minutes) of E2SFCA / 3SFCA and their weights (Luo & Qi 2009).
+    bands_min: list[float] = field(default_factory=lambda: [5.0, 10.0, 15.0])
+    band_weights: list[float] = field(default_factory=lambda: [1.0, 0.68, 0.22])
+    #: Accessibility (supply per demand unit) below which residents count as under-served;
+    #: 0 = half the study-wide mean.
+    threshold: float = 0.0
+    #: Also pick [siting] p candidates greedily for an accessibility objective: "" (off), "mean",
+    #: "min", "variance", "gini" or "below" (a heuristic; the report says so).
+    objective: str = ""
+
+
+@dataclass
 class OutputSection:
     #: Folders for tables/GeoPackages, reports and maps.
     data_dir: str = "out"
@@ -206,6 +231,7 @@ class StudyConfig:
     access: AccessSection = field(default_factory=AccessSection)
     norms: NormsSection = field(default_factory=NormsSection)
     siting: SitingSection = field(default_factory=SitingSection)
+    accessibility: AccessibilitySection = field(default_factory=AccessibilitySection)
     output: OutputSection = field(default_factory=OutputSection)
     #: The config file this came from (None when built in Python).
     source: Path | None = None
@@ -280,6 +306,9 @@ NUMERIC_RANGES: dict[str, Range] = {
     "siting.min_district_share": Range(0, 1, "", "0.8"),
     "siting.time_limit_s": Range(0, 86_400, "s", "120", low_open=True),
     "siting.mip_gap": Range(0, 1, "", "0.001"),
+    "accessibility.decay": Range(0, 10, "", "1.0", low_open=True),
+    "accessibility.bands_min": Range(0, 120, "minutes", "[5, 10, 15]", low_open=True),
+    "accessibility.threshold": Range(0, 1e9, "supply per demand unit", "0"),
 }
 
 
@@ -497,6 +526,7 @@ def validate_config(config: StudyConfig, report: ProblemReport, file: str = "con
         report.error(file, f"siting.method '{config.siting.method}' is not known.",
                      "Use auto, exact or heuristic.", field="siting.method")
     _validate_siting(config, report, file)
+    _validate_accessibility(config, report, file)
     from .schema import FACILITY_KINDS
 
     for kind in config.access.facility_kinds:
@@ -530,6 +560,29 @@ def _validate_siting(config: StudyConfig, report: ProblemReport, file: str) -> N
     if s.model == "mclp" and s.p <= 0 and s.budget <= 0:
         report.error(file, "siting.model 'mclp' needs p (number of new sites) or budget (CNY).",
                      "Set siting.p = 5, or siting.budget = 3000000.", field="siting.p")
+
+
+def _validate_accessibility(config: StudyConfig, report: ProblemReport, file: str) -> None:
+    """``[accessibility]`` options the engine would refuse, named by key."""
+    from .accessibility import DEMAND_COLUMNS, MEASURES, OBJECTIVES, SUPPLY_COLUMNS
+
+    a = config.accessibility
+    for key, allowed in (("measure", ("", *MEASURES)), ("supply", SUPPLY_COLUMNS), ("demand", DEMAND_COLUMNS)):
+        if getattr(a, key) not in allowed:
+            report.error(file, f"accessibility.{key} '{getattr(a, key)}' is not known.",
+                         f"Use one of {', '.join(repr(x) for x in allowed)}.", field=f"accessibility.{key}")
+    bands = a.bands_min  # each band's range is in NUMERIC_RANGES; here their order and weights
+    if not bands or len(bands) != len(a.band_weights) or \
+            any(b2 <= b1 for b1, b2 in zip(bands, bands[1:])) or any(not w >= 0 for w in a.band_weights):
+        report.error(file, "accessibility.bands_min must be increasing positive minutes with one non-negative "
+                     "weight each in accessibility.band_weights.", "e.g. bands_min = [5, 10, 15], "
+                     "band_weights = [1.0, 0.68, 0.22]", field="accessibility.bands_min")
+    if a.objective not in ("", *OBJECTIVES):
+        report.error(file, f"accessibility.objective '{a.objective}' is not known.",
+                     f"Use one of {', '.join(repr(x) for x in ('', *OBJECTIVES))}.", field="accessibility.objective")
+    elif a.objective and config.siting.p <= 0:
+        report.error(file, "accessibility.objective needs the number of new sites.", "Set siting.p, e.g. p = 5.",
+                     field="siting.p")
 
 
 def _validate_profile_and_basemap(config: StudyConfig, report: ProblemReport, file: str) -> None:

@@ -277,7 +277,8 @@ COVERAGE.layer = function (key, data, spec) {
   } else if (spec.radius) {
     if (!COVERAGE.canvas) COVERAGE.canvas = L.canvas({padding: 0.3});
     opts.pointToLayer = function (f, ll) {
-      return L.circleMarker(ll, Object.assign({radius: spec.radius, renderer: COVERAGE.canvas,
+      var r = spec.radiusField ? (f.properties[spec.radiusField] || spec.radius) : spec.radius;
+      return L.circleMarker(ll, Object.assign({radius: r, renderer: COVERAGE.canvas,
                                                interactive: opts.interactive}, spec.style));
     };
   }
@@ -642,6 +643,7 @@ def make_map(
     tianditu_key: str = "",
     title: str = "",
     simplify_m: float = 5.0,
+    accessibility: Any = None,
 ) -> folium.Map:
     """Build the study's coverage map.
 
@@ -676,6 +678,9 @@ def make_map(
         Baidu (BD-09) and Tencent tiles raise :class:`~eldercare_coverage.errors.InputError`.
     simplify_m
         Display simplification tolerance for polygons (m).
+    accessibility
+        :class:`~eldercare_coverage.accessibility.AccessibilityTables`: adds the accessibility
+        quintiles and the facilities sized by service pressure (both off until ticked).
 
     Returns
     -------
@@ -839,6 +844,8 @@ def make_map(
         pf = [f for f in pf if f[1] in prop.columns]
         _add_points(m, legend, "proposed", L["proposed"], prop, pf, _PROPOSED_SYMBOL, 22)
 
+    if accessibility is not None:  # capacity-aware accessibility (eldercare_coverage.accessibility)
+        legend += _accessibility_layers(m, communities, accessibility, facilities, lang, simplify_m, gcj02)
     folium.LayerControl(position="topright", collapsed=False).add_to(m)
     _Controls(m, {"title_html": _title_html(title, parameters, L, gcj02),
                   "legend_html": "".join(legend), "units": {"min": L["u_min"]}})
@@ -1031,3 +1038,70 @@ def write_png(m_or_html_path: folium.Map | str | os.PathLike, png_path: str | os
         raise RuntimeError(f"Chromium could not screenshot {page}: exit {proc.returncode}\n"
                            f"{proc.stderr[-2000:]}")
     return png_path
+
+
+# ----------------------------------------------------------------------------- accessibility
+
+#: No supply in reach, then the quintiles of the communities that have some (low → high).
+ACCESSIBILITY_COLORS = ("#d73027", "#eff3ff", "#bdd7e7", "#6baed6", "#3182bd", "#08519c")
+_ACC_TEXT = {
+    "zh": {"layer": "社区：供需可达性（{m}）", "fac": "设施：服务压力（圆越大压力越大）", "none": "步行范围内无供给",
+           "q": "第 {i} 五分位 {a}–{b}", "acc": "可达性", "rel": "相对全区平均", "press": "服务压力（需求/供给）",
+           "reach": "步行范围内需求", "per_m2": "每 m² 老年人", "per_bed": "每床老年人"},
+    "en": {"layer": "Communities: accessibility ({m})", "fac": "Facilities: service pressure (larger = more)",
+           "none": "No supply within walk", "q": "Quintile {i}: {a}–{b}", "acc": "Accessibility",
+           "rel": "Relative to study mean", "press": "Pressure (demand per supply)", "reach": "Demand within walk",
+           "per_m2": "Demand per m²", "per_bed": "Demand per bed"},
+}
+
+
+def _accessibility_layers(m: folium.Map, communities: gpd.GeoDataFrame, tables: Any,
+                          facilities: gpd.GeoDataFrame | None, lang: str, simplify_m: float,
+                          gcj02: bool) -> list[str]:
+    """Two overlays from :class:`eldercare_coverage.accessibility.AccessibilityTables`: communities
+    by accessibility quintile (its own class for no supply in reach) and facilities as circles
+    sized by service pressure (weighted catchment demand per unit of supply). Returns the legend."""
+    T = _ACC_TEXT[lang]
+    acc = tables.communities.set_index("community_id")[["accessibility", "relative"]]
+    com = _prepare(communities, "communities", simplify_m, points=False, gcj02=gcj02)
+    com = com.join(acc, on="community_id")
+    a = com["accessibility"].to_numpy(dtype=float)
+    pos = a[np.isfinite(a) & (a > 0)]
+    edges = np.quantile(pos, [0.2, 0.4, 0.6, 0.8]) if len(pos) else np.array([])
+    cls = np.where(a > 0, 1 + np.searchsorted(edges, a, side="right"), 0).astype(float)
+    cls[~np.isfinite(a)] = np.nan
+    com["_abin"] = pd.Series(cls, index=com.index).astype("Int64")
+    com["_acc"] = [f"{v:.4g}" if np.isfinite(v) else None for v in a]
+    L_ = LABELS[lang]
+    fields = [(L_["f_id"], "community_id", "text"), (T["acc"], "_acc", "text"), (T["rel"], "relative", "num")]
+    measure = tables.result.params.get("measure", "")
+    _DataLayer(m, "accessibility", T["layer"].format(m=measure),
+               _layer_data(m, "accessibility", com, ["name", "_abin", "community_id", "_acc", "relative"], points=False),
+               {"style": {"color": "#555555", "weight": 0.8, "fillOpacity": 0.65}, "tooltip": "name",
+                "popup": {"title": "name", "fields": [list(f) for f in fields]},
+                "palette": {"field": "_abin", "colors": list(ACCESSIBILITY_COLORS), "missing": MISSING_COLOR}},
+               show=False)
+    bounds = np.concatenate([[pos.min()] if len(pos) else [], edges, [pos.max()] if len(pos) else []])
+    rows = [(T["none"], ACCESSIBILITY_COLORS[0])] + [
+        (T["q"].format(i=i + 1, a=f"{bounds[i]:.3g}", b=f"{bounds[i + 1]:.3g}"), ACCESSIBILITY_COLORS[i + 1])
+        for i in range(len(bounds) - 1)] + [(L_["no_data"], MISSING_COLOR)]
+    legend = [_legend_swatches("accessibility", f"{T['acc']} ({tables.summary.get('unit', '')})", rows)]
+    if facilities is not None and len(facilities) and len(tables.facilities):
+        press = tables.facilities.drop(columns=[c for c in ("kind", "floor_area_m2", "beds") if c in tables.facilities])
+        fac = facilities.merge(press, on="facility_id", how="inner")
+        fac = _prepare(fac, "facilities", simplify_m, points=True, gcj02=gcj02)
+        p = fac["pressure"].to_numpy(dtype=float)
+        top = np.nanmax(p) if np.isfinite(p).any() and np.nanmax(p) > 0 else 1.0
+        # area ∝ pressure: radius ∝ √pressure, 4-16 px
+        fac["_r"] = np.where(np.isfinite(p), 4.0 + 12.0 * np.sqrt(np.clip(p, 0, None) / top), 4.0)
+        ff = [(L_["f_id"], "facility_id", "text"), (L_["f_floor_area"], "floor_area_m2", "m2"),
+              (L_["f_beds"], "beds", "int"), (T["reach"], "demand_in_reach", "int"),
+              (T["per_m2"], "demand_per_m2", "num"), (T["per_bed"], "demand_per_bed", "num"),
+              (T["press"], "pressure", "num")]
+        ff = [f for f in ff if f[1] in fac.columns]
+        _DataLayer(m, "pressure", T["fac"], _layer_data(m, "pressure", fac, ["name", "_r"] + [f[1] for f in ff], points=True),
+                   {"style": {"color": "#7f2704", "fillColor": "#f16913", "weight": 1, "fillOpacity": 0.7},
+                    "radius": 4, "radiusField": "_r", "tooltip": "name",
+                    "popup": {"title": "name", "fields": [list(f) for f in ff]}}, show=False)
+        legend.append(_legend_swatches("pressure", T["fac"], [(T["press"], "#f16913")], dot=True))
+    return legend

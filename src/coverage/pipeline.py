@@ -124,6 +124,11 @@ def run(config: StudyConfig | str | Path | None = None, *, out_dir: str | Path |
         with _timed("norm checks", timings):
             norms = check_norms(study, access)
             result.stages["norms"] = norms
+        accessibility = None
+        if access is not None and config.accessibility.measure:
+            with _timed(f"accessibility ({config.accessibility.measure})", timings):
+                accessibility = compute_study_accessibility(study, access)
+            result.stages["accessibility"] = accessibility
         siting = proposed = None
         if config.siting.model:
             if access is None:
@@ -136,10 +141,16 @@ def run(config: StudyConfig | str | Path | None = None, *, out_dir: str | Path |
                     _write_siting(study, access, siting, proposed, staged)
                 result.stages["siting"] = siting
                 result.stages["proposed"] = proposed
+        if accessibility is not None:
+            with _timed("accessibility tables and new sites", timings):
+                if proposed is not None or config.accessibility.objective:
+                    accessibility.siting = accessibility_siting(study, access, accessibility, proposed)
+                add_accessibility_columns(norms, accessibility)
+                _write_accessibility(accessibility, staged, sites=bool(config.accessibility.objective))
         with _timed("reports", timings):
-            _write_reports(study, access, norms, siting, proposed, staged)
+            _write_reports(study, access, norms, siting, proposed, staged, accessibility)
         with _timed("map", timings):
-            _write_map(study, access, norms, proposed, staged)
+            _write_map(study, access, norms, proposed, staged, accessibility)
         # Last, so the warnings of every stage are in it.
         staged.path("data", "validation.txt").write_text(study.report.format() + "\n", encoding="utf-8")
         _write_manifest(result, staged)
@@ -350,6 +361,108 @@ def walk_limit_basis(study: Study, profile) -> str:
             else f"walk time of {used:g} min set by the study ([access] time_limit_min); not the profile's {stated}")
 
 
+def compute_study_accessibility(study: Study, access, *, measure: str | None = None):
+    """Capacity-aware accessibility (``[accessibility]``) of the study's demand to its covering
+    facilities, on the walk-time matrix of ``access``; unknown supply or demand counts as 0 and
+    is reported as a warning. ``measure`` overrides the config's."""
+    from .accessibility import DEMAND_COLUMNS, SUPPLY_COLUMNS, analyse
+
+    cfg = study.config.accessibility
+    source = str(study.config.source or "config")
+    fac = study.facilities.set_index("facility_id").loc[access.facility_ids].reset_index()
+    supply_col, demand_col = SUPPLY_COLUMNS[cfg.supply], DEMAND_COLUMNS[cfg.demand]
+    if supply_col not in fac or fac[supply_col].isna().any():
+        missing = fac["facility_id"][fac[supply_col].isna()] if supply_col in fac else fac["facility_id"]
+        study.report.warning(source, f"{len(missing)} facilities have no {supply_col} (e.g. "
+                             f"{', '.join(missing.astype(str).head(5))}); they add no supply to accessibility.",
+                             f"Give {supply_col} for every facility or set accessibility.supply to another column.",
+                             field="accessibility.supply")
+        if supply_col not in fac:
+            fac[supply_col] = np.nan
+    n_nan = int(access.demand[demand_col].isna().sum())
+    if n_nan:
+        study.report.warning(source, f"{n_nan} demand points have no {demand_col}; they count as no demand in "
+                             "accessibility.", f"Give {demand_col} for every community or set "
+                             "accessibility.demand = \"residents\".", field="accessibility.demand")
+    return analyse(access.facility_matrix, fac, access.demand, study.communities["community_id"].astype(str),
+                   measure=measure or cfg.measure, supply=cfg.supply, demand=cfg.demand,
+                   limit_min=float(study.config.access.time_limit_min), bands_min=cfg.bands_min,
+                   band_weights=cfg.band_weights, decay=cfg.decay, threshold=cfg.threshold or None)
+
+
+def accessibility_siting(study: Study, access, tables, proposed=None) -> dict:
+    """Accessibility after new sites, for ``tables`` (:func:`compute_study_accessibility`): the
+    siting model's ``proposed`` sites and, with ``[accessibility] objective``, ``[siting] p``
+    sites picked greedily for that objective (a heuristic). Candidates supply their
+    ``max_floor_area_m2`` (unknown: the median known, as siting does with costs), so only
+    floor-area supply can be sited. Returns ``{"proposed": AccessibilitySiting, "greedy": ...}``."""
+    import scipy.sparse as sp
+
+    from .accessibility import AccessibilitySiting, compute, greedy_sites
+
+    cfg = study.config.accessibility
+    source = str(study.config.source or "config")
+    fix = "Set accessibility.supply = \"floor_area\" and give candidates a max_floor_area_m2 column."
+    area = study.candidates.set_index("candidate_id").loc[access.candidate_ids]["max_floor_area_m2"]
+    area = area.to_numpy(dtype=float)
+    if cfg.supply != "floor_area" or not np.isfinite(area).any():
+        study.report.warning(source, "accessibility after new sites is not computed: candidates supply only floor "
+                             "area (max_floor_area_m2)" + (", and none has one." if cfg.supply == "floor_area"
+                                                           else f", not {cfg.supply}."), fix,
+                             field="accessibility.supply")
+        return {}
+    if not np.isfinite(area).all():
+        study.report.warning(source, f"{int((~np.isfinite(area)).sum())} candidates have no max_floor_area_m2; "
+                             "for accessibility they take the median known area.",
+                             "Give every candidate its max_floor_area_m2.", field="accessibility.objective")
+        area = np.where(np.isfinite(area), area, np.nanmedian(area))
+    res = tables.result
+    kw = {k: res.params[k] for k in ("measure", "limit_min", "decay")}
+    kw.update(bands_min=cfg.bands_min, band_weights=cfg.band_weights)
+    out = {}
+    if proposed is not None and len(proposed):
+        rows = pd.Index(access.candidate_ids).get_indexer(proposed["candidate_id"].astype(str))
+        after = compute(sp.vstack([res.times, access.candidate_matrix[rows]]),
+                        np.concatenate([res.supply, area[rows]]), res.demand, **kw)
+        out["proposed"] = AccessibilitySiting(rows, pd.DataFrame(), res.point, after.point,
+                                              {"method": f"siting model {study.config.siting.model}", **kw})
+    if cfg.objective:
+        out["greedy"] = greedy_sites(res.times, access.candidate_matrix, res.supply, area, res.demand,
+                                     tables.points["community_id"].to_numpy(), p=study.config.siting.p,
+                                     objective=cfg.objective, threshold=tables.summary["threshold"], **kw)
+    for value in out.values():
+        value.params["candidate_ids"] = access.candidate_ids[value.selected].tolist()
+        if len(value.steps):
+            value.steps.insert(1, "candidate_id", access.candidate_ids[value.steps["candidate"].to_numpy()])
+    return out
+
+
+#: Accessibility columns added to the community and district tables.
+ACCESSIBILITY_COLUMNS = {"accessibility": "accessibility", "relative": "accessibility_relative",
+                         "share_no_access": "share_demand_no_supply"}
+
+
+def add_accessibility_columns(norms: "NormResult", tables) -> None:
+    """Join the accessibility columns onto the norm result's community and district tables
+    (with new sites: ``accessibility_after_<proposed|greedy>``)."""
+    from .accessibility import after_sites
+
+    after = {name: after_sites(tables, s.after) for name, s in tables.siting.items()}
+    for attr, key, src in (("communities", "community_id", tables.communities),
+                           ("districts", "district", tables.districts)):
+        table = getattr(norms, attr)
+        add = src.set_index(key)[list(ACCESSIBILITY_COLUMNS)].rename(columns=ACCESSIBILITY_COLUMNS)
+        totals = [tables.summary["mean"], 1.0, tables.summary["share_no_access"]]
+        for name, (comm, dist, summary) in after.items():
+            add[f"accessibility_after_{name}"] = (comm if attr == "communities" else dist).set_index(key)[
+                "accessibility"]
+            totals.append(summary["mean"])
+        keys = table[key].astype(str) if key in table else pd.Series("", index=table.index)
+        add = add.reindex(keys.to_numpy()).set_index(table.index)
+        add.loc[(keys == "(all)").to_numpy(), list(add.columns)] = totals  # the roll-up's study-wide row
+        setattr(norms, attr, pd.concat([table.drop(columns=[c for c in add.columns if c in table]), add], axis=1))
+
+
 @dataclass
 class NormResult:
     """Per-community checks and their roll-ups under one norm profile."""
@@ -517,6 +630,42 @@ def _write_access(access, staged: StagedOutputs) -> None:
     write_access_outputs(access, staged.path("data", "access.gpkg"), staged.path("data", "community_access.csv"))
 
 
+def spreadsheet_safe(df: pd.DataFrame) -> pd.DataFrame:
+    """A copy whose text cells cannot run as spreadsheet formulas: a cell starting with = + - @,
+    a tab or a carriage return gets a leading apostrophe (ids come from the user's files)."""
+    out = df.copy()
+    for col in out.columns:
+        if not (pd.api.types.is_object_dtype(out[col]) or pd.api.types.is_string_dtype(out[col])):
+            continue
+        text = out[col].astype(str)
+        risky = out[col].map(lambda v: isinstance(v, str)) & text.str.match(r"[=+\-@\t\r]")
+        out.loc[risky, col] = "'" + text[risky]
+    return out
+
+
+def _write_accessibility(tables, staged: StagedOutputs, sites: bool = False) -> None:
+    """Per-facility service pressure, its contributing communities and the equity summary;
+    with ``sites`` the greedy picks (``[accessibility] objective``)."""
+    spreadsheet_safe(tables.facilities).to_csv(staged.path("reports", "service_pressure.csv"), index=False,
+                                               encoding="utf-8-sig")
+    spreadsheet_safe(tables.contributions).to_csv(staged.path("reports", "service_pressure_communities.csv"),
+                                                  index=False, encoding="utf-8-sig")
+    summary = dict(tables.summary, params=tables.result.params,
+                   lorenz_communities=[list(map(float, v)) for v in tables.lorenz["communities"]])
+    from .accessibility import after_sites
+
+    for name, sited in tables.siting.items():
+        summary[f"after_{name}"] = dict(after_sites(tables, sited.after)[2], **sited.params)
+    if sites:  # written even when no site could be picked (header only), as expected_outputs says
+        steps = tables.siting["greedy"].steps if "greedy" in tables.siting else pd.DataFrame(
+            columns=["step", "candidate_id", "candidate", "objective", "mean", "min", "gini", "share_below_threshold"])
+        spreadsheet_safe(steps).to_csv(staged.path("reports", "accessibility_sites.csv"), index=False,
+                                       encoding="utf-8-sig")
+    staged.path("data", "accessibility.json").write_text(
+        json.dumps(_finite(summary), ensure_ascii=False, indent=2, default=str, allow_nan=False) + "\n",
+        encoding="utf-8")
+
+
 def _write_siting(study: Study, access, siting, proposed: gpd.GeoDataFrame, staged: StagedOutputs) -> None:
     """Proposed sites (GeoPackage, CSV) and before/after coverage by district and community."""
     proposed.to_file(staged.path("data", "proposed_sites.gpkg"), layer="proposed_sites", driver="GPKG",
@@ -558,7 +707,8 @@ def _finite(value):
     return value
 
 
-def _write_reports(study: Study, access, norms: NormResult, siting, proposed, staged: StagedOutputs) -> None:
+def _write_reports(study: Study, access, norms: NormResult, siting, proposed, staged: StagedOutputs,
+                   accessibility=None) -> None:
     from .report import write_reports
 
     parameters = parameters_of(study.config)
@@ -579,10 +729,11 @@ def _write_reports(study: Study, access, norms: NormResult, siting, proposed, st
                   parameters=parameters, input_files=[Path(f["path"]) for f in study.input_files],
                   language=study.config.study.language, title=study.config.study.name,
                   street_table=norms.streets, unassigned=norms.unassigned, siting=siting_tables,
-                  problems=study.report)
+                  problems=study.report, accessibility=accessibility)
 
 
-def _write_map(study: Study, access, norms: NormResult, proposed, staged: StagedOutputs) -> None:
+def _write_map(study: Study, access, norms: NormResult, proposed, staged: StagedOutputs,
+               accessibility=None) -> None:
     from . import maps
 
     proposed = proposed if proposed is not None and len(proposed) else None
@@ -598,7 +749,7 @@ def _write_map(study: Study, access, norms: NormResult, proposed, staged: Staged
                       proposed=proposed, community_stats=stats, districts=study.districts,
                       parameters=parameters_of(study.config), language=study.config.study.language,
                       basemap=study.config.output.basemap, tianditu_key=study.config.output.tianditu_key,
-                      title=study.config.study.name)
+                      title=study.config.study.name, accessibility=accessibility)
     html = staged.path("maps", map_file_name(study.config, ".html"))
     maps.write_map(m, html)
     if study.config.output.png:
@@ -639,6 +790,10 @@ def expected_outputs(config: StudyConfig) -> dict[str, list[str]]:
     reports = ["community_gaps.csv", "district_gaps.csv", "street_gaps.csv", "gaps.xlsx", "report.html"]
     if config.inputs.network.path or config.inputs.network.download:
         data += ["access.gpkg", "community_access.csv"]
+        if config.accessibility.measure:
+            data.append("accessibility.json")
+            reports += ["service_pressure.csv", "service_pressure_communities.csv"]
+            reports += ["accessibility_sites.csv"] if config.accessibility.objective else []
         if config.siting.model:
             data += ["proposed_sites.gpkg", "proposed_sites.csv", "siting.json"]
             reports += ["siting_by_district.csv", "siting_by_community.csv"]

@@ -93,6 +93,9 @@ _LABELS: dict[str, tuple[str, str]] = {
     "facility_id": ("设施编码", "Facility ID"), "kind": ("类型", "Kind"),
     "floor_area_m2": ("建筑面积(m²)", "Floor area (m²)"), "beds": ("床位", "Beds"),
     "capacity": ("服务能力(人)", "Capacity"),
+    "accessibility": ("供需可达性", "Accessibility (supply per demand)"),
+    "accessibility_relative": ("可达性（相对全区平均）", "Accessibility relative to mean"),
+    "share_demand_no_supply": ("步行范围内无供给的需求比例", "Share of demand with no supply in reach"),
 }
 for _k, _v in FACILITY_KINDS.items():
     _LABELS[f"existing_{_k}"] = (f"现有{_v['zh']}", f"Existing: {_v['en'].lower()}")
@@ -195,6 +198,8 @@ def number_format(column: str) -> str | None:
     """Excel number format of a numeric column (None = text / general)."""
     if column.startswith("share_"):
         return "0.0%"
+    if column.startswith("accessibility"):  # m² per older resident: small fractions
+        return "0.0000"
     if column.endswith("_m2") or column in ("median_time_min",):
         return "#,##0.0"
     if "cny" in column or column in ("population", "households", "elderly_population", "residents_within",
@@ -289,7 +294,7 @@ def write_reports(community_table: pd.DataFrame, district_table: pd.DataFrame, o
                   title: str = "", street_table: pd.DataFrame | None = None,
                   unassigned: pd.DataFrame | None = None,
                   siting: dict[str, pd.DataFrame] | None = None,
-                  problems: ProblemReport | None = None) -> dict[str, Path]:
+                  problems: ProblemReport | None = None, accessibility: Any = None) -> dict[str, Path]:
     """Write ``community_gaps.csv``, ``district_gaps.csv``, ``gaps.xlsx`` and ``report.html``.
 
     ``parameters`` (walk speed m/s, time limit min, profile name, …) is shown verbatim in the
@@ -319,8 +324,14 @@ def write_reports(community_table: pd.DataFrame, district_table: pd.DataFrame, o
         if siting is not None and siting.get(key) is not None:
             tables.append((key, pd.DataFrame(siting[key])))
     _write_xlsx(paths["xlsx"], tables, profile, parameters, checksums, language).report(problems)
+    # accessibility (AccessibilityTables): Lorenz curve and service pressure, escaped by accessibility_charts
+    extra = ""
+    if accessibility is not None:
+        from .accessibility_charts import accessibility_section
+
+        extra = accessibility_section(accessibility, language)
     _write_html(paths["html"], tables, profile, parameters, checksums, language,
-                title or _text("title", language))
+                title or _text("title", language), extra)
     return paths
 
 
@@ -538,7 +549,7 @@ def _land_summary(community: pd.DataFrame, language: str) -> list[tuple[str, str
     return rows
 
 
-def _write_html(path: Path, tables, profile, parameters, checksums, language, title) -> None:
+def _write_html(path: Path, tables, profile, parameters, checksums, language, title, extra: str = "") -> None:
     t = lambda k: _text(k, language)  # noqa: E731
     community = dict(tables)["community"]
     unassigned = dict(tables).get("unassigned")
@@ -547,6 +558,7 @@ def _write_html(path: Path, tables, profile, parameters, checksums, language, ti
              f'<h2 id="summary">{t("summary")}</h2><dl class="summary">']
     parts += [f"<dt>{_esc(k)}</dt><dd>{_esc(v)}</dd>" for k, v in _summary(community, parameters, unassigned, language, profile)]
     parts.append("</dl>")
+    parts.append(extra)
     for key, df in tables:
         parts.append(f'<h2 id="{key}">{t(key)}</h2>')
         if key == "unassigned" and df.empty:
