@@ -216,3 +216,20 @@ def test_download_branch_loads_the_downloaded_network(sample_copy, monkeypatch):
     # the second build reads the cache instead of downloading again
     ec.build_network(study)
     assert calls == ["walk"]
+
+
+def test_home_reached_through_its_second_gate_is_in_the_coverage_matrix():
+    """The far gate is listed first and lies beyond the limit; the home is reached through the
+    near one. The bounded search must still find it (a regression: it once looked only at the
+    home's first gate link)."""
+    net = ring_road()
+    comp = gpd.GeoDataFrame({"community_id": ["A"]}, geometry=[shapely.box(0, 0, 100, 100)], crs=CRS)
+    gates = gpd.GeoDataFrame({"gate_id": ["far", "near"], "access": ["", ""], "opening_hours": ["", ""]},
+                             geometry=[shapely.Point(50, 100), shapely.Point(50, 0)], crs=CRS)
+    home, fac = np.array([shapely.Point(50, 10)]), np.array([shapely.Point(150, -20)])
+    hs, fs = snap_points(net, home), snap_points(net, fac)
+    gnet, (hs2, fs2), _ = snap_through_gates(net, comp, gates, [hs, fs], [home, fac], [False, True])
+    _, t = nearest_facility(gnet, hs2, fs2, SPEED)
+    assert t[0] * 60 == pytest.approx(10 + 10 + 100 + 10, abs=1e-6)  # via the near gate
+    m = coverage_matrix(gnet, fs2, hs2, SPEED, 3.0)  # 180 m: the far gate (> 500 m) is out of reach
+    assert m.nnz == 1 and m.toarray()[0, 0] == pytest.approx(t[0], abs=1e-9)

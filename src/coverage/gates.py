@@ -13,9 +13,10 @@ facility -> its public gates and the homes of its own compound, gate -> the home
 home is thus only ever the end of a route, never a shortcut: nobody else walks through a
 compound via its homes and private gates.
 
-Node order matters to the bounded search (which evaluates an edge's targets from its
-lower-numbered end): gate nodes are appended before point nodes, and each point is snapped to
-its first gate link, so a home's link always runs from a lower-numbered gate to the home.
+Node order matters to the bounded search, which evaluates an edge's targets from its
+lower-numbered reached end: a home is snapped to a zero-length link from the home to an anchor
+node appended after every other node, so its target is evaluated from the home whichever gate
+reached it.
 
 Who may use a gate: residents use every gate of their compound except ``access=no`` and gates
 closed at the analysis hour (``opening_hours``); visitors walking to a facility inside a compound
@@ -226,6 +227,24 @@ def gated_network(net: WalkNetwork, compounds: gpd.GeoDataFrame, gates: pd.DataF
                                                       np.stack([allx[b - n0], ally[b - n0]], 1)], 1)))
             kind.append(np.full(len(a), COMPOUND_WALK, dtype=object))
             oneway.append(np.ones(len(a), dtype=bool))
+    # Each home's search target sits on a zero-length link home -> anchor, which the bounded
+    # search evaluates from the home itself: a target on a gate -> home link would be seen only
+    # when that particular gate is within the limit, missing homes reached through another gate.
+    allx, ally = np.concatenate(xs), np.concatenate(ys)
+    for k, ((hi, hc, hnodes), is_visitor) in enumerate(zip(in_compound, visitor)):
+        if is_visitor or not len(hi):
+            continue
+        anchors = next_node + np.arange(len(hnodes))
+        next_node += len(hnodes)
+        hx, hy = allx[hnodes - n0], ally[hnodes - n0]
+        xs.append(hx)
+        ys.append(hy)
+        eu.append(hnodes)
+        ev.append(anchors)
+        geom.append(shapely.linestrings(np.stack([np.stack([hx, hy], 1), np.stack([hx, hy], 1)], 1)))
+        kind.append(np.full(len(hnodes), COMPOUND_WALK, dtype=object))
+        oneway.append(np.ones(len(hnodes), dtype=bool))
+        joins[k][hi] = anchors
 
     new_x = np.concatenate([net.x, *xs])
     new_y = np.concatenate([net.y, *ys])
