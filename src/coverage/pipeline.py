@@ -22,6 +22,7 @@ import pandas as pd
 
 from ._safe_cells import write_csv
 from .config import StudyConfig, load_config
+from .crs import lonlat_columns
 from .io import Study, load_study
 from .outputs import StagedOutputs, check_output_folder, safe_name
 
@@ -55,10 +56,10 @@ def sample_config_path() -> Path:
 @contextmanager
 def _timed(name: str, timings: dict[str, float]):
     t0 = time.perf_counter()
-    log.info("%s ...", name)
+    log.debug("%s ...", name)
     yield
     timings[name] = time.perf_counter() - t0
-    log.info("%s done in %.2f s", name, timings[name])
+    log.info("%-26s %6.1f s", name, timings[name])  # the one line per stage the terminal shows
 
 
 def parameters_of(config: StudyConfig) -> dict:
@@ -156,7 +157,7 @@ def run(config: StudyConfig | str | Path | None = None, *, out_dir: str | Path |
         _write_manifest(result, staged)
         result.outputs = staged.publish(inputs=[f["path"] for f in study.input_files])
     for path in result.outputs:
-        log.info("wrote %s", path)
+        log.debug("wrote %s", path)
     return result
 
 
@@ -581,6 +582,25 @@ def proposed_sites(study: Study, result) -> gpd.GeoDataFrame:
     out["kind"] = np.where(out["tier"].astype(str) != "", out["tier"].astype(str), out["kind"].astype(str))
     out["model"] = result.model
     out["status"] = result.status
+    for col, values in lonlat_columns(out.geometry.to_numpy(), study.metric_crs,
+                                      web_crs_of(study.config.inputs.candidates)).items():
+        out[col] = values
+    return out
+
+
+def web_crs_of(spec) -> str:
+    """"GCJ-02" / "BD-09" when an input's declared CRS is a Chinese web map's, else ""."""
+    from .crs import is_chinese_web_crs, normalise_crs_name
+
+    return normalise_crs_name(spec.crs) if spec.crs and is_chinese_web_crs(spec.crs) else ""
+
+
+def with_coordinates(layer: gpd.GeoDataFrame, spec) -> gpd.GeoDataFrame:
+    """A copy of a point layer with WGS-84 lon/lat and, for inputs in GCJ-02 or BD-09, lon/lat in
+    that system (see :func:`eldercare_coverage.crs.lonlat_columns`)."""
+    out = layer.copy()
+    for col, values in lonlat_columns(out.geometry.to_numpy(), out.crs, web_crs_of(spec)).items():
+        out[col] = values
     return out
 
 
@@ -619,9 +639,11 @@ def _write_inputs(study: Study, staged: StagedOutputs) -> None:
     gpkg = staged.path("data", "inputs.gpkg")
     study.communities.to_file(gpkg, layer="communities", driver="GPKG", engine="pyogrio")
     if len(study.facilities):
-        study.facilities.to_file(gpkg, layer="facilities", driver="GPKG", engine="pyogrio")
+        with_coordinates(study.facilities, study.config.inputs.facilities).to_file(
+            gpkg, layer="facilities", driver="GPKG", engine="pyogrio")
     if len(study.candidates):
-        study.candidates.to_file(gpkg, layer="candidates", driver="GPKG", engine="pyogrio")
+        with_coordinates(study.candidates, study.config.inputs.candidates).to_file(
+            gpkg, layer="candidates", driver="GPKG", engine="pyogrio")
 
 
 def _write_access(access, staged: StagedOutputs) -> None:
@@ -670,9 +692,7 @@ def _write_siting(study: Study, access, siting, proposed: gpd.GeoDataFrame, stag
     """Proposed sites (GeoPackage, CSV) and before/after coverage by district and community."""
     proposed.to_file(staged.path("data", "proposed_sites.gpkg"), layer="proposed_sites", driver="GPKG",
                      engine="pyogrio")
-    write_csv(pd.DataFrame(proposed.drop(columns="geometry")).assign(
-        lon=proposed.to_crs(4326).geometry.x.round(7), lat=proposed.to_crs(4326).geometry.y.round(7)
-    ), staged.path("data", "proposed_sites.csv"))
+    write_csv(pd.DataFrame(proposed.drop(columns="geometry")), staged.path("data", "proposed_sites.csv"))
     from .siting import coverage_by_group
 
     demand = access.demand
@@ -727,7 +747,7 @@ def _write_reports(study: Study, access, norms: NormResult, siting, proposed, st
         siting_tables = {"proposed": pd.DataFrame(proposed.drop(columns="geometry")), "siting_district": by_district}
     write_reports(norms.communities, norms.districts, staged.folder("reports"), profile=norms.profile,
                   parameters=parameters, input_files=[Path(f["path"]) for f in study.input_files],
-                  language=study.config.study.language, title=study.config.study.name,
+                  language=study.config.study.language, title=study.config.study.title or study.config.study.name,
                   street_table=norms.streets, unassigned=norms.unassigned, siting=siting_tables,
                   problems=study.report, accessibility=accessibility)
 
@@ -749,7 +769,7 @@ def _write_map(study: Study, access, norms: NormResult, proposed, staged: Staged
                       proposed=proposed, community_stats=stats, districts=study.districts,
                       parameters=parameters_of(study.config), language=study.config.study.language,
                       basemap=study.config.output.basemap, tianditu_key=study.config.output.tianditu_key,
-                      title=study.config.study.name, accessibility=accessibility)
+                      title=study.config.study.title or study.config.study.name, accessibility=accessibility)
     html = staged.path("maps", map_file_name(study.config, ".html"))
     maps.write_map(m, html)
     if study.config.output.png:
