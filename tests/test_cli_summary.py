@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from eldercare_coverage import cli, pipeline
-from eldercare_coverage.summary import MESSAGES, run_summary
+from eldercare_coverage.summary import GLOSSARY, MESSAGES, run_summary
 
 
 def _fields(text: str) -> set[str]:
@@ -23,6 +23,11 @@ def test_catalogues_cover_every_message_id_with_the_same_fields():
     assert set(zh) == set(en)
     for key in zh:
         assert _fields(zh[key]) == _fields(en[key]), key
+    assert set(GLOSSARY["zh"]) == set(GLOSSARY["en"])
+    # one name per metric: no two metrics share a name
+    for lang in ("zh", "en"):
+        names = [name for name, _ in GLOSSARY[lang].values()]
+        assert len(names) == len(set(names))
 
 
 def test_zh_run_prints_stage_lines_the_summary_and_each_warning_once(sample_copy, monkeypatch, capsys):
@@ -46,7 +51,7 @@ def test_zh_run_prints_stage_lines_the_summary_and_each_warning_once(sample_copy
     assert "步行 15 分钟（0.9 米/秒）范围内的老年人" in out
     assert re.search(r"新都区：\d+%（[\d,]+ / [\d,]+ 人）", out) and "金牛区：" in out
     assert "设施建筑面积不足：" in out and "设施建筑面积缺口合计：" in out
-    assert re.search(r"选址（MCLP）：新增 5 处设施，老年人覆盖率从 \d+% 提高到 \d+%", out)
+    assert re.search(r"选址（MCLP）：新增 5 处设施，老年人步行覆盖率从 \d+% 提高到 \d+%", out)
     assert "未能覆盖的部分：" in out and "无法在 15 分钟内到达的老年人" in out
     assert "融侨悦蓉城（CD1126481237）：7 个点" in out  # the fragment-only points, by community
     assert re.search(r"位于经度 104\.\d{5}，纬度 30\.\d{5}，靠近", out)
@@ -99,7 +104,7 @@ def test_gcj02_inputs_give_gcj02_coordinates_to_paste_back(sample_copy):
     table.to_csv(sample_copy / "candidates_amap.csv", index=False)
     cfg = sample_copy / "sample.toml"
     text = cfg.read_text(encoding="utf-8")
-    text = re.sub(r'\[inputs\.candidates\]\npath = "candidates\.geojson"[^\n]*\n',
+    text = re.sub(r'\[inputs\.candidates\][^\n]*\npath = "candidates\.geojson"[^\n]*\n',
                   '[inputs.candidates]\npath = "candidates_amap.csv"\ncrs = "GCJ-02"\nx_column = "经度"\n'
                   'y_column = "纬度"\n', text)
     assert "candidates_amap.csv" in text

@@ -34,7 +34,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "norm_capacity": "  服务能力不足：{n} 个社区",
         "norms_all_met": "  所有社区均达标。",
         "area_gap": "设施建筑面积缺口合计：{gap:,} 平方米。",
-        "siting": "选址（{model}）：新增 {n} 处设施，{weight}覆盖率从 {before} 提高到 {after}，新增覆盖 {added:,} 人。",
+        "siting": "选址（{model}）：新增 {n} 处设施，{weight}步行覆盖率从 {before} 提高到 {after}，新增覆盖 {added:,} 人。",
         "siting_status": "  求解状态：{status}；结果可能不是最优。",
         "site": "  {name}（{id}）{tier}：经度 {lon:.6f}，纬度 {lat:.6f}{web}；新增覆盖{weight} {new:,} 人",
         "site_web": "（{system}：{lon:.6f}, {lat:.6f}）",
@@ -67,7 +67,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "norm_capacity": "  too little service capacity: {n} communities",
         "norms_all_met": "  every community meets every norm.",
         "area_gap": "Total facility floor-area gap: {gap:,} m².",
-        "siting": "Siting ({model}): {n} new sites raise the share of {weight} within the walk from {before} to {after}, "
+        "siting": "Siting ({model}): {n} new sites raise the walk coverage of {weight} from {before} to {after}, "
                   "{added:,} more covered.",
         "siting_status": "  Solver status: {status}; the sites may not be optimal.",
         "site": "  {name} ({id}){tier}: lon {lon:.6f}, lat {lat:.6f}{web}; newly covers {new:,} {weight}",
@@ -90,6 +90,39 @@ MESSAGES: dict[str, dict[str, str]] = {
         "weight_population": "residents",
         "weight_households": "households",
         "unit_households": "households",
+    },
+}
+
+#: One name and one definition per metric, used by the summary, the report's glossary and its
+#: headers (metric id -> (name, definition)); the same ids in every language (tested).
+GLOSSARY: dict[str, dict[str, tuple[str, str]]] = {
+    "zh": {
+        "share_elderly_within": ("老年人步行覆盖率", "步行时间限制内能到达至少一处计入覆盖的社区养老服务设施的 60 岁以上老年人，占 60 岁以上老年人总数的比例。"),
+        "elderly_within": ("步行范围内老年人", "步行时间限制内能到达至少一处社区养老服务设施的 60 岁以上老年人数（人）。"),
+        "area_required_m2": ("应配建筑面积", "按规范计算的社区养老服务设施建筑面积（平方米），取人均、每百户和设施层级最小面积中起控制作用的一项。"),
+        "area_provided_m2": ("现有建筑面积", "社区内计入的现有养老服务设施建筑面积之和（平方米）。"),
+        "area_gap_m2": ("建筑面积缺口", "应配建筑面积减现有建筑面积，不小于 0（平方米）；一个社区的富余不抵消另一个社区的缺口。"),
+        "new_total": ("需新建设施", "按规范的人口分档，社区还缺少的设施层级（处）。"),
+        "bed_shortfall": ("床位缺口", "应有床位减现有床位，不小于 0（张）。"),
+        "station_shortfall": ("服务站缺口", "按服务对象人数应有的服务站数下限减现有服务站数，不小于 0（处）。"),
+        "capacity_gap": ("服务能力缺口", "服务对象人数减现有设施的服务能力，不小于 0（人）。"),
+        "unreachable": ("无法覆盖的老年人", "距离所有现有设施和候选点的步行时间都超过限制的老年人；无论在哪个候选点建设施都覆盖不到。"),
+        "off_network": ("不在路网上的需求点", "离最近街道超过吸附距离，或只连到与主路网不连通的孤立路段的需求点；计为不可达。"),
+        "newly_covered": ("新增覆盖老年人", "因新增设施而首次进入步行时间限制内的老年人（人）。"),
+    },
+    "en": {
+        "share_elderly_within": ("Older residents' walk coverage", "The share of residents aged 60+ who can reach at least one counted community eldercare facility within the walk time limit."),
+        "elderly_within": ("Older residents within walk", "Residents aged 60+ who can reach at least one community eldercare facility within the walk time limit (persons)."),
+        "area_required_m2": ("Floor area required", "The eldercare floor area a community needs under the profile (m²): the binding one of the per-resident, per-100-household and tier-minimum rules."),
+        "area_provided_m2": ("Floor area provided", "The floor area of the counted existing facilities in the community (m²)."),
+        "area_gap_m2": ("Floor-area gap", "Floor area required minus provided, at least 0 (m²); one community's surplus does not offset another's gap."),
+        "new_total": ("New facilities needed", "Facility tiers a community still lacks under the profile's population bands (facilities)."),
+        "bed_shortfall": ("Bed shortfall", "Beds required minus beds provided, at least 0."),
+        "station_shortfall": ("Service station shortfall", "The fewest service stations the recipients call for minus those present, at least 0."),
+        "capacity_gap": ("Service capacity gap", "Service recipients minus the capacity of the existing facilities, at least 0 (persons)."),
+        "unreachable": ("Older residents no site can reach", "Older residents farther than the walk limit from every existing facility and candidate site: no choice of sites covers them."),
+        "off_network": ("Demand points off the network", "Demand points farther than the snap distance from any street, or only near a fragment not connected to the main network; counted as not reached."),
+        "newly_covered": ("Older residents newly covered", "Older residents who come within the walk limit because of the new sites (persons)."),
     },
 }
 
@@ -276,3 +309,29 @@ def locate(x, y, study) -> tuple[np.ndarray, np.ndarray, list[str]]:
     else:
         near = [""] * len(pts)
     return wgs.x.to_numpy(), wgs.y.to_numpy(), near
+
+
+def coverage_curve(siting, access) -> pd.DataFrame:
+    """Covered share of the siting weight as the proposed sites open one by one, each next the one
+    adding most (k = 0 is today): the chart of coverage against the number of new sites.
+    Columns ``new_sites``, ``candidate_id`` (the site opened at that step; "" for k = 0),
+    ``covered_weight``, ``covered_share`` (0..1)."""
+    w = np.asarray(siting.weights, dtype=float)
+    total = float(w.sum())
+    covered = np.asarray(siting.covered_before, dtype=bool).copy()
+    rows_of = {str(c): i for i, c in enumerate(access.candidate_ids)}
+    reach = access.candidate_matrix.tocsr()
+    left = [str(s) for s in dict.fromkeys(str(x) for x in siting.selected_ids) if str(s) in rows_of]
+    out = [{"new_sites": 0, "candidate_id": "", "covered_weight": float(w[covered].sum())}]
+    while left:
+        gains = []
+        for cid in left:
+            cols = reach.indices[reach.indptr[rows_of[cid]]:reach.indptr[rows_of[cid] + 1]]
+            gains.append(float(w[cols][~covered[cols]].sum()))
+        best = int(np.argmax(gains))
+        cid = left.pop(best)
+        covered[reach.indices[reach.indptr[rows_of[cid]]:reach.indptr[rows_of[cid] + 1]]] = True
+        out.append({"new_sites": len(out), "candidate_id": cid, "covered_weight": float(w[covered].sum())})
+    curve = pd.DataFrame(out)
+    curve["covered_share"] = curve["covered_weight"] / total if total > 0 else np.nan
+    return curve
