@@ -66,6 +66,14 @@ def test_zh_run_prints_stage_lines_the_summary_and_each_warning_once(sample_copy
     siting = result.stages["siting"]
     share = siting.uncoverable_weight / siting.total_weight
     assert f"{share * 100:.0f} %" in en and f"at most {(1 - share) * 100:.0f} %" in en
+    # the report's curve of coverage against new sites ends at the siting result, never falling
+    from eldercare_coverage.summary import coverage_curve
+
+    curve = coverage_curve(siting, result.stages["access"])
+    assert len(curve) == len(siting.selected_ids) + 1 and curve["covered_share"].is_monotonic_increasing
+    assert curve["covered_share"].iloc[-1] == pytest.approx(siting.covered_share, abs=1e-9)
+    before = float((siting.weights * siting.covered_before).sum() / siting.total_weight)
+    assert curve["covered_share"].iloc[0] == pytest.approx(before, abs=1e-9)
 
 
 def test_quiet_prints_errors_only(sample_copy, capsys):

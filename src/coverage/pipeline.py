@@ -148,10 +148,11 @@ def run(config: StudyConfig | str | Path | None = None, *, out_dir: str | Path |
                     accessibility.siting = accessibility_siting(study, access, accessibility, proposed)
                 add_accessibility_columns(norms, accessibility)
                 _write_accessibility(accessibility, staged, sites=bool(config.accessibility.objective))
-        with _timed("reports", timings):
-            _write_reports(study, access, norms, siting, proposed, staged, accessibility)
+        # the map first: the report embeds its static image
         with _timed("map", timings):
             _write_map(study, access, norms, proposed, staged, accessibility)
+        with _timed("reports", timings):
+            _write_reports(study, access, norms, siting, proposed, staged, accessibility)
         # Last, so the warnings of every stage are in it.
         staged.path("data", "validation.txt").write_text(study.report.format() + "\n", encoding="utf-8")
         _write_manifest(result, staged)
@@ -744,7 +745,11 @@ def _write_reports(study: Study, access, norms: NormResult, siting, proposed, st
                            "siting_budget_cny": study.config.siting.budget})
         by_district = coverage_by_group(siting, access.demand["district"].to_numpy()).rename(
             columns={"group": "district"})
-        siting_tables = {"proposed": pd.DataFrame(proposed.drop(columns="geometry")), "siting_district": by_district}
+        from .summary import coverage_curve
+
+        siting_tables = {"proposed": pd.DataFrame(proposed.drop(columns="geometry")), "siting_district": by_district,
+                         # coverage as the proposed sites open one by one, for the report's chart
+                         "curve": coverage_curve(siting, access)}
     write_reports(norms.communities, norms.districts, staged.folder("reports"), profile=norms.profile,
                   parameters=parameters, input_files=[Path(f["path"]) for f in study.input_files],
                   language=study.config.study.language, title=study.config.study.title or study.config.study.name,
