@@ -40,7 +40,7 @@ def bar_chart(labels: Sequence[str], values: Sequence[float], *, title: str,
     row, head = 22, 26
     height = head + row * len(labels) + 8
     plot = width_px - left - right
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" role="img" width="{width_px}" height="{height}" '
+    parts = [f'<svg role="img" width="{width_px}" height="{height}" '
              f'viewBox="0 0 {width_px} {height}" style="{_FONT}">',
              f'<title>{_esc(title)}</title>',
              f'<text x="0" y="16" font-size="14" font-weight="600">{_esc(title)}</text>']
@@ -74,7 +74,7 @@ def line_chart(x: Sequence[float], y: Sequence[float], *, title: str, x_label: s
     def py(v: float) -> float:
         return top + ph - min(max(v / y_max, 0.0), 1.0) * ph
 
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" role="img" width="{width_px}" height="{height_px}" '
+    parts = [f'<svg role="img" width="{width_px}" height="{height_px}" '
              f'viewBox="0 0 {width_px} {height_px}" style="{_FONT}">',
              f'<title>{_esc(title)}</title>',
              f'<text x="0" y="16" font-size="14" font-weight="600">{_esc(title)}</text>']

@@ -57,6 +57,8 @@ SENTENCES: dict[str, tuple[str, str]] = {
              "Under {profile}, {n} of {total} communities lack facility floor area, {gap:,} m² in all."),
     "area_none": ("按{profile}，所有社区的设施建筑面积均达标。", "Under {profile}, every community has enough facility floor area."),
     "new": ("按人口分档，还需新建设施 {n} 处。", "The population bands call for {n} new facilities."),
+    "no_tiers": ("所选规范没有按人口配置设施层级的规则，因此不计算需新建的设施。",
+                 "The profile has no tier-by-population rule, so no new facilities are counted."),
     "siting": ("若在建议的 {n} 处新建设施，老年人步行覆盖率可从 {before} 提高到 {after}，新增覆盖 {added:,} 人。",
                "With the {n} proposed new sites, walk coverage of older residents rises from {before} to {after}, {added:,} more covered."),
     "unreachable": ("仍有 {n:,} 名老年人（{share}）距离所有现有设施和候选点都超过 {limit} 分钟，需要增加候选点或改善步行路网。",
@@ -203,6 +205,8 @@ def sentences(district: pd.DataFrame, community: pd.DataFrame, *, profile_name: 
         n_new = int(round(_num(district["new_total"][district["row_type"] == "total"].iloc[0])))
         if n_new:
             out.append(s["new"].format(n=n_new))
+    elif not has_tiers:
+        out.append(s["no_tiers"])
     if siting_curve is not None and len(siting_curve) > 1:
         first, last = siting_curve.iloc[0], siting_curve.iloc[-1]
         out.append(s["siting"].format(n=len(siting_curve) - 1, before=percent(first["covered_share"], language),
