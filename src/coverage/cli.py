@@ -114,10 +114,11 @@ class _OncePerMessage(logging.Filter):
 
 
 class _StageLinesOnly(logging.Filter):
-    """At the default verbosity: the pipeline's one line per stage, and every warning."""
+    """At the default verbosity: the pipeline's one line per stage (records marked ``stage``), and
+    every warning."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return record.levelno >= logging.WARNING or record.name == "eldercare_coverage.pipeline"
+        return record.levelno >= logging.WARNING or getattr(record, "stage", False)
 
 
 class _Console(logging.StreamHandler):

@@ -59,7 +59,8 @@ def _timed(name: str, timings: dict[str, float]):
     log.debug("%s ...", name)
     yield
     timings[name] = time.perf_counter() - t0
-    log.info("%-26s %6.1f s", name, timings[name])  # the one line per stage the terminal shows
+    # the one line per stage the terminal shows by default (marked for the command line's filter)
+    log.info("%-26s %6.1f s", name, timings[name], extra={"stage": True})
 
 
 def parameters_of(config: StudyConfig) -> dict:
