@@ -584,6 +584,11 @@ def proposed_sites(study: Study, result) -> gpd.GeoDataFrame:
     out["kind"] = np.where(out["tier"].astype(str) != "", out["tier"].astype(str), out["kind"].astype(str))
     out["model"] = result.model
     out["status"] = result.status
+    # no placeholders a reader would take for figures: a unit cost where no costs were given,
+    # an infinite capacity where capacities were not modelled
+    if not study.config.siting.tiers and not study.candidates["cost"].notna().any():
+        out["cost"] = np.nan
+    out["capacity"] = out["capacity"].where(np.isfinite(out["capacity"].astype(float)))
     for col, values in lonlat_columns(out.geometry.to_numpy(), study.metric_crs,
                                       web_crs_of(study.config.inputs.candidates)).items():
         out[col] = values
@@ -755,7 +760,32 @@ def _write_reports(study: Study, access, norms: NormResult, siting, proposed, st
                   parameters=parameters, input_files=[Path(f["path"]) for f in study.input_files],
                   language=study.config.study.language, title=study.config.study.title or study.config.study.name,
                   street_table=norms.streets, unassigned=norms.unassigned, siting=siting_tables,
-                  problems=study.report, accessibility=accessibility)
+                  problems=study.report, accessibility=accessibility,
+                  **_front_page_inputs(study, access, siting, staged))
+
+
+def _front_page_inputs(study: Study, access, siting, staged: StagedOutputs) -> dict:
+    """What the report's first page shows beyond the tables: the map image, what is left out
+    (demand no site reaches; points off the network, per community) and the warnings."""
+    from .summary import off_network_lines
+
+    lang = study.config.study.language
+    png = staged.folder("maps") / map_file_name(study.config, ".png")
+    uncoverable = None
+    if siting is not None and siting.total_weight:
+        uncoverable = (float(siting.uncoverable_weight), float(siting.uncoverable_weight / siting.total_weight))
+    left_out = off_network_lines(access, study, lang) if access is not None else []
+    return {"map_png": png if png.is_file() else None, "left_out": left_out, "uncoverable": uncoverable,
+            "warnings": [p.message for p in study.report.warnings]}
+
+
+def _street_basemap(access):
+    """The study's own OSM streets by class for the map's offline basemap (None without a network)."""
+    if access is None or access.network is None:
+        return None
+    from .basemap import street_layers
+
+    return street_layers(access.network)
 
 
 def _write_map(study: Study, access, norms: NormResult, proposed, staged: StagedOutputs,
@@ -773,6 +803,7 @@ def _write_map(study: Study, access, norms: NormResult, proposed, staged: Staged
                       isochrones=access.isochrones if access is not None else None,
                       candidates=study.candidates if len(study.candidates) else None,
                       proposed=proposed, community_stats=stats, districts=study.districts,
+                      basemap_streets=_street_basemap(access),
                       parameters=parameters_of(study.config), language=study.config.study.language,
                       basemap=study.config.output.basemap, tianditu_key=study.config.output.tianditu_key,
                       title=study.config.study.title or study.config.study.name, accessibility=accessibility)
