@@ -104,6 +104,7 @@ _LABELS: dict[str, tuple[str, str]] = {
     "floor_area_m2": ("建筑面积(m²)", "Floor area (m²)"), "beds": ("床位", "Beds"),
     "capacity": ("服务能力(人)", "Capacity"),
     "accessibility": ("供需可达性", "Accessibility (supply per demand)"),
+    "accessibility_after_proposed": ("新增设施后的供需可达性", "Accessibility with the proposed sites"),
     "accessibility_relative": ("可达性（相对全区平均）", "Accessibility relative to mean"),
     "share_demand_no_supply": ("步行范围内无供给的需求比例", "Share of demand with no supply in reach"),
 }
