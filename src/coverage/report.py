@@ -417,10 +417,26 @@ def _known_columns(df: pd.DataFrame) -> pd.DataFrame:
     return df.drop(columns=empty)
 
 
+#: Status columns that say a rule exists but could not be checked (their text explains why).
+_RULE_STATUS = {"land_required_m2": ("land_status", {"no land rule"}),
+                "stations_required_min": ("service_capacity_status", {"no rule"})}
+
+
+def _rule_absent(df: pd.DataFrame, key: str) -> bool:
+    """Whether the profile lacks the rule whose figure is ``key`` (no value, and no status
+    saying the rule exists but could not be checked)."""
+    if key in df and df[key].notna().any():
+        return False
+    status, absent = _RULE_STATUS.get(key, ("", set()))
+    if status in df:
+        return bool(df[status].dropna().astype(str).isin(absent).all())
+    return True
+
+
 def _shown_columns(df: pd.DataFrame, profile: NormProfile) -> pd.DataFrame:
     """The columns a reader sees: none of a rule the profile lacks (no bed rule: no bed
     columns; no tier bands: no tier, new-facility and subsidy columns)."""
-    drop = [c for key, cols in _RULE_COLUMNS.items() if key not in df or df[key].isna().all() for c in cols if c in df]
+    drop = [c for key, cols in _RULE_COLUMNS.items() if _rule_absent(df, key) for c in cols if c in df]
     if not profile.bands:
         drop += [c for c in df.columns if c in _TIER_COLUMNS or c.startswith(("new_", "communities_band_"))]
     return df.drop(columns=sorted(set(drop)))
