@@ -96,6 +96,8 @@ def main() -> None:
     ap.add_argument("--candidates", type=int)
     ap.add_argument("--sample", type=int, default=200, help="sites timed for the per-site networkx search")
     ap.add_argument("--no-baselines", action="store_true")
+    ap.add_argument("--isochrones-only", action="store_true",
+                    help="only the isochrones against the previous fixed-buffer shape")
     ap.add_argument("--verbose", action="store_true")
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(name)s: %(message)s")
@@ -132,13 +134,16 @@ def main() -> None:
     (idx, tmin), t = timed(nearest_facility, net, ds, fs, SPEED)
     tab.add("engine: nearest facility for all homes (multi-source)", t,
             f"target < 1 s; {np.mean(tmin <= LIMIT_MIN):.1%} within {LIMIT_MIN:g} min")
+    if args.isochrones_only:
+        iso_vs_baseline(tab, net, fs, n_fac, ds.max_m, limit_m)
+        return
     mat, t_cov, runs = timed_median(coverage_matrix, net, cs, ds, SPEED, LIMIT_MIN)
     tab.add(f"engine: coverage matrix {n_cand:,} candidates x {n_homes:,} homes (median of 3)", t_cov,
             f"{mat.nnz:,} pairs ({mat.nnz / max(1, n_cand):.0f}/site), {mat.data.nbytes / 1e6:.0f} MB values; "
             f"runs {', '.join(f'{r:.2f}' for r in runs)} s")
-    iso, t_iso = timed(isochrones, net, fs, np.arange(n_fac).astype(str), None, SPEED, [LIMIT_MIN], 40.0)
-    tab.add(f"engine: {n_fac:,} isochrones (15 min, 40 m street buffer)", t_iso, "target < 30 s")
-    iso3, t_iso3 = timed(isochrones, net, fs, np.arange(n_fac).astype(str), None, SPEED, [5, 10, 15], 40.0)
+    t_iso = iso_vs_baseline(tab, net, fs, n_fac, ds.max_m, limit_m)
+    iso3, t_iso3 = timed(isochrones, net, fs, np.arange(n_fac).astype(str), None, SPEED, [5, 10, 15],
+                         access_max_m=ds.max_m)
     tab.add(f"engine: {n_fac:,} x 3 isochrones (5/10/15 min)", t_iso3)
     engine_peak = peak_mb()
     # settled nodes per 15-min search (sample)
@@ -218,6 +223,40 @@ def main() -> None:
     print(f"load average at end {os.getloadavg()[0]:.1f}")
     print(f"peak memory of the engine stages: {engine_peak:,.0f} MB (target < 4,096 MB); "
           f"whole run: {peak_mb():,.0f} MB")
+
+
+def iso_vs_baseline(tab: Table, net, fs, n_fac: int, access_max_m: float, limit_m: float) -> float:
+    """The isochrones (access model: a street reached with r m left covers min(r, snap limit)),
+    then the previous fixed-buffer shape on the same sites, one after the other."""
+    _, t_iso = timed(isochrones, net, fs, np.arange(n_fac).astype(str), None, SPEED, [LIMIT_MIN],
+                     access_max_m=access_max_m)
+    tab.add(f"engine: {n_fac:,} isochrones (15 min, access model, {access_max_m:.0f} m snap limit)", t_iso,
+            "target < 30 s")
+    _, t_old = timed(fixed_buffer_isochrones, net, fs, limit_m, 40.0)
+    tab.add(f"baseline: {n_fac:,} isochrones, previous shape (every reached street + 40 m)", t_old,
+            f"access-model shape {t_old / t_iso:.2f}x as fast")
+    return t_iso
+
+
+def fixed_buffer_isochrones(net, fs, limit_m: float, buffer_m: float) -> list:
+    """The previous isochrone shape, for the same-process comparison: every reached street piece
+    buffered by a fixed width and unioned per site (as the engine did before it followed the
+    access model), on all cores."""
+    import os
+    from concurrent.futures import ThreadPoolExecutor
+
+    import shapely
+
+    from eldercare_coverage.isochrones import _merge_intervals, edge_substrings, reachable_pieces
+
+    sites = np.flatnonzero(fs.edge >= 0)
+    buf = np.full(net.n_nodes, np.inf)
+    pieces = []
+    for s in sites:
+        li, _, e, a, b, _, _ = reachable_pieces(net, fs, int(s), [limit_m], buf)
+        pieces.append(edge_substrings(net, *_merge_intervals(net, li, e, a, b)[1:]))
+    with ThreadPoolExecutor(os.cpu_count() or 1) as pool:
+        return list(pool.map(lambda lines: shapely.union_all(shapely.buffer(lines, buffer_m, quad_segs=2)), pieces))
 
 
 def shapely_x(p):

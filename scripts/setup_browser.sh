@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the map browser tests (tests/test_maps_browser.py) and maps.write_png need:
-# Debian's chromium, a CJK font so Chinese labels render, and the Playwright Python package
+# Debian's chromium, a CJK font so Chinese labels render, poppler-utils (pdftotext: the report's
+# print test reads the PDF Chromium prints), and the Playwright Python package
 # that drives the system chromium. Idempotent: each step is skipped when already done.
 # Never runs `playwright install` (it downloads its own browser builds, which this project
 # does not use: the tests launch /usr/bin/chromium).
@@ -17,6 +18,7 @@ fi
 
 apt_pkgs=()
 command -v chromium >/dev/null 2>&1 || apt_pkgs+=(chromium)
+command -v pdftotext >/dev/null 2>&1 || apt_pkgs+=(poppler-utils)
 if ! { command -v fc-list >/dev/null 2>&1 && [ -n "$(fc-list :lang=zh family 2>/dev/null)" ]; }; then
   apt_pkgs+=(fonts-wqy-microhei)
 fi
@@ -29,7 +31,7 @@ if [ "${#apt_pkgs[@]}" -gt 0 ]; then
   $sudo_cmd apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${apt_pkgs[@]}"
 else
-  echo "setup_browser: chromium and a CJK font already installed"
+  echo "setup_browser: chromium, poppler-utils and a CJK font already installed"
 fi
 
 if "$python" -c "import playwright.sync_api" >/dev/null 2>&1; then

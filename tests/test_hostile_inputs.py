@@ -224,6 +224,9 @@ def build_hostile_study(folder: Path, cls: str, marker: Path) -> HostileRun:
     run.values["study.name"] = [name] if cls in STUDY_NAMES else []
     # A JSON string is a valid TOML basic string (\uXXXX escapes for control characters).
     config = config.replace('name = "chengdu-north-sample"', "name = " + json.dumps(name, ensure_ascii=False))
+    # the title reports and maps show is a user string too: it carries the same payload
+    config = re.sub(r"^title = .*$", lambda _: "title = " + json.dumps(name, ensure_ascii=False), config, count=1,
+                    flags=re.M)
     basemap = BASEMAPS.get(cls, "none")
     run.values["output.basemap"] = [basemap] if cls in BASEMAPS else []
     config = config.replace('maps_dir = "maps"', 'maps_dir = "maps"\nbasemap = ' + json.dumps(basemap)

@@ -28,11 +28,11 @@ SETUP_HINT = "run `bash scripts/setup_browser.sh` (installs Debian chromium and 
 #: What the page must show, written out here rather than taken from maps.LABELS.
 EXPECTED = {
     "zh": {
-        "overlays": ["社区：步行可达覆盖率", "社区：设施建筑面积缺口", "街道界", "区界", "步行等时圈",
+        "overlays": ["社区：老年人步行覆盖率", "社区：设施建筑面积缺口", "街道界", "区界", "步行等时圈",
                      "超出步行时限的需求点", "候选点", "现有设施：日间照料中心", "现有设施：养老服务站",
                      "现有设施：助餐点", "建议新建设施"],
-        "legend": ["15 分钟步行可达的老年人比例", "0–25%", "90–100%", "无数据", "5 分钟", "15 分钟",
-                   "步行超过 15 分钟的需求点", "日间照料中心", "助餐点", "建议新建设施", "区界"],
+        "legend": ["老年人步行覆盖率（15 分钟）", "0–25%", "90–100%", "无数据", "5 分钟", "15 分钟",
+                   "日间照料中心", "助餐点", "建议新建设施", "区界"],
         "gap_legend": ["设施建筑面积缺口（m²）", "达标（无缺口）", "300–700 m²", "> 700 m²"],
         "title": ["步行速度: 0.9 m/s", "步行时限: 15 分钟", "规范配置: national"],
     },
@@ -42,7 +42,7 @@ EXPECTED = {
                      "Candidate sites", "Existing: Day-care centre", "Existing: Eldercare service station",
                      "Existing: Meal point", "Proposed sites"],
         "legend": ["Share of residents 60+ within 15 min walk", "0–25%", "90–100%", "No data",
-                   "5 min", "15 min", "Demand points more than 15 min walk away", "Day-care centre",
+                   "5 min", "15 min", "Day-care centre",
                    "Meal point", "Proposed sites", "District boundaries"],
         "gap_legend": ["Floor-area gap (m²)", "Norm met (no gap)", "300–700 m²", "> 700 m²"],
         "title": ["Walk speed: 0.9 m/s", "Time limit: 15 min", "Norm profile: national"],
@@ -130,9 +130,13 @@ def test_map_renders_offline_with_every_layer(browser, tmp_path_factory, lang):
         }
         on_map = v.js("Object.fromEntries(Object.entries(COVERAGE.layers)"
                       ".map(([k, l]) => [k, COVERAGE.map.hasLayer(l)]))")
-        assert [k for k, shown in on_map.items() if not shown] == ["communities_gap"]
+        # off at first load: the other choropleth, street outlines, the (many) points beyond the
+        # limit and the candidates (the proposed sites are shown)
+        assert [k for k, shown in on_map.items() if not shown] == ["communities_gap", "streets", "demand_beyond",
+                                                                    "candidates"]
         # Markers and canvas points really reached the DOM / canvas.
-        assert v.js("document.querySelectorAll('.leaflet-marker-pane .cov-icon').length") == 2 + 3 + 1
+        # 3 facilities + 1 proposed site (the 2 candidates start hidden)
+        assert v.js("document.querySelectorAll('.leaflet-marker-pane .cov-icon').length") == 3 + 1
         assert v.js("document.querySelectorAll('.leaflet-overlay-pane canvas').length") >= 1
 
         labels = v.js("[...document.querySelectorAll('.leaflet-control-layers-overlays label')]"
@@ -144,7 +148,7 @@ def test_map_renders_offline_with_every_layer(browser, tmp_path_factory, lang):
             COVERAGE.layers.communities_coverage.eachLayer(l =>
                 out[l.feature.properties.community_id] = l.options.fillColor);
             return out; }""")
-        assert fills == {"C1": "#1a9641", "C2": "#ffffbf", "C3": "#d7191c", "C4": "#bdbdbd"}
+        assert fills == {"C1": "#2166ac", "C2": "#fddbc7", "C3": "#b2182b", "C4": "#bdbdbd"}  # RdBu: colour-blind safe
 
         legend = v.js("document.querySelector('.cov-legend').innerText")
         for text in exp["legend"]:
@@ -162,7 +166,7 @@ def test_map_renders_offline_with_every_layer(browser, tmp_path_factory, lang):
         assert v.js("COVERAGE.map.hasLayer(COVERAGE.layers.communities_gap)")
         ticks = v.js("[...document.querySelectorAll('.leaflet-control-layers-overlays input')]"
                      ".map(i => i.checked)")
-        assert ticks[:2] == [False, True] and all(ticks[2:])
+        assert ticks[:2] == [False, True] and ticks[2:] == [on_map[k] for k in list(on_map)[2:]]
         legend = v.js("document.querySelector('.cov-legend').innerText")
         for text in exp["gap_legend"]:
             assert text in legend, text
@@ -171,7 +175,7 @@ def test_map_renders_offline_with_every_layer(browser, tmp_path_factory, lang):
             COVERAGE.layers.communities_gap.eachLayer(l =>
                 out[l.feature.properties.community_id] = l.options.fillColor);
             return out; }""")
-        assert gap_fills == {"C1": "#1a9641", "C2": "#fee5d9", "C3": "#cb181d", "C4": "#fcae91"}
+        assert gap_fills == {"C1": "#2166ac", "C2": "#fee6ce", "C3": "#a63603", "C4": "#fdae6b"}
         v.page.get_by_text(exp["overlays"][0], exact=True).click()
         v.page.wait_for_function("!COVERAGE.map.hasLayer(COVERAGE.layers.communities_gap)")
         assert v.js("COVERAGE.map.hasLayer(COVERAGE.layers.communities_coverage)")
@@ -242,7 +246,7 @@ def test_write_png_is_a_screenshot_of_the_map(tmp_path_factory):
     import matplotlib.image as mpimg
     import numpy as np
     pixels = (mpimg.imread(png)[..., :3] * 255).astype(np.uint8).reshape(-1, 3)
-    # The top coverage bin's green (#1a9641) over the background: the layers were drawn.
-    greenish = (pixels[:, 1] > pixels[:, 0] + 40) & (pixels[:, 1] > pixels[:, 2] + 20)
-    assert greenish.mean() > 0.005
+    # The top coverage bin's blue (#2166ac) over the background: the layers were drawn.
+    bluish = (pixels[:, 2] > pixels[:, 0] + 40) & (pixels[:, 2] > pixels[:, 1] + 20)
+    assert bluish.mean() > 0.005
     assert len(np.unique(pixels, axis=0)) > 50

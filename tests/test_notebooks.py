@@ -2,7 +2,8 @@
 
 Each notebook is executed with nbclient in a fresh ``python3`` kernel, with ``notebooks/`` as
 its working folder; any cell error fails the test. The notebooks write only into temporary
-folders, which is checked by comparing ``data/`` and ``notebooks/`` before and after.
+folders, which is checked by comparing ``data/`` and ``notebooks/`` before and after, and remove
+those folders at the end.
 """
 
 from __future__ import annotations
@@ -66,5 +67,7 @@ def test_notebook_runs_top_to_bottom(path: Path, tmp_path: Path, monkeypatch: py
     # Every code cell ran.
     assert all(c.execution_count for c in nb.cells if c.cell_type == "code" and c.source.strip())
     assert _snapshot() == before, "running the notebook changed or added files in data/ or notebooks/"
-    written = [p for p in tmp_path.rglob("*") if p.is_file()]
-    assert written, "the notebook wrote nothing into its temporary folder"
+    leftover = [p for p in tmp_path.rglob("eldercare-*")]
+    assert not leftover, f"the notebook left its temporary folder behind: {leftover[:3]}"
+    # the last cell removes the folder the notebook wrote into
+    assert "cleanup()" in nb.cells[-1].source

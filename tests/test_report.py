@@ -141,33 +141,38 @@ def test_xlsx_agrees_with_csv(tmp_path):
     p = norms.load_profile("baoji")
     for sheet, table in (("社区明细", t), ("区县汇总", d)):
         ws = wb[sheet]
-        assert ws.freeze_panes == "A2"
-        header = [c.value for c in ws[1]]
-        assert header == [report.label(c, "zh", p) for c in table.columns]
+        top = header_row(ws)
+        # frozen under the header and right of the row's name; the title block above it
+        assert ws.freeze_panes == ("C" if sheet == "社区明细" else "B") + str(top + 1)
+        assert ws["A1"].value and ws["A2"].value.startswith("规范：baoji")
+        shown = report._shown_columns(table, p)  # every column of a rule baoji has
+        header = [c.value for c in ws[top]]
+        assert header == [report.label(c, "zh", p) for c in shown.columns]
         csv = pd.read_csv(paths["community_csv" if sheet == "社区明细" else "district_csv"], encoding="utf-8-sig",
                           keep_default_na=False, na_values=[""])
-        rows = list(ws.iter_rows(min_row=2, values_only=True))
+        rows = list(ws.iter_rows(min_row=top + 1, values_only=True))
         assert len(rows) == len(csv)
+        table = shown
         for j, c in enumerate(table.columns):
             if not report._is_number_column(table[c]):
                 continue
             for i, v in enumerate(rows):
                 assert same(v[j], csv[c].iloc[i]), (sheet, c, i)
         col = list(table.columns).index("area_gap_m2") + 1
-        assert ws.cell(row=2, column=col).number_format == "#,##0.0"
+        assert ws.cell(row=top + 1, column=col).number_format == "#,##0.0"
         col = list(table.columns).index("share_elderly_within") + 1
-        assert ws.cell(row=2, column=col).number_format == "0.0%"
+        assert ws.cell(row=top + 1, column=col).number_format == "0.0%"
         assert ws.column_dimensions["A"].width >= 6
     # the band header states the banding from the profile's figures
-    assert "人口≥10000的社区数（应配日间照料中心）" in [c.value for c in wb["区县汇总"][1]]
+    assert "人口≥10000的社区数（应配日间照料中心）" in [c.value for c in wb["区县汇总"][header_row(wb["区县汇总"])]]
     params = {r[0]: r[1] for r in wb["参数与输入文件"].iter_rows(values_only=True) if r[0]}
-    assert params["walk_speed_mps"] == "0.9" and params["time_limit_min"] == "15"
+    assert params["步速(米/秒)"] == "0.9" and params["步行时间限制(分钟)"] == "15"
     sha = {r[0]: r[2] for r in wb["参数与输入文件"].iter_rows(values_only=True) if r[0]}
     # SHA-256 of b"abc" (FIPS 180-2 test vector)
     assert sha[str(tmp_path / "communities.csv")] == \
         "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
     assert sha[str(tmp_path / "missing.gpkg")] == "文件不存在"
-    rules = [r[0] for r in wb["规则"].iter_rows(min_row=2, values_only=True)]
+    rules = [r[0] for r in wb["规则"].iter_rows(min_row=header_row(wb["规则"]) + 1, values_only=True)]
     assert "baoji: tiers.day_care_centre.min_population = 10000" in rules
 
 
@@ -177,7 +182,9 @@ def test_html_agrees_with_csv_and_is_self_contained(tmp_path):
     for tid, key in (("table-community", "community_csv"), ("table-district", "district_csv")):
         tab = page.tables[tid]
         csv = pd.read_csv(paths[key], encoding="utf-8-sig", keep_default_na=False, na_values=[""], dtype=str)
-        assert tab["columns"] == list(csv.columns)
+        shown = report._shown_columns(t if key == "community_csv" else d, norms.load_profile("baoji")).columns
+        assert tab["columns"] == list(shown)  # the page leaves out columns of rules the profile lacks
+        csv = csv[list(shown)]
         body = [r for r in tab["rows"] if r]
         assert len(body) == len(csv)
         for i, row in enumerate(body):
@@ -193,6 +200,10 @@ def test_html_agrees_with_csv_and_is_self_contained(tmp_path):
     assert report.format_number("area_gap_m2", total["area_gap_m2"]) in html_text
     assert report.format_number("subsidy_build_cny", total["subsidy_build_cny"]) in html_text
     assert report.format_number("share_elderly_within", total["share_elderly_within"]) in html_text
+    # the first page: whole m² and whole percentages
+    front = html_text[html_text.index('<section id="front">'):html_text.index("</section>")]
+    assert f"{round(total['area_gap_m2']):,}" in front
+    assert f"{round(total['share_elderly_within'] * 100)}%" in front
     assert "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad" in html_text
 
 
@@ -214,8 +225,8 @@ def test_english_labels_and_language_check(tmp_path):
     _, d, paths = build(tmp_path, language="en")
     wb = load_workbook(paths["xlsx"])
     assert wb.sheetnames[:3] == ["district_gaps", "street_gaps", "community_gaps"]
-    header = [c.value for c in wb["district_gaps"][1]]
-    assert "Floor-area gap (m²)" in header and "Communities population≥10000 (day-care centre)" in header
+    header = [c.value for c in wb["district_gaps"][header_row(wb["district_gaps"])]]
+    assert "Floor-area gap" in header and "Communities population≥10000 (day-care centre)" in header
     assert '<html lang="en">' in paths["html"].read_text(encoding="utf-8")
     with pytest.raises(ValueError):
         report.write_reports(d, d, tmp_path / "x", profile=norms.load_profile(), parameters={}, input_files=[],
@@ -256,9 +267,9 @@ def _tmp_dirs(tmp_path):
 def test_summary_says_when_the_profile_has_no_tier_rule(tmp_path):
     _, _, paths = build(tmp_path, profile="national", language="en")
     text = paths["html"].read_text(encoding="utf-8")
-    assert "the profile has no tier-by-population rule" in text
+    assert "The profile has no tier-by-population rule" in text
     _, _, paths = build(tmp_path / "a", profile="baoji", language="en")
-    assert "the profile has no tier-by-population rule" not in paths["html"].read_text(encoding="utf-8")
+    assert "no tier-by-population rule" not in paths["html"].read_text(encoding="utf-8")
 
 
 # --------------------------------------------------------------------------- spreadsheet safety
@@ -312,13 +323,19 @@ def test_reports_write_no_formula_and_report_control_characters(tmp_path):
     assert not [v for v in texts if v.startswith(("=", "+", "-", "@"))]
     # numbers stay numbers in the workbook
     ws = wb[report.sheet_name("community")]
-    header = [c.value for c in ws[1]]
+    top = header_row(ws)
+    header = [c.value for c in ws[top]]
     gap_col = header.index(report.label("area_gap_m2")) + 1
-    assert all(isinstance(ws.cell(r, gap_col).value, (int, float)) for r in range(2, 5))
+    assert all(isinstance(ws.cell(r, gap_col).value, (int, float)) for r in range(top + 1, top + 4))
     # one warning for the workbook, naming its first replaced cell
     warned = [w for w in problems.warnings if w.file == "gaps.xlsx"]
     assert len(warned) == 1 and "U+FFFD" in warned[0].message and "and 1 other cell" in warned[0].message
     assert warned[0].field == report.label("name") and "sheet '" in warned[0].message
+
+
+def header_row(ws) -> int:
+    """The sheet's header row: the one printed on every page (under the title block)."""
+    return int(ws.print_title_rows.split(":")[0].strip("$"))
 
 
 def _num(text: str) -> bool:

@@ -51,6 +51,9 @@ _EXPORTS: dict[str, str] = {
     "run_siting": "siting", "coverage_by_group": "siting",
     # maps
     "make_map": "maps", "write_map": "maps", "write_png": "maps", "site_reach": "maps",
+    # the run summary and notebook display helpers
+    "run_summary": "summary",
+    "use_cjk_font": "display", "label": "display", "side_by_side": "display", "problems_table": "display",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]

@@ -73,11 +73,13 @@ class XlsxText:
 
     ``cell(ws, value, row, column)`` returns a write-only cell for a ``str`` (neutralised,
     control characters replaced, ``data_type`` forced to ``"s"``) and any other value unchanged.
-    ``row`` and ``column`` (1-based; row 1 is the header) only serve :meth:`report`.
+    ``row`` and ``column`` (1-based; ``header_row`` is the header, under any title block) only
+    serve :meth:`report`.
     """
 
-    def __init__(self, path: str | os.PathLike):
+    def __init__(self, path: str | os.PathLike, header_row: int = 1):
         self.path = Path(path)
+        self.header_row = header_row
         self.replaced_cells = 0
         self.first: tuple[str, int, int] | None = None  # sheet, row, column
         self._headers: dict[tuple[str, int], str] = {}
@@ -89,7 +91,7 @@ class XlsxText:
         from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
         clean = ILLEGAL_CHARACTERS_RE.sub(REPLACEMENT_CHAR, value)
-        if row == 1:
+        if row == self.header_row:
             self._headers[(ws.title, column)] = clean
         if clean != value:
             self.replaced_cells += 1
@@ -114,7 +116,8 @@ class XlsxText:
                    f"{where}{more}.")
         fix = "Remove the control characters (often pasted from Word) from the input file."
         if problems is not None:
-            problems.warning(self.path.name, message, fix, row=row - 1 if row > 1 else None,
+            problems.warning(self.path.name, message, fix,
+                             row=row - self.header_row if row > self.header_row else None,
                              field=header or None)
         else:
             log.warning("%s: %s Fix: %s", self.path.name, message, fix)

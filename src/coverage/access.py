@@ -33,6 +33,7 @@ from ._safe_cells import write_csv
 from .config import AccessSection, WALK_SPEEDS, resolve_walk_speed
 from .errors import ProblemReport
 from .network import WalkNetwork
+from .progress import progress
 
 log = logging.getLogger(__name__)
 
@@ -287,9 +288,9 @@ def coverage_matrix(net: WalkNetwork, site_snapped: Snapped, demand_snapped: Sna
 
     if n_threads > 1:
         with ThreadPoolExecutor(n_threads) as pool:
-            parts = list(pool.map(run, batches))
+            parts = list(progress(pool.map(run, batches), total=len(batches), desc="walk times", unit="batch"))
     else:
-        parts = [run(b) for b in batches]
+        parts = [run(b) for b in progress(batches, desc="walk times", unit="batch")]
     rows = np.concatenate([p[0] for p in parts])
     cols = np.concatenate([p[1] for p in parts])
     vals = np.maximum(np.concatenate([p[2] for p in parts]) / speed_mps / 60.0, TIME_FLOOR_MIN)
@@ -398,8 +399,9 @@ def compute_access(communities: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame |
     fmat = coverage_matrix(net, fs, ds, speed, limit)
     cmat = coverage_matrix(net, cs, ds, speed, limit)
     bands = sorted({float(b) for b in access_cfg.bands_min} | {limit})
+    # the polygons follow the demand's access model: snapped within snap_max_m of a street
     iso = make_isochrones(net, fs, fac_ids, fac_kind, speed, limits_min=bands,
-                          buffer_m=access_cfg.street_buffer_m)
+                          access_max_m=access_cfg.snap_max_m)
 
     comm = community_table(demand, communities)
     dist = district_table(demand)
@@ -419,7 +421,6 @@ def compute_access(communities: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame |
         "bands_min": bands,
         "snap_max_m": float(access_cfg.snap_max_m),
         "grid_spacing_m": float(access_cfg.grid_spacing_m),
-        "street_buffer_m": float(access_cfg.street_buffer_m),
         "network_source": net.source,
         "network_nodes": net.n_nodes,
         "network_edges": net.n_edges,

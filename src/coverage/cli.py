@@ -32,8 +32,9 @@ def _parser() -> argparse.ArgumentParser:
         description="Plan the 15-minute home and community eldercare circle (一刻钟居家养老服务圈): "
                     "walk access, space norms, facility siting, maps and gap reports.",
         epilog="Run 'eldercare-coverage COMMAND --help' for each command's options.")
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging and tracebacks")
-    parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="every detail (timestamped log lines) and tracebacks")
+    parser.add_argument("-q", "--quiet", action="store_true", help="errors only (no stage lines, warnings or summary)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p_run = sub.add_parser("run", help="run every stage of a study and write its outputs",
@@ -65,11 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     verbose = args.verbose or getattr(args, "verbose_sub", False)
-    level = logging.DEBUG if verbose else logging.WARNING if args.quiet else logging.INFO
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S",
-                        stream=sys.stderr)
-    for noisy in ("pyogrio", "fiona", "urllib3", "numba", "matplotlib", "PIL"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    _setup_logging(verbose, args.quiet, quiet_warnings=args.command == "validate")
     if args.command is None:
         parser.print_help()
         return 0
@@ -101,19 +98,89 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+class _OncePerMessage(logging.Filter):
+    """Drops a record whose text was already shown (a warning repeated by a later stage)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: set[str] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        key = f"{record.levelno}:{record.getMessage()}"
+        if key in self.seen:
+            return False
+        self.seen.add(key)
+        return True
+
+
+class _StageLinesOnly(logging.Filter):
+    """At the default verbosity: the pipeline's one line per stage (records marked ``stage``), and
+    every warning."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= logging.WARNING or getattr(record, "stage", False)
+
+
+class _Console(logging.StreamHandler):
+    """The command line's handler, writing to the current ``sys.stderr`` (so a caller that swaps
+    it, like pytest's capsys or a notebook, sees the text)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.stream = sys.stderr
+        super().emit(record)
+
+
+def _setup_logging(verbose: bool, quiet: bool, quiet_warnings: bool = False) -> None:
+    """One handler on the package logger, not propagated to the root: each message printed once
+    even where the root logger has handlers of its own (a notebook, an embedding program, a
+    second call of :func:`main`). ``quiet_warnings``: the command prints the problem report
+    itself, so live warnings would repeat it."""
+    from . import progress
+
+    pkg = logging.getLogger("eldercare_coverage")
+    for handler in [h for h in pkg.handlers if isinstance(h, _Console)]:
+        pkg.removeHandler(handler)
+    handler = _Console(sys.stderr)
+    if verbose:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S"))
+        pkg.setLevel(logging.DEBUG)
+    else:
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        handler.addFilter(_StageLinesOnly())
+        pkg.setLevel(logging.ERROR if quiet else logging.INFO)
+    if quiet_warnings and not verbose:
+        logging.getLogger("eldercare_coverage.errors").setLevel(logging.ERROR)
+    else:
+        logging.getLogger("eldercare_coverage.errors").setLevel(logging.NOTSET)
+    handler.addFilter(_OncePerMessage())
+    pkg.addHandler(handler)
+    pkg.propagate = False
+    logging.captureWarnings(True)  # library warnings go through logging too, shown once
+    for name in ("py.warnings", "pyogrio", "fiona", "urllib3", "numba", "matplotlib", "PIL"):
+        logging.getLogger(name).setLevel(logging.DEBUG if verbose and name == "py.warnings" else logging.ERROR)
+    progress.enable(not quiet and not verbose)
+
+
 def _run(args) -> int:
     from .pipeline import run
+    from .summary import message, run_summary
 
     t0 = time.perf_counter()
     result = run(args.config, out_dir=args.out)
-    print(f"Study '{result.study.config.study.name}': {len(result.study.communities)} communities, "
-          f"{len(result.study.facilities)} facilities, {len(result.study.candidates)} candidate sites.")
-    if result.study.report.warnings:
-        print(f"{len(result.study.report.warnings)} warning(s); see the validation report.")
-    print("Outputs:")
+    if args.quiet:
+        return 0
+    lang = result.study.config.study.language
+    validation = next((p for p in result.outputs if p.name == "validation.txt"), Path("validation.txt"))
+    print()
+    for line in run_summary(result, validation_path=_rel(validation)):
+        print(line)
+    folders = sorted({_rel(p.parent) for p in result.outputs})
+    print()
+    print(message("outputs", lang, paths=", ".join(f"{f}/" for f in folders)))
+    log = logging.getLogger("eldercare_coverage.cli")
     for path in result.outputs:
-        print(f"  {_rel(path)}")
-    print(f"Done in {time.perf_counter() - t0:.1f} s.")
+        log.debug("  %s", _rel(path))
+    print(f"{time.perf_counter() - t0:.1f} s")
     return 0
 
 

@@ -109,7 +109,10 @@ class Inputs:
 
 @dataclass
 class StudySection:
+    #: Short name used in file names (the map is maps/<name>.html).
     name: str = "study"
+    #: The title reports and maps show (e.g. "成都市金牛区一刻钟养老服务圈评估"); blank = the name.
+    title: str = ""
     #: Report and map language: "zh" (default) or "en".
     language: str = "zh"
     #: "auto" picks the UTM zone of the study area; otherwise any metric CRS pyproj knows.
@@ -134,7 +137,8 @@ class AccessSection:
     #: Refuse a demand grid estimated above this many points (memory grows with it: about
     #: 128 bytes per lattice point while the grid is built).
     max_demand_points: int = 2_000_000
-    #: Street-side width of isochrones (m).
+    #: Ignored (kept so older configs load): isochrones follow the access model, a street reached
+    #: with r metres of walk left covering min(r, snap_max_m) around it.
     street_buffer_m: float = 40.0
     #: Facility kinds that count for walk coverage (一刻钟: day-care centres, service centres and
     #: service stations); other kinds (nursing homes, meal points) are mapped but do not cover.
@@ -390,6 +394,7 @@ def load_config(path: str | Path) -> StudyConfig:
     resolve_paths(config, config.base_dir)
     validate_config(config, report, name)
     report.raise_if_errors()
+    config.warnings = report.warnings  # carried into the study's problem report
     return config
 
 
@@ -509,6 +514,10 @@ def validate_config(config: StudyConfig, report: ProblemReport, file: str = "con
     if config.access.gated_compounds not in ("auto", "off"):
         report.error(file, f"access.gated_compounds '{config.access.gated_compounds}' is not supported.",
                      "Use \"auto\" or \"off\".", field="access.gated_compounds")
+    if config.access.street_buffer_m != AccessSection.street_buffer_m:
+        report.warning(file, "access.street_buffer_m is ignored: isochrones now follow the access model "
+                       "(a street reached with r metres of walk left covers min(r, snap_max_m) around it).",
+                       "Remove street_buffer_m from the config.", field="access.street_buffer_m")
     if not config.inputs.communities.path:
         report.error(file, "no communities file is given.",
                      "Add [inputs.communities] with path = \"your_communities.geojson\".",

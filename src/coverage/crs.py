@@ -142,6 +142,27 @@ def geometry_to_wgs84(geoms, crs_name: str):
     return shapely.transform(np.asarray(geoms), transform)
 
 
+_FROM_WGS84 = {"GCJ-02": wgs84_to_gcj02, "BD-09": wgs84_to_bd09}
+
+
+def lonlat_columns(points, crs, web_crs: str = "") -> dict[str, np.ndarray]:
+    """WGS-84 ``lon``/``lat`` of points (any CRS pyproj knows) and, when the user's inputs were in
+    a Chinese web CRS (``"GCJ-02"`` for Amap/Tencent, ``"BD-09"`` for Baidu), the same points in
+    that system as ``lon_gcj02``/``lat_gcj02`` or ``lon_bd09``/``lat_bd09``, to paste back into
+    that map (degrees, 7 decimals: about 1 cm)."""
+    import geopandas as gpd
+
+    wgs = gpd.GeoSeries(points, crs=crs).to_crs(4326)
+    lon, lat = wgs.x.to_numpy(), wgs.y.to_numpy()
+    out = {"lon": lon.round(7), "lat": lat.round(7)}
+    web = normalise_crs_name(web_crs) if web_crs else ""
+    if web in _FROM_WGS84:
+        wlon, wlat = _FROM_WGS84[web](lon, lat)
+        tag = web.lower().replace("-", "")
+        out[f"lon_{tag}"], out[f"lat_{tag}"] = np.round(wlon, 7), np.round(wlat, 7)
+    return out
+
+
 def utm_crs_for(lon: float, lat: float) -> CRS:
     """The WGS-84 UTM zone CRS containing a point given in degrees."""
     zone = int(np.floor((lon + 180.0) / 6.0)) % 60 + 1

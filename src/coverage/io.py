@@ -747,6 +747,8 @@ def load_study(config: StudyConfig, *, raise_on_error: bool = True) -> Study:
     """
     t0 = time.perf_counter()
     report = ProblemReport()
+    # the config's own warnings (load_config raised on its errors), so validate lists them too
+    report.problems.extend(getattr(config, "warnings", []))
     inputs = config.inputs
     com_spec = inputs.communities
     com_path = Path(com_spec.path)

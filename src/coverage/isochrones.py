@@ -1,14 +1,27 @@
-"""Walk-time polygons that follow the streets.
+"""Walk-time polygons that follow the streets and agree with the coverage figures.
 
-For each site and limit: the street parts reachable within the limit — whole edges, plus the
-*partial* edges up to the exact point where the time runs out — buffered by a street-side width
-and unioned. Blocks the walk does not enter stay holes (unlike convex/concave hulls).
+They follow the access model of :func:`eldercare_coverage.access.coverage_matrix`: a point is
+reached when its straight access walk to its street (at most the snap distance) plus the walk
+along the streets fits the limit. So a street location reached with ``r`` metres of walk left
+covers every point within ``min(r, access_max_m)`` of it, and the polygon is the union of those
+disks over the reached streets:
 
-Invariant (tested): a location on a street reached within the limit lies inside the polygon;
-so does any point whose access walk to that street is at most ``buffer_m`` (up to the polygonal
-approximation of round buffers: ``buffer_m * cos(pi / (4 * quad_segs))``, 0.92 × buffer_m by
-default). Conversely a point farther from the polygon than its own access walk cannot be
-reached within the limit.
+* where ``r >= access_max_m`` (the *core*), the street pieces are buffered by ``access_max_m``;
+* beyond, ``r`` falls by a metre per metre walked while a straight line is never longer than the
+  street, so the disk of any later point of a walk lies inside the disk where ``r`` dropped to
+  ``access_max_m``: the core's round end. Only a walk that starts with less than
+  ``access_max_m`` left has no core; its polygon is the disk of radius ``r`` at the site.
+
+So the polygon is a fixed-width buffer of the core streets, and it is cheaper than buffering every
+reached street by a narrower width: fewer pieces, and the wide buffer fills small blocks.
+
+Buffers are polygons; their radius is enlarged by ``1 / cos(pi / (4 * quad_segs))`` so the
+polygon contains the round disk. Blocks the walk does not enter farther than the access limit
+from the streets stay holes (unlike convex/concave hulls).
+
+Invariant (tested on the sample and on real OSM extracts): every demand point the coverage
+matrix counts within a limit lies inside that site's polygon for the limit; a point farther
+from the polygon than its own access walk is not reached.
 """
 
 from __future__ import annotations
@@ -26,21 +39,29 @@ import shapely
 from . import _kernels as K
 from .access import _csr
 from .network import WalkNetwork
+from .progress import progress
 
 log = logging.getLogger(__name__)
 
+#: Kinds of reached street piece: walked in from the edge's u end, from its v end, or along the
+#: site's own edge directly from the site.
+FROM_U, FROM_V, SITE_EDGE = 0, 1, 2
+#: Slack (m) added to every radius so points exactly on a boundary stay inside after rounding.
+_EPS_M = 1e-3
 
-def reachable_intervals(net: WalkNetwork, snapped: Any, site: int, limits_m: Sequence[float],
-                        dist_buf: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Reachable stretches of street from one snapped site for each limit (m).
 
-    Returns (limit index, edge, start, end): distances along each edge from its ``edge_u`` end
-    (m). Whole edges have start 0 and end = edge length.
+def reachable_pieces(net: WalkNetwork, snapped: Any, site: int, limits_m: Sequence[float],
+                     dist_buf: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
+    """Reached stretches of street from one snapped site for each limit (m), with the walk left.
+
+    Returns (limit index, kind, edge, start, end, left at start, left at end): positions along
+    each edge from its ``edge_u`` end (m) and the remaining walk (m) at both ends of the stretch,
+    which varies linearly between them. ``kind`` is :data:`FROM_U`, :data:`FROM_V` or
+    :data:`SITE_EDGE`.
     """
     e0 = int(snapped.edge[site])
-    empty = (np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0), np.empty(0))
     if e0 < 0:
-        return empty
+        return tuple(np.empty(0, np.int64) for _ in range(3)) + tuple(np.empty(0) for _ in range(4))
     lim = np.asarray(limits_m, dtype=np.float64)
     acc, pos, L0 = snapped.access_m[site], snapped.pos[site], net.edge_length[e0]
     seeds = np.array([net.edge_u[e0], net.edge_v[e0]], dtype=np.int64)
@@ -59,23 +80,26 @@ def reachable_intervals(net: WalkNetwork, snapped: Any, site: int, limits_m: Seq
     elen = net.edge_length[e]
     from_u = net.edge_u[e] == node
     from_v = net.edge_v[e] == node  # both for self-loops
-    out_l, out_e, out_s, out_t = [], [], [], []
+    out = [[] for _ in range(7)]
+
+    def add(li, kind, edge, s, t, rs, rt):
+        for lst, v in zip(out, (np.full(len(edge), li), np.full(len(edge), kind), edge, s, t, rs, rt)):
+            lst.append(v)
+
     for li, L in enumerate(lim):
-        reach = L - nd
-        ok = reach >= 0
-        mu, mv = ok & from_u, ok & from_v
-        out_e += [e[mu], e[mv]]
-        out_s += [np.zeros(mu.sum()), np.maximum(elen[mv] - reach[mv], 0.0)]
-        out_t += [np.minimum(reach[mu], elen[mu]), elen[mv]]
-        out_l += [np.full(mu.sum() + mv.sum(), li)]
+        left = L - nd
+        mu, mv = (left >= 0) & from_u, (left >= 0) & from_v
+        t = np.minimum(left[mu], elen[mu])
+        add(li, FROM_U, e[mu], np.zeros(len(t)), t, left[mu], left[mu] - t)
+        s = np.maximum(elen[mv] - left[mv], 0.0)
+        add(li, FROM_V, e[mv], s, elen[mv], left[mv] - (elen[mv] - s), left[mv])
         r0 = L - acc
-        if r0 >= 0:  # the site's own edge, walked directly from the site
-            out_e.append(np.array([e0]))
-            out_s.append(np.array([max(pos - r0, 0.0)]))
-            out_t.append(np.array([min(pos + r0, L0)]))
-            out_l.append(np.array([li]))
-    return (np.concatenate(out_l).astype(np.int64), np.concatenate(out_e), np.concatenate(out_s),
-            np.concatenate(out_t))
+        if r0 >= 0:  # the site's own edge, walked directly from the site, both ways
+            s, t = max(pos - r0, 0.0), min(pos + r0, L0)
+            add(li, SITE_EDGE, np.array([e0, e0]), np.array([s, pos]), np.array([pos, t]),
+                np.array([r0 - (pos - s), r0]), np.array([r0, r0 - (t - pos)]))
+    li, kind, edge = (np.concatenate(v).astype(np.int64) for v in out[:3])
+    return (li, kind, edge) + tuple(np.concatenate(v).astype(np.float64) for v in out[3:])
 
 
 def edge_substrings(net: WalkNetwork, edge: np.ndarray, start: np.ndarray, end: np.ndarray) -> np.ndarray:
@@ -105,20 +129,73 @@ def edge_substrings(net: WalkNetwork, edge: np.ndarray, start: np.ndarray, end: 
     return out
 
 
+def _merge_intervals(net: WalkNetwork, grp: np.ndarray, e: np.ndarray, a: np.ndarray,
+                     b: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Per (group, edge), merge the stretches touching the u end ([0, A]) and the v end
+    ([B, len]); A >= B means the whole edge. Fewer, non-duplicated pieces make the union fast.
+    Stretches touching neither end are kept as they are. Returns (group, edge, start, end)."""
+    L = net.edge_length[e]
+    from_u = a <= 1e-9
+    from_v = b >= L - 1e-9
+    ends_only = from_u | from_v
+    key = grp[ends_only] * np.int64(net.n_edges) + e[ends_only]
+    A = np.where(from_u, b, -np.inf)[ends_only]
+    B = np.where(from_v, a, np.inf)[ends_only]
+    uk, inv = np.unique(key, return_inverse=True)
+    Amax = np.full(len(uk), -np.inf)
+    Bmin = np.full(len(uk), np.inf)
+    np.maximum.at(Amax, inv, A)
+    np.minimum.at(Bmin, inv, B)
+    kg, ke = uk // net.n_edges, uk % net.n_edges
+    full = Amax >= Bmin
+    pu = ~full & np.isfinite(Amax)
+    pv = ~full & np.isfinite(Bmin)
+    mid = ~ends_only
+    eg = np.concatenate([ke[full], ke[pu], ke[pv], e[mid]])
+    es = np.concatenate([np.zeros(full.sum()), np.zeros(pu.sum()), Bmin[pv], a[mid]])
+    et = np.concatenate([net.edge_length[ke[full]], Amax[pu], net.edge_length[ke[pv]], b[mid]])
+    gg = np.concatenate([kg[full], kg[pu], kg[pv], grp[mid]])
+    return gg, eg, es, et
+
+
+def _best_per_edge(net: WalkNetwork, grp, kind, e, s, t, rs, rt) -> tuple[np.ndarray, ...]:
+    """Drop stretches walked in from an edge end that another stretch of the same group reaches
+    from the same end with more walk left (they add nothing). Site-edge stretches are kept."""
+    left_at_end = np.where(kind == FROM_U, rs, rt)
+    key = (grp * np.int64(net.n_edges) + e) * 3 + kind
+    order = np.lexsort((-left_at_end, key))
+    first = np.r_[True, key[order][1:] != key[order][:-1]]
+    keep = np.sort(order[first | (kind[order] == SITE_EDGE)])
+    return tuple(v[keep] for v in (grp, e, s, t, rs, rt))
+
+
+def _core(s, t, rs, rt, cap_m):
+    """The part of each linear stretch with at least ``cap_m`` of walk left: (mask, start, end)."""
+    span = t - s
+    with np.errstate(divide="ignore", invalid="ignore"):
+        x = np.where(rt != rs, s + (cap_m - rs) * span / (rt - rs), s)  # where the walk left = cap
+    x = np.clip(x, s, t)
+    hi_s, hi_t = rs >= cap_m, rt >= cap_m
+    return hi_s | hi_t, np.where(hi_s, s, x), np.where(hi_t, t, x)
+
+
 def isochrones(net: WalkNetwork, sites_snapped: Any, site_ids: Sequence[Any], kinds: Sequence[Any] | None,
-               speed_mps: float, limits_min: Sequence[float] = (5, 10, 15), buffer_m: float = 40.0,
+               speed_mps: float, limits_min: Sequence[float] = (5, 10, 15), access_max_m: float | None = None,
                rings: bool = False, quad_segs: int = 2, chunk: int = 64,
                n_threads: int | None = None) -> gpd.GeoDataFrame:
-    """Street-following isochrones for every snapped site and limit.
+    """Street-following isochrones for every snapped site and limit, following the access model.
 
     Parameters
     ----------
     sites_snapped : :class:`eldercare_coverage.access.Snapped` of the sites.
     site_ids, kinds : one per site (kinds may be None).
     speed_mps : walk speed (m/s); limits_min: limits (min).
-    buffer_m : street-side width (m) buffered around the reachable street parts.
+    access_max_m : the longest straight walk from a street to a point that still counts (m): the
+        snap distance of the demand points (``[access] snap_max_m``); default the sites' own
+        snap distance.
     rings : when True each band is the difference to the next smaller limit (5–10, 10–15 …);
         otherwise each limit is the whole disk.
+    quad_segs : segments per quarter circle of the round parts.
 
     Returns
     -------
@@ -126,6 +203,9 @@ def isochrones(net: WalkNetwork, sites_snapped: Any, site_ids: Sequence[Any], ki
     limit; sites that are not snapped get no rows.
     """
     t0 = time.perf_counter()
+    cap_m = float(sites_snapped.max_m if access_max_m is None else access_max_m)
+    # circumscribe: the polygon of a buffer of radius R has its edges R * cos(pi / (4 q)) away
+    scale = 1.0 / np.cos(np.pi / (4 * quad_segs))
     limits = np.array(sorted(float(x) for x in limits_min))
     lim_m = limits * 60.0 * speed_mps
     site_ids = np.asarray(site_ids, dtype=object)
@@ -135,48 +215,30 @@ def isochrones(net: WalkNetwork, sites_snapped: Any, site_ids: Sequence[Any], ki
     dist_buf = np.full(net.n_nodes, np.inf)
 
     def one_chunk(chunk_sites: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(group = site-in-chunk × limit, line) of the reachable street pieces of a chunk."""
-        groups, edges, ss, tt = [], [], [], []
-        for k, s in enumerate(chunk_sites):
-            li, e, a, b = reachable_intervals(net, sites_snapped, int(s), lim_m, dist_buf)
-            groups.append(k * len(limits) + li)
-            edges.append(e)
-            ss.append(a)
-            tt.append(b)
-        grp, e, a, b = (np.concatenate(v) for v in (groups, edges, ss, tt))
-        # merge per (group, edge): the stretch reached from the u end [0, A] and from the v end
-        # [B, len]; A >= B means the whole edge. Fewer, non-duplicated pieces make the union fast.
-        L = net.edge_length[e]
-        from_u = a <= 1e-9
-        from_v = b >= L - 1e-9
-        ends_only = from_u | from_v
-        key = grp[ends_only] * np.int64(net.n_edges) + e[ends_only]
-        A = np.where(from_u, b, -np.inf)[ends_only]
-        B = np.where(from_v, a, np.inf)[ends_only]
-        uk, inv = np.unique(key, return_inverse=True)
-        Amax = np.full(len(uk), -np.inf)
-        Bmin = np.full(len(uk), np.inf)
-        np.maximum.at(Amax, inv, A)
-        np.minimum.at(Bmin, inv, B)
-        kg, ke = uk // net.n_edges, uk % net.n_edges
-        full = Amax >= Bmin
-        pu = ~full & np.isfinite(Amax)
-        pv = ~full & np.isfinite(Bmin)
-        mid = ~ends_only  # stretches inside the site's own edge
-        eg = np.concatenate([ke[full], ke[pu], ke[pv], e[mid]])
-        es = np.concatenate([np.zeros(full.sum()), np.zeros(pu.sum()), Bmin[pv], a[mid]])
-        et = np.concatenate([net.edge_length[ke[full]], Amax[pu], net.edge_length[ke[pv]], b[mid]])
-        gg = np.concatenate([kg[full], kg[pu], kg[pv], grp[mid]])
-        return gg, edge_substrings(net, eg, es, et)
+        """(group = site-in-chunk × limit, polygon) of the reached pieces of a chunk."""
+        parts = []
+        for k, site in enumerate(chunk_sites):
+            li, *rest = reachable_pieces(net, sites_snapped, int(site), lim_m, dist_buf)
+            parts.append((k * len(limits) + li, *rest))
+        grp, kind, e, s, t, rs, rt = (np.concatenate(v) for v in zip(*parts))
+        grp, e, s, t, rs, rt = _best_per_edge(net, grp, kind, e, s, t, rs, rt)
+        core, cs, ce = _core(s, t, rs, rt, cap_m)
+        cg, ceg, cs, ce = _merge_intervals(net, grp[core], e[core], cs[core], ce[core])
+        polys = shapely.buffer(edge_substrings(net, ceg, cs, ce), cap_m * scale + _EPS_M, quad_segs=quad_segs)
+        # a walk that starts with less than the cap left never reaches a core: one disk at the site
+        left0 = lim_m[None, :] - sites_snapped.access_m[chunk_sites][:, None]
+        k, li = np.nonzero((left0 >= 0) & (left0 < cap_m))
+        disks = shapely.buffer(shapely.points(sites_snapped.x[chunk_sites[k]], sites_snapped.y[chunk_sites[k]]),
+                               left0[k, li] * scale + _EPS_M, quad_segs=quad_segs)
+        return np.concatenate([cg, k * len(limits) + li]), np.concatenate([polys, disks])
 
     chunks = [sites[i:i + chunk] for i in range(0, len(sites), chunk)]
     polys = np.full(len(sites) * len(limits), None, dtype=object)
     pool = ThreadPoolExecutor(n_threads) if n_threads > 1 else None
     try:
-        for ci, c in enumerate(chunks):
-            grp, lines = one_chunk(c)
-            # buffering and union release the GIL: split the groups across threads
-            bufs = shapely.buffer(lines, buffer_m, quad_segs=quad_segs)
+        for ci, c in enumerate(progress(chunks, desc="isochrones", unit="chunk")):
+            grp, bufs = one_chunk(c)
+            # union releases the GIL: split the groups across threads
             order = np.argsort(grp, kind="stable")
             present, starts = np.unique(grp[order], return_index=True)
             ends = np.r_[starts[1:], len(order)]

@@ -55,17 +55,20 @@ _DEG_PER_M = 1.0 / 111_320.0
 #: Coordinate rounding of the embedded geometries (degrees; 1e-6° ≈ 0.11 m).
 _DECIMALS = 6
 
-#: Bins of the walk-coverage choropleth (share of residents within the limit, 0..1), red→green.
+#: Bins of the walk-coverage choropleth (share of residents within the limit, 0..1), red→blue
+#: (ColorBrewer RdBu: told apart with every common colour-vision deficiency, unlike red→green).
 COVERAGE_BINS = (0.25, 0.5, 0.75, 0.9)
-COVERAGE_COLORS = ("#d7191c", "#fdae61", "#ffffbf", "#a6d96a", "#1a9641")
+COVERAGE_COLORS = ("#b2182b", "#ef8a62", "#fddbc7", "#67a9cf", "#2166ac")
 #: Bins of the floor-area gap (m² short of the norm). 100/300/700 m² are the floor areas of a
 #: service station, a service centre and a day-care centre, so a bin reads as "one more X".
 GAP_BINS = (0.0, 100.0, 300.0, 700.0)
-GAP_COLORS = ("#1a9641", "#fee5d9", "#fcae91", "#fb6a4a", "#cb181d")
+GAP_COLORS = ("#2166ac", "#fee6ce", "#fdae6b", "#f16913", "#a63603")  # met: blue; gaps: oranges
 MISSING_COLOR = "#bdbdbd"
 #: More candidate sites than this start hidden (still in the layer control).
 MAX_SHOWN_CANDIDATES = 500
-ISOCHRONE_COLORS = ("#08519c", "#3182bd", "#6baed6", "#9ecae1", "#c6dbef")
+ISOCHRONE_COLORS = ("#3f007d", "#6a51a3", "#9e9ac8", "#cbc9e2", "#efedf5")  # purples, apart from the blue/red fills
+#: Demand points beyond the limit: black dots with a white rim, visible on the red fill too.
+DEMAND_BEYOND_STYLE = {"color": "#ffffff", "fillColor": "#000000", "weight": 0.8, "fillOpacity": 0.9}
 
 #: One symbol and colour per facility kind (inline SVG, no icon font needed offline).
 _SHAPES = {
@@ -79,36 +82,39 @@ _SHAPES = {
     "ring": '<circle cx="10" cy="10" r="6" fill="none" stroke-width="2.5" stroke-dasharray="3,2"/>',
 }
 KIND_SYMBOLS: dict[str, tuple[str, str]] = {
-    "day_care_centre": ("square", "#6a3d9a"),
-    "service_centre": ("diamond", "#1f78b4"),
-    "service_station": ("circle", "#33a02c"),
-    "nursing_home": ("triangle", "#b15928"),
-    "meal_point": ("down", "#ff7f00"),
+    "day_care_centre": ("square", "#CC79A7"),   # Okabe-Ito: reddish purple
+    "service_centre": ("diamond", "#009E73"),   # bluish green
+    "service_station": ("circle", "#E69F00"),   # orange
+    "nursing_home": ("triangle", "#56B4E9"),    # sky blue
+    "meal_point": ("down", "#F0E442"),          # yellow
     "other": ("cross", "#525252"),
 }
-_PROPOSED_SYMBOL = ("star", "#e31a1c")
+_PROPOSED_SYMBOL = ("star", "#D55E00")  # vermillion
 _CANDIDATE_SYMBOL = ("ring", "#252525")
 
 LABELS: dict[str, dict[str, str]] = {
     "zh": {
-        "communities_coverage": "社区：步行可达覆盖率",
+        "communities_coverage": "社区：老年人步行覆盖率",
         "communities_gap": "社区：设施建筑面积缺口",
         "districts": "区界", "streets": "街道界",
         "isochrones": "步行等时圈", "demand_beyond": "超出步行时限的需求点",
         "facilities": "现有设施", "candidates": "候选点", "proposed": "建议新建设施",
-        "share_elderly": "{t} 分钟步行可达的老年人比例", "share_residents": "{t} 分钟步行可达的居民比例",
+        "share_elderly": "老年人步行覆盖率（{t} 分钟）", "share_residents": "居民步行覆盖率（{t} 分钟）",
         "no_coverage": "无覆盖率数据", "no_data": "无数据",
         "gap_title": "设施建筑面积缺口（m²）", "gap_met": "达标（无缺口）",
         "band": "{m} 分钟", "beyond": "步行超过 {t} 分钟的需求点",
         "walk_speed": "步行速度", "time_limit": "步行时限", "norm_profile": "规范配置",
         "minutes": "分钟", "legend": "图例", "gcj02_note": "图层已偏移至 GCJ-02 坐标以对齐高德底图",
         "f_name": "名称", "f_id": "编号", "f_district": "区", "f_street": "街道",
-        "f_population": "常住人口", "f_elderly": "60岁以上人口", "f_share_elderly": "老年人可达比例",
-        "f_share_residents": "居民可达比例", "f_gap": "面积缺口", "f_required_tier": "应配设施等级",
+        "f_population": "常住人口", "f_elderly": "60岁以上人口", "f_share_elderly": "老年人步行覆盖率",
+        "f_share_residents": "居民步行覆盖率", "f_gap": "面积缺口", "f_required_tier": "应配设施等级",
         "f_kind": "类型", "f_floor_area": "建筑面积", "f_beds": "床位", "f_residents_within": "步行可达居民",
         "f_elderly_within": "步行可达老年人", "f_time": "步行时间", "f_limit": "时限", "f_site": "设施编号",
         "f_max_floor_area": "可用面积", "f_cost": "成本（元）", "f_weight": "人口权重", "f_community": "社区编号", "f_nearest": "最近设施",
         "u_min": "分钟",
+        "basemap": "街道底图（OpenStreetMap）", "f_capacity": "服务能力（人）", "f_served": "服务人数",
+        "f_newly_covered": "新增覆盖人数", "f_lon": "经度", "f_lat": "纬度", "f_lon_web": "经度（{s}）",
+        "f_lat_web": "纬度（{s}）", "layers": "图层",
     },
     "en": {
         "communities_coverage": "Communities: walk coverage",
@@ -125,14 +131,17 @@ LABELS: dict[str, dict[str, str]] = {
         "minutes": "min", "legend": "Legend",
         "gcj02_note": "Overlays shifted to GCJ-02 to line up with the Amap tiles",
         "f_name": "Name", "f_id": "ID", "f_district": "District", "f_street": "Street",
-        "f_population": "Residents", "f_elderly": "Residents 60+", "f_share_elderly": "Share of 60+ within reach",
-        "f_share_residents": "Share of residents within reach", "f_gap": "Floor-area gap",
+        "f_population": "Residents", "f_elderly": "Residents 60+", "f_share_elderly": "Older residents' walk coverage",
+        "f_share_residents": "Residents' walk coverage", "f_gap": "Floor-area gap",
         "f_required_tier": "Required tier", "f_kind": "Kind", "f_floor_area": "Floor area",
         "f_beds": "Beds", "f_residents_within": "Residents within reach",
         "f_elderly_within": "Residents 60+ within reach", "f_time": "Walk time", "f_limit": "Limit",
         "f_site": "Site", "f_max_floor_area": "Max floor area", "f_cost": "Cost (CNY)",
         "f_weight": "Weight (residents)", "f_community": "Community",
         "f_nearest": "Nearest facility", "u_min": "min",
+        "basemap": "Street basemap (OpenStreetMap)", "f_capacity": "Capacity (persons)", "f_served": "Demand served",
+        "f_newly_covered": "Newly covered", "f_lon": "Longitude", "f_lat": "Latitude", "f_lon_web": "Longitude ({s})",
+        "f_lat_web": "Latitude ({s})", "layers": "Layers",
     },
 }
 
@@ -194,6 +203,11 @@ _RUNTIME_CSS = """
 .cov-sym { display: inline-block; width: 14px; height: 14px; margin-right: 5px; vertical-align: -2px; }
 .cov-popup th { text-align: left; padding-right: 8px; font-weight: normal; color: #555; }
 .cov-popup .cov-ph { font-weight: bold; font-size: 13px; margin-bottom: 3px; }
+.cov-legend { max-height: 42vh; overflow-y: auto; }
+.cov-legend summary { font-weight: bold; cursor: pointer; }
+.leaflet-control-layers-list { max-height: 40vh; overflow-y: auto; }
+.cov-attr { color: #555; font-size: 11px; margin-top: 3px; }
+@media (max-width: 900px), (max-height: 700px) { .cov-box { max-width: 240px; font-size: 11px; } }
 """
 
 # The runtime builds layers from column-oriented data (compact for 10^5 points) and renders
@@ -637,6 +651,7 @@ def make_map(
     community_stats: pd.DataFrame | None = None,
     districts: gpd.GeoDataFrame | None = None,
     streets: gpd.GeoDataFrame | None = None,
+    basemap_streets: dict[str, gpd.GeoDataFrame] | None = None,
     parameters: Mapping[str, Any],
     language: str = "zh",
     basemap: str = "none",
@@ -662,6 +677,9 @@ def make_map(
         Per-community table keyed by ``community_id``; optional columns
         ``share_elderly_within`` / ``share_residents_within`` (0..1), ``gap_m2`` (m² short of
         the norm, <= 0 when met), ``required_tier``. Missing columns are simply not shown.
+    basemap_streets
+        The study's own OSM streets by class (:func:`eldercare_coverage.basemap.street_layers`),
+        drawn under everything as an offline basemap, credited "© OpenStreetMap contributors".
     districts, streets
         Boundary polygons with a ``name`` column; when absent they are dissolved from the
         communities' ``district`` / ``street`` columns, with gaps under 300 m between
@@ -704,6 +722,8 @@ def make_map(
 
     legend: list[str] = []
     bounds: list[np.ndarray] = []
+    if basemap_streets:
+        _street_basemap(m, basemap_streets, L["basemap"], gcj02)
 
     # --- communities: two choropleths over the same polygons
     com = _prepare(communities, "communities", simplify_m, points=False, gcj02=gcj02)
@@ -763,7 +783,7 @@ def make_map(
     # --- district and street boundaries
     for key, given, col, style in (
         ("streets", streets, "street", {"color": "#737373", "weight": 1.5, "dashArray": "4,3",
-                                        "fill": False}),
+                                        "fill": False}),  # off at first load (see _SHOWN)
         ("districts", districts, "district", {"color": "#252525", "weight": 2.5, "fill": False}),
     ):
         bnd = _boundaries(communities, given, col)
@@ -771,7 +791,7 @@ def make_map(
             continue
         bnd = _prepare(bnd, key, simplify_m, points=False, gcj02=gcj02)
         _DataLayer(m, key, L[key], _layer_data(m, key, bnd, ["name"], points=False),
-                   {"style": style, "tooltip": "name"})
+                   {"style": style, "tooltip": "name"}, show=key != "streets")
         legend.append(_legend_line(key, L[key], style))
 
     # --- isochrones, largest band first so smaller bands draw on top
@@ -800,12 +820,13 @@ def make_map(
                    (L["f_community"], "community_id", "text"),
                    (L["f_nearest"], "nearest_facility_id", "text")]
         dfields = [f for f in dfields if f[1] in dem.columns]
-        style = {"color": "#b2182b", "fillColor": "#ef3b2c", "weight": 0.5, "fillOpacity": 0.8}
+        # off at first load: thousands of dots hide the choropleth; one tick shows them
         _DataLayer(m, "demand_beyond", L["demand_beyond"],
                    _layer_data(m, "demand_beyond", dem, [f[1] for f in dfields], points=True),
-                   {"style": style, "radius": 2.5, "popup": {"fields": dfields}})
+                   {"style": DEMAND_BEYOND_STYLE, "radius": 2.5, "popup": {"fields": dfields}}, show=False)
         legend.append(_legend_swatches("demand_beyond", L["demand_beyond"],
-                                       [(L["beyond"].format(t=limit_txt), "#ef3b2c")], dot=True))
+                                       [(L["beyond"].format(t=limit_txt), DEMAND_BEYOND_STYLE["fillColor"])],
+                                       dot=True))
 
     # --- candidate sites (below facilities), existing facilities by kind, proposed sites
     if candidates is not None and len(candidates):
@@ -817,7 +838,7 @@ def make_map(
         cf = [f for f in cf if f[1] in cand.columns]
         # Thousands of candidate markers bury the map at city zoom: listed but off until ticked.
         _add_points(m, legend, "candidates", L["candidates"], cand, cf, _CANDIDATE_SYMBOL, 14,
-                    show=len(cand) <= MAX_SHOWN_CANDIDATES)
+                    show=proposed is None and len(cand) <= MAX_SHOWN_CANDIDATES)
 
     if facilities is not None and len(facilities):
         fac = _prepare(facilities, "facilities", simplify_m, points=True, gcj02=gcj02)
@@ -840,20 +861,56 @@ def make_map(
         prop = _prepare(proposed, "proposed", simplify_m, points=True, gcj02=gcj02)
         if "kind" in prop.columns:
             prop["kind"] = _kind_label(prop["kind"].astype(object), lang)
-        pf = [(L["f_id"], "candidate_id", "text"), (L["f_kind"], "kind", "text")]
-        pf = [f for f in pf if f[1] in prop.columns]
+        pf = [(L["f_id"], "candidate_id", "text"), (L["f_kind"], "kind", "text"), (L["f_cost"], "cost", "int"),
+              (L["f_capacity"], "capacity", "int"), (L["f_newly_covered"], "newly_covered_weight", "int"),
+              (L["f_served"], "served_weight", "int"), (L["f_lon"], "lon", "text"), (L["f_lat"], "lat", "text")]
+        for web, tag in (("GCJ-02", "gcj02"), ("BD-09", "bd09")):
+            pf += [(L["f_lon_web"].format(s=web), f"lon_{tag}", "text"), (L["f_lat_web"].format(s=web), f"lat_{tag}", "text")]
+        for col in ("lon", "lat", "lon_gcj02", "lat_gcj02", "lon_bd09", "lat_bd09"):
+            if col in prop.columns:  # as text, to paste back: 6 decimals (about 0.1 m)
+                prop[col] = pd.to_numeric(prop[col], errors="coerce").map(lambda v: "" if pd.isna(v) else f"{v:.6f}")
+        for col in ("cost", "capacity"):  # a placeholder (unit cost, unlimited capacity) is not shown
+            if col in prop.columns:
+                prop[col] = pd.to_numeric(prop[col], errors="coerce").where(lambda v: np.isfinite(v))
+        pf = [f for f in pf if f[1] in prop.columns and prop[f[1]].notna().any()]
         _add_points(m, legend, "proposed", L["proposed"], prop, pf, _PROPOSED_SYMBOL, 22)
 
     if accessibility is not None:  # capacity-aware accessibility (eldercare_coverage.accessibility)
         legend += _accessibility_layers(m, communities, accessibility, facilities, lang, simplify_m, gcj02)
     folium.LayerControl(position="topright", collapsed=False).add_to(m)
-    _Controls(m, {"title_html": _title_html(title, parameters, L, gcj02),
-                  "legend_html": "".join(legend), "units": {"min": L["u_min"]}})
+    title_html = _title_html(title, parameters, L, gcj02)
+    if basemap_streets:
+        title_html += f'<div class="cov-attr">{html.escape(OSM_ATTRIBUTION)}</div>'
+    # the legend folds away (a click on its heading) so it never covers the map on a small screen
+    legend_html = f'<details open><summary>{html.escape(L["legend"])}</summary>{"".join(legend)}</details>'
+    _Controls(m, {"title_html": title_html, "legend_html": legend_html, "units": {"min": L["u_min"]}})
     if bounds:
         b = np.vstack(bounds)
         m.fit_bounds([[float(b[:, 1].min()), float(b[:, 0].min())],
                       [float(b[:, 3].max()), float(b[:, 2].max())]])
     return m
+
+
+OSM_ATTRIBUTION = "© OpenStreetMap contributors"
+#: Street classes of the basemap, bottom to top, and their colours (greys under the data).
+_BASEMAP_COLORS = {"footway": "#c8c8c8", "local": "#a8a8a8", "main": "#7a7a7a"}
+
+
+def _street_basemap(m: folium.Map, layers: dict[str, gpd.GeoDataFrame], label: str, gcj02: bool) -> None:
+    """The study's own streets as one non-interactive layer under every other (offline basemap)."""
+    parts = []
+    for i, (cls, color) in enumerate(_BASEMAP_COLORS.items()):
+        gdf = layers.get(cls)
+        if gdf is not None and len(gdf):
+            parts.append(gdf.assign(_cls=i))
+    if not parts:
+        return
+    streets = _prepare(gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), crs=parts[0].crs), "basemap",
+                       1.0, points=False, gcj02=gcj02)
+    _DataLayer(m, "basemap_streets", label, _layer_data(m, "basemap_streets", streets, ["_cls"], points=False),
+               {"style": {"weight": 1.6, "opacity": 0.9, "fill": False}, "interactive": False,
+                "palette": {"field": "_cls", "colors": list(_BASEMAP_COLORS.values()), "missing": "#bbbbbb",
+                            "stroke": True}})
 
 
 def _add_points(m: folium.Map, legend: list[str], key: str, label: str, gdf: gpd.GeoDataFrame,

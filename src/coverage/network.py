@@ -221,12 +221,23 @@ def network_from_arrays(x: np.ndarray, y: np.ndarray, edge_u: np.ndarray, edge_v
     return net
 
 
+def _to_lonlat(x: np.ndarray, y: np.ndarray, crs: Any) -> tuple[np.ndarray, np.ndarray]:
+    """WGS-84 lon/lat of metric coordinates (unchanged when the CRS is unknown)."""
+    from pyproj import Transformer
+
+    if crs is None:
+        return x, y
+    return Transformer.from_crs(crs, 4326, always_xy=True).transform(x, y)
+
+
 def _report_fragments(net: WalkNetwork, report: ProblemReport) -> None:
     fr = net.fragments
     main_nodes = int(net.main_node_mask.sum())
     biggest = fr.head(5)
-    listing = "; ".join(f"{int(r.nodes)} nodes / {r.length_m:.0f} m near ({r.x:.0f}, {r.y:.0f})"
-                        for r in biggest.itertuples())
+    # lon/lat, which a planner can paste into a web map (metric coordinates mean nothing to them)
+    lon, lat = _to_lonlat(biggest["x"].to_numpy(), biggest["y"].to_numpy(), net.crs)
+    listing = "; ".join(f"{int(r.nodes)} nodes / {r.length_m:.0f} m near lon {lo:.5f}, lat {la:.5f}"
+                        for r, lo, la in zip(biggest.itertuples(), lon, lat))
     report.warning(
         net.source or "walk network",
         f"{len(fr)} disconnected network fragment(s) besides the main part ({main_nodes:,} nodes); "

@@ -22,6 +22,7 @@ import pandas as pd
 
 from ._safe_cells import write_csv
 from .config import StudyConfig, load_config
+from .crs import lonlat_columns
 from .io import Study, load_study
 from .outputs import StagedOutputs, check_output_folder, safe_name
 
@@ -55,10 +56,11 @@ def sample_config_path() -> Path:
 @contextmanager
 def _timed(name: str, timings: dict[str, float]):
     t0 = time.perf_counter()
-    log.info("%s ...", name)
+    log.debug("%s ...", name)
     yield
     timings[name] = time.perf_counter() - t0
-    log.info("%s done in %.2f s", name, timings[name])
+    # the one line per stage the terminal shows by default (marked for the command line's filter)
+    log.info("%-26s %6.1f s", name, timings[name], extra={"stage": True})
 
 
 def parameters_of(config: StudyConfig) -> dict:
@@ -147,16 +149,17 @@ def run(config: StudyConfig | str | Path | None = None, *, out_dir: str | Path |
                     accessibility.siting = accessibility_siting(study, access, accessibility, proposed)
                 add_accessibility_columns(norms, accessibility)
                 _write_accessibility(accessibility, staged, sites=bool(config.accessibility.objective))
-        with _timed("reports", timings):
-            _write_reports(study, access, norms, siting, proposed, staged, accessibility)
+        # the map first: the report embeds its static image
         with _timed("map", timings):
             _write_map(study, access, norms, proposed, staged, accessibility)
+        with _timed("reports", timings):
+            _write_reports(study, access, norms, siting, proposed, staged, accessibility)
         # Last, so the warnings of every stage are in it.
         staged.path("data", "validation.txt").write_text(study.report.format() + "\n", encoding="utf-8")
         _write_manifest(result, staged)
         result.outputs = staged.publish(inputs=[f["path"] for f in study.input_files])
     for path in result.outputs:
-        log.info("wrote %s", path)
+        log.debug("wrote %s", path)
     return result
 
 
@@ -581,6 +584,30 @@ def proposed_sites(study: Study, result) -> gpd.GeoDataFrame:
     out["kind"] = np.where(out["tier"].astype(str) != "", out["tier"].astype(str), out["kind"].astype(str))
     out["model"] = result.model
     out["status"] = result.status
+    # no placeholders a reader would take for figures: a unit cost where no costs were given,
+    # an infinite capacity where capacities were not modelled
+    if not study.config.siting.tiers and not study.candidates["cost"].notna().any():
+        out["cost"] = np.nan
+    out["capacity"] = out["capacity"].where(np.isfinite(out["capacity"].astype(float)))
+    for col, values in lonlat_columns(out.geometry.to_numpy(), study.metric_crs,
+                                      web_crs_of(study.config.inputs.candidates)).items():
+        out[col] = values
+    return out
+
+
+def web_crs_of(spec) -> str:
+    """"GCJ-02" / "BD-09" when an input's declared CRS is a Chinese web map's, else ""."""
+    from .crs import is_chinese_web_crs, normalise_crs_name
+
+    return normalise_crs_name(spec.crs) if spec.crs and is_chinese_web_crs(spec.crs) else ""
+
+
+def with_coordinates(layer: gpd.GeoDataFrame, spec) -> gpd.GeoDataFrame:
+    """A copy of a point layer with WGS-84 lon/lat and, for inputs in GCJ-02 or BD-09, lon/lat in
+    that system (see :func:`eldercare_coverage.crs.lonlat_columns`)."""
+    out = layer.copy()
+    for col, values in lonlat_columns(out.geometry.to_numpy(), out.crs, web_crs_of(spec)).items():
+        out[col] = values
     return out
 
 
@@ -619,9 +646,11 @@ def _write_inputs(study: Study, staged: StagedOutputs) -> None:
     gpkg = staged.path("data", "inputs.gpkg")
     study.communities.to_file(gpkg, layer="communities", driver="GPKG", engine="pyogrio")
     if len(study.facilities):
-        study.facilities.to_file(gpkg, layer="facilities", driver="GPKG", engine="pyogrio")
+        with_coordinates(study.facilities, study.config.inputs.facilities).to_file(
+            gpkg, layer="facilities", driver="GPKG", engine="pyogrio")
     if len(study.candidates):
-        study.candidates.to_file(gpkg, layer="candidates", driver="GPKG", engine="pyogrio")
+        with_coordinates(study.candidates, study.config.inputs.candidates).to_file(
+            gpkg, layer="candidates", driver="GPKG", engine="pyogrio")
 
 
 def _write_access(access, staged: StagedOutputs) -> None:
@@ -670,9 +699,7 @@ def _write_siting(study: Study, access, siting, proposed: gpd.GeoDataFrame, stag
     """Proposed sites (GeoPackage, CSV) and before/after coverage by district and community."""
     proposed.to_file(staged.path("data", "proposed_sites.gpkg"), layer="proposed_sites", driver="GPKG",
                      engine="pyogrio")
-    write_csv(pd.DataFrame(proposed.drop(columns="geometry")).assign(
-        lon=proposed.to_crs(4326).geometry.x.round(7), lat=proposed.to_crs(4326).geometry.y.round(7)
-    ), staged.path("data", "proposed_sites.csv"))
+    write_csv(pd.DataFrame(proposed.drop(columns="geometry")), staged.path("data", "proposed_sites.csv"))
     from .siting import coverage_by_group
 
     demand = access.demand
@@ -724,12 +751,41 @@ def _write_reports(study: Study, access, norms: NormResult, siting, proposed, st
                            "siting_budget_cny": study.config.siting.budget})
         by_district = coverage_by_group(siting, access.demand["district"].to_numpy()).rename(
             columns={"group": "district"})
-        siting_tables = {"proposed": pd.DataFrame(proposed.drop(columns="geometry")), "siting_district": by_district}
+        from .summary import coverage_curve
+
+        siting_tables = {"proposed": pd.DataFrame(proposed.drop(columns="geometry")), "siting_district": by_district,
+                         # coverage as the proposed sites open one by one, for the report's chart
+                         "curve": coverage_curve(siting, access)}
     write_reports(norms.communities, norms.districts, staged.folder("reports"), profile=norms.profile,
                   parameters=parameters, input_files=[Path(f["path"]) for f in study.input_files],
-                  language=study.config.study.language, title=study.config.study.name,
+                  language=study.config.study.language, title=study.config.study.title or study.config.study.name,
                   street_table=norms.streets, unassigned=norms.unassigned, siting=siting_tables,
-                  problems=study.report, accessibility=accessibility)
+                  problems=study.report, accessibility=accessibility,
+                  **_front_page_inputs(study, access, siting, staged))
+
+
+def _front_page_inputs(study: Study, access, siting, staged: StagedOutputs) -> dict:
+    """What the report's first page shows beyond the tables: the map image, what is left out
+    (demand no site reaches; points off the network, per community) and the warnings."""
+    from .summary import off_network_lines
+
+    lang = study.config.study.language
+    png = staged.folder("maps") / map_file_name(study.config, ".png")
+    uncoverable = None
+    if siting is not None and siting.total_weight:
+        uncoverable = (float(siting.uncoverable_weight), float(siting.uncoverable_weight / siting.total_weight))
+    left_out = off_network_lines(access, study, lang) if access is not None else []
+    return {"map_png": png if png.is_file() else None, "left_out": left_out, "uncoverable": uncoverable,
+            "warnings": [p.message for p in study.report.warnings]}
+
+
+def _street_basemap(access):
+    """The study's own OSM streets by class for the map's offline basemap (None without a network)."""
+    if access is None or access.network is None:
+        return None
+    from .basemap import street_layers
+
+    return street_layers(access.network)
 
 
 def _write_map(study: Study, access, norms: NormResult, proposed, staged: StagedOutputs,
@@ -747,9 +803,10 @@ def _write_map(study: Study, access, norms: NormResult, proposed, staged: Staged
                       isochrones=access.isochrones if access is not None else None,
                       candidates=study.candidates if len(study.candidates) else None,
                       proposed=proposed, community_stats=stats, districts=study.districts,
+                      basemap_streets=_street_basemap(access),
                       parameters=parameters_of(study.config), language=study.config.study.language,
                       basemap=study.config.output.basemap, tianditu_key=study.config.output.tianditu_key,
-                      title=study.config.study.name, accessibility=accessibility)
+                      title=study.config.study.title or study.config.study.name, accessibility=accessibility)
     html = staged.path("maps", map_file_name(study.config, ".html"))
     maps.write_map(m, html)
     if study.config.output.png:

@@ -3,11 +3,18 @@
 * ``community_gaps.csv`` / ``district_gaps.csv``: UTF-8 with BOM (Excel and WPS then read
   Chinese text correctly), stable English snake_case column names whatever the language,
   empty cells for unknown values, shares as fractions 0-1.
-* ``gaps.xlsx``: one sheet per table with a frozen, labelled header row, column widths and
-  number formats, plus sheets for facilities in no community, the rules in force and the
-  parameters and input files.
-* ``report.html``: one self-contained page (inline CSS, no scripts, fonts or links to fetch):
-  summary, tables, rules, parameters, input files with SHA-256 checksums. Every string that
+* ``gaps.xlsx``: one sheet per table under a title block (study, profile, walk speed, limit,
+  date), printed A4 landscape fitted to the page width with the header row repeated, panes
+  frozen at the row's name, an autofilter, column widths and number formats, headers in the
+  study language; plus the rules in force and the parameters and input files. Empty tables get
+  no sheet.
+* ``report.html``: one self-contained page (inline CSS, no scripts, fonts or links to fetch)
+  that prints on A4 landscape: a first page for the director (headline figures, generated
+  sentences, the district table cut to its key columns, charts as inline SVG, the map image,
+  what is left out and the warnings, a glossary with one name per metric), then every table in
+  full in collapsible sections, the rules, parameters and input files with SHA-256 checksums.
+  Columns of rules the profile lacks are left out of the page and the workbook (the CSV files
+  keep every column). Every string that
   came from the user is HTML-escaped; each numeric cell carries its exact value in
   ``data-value``.
 
@@ -25,9 +32,12 @@ from typing import Any, Iterable
 import numpy as np
 import pandas as pd
 
+from . import report_front as front
 from ._safe_cells import XlsxText, write_csv
 from .errors import ProblemReport
-from .norms import REQUIREMENT_KINDS, TIER_KINDS, NormProfile
+from .summary import GLOSSARY
+from .xlsx_layout import freeze_after, print_layout, title_rows
+from .norms import REQUIREMENT_KINDS, NormProfile
 from .norm_sources import STATUS_LABELS
 from .schema import FACILITY_KINDS
 
@@ -94,9 +104,25 @@ _LABELS: dict[str, tuple[str, str]] = {
     "floor_area_m2": ("建筑面积(m²)", "Floor area (m²)"), "beds": ("床位", "Beds"),
     "capacity": ("服务能力(人)", "Capacity"),
     "accessibility": ("供需可达性", "Accessibility (supply per demand)"),
+    "accessibility_after_proposed": ("新增设施后的供需可达性", "Accessibility with the proposed sites"),
     "accessibility_relative": ("可达性（相对全区平均）", "Accessibility relative to mean"),
     "share_demand_no_supply": ("步行范围内无供给的需求比例", "Share of demand with no supply in reach"),
 }
+_LABELS.update({
+    "candidate_id": ("候选点编码", "Candidate ID"), "tier": ("设施层级", "Tier"), "cost": ("费用(元)", "Cost (CNY)"),
+    "served_weight": ("服务人数", "Demand served"), "newly_covered_weight": ("新增覆盖人数", "Newly covered"),
+    "max_floor_area_m2": ("可用建筑面积(m²)", "Floor area available (m²)"), "model": ("选址模型", "Siting model"),
+    "status": ("求解状态", "Solver status"), "lon": ("经度(WGS-84)", "Longitude (WGS-84)"),
+    "lat": ("纬度(WGS-84)", "Latitude (WGS-84)"), "lon_gcj02": ("经度(GCJ-02，高德)", "Longitude (GCJ-02, Amap)"),
+    "lat_gcj02": ("纬度(GCJ-02，高德)", "Latitude (GCJ-02, Amap)"), "lon_bd09": ("经度(BD-09，百度)", "Longitude (BD-09, Baidu)"),
+    "lat_bd09": ("纬度(BD-09，百度)", "Latitude (BD-09, Baidu)"), "weight": ("需求权重", "Demand weight"),
+    "total_weight": ("需求合计", "Total demand"), "covered_before": ("选址前覆盖", "Covered before"),
+    "covered_after": ("选址后覆盖", "Covered after"), "share_before": ("选址前覆盖率", "Share before"),
+    "share_after": ("选址后覆盖率", "Share after"),
+})
+for _k in GLOSSARY["zh"]:  # one name per metric, the glossary's
+    if _k in _LABELS:
+        _LABELS[_k] = (GLOSSARY["zh"][_k][0], GLOSSARY["en"][_k][0])
 for _k, _v in FACILITY_KINDS.items():
     _LABELS[f"existing_{_k}"] = (f"现有{_v['zh']}", f"Existing: {_v['en'].lower()}")
     _LABELS[f"new_{_k}"] = (f"新建{_v['zh']}", f"New: {_v['en'].lower()}")
@@ -127,7 +153,26 @@ _VALUES: dict[str, dict[str, tuple[str, str]]] = {
                                         "not checked: the input has no basic_service_recipients (基本养老服务对象)")}
     | {f"no {c}": (f"输入无{c}数据，该规则无法核查", f"not checked: the input has no {c}")
        for c in ("elderly_population", "population", "households")},
-    "tier_required": _KINDS, "tier_present": _KINDS, "new_facility": _KINDS, "kind": _KINDS,
+    "tier_required": _KINDS, "tier_present": _KINDS, "new_facility": _KINDS, "kind": _KINDS, "tier": _KINDS,
+    "weight": {"elderly_population": ("60岁以上人口", "residents aged 60+"), "population": ("常住人口", "residents"),
+               "households": ("户数", "households")},
+    "status": {"optimal": ("最优", "optimal"), "feasible": ("可行（未证明最优）", "feasible (not proven optimal)"),
+               "time_limit": ("达到时间限制", "time limit reached"), "infeasible": ("无可行解", "infeasible")},
+    "model": {"mclp": ("最大覆盖 MCLP", "MCLP"), "lscp": ("集合覆盖 LSCP", "LSCP"), "partial": ("部分覆盖", "partial cover"),
+              "pmedian": ("P 中值", "p-median"), "pcenter": ("P 中心", "p-center")},
+}
+#: Parameter names shown in the report and workbook (the keys stay in run.json).
+_PARAMS: dict[str, tuple[str, str]] = {
+    "study": ("研究", "Study"), "walk_speed": ("步速设定", "Walk speed setting"),
+    "walk_speed_mps": ("步速(米/秒)", "Walk speed (m/s)"), "time_limit_min": ("步行时间限制(分钟)", "Walk time limit (min)"),
+    "walk_limit_m": ("步行距离(米)", "Walk distance (m)"), "norm_profile": ("规范", "Norm profile"),
+    "norm_profile_file": ("自定义规范文件", "Profile file"), "language": ("语言", "Language"),
+    "siting_model": ("选址模型", "Siting model"), "siting_method": ("求解方法", "Solution method"),
+    "siting_status": ("求解状态", "Solver status"), "siting_objective": ("目标值", "Objective"),
+    "siting_bound": ("目标上界", "Objective bound"), "siting_gap": ("最优性差距", "Optimality gap"),
+    "siting_weight": ("需求权重", "Demand weight"), "siting_p": ("新增设施数", "New sites (p)"),
+    "siting_budget_cny": ("预算(元)", "Budget (CNY)"), "profile_chain": ("规范继承链", "Profile chain"),
+    "walk_limit_basis": ("步行时限依据", "Walk limit basis"), "title": ("标题", "Title"),
 }
 _TRANSLATED = set(_VALUES)
 
@@ -202,9 +247,13 @@ def number_format(column: str) -> str | None:
         return "0.0000"
     if column.endswith("_m2") or column in ("median_time_min",):
         return "#,##0.0"
+    if column.startswith(("lon", "lat")):
+        return "0.000000"
     if "cny" in column or column in ("population", "households", "elderly_population", "residents_within",
                                      "elderly_within", "households_within", "service_recipients",
-                                     "capacity_provided", "capacity_gap", "capacity"):
+                                     "capacity_provided", "capacity_gap", "capacity", "cost", "served_weight",
+                                     "newly_covered_weight", "total_weight", "covered_before", "covered_after",
+                                     "basic_service_recipients"):
         return "#,##0"
     return "0"
 
@@ -251,10 +300,12 @@ def _rules(profile: NormProfile, language: str) -> pd.DataFrame:
 
 
 def _parameter_rows(profile: NormProfile, parameters: dict, language: str) -> list[tuple[str, str]]:
-    rows = [(str(k), _fmt_param(v)) for k, v in parameters.items()]
+    i = 0 if language == "zh" else 1
+    rows = [(_PARAMS[k][i] if k in _PARAMS else str(k), _fmt_param(display_value(k.replace("siting_", ""), v, language)))
+            for k, v in parameters.items()]
     title = profile.title if language == "zh" else (profile.title_en or profile.title)
     rows.append((_text("profile", language), f"{profile.name} — {title}"))
-    rows.append(("profile_chain", " → ".join(profile.chain)))
+    rows.append((_PARAMS["profile_chain"][i], " → ".join(profile.chain)))
     for origin in profile.chain:
         src = profile.sources.get(origin, {})
         doc = src.get("document" if language == "zh" else "document_en") or src.get("document", "")
@@ -294,7 +345,9 @@ def write_reports(community_table: pd.DataFrame, district_table: pd.DataFrame, o
                   title: str = "", street_table: pd.DataFrame | None = None,
                   unassigned: pd.DataFrame | None = None,
                   siting: dict[str, pd.DataFrame] | None = None,
-                  problems: ProblemReport | None = None, accessibility: Any = None) -> dict[str, Path]:
+                  problems: ProblemReport | None = None, accessibility: Any = None, map_png: Path | None = None,
+                  left_out: list[str] | None = None, warnings: list[str] | None = None,
+                  uncoverable: tuple[float, float] | None = None) -> dict[str, Path]:
     """Write ``community_gaps.csv``, ``district_gaps.csv``, ``gaps.xlsx`` and ``report.html``.
 
     ``parameters`` (walk speed m/s, time limit min, profile name, …) is shown verbatim in the
@@ -303,6 +356,11 @@ def write_reports(community_table: pd.DataFrame, district_table: pd.DataFrame, o
     add a sheet/section each when given, as do the siting tables ``siting = {"proposed": ...,
     "siting_district": ...}`` (proposed sites; covered weight before/after by district). Returns ``{"community_csv", "district_csv", "xlsx",
     "html"}`` (plus ``"street_csv"`` with a street table) -> path.
+
+    The page's first section also shows ``map_png`` (the static map, embedded), ``left_out``
+    (lines saying what the analysis leaves out), ``warnings`` and, from siting, the
+    ``siting["curve"]`` of coverage against new sites and ``uncoverable`` = (weight no site
+    reaches, its share).
 
     Text cells of the CSV and XLSX files are spreadsheet-safe (:mod:`eldercare_coverage._safe_cells`);
     control characters replaced in the workbook are reported to ``problems`` (else logged).
@@ -319,28 +377,77 @@ def write_reports(community_table: pd.DataFrame, district_table: pd.DataFrame, o
         paths["street_csv"] = out / "street_gaps.csv"
         write_csv(street_table, paths["street_csv"], encoding=CSV_ENCODING)
     checksums = file_checksums(input_files)
-    tables = _report_tables(community_table, district_table, street_table, unassigned)
+    tables = _report_tables(community_table, district_table, street_table, unassigned, profile)
     for key in ("proposed", "siting_district"):
         if siting is not None and siting.get(key) is not None:
-            tables.append((key, pd.DataFrame(siting[key])))
-    _write_xlsx(paths["xlsx"], tables, profile, parameters, checksums, language).report(problems)
+            tables.append((key, _known_columns(pd.DataFrame(siting[key]))))
+    title = title or _text("title", language)
+    _write_xlsx(paths["xlsx"], tables, profile, parameters, checksums, language, title).report(problems)
     # accessibility (AccessibilityTables): Lorenz curve and service pressure, escaped by accessibility_charts
     extra = ""
     if accessibility is not None:
         from .accessibility_charts import accessibility_section
 
         extra = accessibility_section(accessibility, language)
-    _write_html(paths["html"], tables, profile, parameters, checksums, language,
-                title or _text("title", language), extra)
+    front_page = _front_page(district_table, community_table, profile, parameters, language,
+                             curve=None if siting is None else siting.get("curve"), uncoverable=uncoverable,
+                             map_png=map_png, left_out=left_out or [], warnings=warnings or [])
+    _write_html(paths["html"], tables, profile, parameters, checksums, language, title, front_page + extra)
     return paths
 
 
-def _report_tables(community, district, street, unassigned) -> list[tuple[str, pd.DataFrame]]:
-    tables = [("district", district)]
+#: Columns that exist only for a rule, by the column that is empty when the profile lacks it;
+#: left out of the page and workbook then.
+_RULE_COLUMNS = {
+    "beds_required": ("beds_required", "beds_required_rule", "bed_shortfall"),
+    "land_required_m2": ("land_required_m2", "land_rule", "land_provided_m2", "land_gap_m2", "land_status"),
+    "stations_required_min": ("service_recipients", "stations_required_min", "stations_required_max",
+                              "stations_present", "station_shortfall", "capacity_provided", "capacity_gap",
+                              "service_capacity_rule", "service_capacity_status"),
+}
+_TIER_COLUMNS = ("tier_required", "tier_required_rule", "tier_met", "new_facility", "facilities_below_tier_area",
+                 "area_tier_max_m2", "area_exceeds_tier_max", "area_plan",
+                 "area_tier_min_m2", "area_tier_min_rule", "new_total", "subsidy_build_cny",
+                 "subsidy_operating_cny_per_year", "subsidy_rule")
+
+
+def _known_columns(df: pd.DataFrame) -> pd.DataFrame:
+    """Without columns that hold no value at all (a rule or option that did not apply)."""
+    empty = [c for c in df.columns if df[c].isna().all()]
+    return df.drop(columns=empty)
+
+
+#: Status columns that say a rule exists but could not be checked (their text explains why).
+_RULE_STATUS = {"land_required_m2": ("land_status", {"no land rule"}),
+                "stations_required_min": ("service_capacity_status", {"no rule"})}
+
+
+def _rule_absent(df: pd.DataFrame, key: str) -> bool:
+    """Whether the profile lacks the rule whose figure is ``key`` (no value, and no status
+    saying the rule exists but could not be checked)."""
+    if key in df and df[key].notna().any():
+        return False
+    status, absent = _RULE_STATUS.get(key, ("", set()))
+    if status in df:
+        return bool(df[status].dropna().astype(str).isin(absent).all())
+    return True
+
+
+def _shown_columns(df: pd.DataFrame, profile: NormProfile) -> pd.DataFrame:
+    """The columns a reader sees: none of a rule the profile lacks (no bed rule: no bed
+    columns; no tier bands: no tier, new-facility and subsidy columns)."""
+    drop = [c for key, cols in _RULE_COLUMNS.items() if _rule_absent(df, key) for c in cols if c in df]
+    if not profile.bands:
+        drop += [c for c in df.columns if c in _TIER_COLUMNS or c.startswith(("new_", "communities_band_"))]
+    return df.drop(columns=sorted(set(drop)))
+
+
+def _report_tables(community, district, street, unassigned, profile) -> list[tuple[str, pd.DataFrame]]:
+    tables = [("district", _shown_columns(district, profile))]
     if street is not None:
-        tables.append(("street", street))
-    tables.append(("community", community))
-    if unassigned is not None:
+        tables.append(("street", _shown_columns(street, profile)))
+    tables.append(("community", _shown_columns(community, profile)))
+    if unassigned is not None and len(unassigned):
         cols = [c for c in ("facility_id", "name", "kind", "floor_area_m2", "beds", "capacity", "community_id")
                 if c in unassigned]
         tables.append(("unassigned", pd.DataFrame(unassigned)[cols]))
@@ -358,7 +465,7 @@ def sheet_name(table: str, language: str = "zh") -> str:
     return SHEETS[table][0 if language == "zh" else 1]
 
 
-def _write_xlsx(path: Path, tables, profile, parameters, checksums, language) -> XlsxText:
+def _write_xlsx(path: Path, tables, profile, parameters, checksums, language, title: str = "") -> XlsxText:
     """Write the workbook; returns its text-cell maker, which knows what it had to replace."""
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
@@ -370,22 +477,30 @@ def _write_xlsx(path: Path, tables, profile, parameters, checksums, language) ->
     wrap = Alignment(wrap_text=True, vertical="top")
     # Write-only mode streams rows to disk: about twice as fast and far leaner at city scale.
     wb = Workbook(write_only=True)
-    text = XlsxText(path)  # every str cell goes through it: string-typed, never a formula
+    heading = title_rows(title, _title_lines(profile, parameters, language))
+    top = len(heading) + 1  # the header row, under the title block
+    text = XlsxText(path, header_row=top)  # every str cell goes through it: string-typed, never a formula
 
-    def sheet(name: str, header: list[str], rows: Iterable[list], formats: list[str | None],
-              widths: list[float]) -> None:
+
+    def sheet(name: str, header: list[str], rows: list[list], formats: list[str | None],
+              widths: list[float], freeze_col: int = 1) -> None:
         ws = wb.create_sheet(name)
-        ws.freeze_panes = "A2"  # header stays visible while scrolling
+        print_layout(ws, header_row=top, n_rows=len(rows), n_cols=len(header), freeze_col=freeze_col)
         for j, width in enumerate(widths, start=1):
             ws.column_dimensions[get_column_letter(j)].width = width
+        for r, line in enumerate(heading, start=1):
+            cells = [text.cell(ws, v, r, j) for j, v in enumerate(line, start=1)]
+            if r == 1 and cells:
+                cells[0].font = Font(bold=True, size=14)
+            ws.append(cells)
         cells = []
         for j, h in enumerate(header, start=1):
-            cell = text.cell(ws, h, 1, j)
+            cell = text.cell(ws, h, top, j)
             cell.font, cell.fill, cell.alignment = bold, fill, wrap
             cells.append(cell)
         ws.append(cells)
         styled = [(j, fmt) for j, fmt in enumerate(formats) if fmt]
-        for i, row in enumerate(rows, start=2):
+        for i, row in enumerate(rows, start=top + 1):
             values = [text.cell(ws, _cell(v), i, j) for j, v in enumerate(row, start=1)]
             for j, fmt in styled:  # numeric columns: plain numbers, never str
                 if values[j] is not None:
@@ -406,12 +521,12 @@ def _write_xlsx(path: Path, tables, profile, parameters, checksums, language) ->
                                        False: "否" if language == "zh" else "no"})
         header = [label(c, language, profile) for c in cols]
         widths = [_width(h, body[c], is_num) for h, c, is_num in zip(header, cols, numeric)]
-        sheet(sheet_name(key, language), header, body.itertuples(index=False, name=None),
-              [number_format(c) if n else None for c, n in zip(cols, numeric)], widths)
+        sheet(sheet_name(key, language), header, list(body.itertuples(index=False, name=None)),
+              [number_format(c) if n else None for c, n in zip(cols, numeric)], widths, freeze_after(cols))
 
     rules = _rules(profile, language)
     rheader = [_text(k, language) for k in ("rule", "key", "value", "origin", "description", "source", "clause")]
-    sheet(sheet_name("rules", language), rheader, rules.itertuples(index=False, name=None),
+    sheet(sheet_name("rules", language), rheader, list(rules.itertuples(index=False, name=None)),
           [None] * 7, [48, 40, 12, 16, 36, 40, 60])
     prow = [[k, v] for k, v in _parameter_rows(profile, parameters, language)]
     prow.append([])
@@ -421,6 +536,21 @@ def _write_xlsx(path: Path, tables, profile, parameters, checksums, language) ->
           prow, [None, None, None], [36, 80, 66])
     wb.save(path)
     return text
+
+
+def _title_lines(profile: NormProfile, parameters: dict, language: str) -> list[str]:
+    """Profile, walk speed and limit, and the date, under the title of every sheet."""
+    import datetime
+
+    zh = language == "zh"
+    name = profile.title if zh else (profile.title_en or profile.title)
+    speed, limit = parameters.get("walk_speed_mps"), parameters.get("time_limit_min")
+    walk = (f"步速 {speed:g} 米/秒，步行时间限制 {limit:g} 分钟" if zh else
+            f"walk speed {speed:g} m/s, walk time limit {limit:g} min") if speed and limit else ""
+    today = datetime.date.today().isoformat()
+    if zh:
+        return [f"规范：{profile.name}（{name}）", walk, f"生成日期：{today}"]
+    return [f"Norm profile: {profile.name} ({name})", walk, f"Generated: {today}"]
 
 
 def _width(header: str, values: pd.Series, numeric: bool) -> float:
@@ -497,42 +627,6 @@ def _html_table(df: pd.DataFrame, language: str, profile: NormProfile, table_id:
             f"<tbody>{''.join(rows)}</tbody></table></div>")
 
 
-def _summary(community: pd.DataFrame, parameters: dict, unassigned, language: str, profile: NormProfile) -> list[tuple[str, str]]:
-    t = lambda k: _text(k, language)  # noqa: E731
-    n_new = {k: int(community[f"new_{k}"].sum()) for k in TIER_KINDS}
-    names = {k: FACILITY_KINDS[k]["zh" if language == "zh" else "en"] for k in TIER_KINDS}
-    covered = community["coverage_status"] == "computed"
-    if covered.any():
-        den = community.loc[covered, "elderly_population"].sum()
-        share = community.loc[covered, "elderly_within"].sum() / den if den > 0 else float("nan")
-        coverage = format_number("share_elderly_within", share)
-        if not covered.all():
-            coverage += f" ({int(covered.sum())}/{len(community)})"
-    else:
-        coverage = t("not_computed")
-    walk = ", ".join(f"{k} = {_fmt_param(v)}" for k, v in parameters.items()
-                     if "walk" in k or "time" in k or "speed" in k or "radius" in k)
-    rows = [
-        (t("n_communities"), f"{len(community):,}"),
-        (t("population"), format_number("population", community["population"].sum())),
-        (t("elderly"), format_number("population", community["elderly_population"].sum(min_count=1))),
-        (t("gap_communities"), f"{int((community['area_gap_m2'] > 0).sum()):,}"),
-        (t("area_gap"), format_number("area_gap_m2", community["area_gap_m2"].sum())),
-        *_land_summary(community, language),
-        (t("new"), ("; ".join(f"{names[k]} {n_new[k]}" for k in TIER_KINDS) + f" ({sum(n_new.values())})")
-         if profile.bands else t("no_tiers")),
-        (t("subsidy"), format_number("subsidy_build_cny", community["subsidy_build_cny"].sum())),
-        (t("operating"), format_number("subsidy_operating_cny_per_year",
-                                       community["subsidy_operating_cny_per_year"].sum())),
-        (t("coverage"), coverage),
-    ]
-    if walk:
-        rows.append((t("walk"), walk))
-    if unassigned is not None:
-        rows.append((t("unassigned"), f"{len(unassigned):,}"))
-    return rows
-
-
 def _land_summary(community: pd.DataFrame, language: str) -> list[tuple[str, str]]:
     """Land (用地) in the summary, apart from floor area: the land to reserve, and its gap only
     where site areas were given."""
@@ -549,22 +643,49 @@ def _land_summary(community: pd.DataFrame, language: str) -> list[tuple[str, str
     return rows
 
 
-def _write_html(path: Path, tables, profile, parameters, checksums, language, title, extra: str = "") -> None:
+def _front_page(district, community, profile, parameters, language, *, curve, uncoverable, map_png, left_out,
+                warnings) -> str:
+    """The director's first page (see :mod:`eldercare_coverage.report_front`)."""
+    i = 0 if language == "zh" else 1
+    has_tiers = bool(profile.bands)
+    name = profile.title if language == "zh" else (profile.title_en or profile.title)
+    share = None if uncoverable is None else uncoverable[1]
+    ft = lambda k: _esc(front.TEXT[k][i])  # noqa: E731
+    lines = front.sentences(district, community, profile_name=name or profile.name,
+                            limit_min=float(parameters.get("time_limit_min") or 15), language=language,
+                            has_tiers=has_tiers, siting_curve=curve, uncoverable=uncoverable)
+    # land (用地) stays apart from floor area: its own lines, never a comparison
+    sep = "：" if language == "zh" else ": "
+    lines += [f"{k}{sep}{v}" for k, v in _land_summary(community, language)]
+    parts = [f'<section id="front"><h2 id="summary">{ft("headline")}</h2>',
+             front.headline_html(front.headline_figures(district, curve, share, language, has_tiers)),
+             front.findings_html(lines),
+             f'<h2 id="district-key">{ft("district_key")}</h2>', front.district_key_table(district, language, has_tiers),
+             f'<h2 id="charts">{ft("charts")}</h2>', front.chart_section(district, language, has_tiers, curve, share),
+             f'<h2 id="map">{ft("map")}</h2>', front.map_image(map_png, language)]
+    if left_out or warnings:
+        parts.append(f'<h2 id="left-out">{ft("left_out")}</h2><ul class="findings">')
+        parts += [f"<li>{_esc(x.strip())}</li>" for x in left_out]
+        parts += [f"<li>{_esc(x)}</li>" for x in warnings]
+        parts.append("</ul>")
+    shown = set(front.key_columns(district, has_tiers)) | {"off_network"}  # the metrics this page shows
+    shown |= {"unreachable", "newly_covered"} if curve is not None else set()
+    parts += [f'<h2 id="glossary">{ft("glossary")}</h2>', front.glossary(language, shown), "</section>"]
+    return "".join(parts)
+
+
+def _write_html(path: Path, tables, profile, parameters, checksums, language, title, front_page: str = "") -> None:
     t = lambda k: _text(k, language)  # noqa: E731
-    community = dict(tables)["community"]
-    unassigned = dict(tables).get("unassigned")
+    more = _esc(front.TEXT["more_columns"][0 if language == "zh" else 1])
     parts = [f'<!DOCTYPE html><html lang="{"zh-CN" if language == "zh" else "en"}"><head><meta charset="utf-8">',
-             f"<title>{_esc(title)}</title><style>{_CSS}</style></head><body>", f"<h1>{_esc(title)}</h1>",
-             f'<h2 id="summary">{t("summary")}</h2><dl class="summary">']
-    parts += [f"<dt>{_esc(k)}</dt><dd>{_esc(v)}</dd>" for k, v in _summary(community, parameters, unassigned, language, profile)]
-    parts.append("</dl>")
-    parts.append(extra)
+             f"<title>{_esc(title)}</title><style>{_CSS}{front.CSS}</style></head><body>", f"<h1>{_esc(title)}</h1>",
+             front_page]
     for key, df in tables:
         parts.append(f'<h2 id="{key}">{t(key)}</h2>')
-        if key == "unassigned" and df.empty:
-            parts.append(f"<p>{t('no_unassigned')}</p>")
-        else:
-            parts.append(_html_table(df, language, profile, f"table-{key}"))
+        table = _html_table(df, language, profile, f"table-{key}")
+        # the full tables fold away (and do not print): the first page has the key columns
+        parts.append(f"<details><summary>{more}</summary>{table}</details>"
+                     if key in ("district", "street", "community") else table)
     parts.append(f'<h2 id="parameters">{t("parameters")}</h2><table id="table-parameters">')
     parts += [f"<tr><th>{_esc(k)}</th><td>{_esc(v)}</td></tr>" for k, v in _parameter_rows(profile, parameters, language)]
     parts.append("</table>")
