@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 
@@ -27,9 +26,8 @@ import shapely
 from pyproj import Transformer
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "src"))
 
-from eldercare_coverage import maps  # noqa: E402
+from eldercare_coverage import maps  # noqa: E402  (installed: bash scripts/setup.sh)
 
 PARAMS = {"walk_speed_mps": 0.9, "time_limit_min": 15, "norm_profile": "national"}
 

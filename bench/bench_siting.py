@@ -14,7 +14,7 @@ times from the access engine and 1,000 existing facilities fixed open (``--exist
 the instance comes from ``bench/siting_instance.py`` (points in a 15 × 15 km plane, walk time =
 Euclidean × 1.3 / 0.9 m/s, pairs ≤ 15 min kept).
 
-OR-Library suites (read from /work/shared/benchdata, or ``--benchdata``), one line per instance
+OR-Library suites (read from the shared folder beside the checkout, or ``--benchdata``), one line per instance
 with time, objective, bound, gap and status, against the published optimum:
 
     .venv/bin/python bench/bench_siting.py --suite pmedian --instances 1-40 --time-limit 150
@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import os
 import sys
 import time
 from pathlib import Path
@@ -44,7 +45,8 @@ from siting_instance import city_instance  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from test_siting_orlib import read_pmed, read_pmedcap  # noqa: E402
 
-BENCHDATA = Path("/work/shared/benchdata")
+#: Published instances beside the checkout (the project's shared folder; ELDERCARE_BENCHDATA overrides).
+BENCHDATA = Path(os.environ.get("ELDERCARE_BENCHDATA", Path(__file__).resolve().parents[2] / "shared" / "benchdata"))
 #: OR-Library pmedopt.txt (Beasley 1985).
 PMED_OPT = [5819, 4093, 4250, 3034, 1355, 7824, 5631, 4445, 2734, 1255, 7696, 6634, 4374, 2968, 1729, 8162,
             6999, 4809, 2845, 1789, 9138, 8579, 4619, 2961, 1828, 9917, 8307, 4498, 3033, 1989, 10086, 9297,
