@@ -424,7 +424,7 @@ def test_greedy_sites_gini_improves_equity():
 
 
 def test_accessibility_csvs_neutralise_spreadsheet_formulas():
-    from eldercare_coverage.pipeline import spreadsheet_safe
+    from eldercare_coverage._safe_cells import safe_text_frame as spreadsheet_safe
 
     df = pd.DataFrame({"facility_id": ["=HYPERLINK(\"x\")", "+1", "-2", "@a", "\tb", "F01", "养老站"],
                        "demand": [-1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0]})

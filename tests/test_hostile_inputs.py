@@ -371,3 +371,27 @@ def test_hostile_map_runs_no_script_in_a_browser(hostile, browser):
         assert v.dialogs == [] and not [e for e in v.errors if "net::" not in e]
     finally:
         v.close()
+
+
+def test_terminal_output_shows_control_characters_as_text(sample_copy, capsys):
+    """A name carrying terminal escape sequences (clear screen, bidi override) is printed inert."""
+    from eldercare_coverage import cli
+
+    assert cli.printable("小区\x1b[2J\x1b]0;owned\x07\u202e名") == "小区\ufffd[2J\ufffd]0;owned\ufffd\ufffd名"
+    assert cli.printable("line\n\ttab\r") == "line\n\ttab\r"
+    path = sample_copy / "facilities.csv"
+    text = path.read_text(encoding="utf-8-sig").splitlines()
+    # an unknown community id is warned with the id quoted: put the escape sequence there
+    header = text[0].split(",")
+    row = text[1].split(",")
+    if "社区编码" not in header:
+        header.append("社区编码")
+        row.append("")
+        text[0] = ",".join(header)
+        text[2:] = [ln + "," for ln in text[2:]]
+    row[header.index("社区编码")] = "X\x1b[2J"
+    text[1] = ",".join(row)
+    path.write_text("\n".join(text) + "\n", encoding="utf-8-sig")
+    cli.main(["validate", str(sample_copy / "sample.toml")])
+    out = capsys.readouterr()
+    assert "\x1b" not in out.out + out.err and "X\ufffd[2J" in out.out + out.err

@@ -506,3 +506,18 @@ def test_stale_staging_is_judged_by_owner_process_and_age(tmp_path):
     removed = outputs.remove_stale_staging(tmp_path)
     assert sorted(removed) == sorted([dead, old])
     assert live.exists() and elsewhere.exists() and fresh_without_owner.exists()
+
+
+def test_an_adopted_output_changed_after_its_run_json_is_kept(sample_copy):
+    """Old outputs carry no hash: one modified after the old run.json is the user's now."""
+    cfg = _configure(sample_copy)
+    (sample_copy / "out").mkdir()
+    edited = sample_copy / "out" / "siting.json"
+    edited.write_text('{"my": "notes"}', encoding="utf-8")
+    run_json = sample_copy / "out" / "run.json"
+    run_json.write_text(json.dumps({"parameters": {"study": "chengdu-north-sample"},
+                                    "outputs": [str(edited), str(run_json)]}), encoding="utf-8")
+    past = run_json.stat().st_mtime - 3600
+    os.utime(run_json, (past, past))
+    assert cli.main(["run", str(cfg)]) == 0
+    assert edited.read_text(encoding="utf-8") == '{"my": "notes"}'

@@ -54,7 +54,8 @@ def safe_text_frame(df: pd.DataFrame) -> pd.DataFrame:
         if hit.any():
             fixed = values.copy()
             fixed[hit] = ["'" + v for v in values[hit]]
-            out.isetitem(j, fixed.astype(s.dtype) if s.dtype != object else fixed)
+            # object dtype: a categorical column cannot hold the new values (they would turn NaN)
+            out.isetitem(j, fixed)
     out.columns = [neutralise(c) if isinstance(c, str) else c for c in out.columns]
     return out
 

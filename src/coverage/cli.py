@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import re
 import sys
 import time
 import traceback
@@ -78,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "profiles":
             return _profiles()
     except InputError as exc:
-        print(exc.report.format(), file=sys.stderr)
+        print(printable(exc.report.format()), file=sys.stderr)
         if getattr(exc, "restored", True):  # OutputError after a publish that could not be undone
             print("Nothing was written. Correct the input and run again.", file=sys.stderr)
         return 2
@@ -91,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # internal error: short message, traceback only on request
         if verbose:
             traceback.print_exc()
-        print(f"Internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        print(printable(f"Internal error: {type(exc).__name__}: {exc}"), file=sys.stderr)
         if not verbose:
             print("Rerun with --verbose for the traceback, and please report it.", file=sys.stderr)
         return 1
@@ -121,6 +122,16 @@ class _StageLinesOnly(logging.Filter):
         return record.levelno >= logging.WARNING or getattr(record, "stage", False)
 
 
+#: Control characters a terminal would act on (ESC sequences, bell, backspace, C1 codes) and
+#: bidirectional overrides: names from input files may carry them, and they must show as text.
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: str) -> str:
+    """``text`` with terminal control characters shown as U+FFFD (newline, tab, CR kept)."""
+    return _CONTROL.sub("\ufffd", text)
+
+
 class _Console(logging.StreamHandler):
     """The command line's handler, writing to the current ``sys.stderr`` (so a caller that swaps
     it, like pytest's capsys or a notebook, sees the text)."""
@@ -128,6 +139,9 @@ class _Console(logging.StreamHandler):
     def emit(self, record: logging.LogRecord) -> None:
         self.stream = sys.stderr
         super().emit(record)
+
+    def format(self, record: logging.LogRecord) -> str:
+        return printable(super().format(record))
 
 
 def _setup_logging(verbose: bool, quiet: bool, quiet_warnings: bool = False) -> None:
@@ -173,7 +187,7 @@ def _run(args) -> int:
     validation = next((p for p in result.outputs if p.name == "validation.txt"), Path("validation.txt"))
     print()
     for line in run_summary(result, validation_path=_rel(validation)):
-        print(line)
+        print(printable(line))
     folders = sorted({_rel(p.parent) for p in result.outputs})
     print()
     print(message("outputs", lang, paths=", ".join(f"{f}/" for f in folders)))
@@ -188,7 +202,7 @@ def _validate(args) -> int:
     from .pipeline import validate
 
     study = validate(args.config)
-    print(study.report.format())
+    print(printable(study.report.format()))
     return 0 if study.report.ok else 2
 
 

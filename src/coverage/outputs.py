@@ -365,6 +365,10 @@ class StagedOutputs:
                     continue
                 if any(_same_file(path, p) for p in self.inputs):
                     log.info("keeping %s: listed as an earlier output, but now an input", path)
+                elif not record and not _older_than_run_json(path, self._adopt):
+                    # adopted from an old run.json, which records no size or hash: only a file not
+                    # modified after that run.json was written counts as unchanged
+                    log.info("keeping %s: listed by an earlier version's run.json but modified since", path)
                 elif record and not _unchanged(path, record):
                     log.warning("keeping %s: an earlier run of this study wrote it, but it was changed since", path)
                 else:
@@ -492,11 +496,21 @@ class _Journal:
 
     def commit(self) -> None:
         """Mark the publish complete, then remove the staging folders with the backups."""
-        first = next(iter(self.staging.values()))
-        (first / _COMMITTED).write_text("", encoding="utf-8")
-        # The marked folder goes last, so a kill while cleaning up still reads as committed.
-        for staging in list(self.staging.values())[1:] + [first]:
+        # Every staging folder is marked before any is removed: a kill (or a file that will not
+        # delete) during the clean-up then leaves no folder that a later run could roll back.
+        for staging in self.staging.values():
+            (staging / _COMMITTED).write_text("", encoding="utf-8")
+        for staging in self.staging.values():
             shutil.rmtree(staging, ignore_errors=True)
+
+
+def _older_than_run_json(path: Path, adopted: Iterable[Path]) -> bool:
+    """Whether ``path`` was last modified no later than the adopted ``run.json`` that lists it."""
+    runs = [p for p in adopted if p.name == "run.json" and p.is_file()]
+    try:
+        return bool(runs) and path.stat().st_mtime <= max(p.stat().st_mtime for p in runs) + 1.0
+    except OSError:
+        return False
 
 
 def _root_of(final: Path, folders: Iterable[Path]) -> Path:

@@ -659,26 +659,11 @@ def _write_access(access, staged: StagedOutputs) -> None:
     write_access_outputs(access, staged.path("data", "access.gpkg"), staged.path("data", "community_access.csv"))
 
 
-def spreadsheet_safe(df: pd.DataFrame) -> pd.DataFrame:
-    """A copy whose text cells cannot run as spreadsheet formulas: a cell starting with = + - @,
-    a tab or a carriage return gets a leading apostrophe (ids come from the user's files)."""
-    out = df.copy()
-    for col in out.columns:
-        if not (pd.api.types.is_object_dtype(out[col]) or pd.api.types.is_string_dtype(out[col])):
-            continue
-        text = out[col].astype(str)
-        risky = out[col].map(lambda v: isinstance(v, str)) & text.str.match(r"[=+\-@\t\r]")
-        out.loc[risky, col] = "'" + text[risky]
-    return out
-
-
 def _write_accessibility(tables, staged: StagedOutputs, sites: bool = False) -> None:
     """Per-facility service pressure, its contributing communities and the equity summary;
     with ``sites`` the greedy picks (``[accessibility] objective``)."""
-    spreadsheet_safe(tables.facilities).to_csv(staged.path("reports", "service_pressure.csv"), index=False,
-                                               encoding="utf-8-sig")
-    spreadsheet_safe(tables.contributions).to_csv(staged.path("reports", "service_pressure_communities.csv"),
-                                                  index=False, encoding="utf-8-sig")
+    write_csv(tables.facilities, staged.path("reports", "service_pressure.csv"))
+    write_csv(tables.contributions, staged.path("reports", "service_pressure_communities.csv"))
     summary = dict(tables.summary, params=tables.result.params,
                    lorenz_communities=[list(map(float, v)) for v in tables.lorenz["communities"]])
     from .accessibility import after_sites
@@ -688,8 +673,7 @@ def _write_accessibility(tables, staged: StagedOutputs, sites: bool = False) -> 
     if sites:  # written even when no site could be picked (header only), as expected_outputs says
         steps = tables.siting["greedy"].steps if "greedy" in tables.siting else pd.DataFrame(
             columns=["step", "candidate_id", "candidate", "objective", "mean", "min", "gini", "share_below_threshold"])
-        spreadsheet_safe(steps).to_csv(staged.path("reports", "accessibility_sites.csv"), index=False,
-                                       encoding="utf-8-sig")
+        write_csv(steps, staged.path("reports", "accessibility_sites.csv"))
     staged.path("data", "accessibility.json").write_text(
         json.dumps(_finite(summary), ensure_ascii=False, indent=2, default=str, allow_nan=False) + "\n",
         encoding="utf-8")
