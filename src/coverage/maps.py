@@ -1090,6 +1090,7 @@ def write_png(m_or_html_path: folium.Map | str | os.PathLike, png_path: str | os
                page.resolve().as_uri()]
         if hasattr(os, "geteuid") and os.geteuid() == 0:
             cmd.insert(1, "--no-sandbox")  # Chromium refuses to run as root with the sandbox
+        png_path.unlink(missing_ok=True)  # an older picture must not pass for this one
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s)
     if proc.returncode != 0 or not png_path.exists() or png_path.stat().st_size == 0:
         raise RuntimeError(f"Chromium could not screenshot {page}: exit {proc.returncode}\n"

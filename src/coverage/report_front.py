@@ -185,13 +185,15 @@ def sentences(district: pd.DataFrame, community: pd.DataFrame, *, profile_name: 
     limit = f"{limit_min:g}"
     out = []
     groups = district[district["row_type"] == "group"] if "row_type" in district else district
-    if "share_elderly_within" in district and groups["share_elderly_within"].notna().any():
-        total = district[district["row_type"] == "total"].iloc[0]
+    totals = district[district["row_type"] == "total"] if "row_type" in district else district.iloc[0:0]
+    if "share_elderly_within" in district and groups["share_elderly_within"].notna().any() and len(totals):
+        total = totals.iloc[0]
         out.append(s["coverage"].format(total=round(_num(total["elderly_population"])),
                                         within=round(_num(total["elderly_within"])),
                                         share=percent(_num(total["share_elderly_within"]), language), limit=limit))
-        if len(groups) > 1:
-            order = groups.sort_values("share_elderly_within")
+        known = groups.dropna(subset=["share_elderly_within"])  # a district without older residents ranks nowhere
+        if len(known) > 1:
+            order = known.sort_values("share_elderly_within")
             lo, hi = order.iloc[0], order.iloc[-1]
             out.append(s["lowest"].format(district=lo["district"], share=percent(_num(lo["share_elderly_within"]), language),
                                           best=hi["district"], best_share=percent(_num(hi["share_elderly_within"]), language)))
