@@ -28,11 +28,10 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from citygen import make_city, points_near_edges  # noqa: E402
+from citygen import city_network, points_near_edges  # noqa: E402
 
 from eldercare_coverage import accessibility as acc  # noqa: E402
 from eldercare_coverage.access import coverage_matrix, snap_points  # noqa: E402
-from eldercare_coverage.network import _z_order, network_from_arrays  # noqa: E402
 
 SPEED = 0.9
 LIMIT_MIN = 15.0
@@ -50,12 +49,7 @@ def timed(fn, *args, repeat: int = 1, **kw):
 
 
 def city_matrix(n_nodes: int, n_homes: int, n_fac: int):
-    x, y, u, v = make_city(n_nodes, 0)
-    order = _z_order(x, y)
-    inv = np.empty_like(order)
-    inv[order] = np.arange(len(order))
-    x, y, u, v = x[order], y[order], inv[u], inv[v]
-    net = network_from_arrays(x, y, u, v, "EPSG:32648")
+    net, x, y, u, v = city_network(n_nodes)
     ds = snap_points(net, points_near_edges(x, y, u, v, n_homes, 1))
     fs = snap_points(net, points_near_edges(x, y, u, v, n_fac, 2))
     return coverage_matrix(net, fs, ds, SPEED, LIMIT_MIN)

@@ -72,17 +72,10 @@ def load_spopt():
 def street_instance(n_nodes: int, n_demand: int, n_cand: int, n_existing: int, limit_min: float):
     """The access benchmark's city (bench/citygen.py: street network, homes, facilities, sites)
     with walk times from the access engine: candidate and existing-facility × home matrices."""
-    from citygen import make_city, points_near_edges
+    from citygen import city_network, points_near_edges
 
     from eldercare_coverage.access import coverage_matrix, snap_points
-    from eldercare_coverage.network import _z_order, network_from_arrays
-
-    x, y, u, v = make_city(n_nodes, 0)
-    order = _z_order(x, y)
-    inv = np.empty_like(order)
-    inv[order] = np.arange(len(order))
-    x, y, u, v = x[order], y[order], inv[u], inv[v]
-    net = network_from_arrays(x, y, u, v, "EPSG:32648")
+    net, x, y, u, v = city_network(n_nodes)
     ds = snap_points(net, points_near_edges(x, y, u, v, n_demand, 1))
     fs = snap_points(net, points_near_edges(x, y, u, v, n_existing, 2))
     cs = snap_points(net, points_near_edges(x, y, u, v, n_cand, 3))

@@ -86,6 +86,19 @@ def points_near_edges(x, y, u, v, n: int, seed: int, spread_m: float = 20.0):
     return shapely.points(px, py)
 
 
+def city_network(n_nodes: int, seed: int = 0):
+    """The synthetic city as a :class:`WalkNetwork`, nodes in Z-order as the loaders number them;
+    returns (net, x, y, u, v) with the reordered arrays for placing points."""
+    from eldercare_coverage.network import _z_order, network_from_arrays
+
+    x, y, u, v = make_city(n_nodes, seed)
+    order = _z_order(x, y)
+    inv = np.empty_like(order)
+    inv[order] = np.arange(len(order))
+    x, y, u, v = x[order], y[order], inv[u], inv[v]
+    return network_from_arrays(x, y, u, v, "EPSG:32648"), x, y, u, v
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--nodes", type=int, default=250_000)
