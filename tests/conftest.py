@@ -93,6 +93,16 @@ def _only_files_of_the_repository(_guard_installed):
                     pytrace=False)
 
 
+@pytest.fixture(scope="session")
+def sample_run(tmp_path_factory) -> tuple[Path, object]:
+    """(output folder, RunResult) of one run of the embedded sample, shared by every test that
+    only reads its outputs (the run takes several seconds)."""
+    from eldercare_coverage import pipeline
+
+    out = tmp_path_factory.mktemp("sample-run")
+    return out, pipeline.run(None, out_dir=out)
+
+
 @pytest.fixture
 def sample_copy(tmp_path: Path) -> Path:
     """A folder holding a copy of the sample inputs and config (the network file is linked by path)."""

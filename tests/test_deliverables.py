@@ -15,17 +15,9 @@ from pathlib import Path
 import pytest
 from openpyxl import load_workbook
 
-from eldercare_coverage import pipeline
 
 CHROMIUM = "/usr/bin/chromium"
 SNAKE = re.compile(r"\b[A-Za-z]+_[A-Za-z_]+\b")
-
-
-@pytest.fixture(scope="module")
-def sample_run(tmp_path_factory):
-    out = tmp_path_factory.mktemp("deliverables")
-    result = pipeline.run(None, out_dir=out)
-    return out, result
 
 
 def test_workbook_prints_landscape_fitted_with_headers_frozen_and_filtered(sample_run):

@@ -16,13 +16,6 @@ from eldercare_coverage.io import sha256_of
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture(scope="module")
-def sample_run(tmp_path_factory):
-    out = tmp_path_factory.mktemp("sample-run")
-    result = pipeline.run(None, out_dir=out)
-    return out, result
-
-
 def test_run_writes_every_output(sample_run):
     out, result = sample_run
     expected = {
