@@ -299,8 +299,23 @@ COVERAGE.table = function (props, popup) {
   box.appendChild(t);
   return box;
 };
+COVERAGE.renderers = {};
+// Panes of the offline basemap, between the tiles (200) and the overlays (400), so a part shown
+// only from some zoom on (buildings) is still drawn under the coverage fills; labels above them.
+L.Map.addInitHook(function () {
+  this.createPane("covBuildings").style.zIndex = 340;
+  this.createPane("covBase").style.zIndex = 350;
+  var labels = this.createPane("covLabels");
+  labels.style.zIndex = 450;
+  labels.style.pointerEvents = "none";
+});
 COVERAGE.layer = function (key, data, spec) {
   var opts = {interactive: spec.interactive !== false};
+  if (spec.pane) {  // the basemap draws in panes of its own, under every overlay whenever it is shown
+    if (!COVERAGE.renderers[spec.pane]) COVERAGE.renderers[spec.pane] = L.canvas({pane: spec.pane, padding: 0.3});
+    opts.pane = spec.pane;
+    opts.renderer = COVERAGE.renderers[spec.pane];
+  }
   if (spec.palette) {
     var pal = spec.palette;
     opts.style = function (f) {
@@ -384,10 +399,7 @@ COVERAGE.basemap = function (id) {
 COVERAGE.Labels = L.Layer.extend({
   initialize: function (data, kinds) { this.d = data; this.kinds = kinds; },
   onAdd: function (map) {
-    var pane = map.getPane("covLabels") || map.createPane("covLabels");
-    pane.style.zIndex = 450;
-    pane.style.pointerEvents = "none";
-    this._el = L.DomUtil.create("div", "cov-labels", pane);
+    this._el = L.DomUtil.create("div", "cov-labels", map.getPane("covLabels"));
     map.on("moveend resize", this._draw, this);
     map.on("zoomstart", this._hide, this);
     this._draw();
@@ -1084,9 +1096,9 @@ def _street_basemap(m: folium.Map, layers: dict[str, gpd.GeoDataFrame] | None, l
         if gdf is None or not len(gdf):
             continue
         data = _prepare(gdf, f"basemap_{key}", 0.0, points=False, gcj02=gcj02, decimals=_BASEMAP_DECIMALS)
-        spec = {"style": BASEMAP_STYLES[key], "interactive": False}
+        spec = {"style": BASEMAP_STYLES[key], "interactive": False, "pane": "covBase"}
         if key == "buildings":
-            spec["minZoom"] = BUILDINGS_MIN_ZOOM
+            spec.update(minZoom=BUILDINGS_MIN_ZOOM, pane="covBuildings")
         parts.append([f"basemap_{key}", _layer_data(m, f"basemap_{key}", data, [], points=False), spec])
     streets = [gdf.assign(_cls=i) for i, cls in enumerate(_BASEMAP_COLORS)
                if (gdf := (layers or {}).get(cls)) is not None and len(gdf)]
@@ -1094,7 +1106,7 @@ def _street_basemap(m: folium.Map, layers: dict[str, gpd.GeoDataFrame] | None, l
         lines = _prepare(gpd.GeoDataFrame(pd.concat(streets, ignore_index=True), crs=streets[0].crs), "basemap",
                          1.0, points=False, gcj02=gcj02, decimals=_BASEMAP_DECIMALS)
         parts.append(["basemap_streets", _layer_data(m, "basemap_streets", lines, ["_cls"], points=False),
-                      {"style": {"weight": 1.6, "opacity": 0.9, "fill": False}, "interactive": False,
+                      {"style": {"weight": 1.6, "opacity": 0.9, "fill": False}, "interactive": False, "pane": "covBase",
                        "palette": {"field": "_cls", "colors": list(_BASEMAP_COLORS.values()), "missing": "#bbbbbb",
                                    "stroke": True}}])
     labels_id = None

@@ -176,7 +176,7 @@ _PARAMS: dict[str, tuple[str, str]] = {
     "siting_weight": ("需求权重", "Demand weight"), "siting_p": ("新增设施数", "New sites (p)"),
     "siting_budget_cny": ("预算(元)", "Budget (CNY)"), "profile_chain": ("规范继承链", "Profile chain"),
     "walk_limit_basis": ("步行时限依据", "Walk limit basis"), "title": ("标题", "Title"),
-    "gated_compounds": ("小区出入口模型", "Compound gates"), "gate_hour": ("出入口开放时间按(时)", "Gates open as at (hour)"),
+    "gate_hour": ("出入口开放时间按(时)", "Gates open as at (hour)"),
     "gates_used": ("使用的出入口数", "Gates used"), "gates_illustrative": ("示意（非实测）出入口数", "Illustrative gates (not surveyed)"),
 }
 _TRANSLATED = set(_VALUES)
@@ -427,7 +427,7 @@ def write_reports(community_table: pd.DataFrame, district_table: pd.DataFrame, o
 
 
 def _gate_parameters(gates: dict) -> dict:
-    return {"gated_compounds": "auto", "gate_hour": gates["gate_hour"], "gates_used": gates["gates_used"],
+    return {"gate_hour": gates["gate_hour"], "gates_used": gates["gates_used"],
             "gates_illustrative": gates["gates_illustrative"]}
 
 
