@@ -149,3 +149,11 @@ def test_gate_status_at_the_study_hour():
     assert data["props"]["_s"] == [0, 1, 2, 3, 2]
     assert data["props"]["_hours"][0] == maps.LABELS["en"]["hours_untagged"]
     assert pd.Series(data["props"]["gate_id"]).tolist() == ["a", "b", "c", "d", "e"]
+
+
+def test_buildings_are_capped_to_the_largest(shenzhen):
+    _, area, f = shenzhen
+    capped = basemap.basemap_features(OSM / "shenzhen-nanshan.osm.bz2", SZ_CRS, area, 300, max_buildings=50)
+    assert len(capped["buildings"]) == 50
+    full = np.sort(shapely.area(f["buildings"].geometry.to_numpy()))[::-1]
+    assert shapely.area(capped["buildings"].geometry.to_numpy()).min() >= full[49] * 0.95  # simplified areas
