@@ -71,7 +71,7 @@ def test_gate_effect_shown_in_report_workbook_summary_and_map(sample_run):
     assert params["示意（非实测）出入口数"] == "99" and params["出入口开放时间按(时)"] == "10"
 
     lines = [x for x in run_summary(result) if x.startswith("小区出入口")]
-    assert len(lines) == 1 and "45.0%" in lines[0] and "54.7%" in lines[0] and "99 个出入口为示意数据" in lines[0]
+    assert len(lines) == 1 and "45.0%" in lines[0] and "54.7%" in lines[0] and "99 个出入口中 99 个为示意数据" in lines[0]
 
     page = next((out / "maps").glob("*.html")).read_text(encoding="utf-8")
     data = re.search(r'<script type="application/json" id="coverage_data_gates">(.*?)</script>', page, re.S)

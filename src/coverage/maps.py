@@ -440,7 +440,6 @@ COVERAGE.Labels = L.Layer.extend({
       frag.appendChild(span);
     }
     el.appendChild(frag);
-    this.shown = boxes.length;
   }
 });
 COVERAGE.box = function (map, position, className, htmlText) {

@@ -27,7 +27,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "coverage_district": "  {district}：{share}（{within:,} / {total:,} 人）",
         "no_access": "未配置步行路网：未计算步行覆盖。",
         "gate_effect": "小区出入口：按 {gates} 个出入口（{hour} 时的开放情况）计，上述比例为 {with_gates}；不考虑出入口（就近上街）时为 {without}，变化 {change} 个百分点。{note}",
-        "gate_note_illustrative": "其中 {n} 个出入口为示意数据（非实测）。",
+        "gate_note_illustrative": "输入的 {total} 个出入口中 {n} 个为示意数据（非实测）。",
         "gate_ungated": "  {n} 个小区没有已知可用的出入口，其住宅仍按就近上街计算（名单见报告）。",
         "norms_heading": "未达标的社区（共 {total} 个社区，标准：{profile}）：",
         "norm_area": "  设施建筑面积不足：{n} 个社区",
@@ -65,7 +65,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "gate_effect": "Compound gates: with {gates} gates (open as at {hour}) that share is {with_gates}; without gates "
                        "(every home on its nearest street) it would be {without}, a difference of {change} "
                        "percentage points.{note}",
-        "gate_note_illustrative": " {n} of the gates are illustrative (not surveyed).",
+        "gate_note_illustrative": " {n} of the {total} gates given are illustrative (not surveyed).",
         "gate_ungated": "  {n} compounds have no known usable gate: their homes still use the nearest street (listed "
                         "in the report).",
         "norms_heading": "Communities failing a norm (of {total}; norms: {profile}):",
@@ -209,7 +209,7 @@ def gate_lines(effect: dict | None, lang: str) -> list[str]:
         return []
     total = effect["table"].set_index("district").loc["(all)"]
     n_ill = effect["gates_illustrative"]
-    note = message("gate_note_illustrative", lang, n=n_ill) if n_ill else ""
+    note = message("gate_note_illustrative", lang, n=n_ill, total=effect["gates_given"]) if n_ill else ""
     lines = [message("gate_effect", lang, gates=effect["gates_used"], hour=clock(effect["gate_hour"]),
                      with_gates=f"{total['share_elderly_within'] * 100:.1f}%",
                      without=f"{total['share_elderly_within_no_gates'] * 100:.1f}%",
