@@ -954,7 +954,10 @@ def _load_gates(spec: LayerInput, report: ProblemReport) -> gpd.GeoDataFrame | N
         found = _aux_columns(raw, spec, path, report, "gates", {
             "gate_id": ("gate_id", "id", "编号", "出入口编号", "name", "名称", "出入口名称"),
             "access": ("access", "通行", "开放对象", "权限"),
-            "opening_hours": ("opening_hours", "开放时间", "开放时段")})
+            "opening_hours": ("opening_hours", "开放时间", "开放时段"),
+            # shown on the map, and "illustrative"/"示意" there marks gates that were not surveyed
+            "name": ("name", "名称", "出入口名称"),
+            "source": ("source", "来源", "数据来源")})
         if found is None:
             return None
         return {key: _as_text(raw[col]) if col else "" for key, col in found.items()}

@@ -91,6 +91,20 @@ KIND_SYMBOLS: dict[str, tuple[str, str]] = {
 }
 _PROPOSED_SYMBOL = ("star", "#D55E00")  # vermillion
 _CANDIDATE_SYMBOL = ("ring", "#252525")
+#: Gate symbols by status (a bar, as a gate in a wall): blue filled = open to everyone, blue
+#: outline = residents only, grey crossed = closed at the study hour, grey dashed = not on any
+#: compound boundary. Told apart by shape and fill, not by colour alone.
+GATE_STATUSES = ("public", "residents", "closed", "unused")
+_GATE_SVG = {
+    "public": '<rect x="1.5" y="6" width="17" height="8" rx="1.5" fill="#0072B2" stroke="#ffffff" stroke-width="1.5"/>',
+    "residents": '<rect x="2" y="6.5" width="16" height="7" rx="1.5" fill="#ffffff" stroke="#0072B2" stroke-width="2.2"/>',
+    "closed": '<rect x="2" y="6.5" width="16" height="7" rx="1.5" fill="#bdbdbd" stroke="#525252" stroke-width="1.2"/>'
+              '<path d="M6 4 L14 16 M14 4 L6 16" stroke="#252525" stroke-width="2"/>',
+    "unused": '<rect x="2" y="6.5" width="16" height="7" rx="1.5" fill="none" stroke="#737373" stroke-width="1.5" '
+              'stroke-dasharray="2.5,1.5"/>',
+}
+#: Gates show from this zoom on (99 bars at city scale are clutter; a planner zooms to a compound).
+GATES_MIN_ZOOM = 15
 
 LABELS: dict[str, dict[str, str]] = {
     "zh": {
@@ -115,6 +129,11 @@ LABELS: dict[str, dict[str, str]] = {
         "basemap": "街道底图（OpenStreetMap）", "f_capacity": "服务能力（人）", "f_served": "服务人数",
         "f_newly_covered": "新增覆盖人数", "f_lon": "经度", "f_lat": "纬度", "f_lon_web": "经度（{s}）",
         "f_lat_web": "纬度（{s}）", "layers": "图层",
+        "gates": "小区出入口", "gates_zoom": "小区出入口（放大至 {z} 级及以上显示）",
+        "gate_public": "对所有人开放", "gate_residents": "仅限本小区居民",
+        "gate_closed": "{h} 时关闭或禁止通行", "gate_unused": "不在小区边界上（未使用）",
+        "f_gate_type": "通行", "f_hours": "开放时间", "f_access": "通行限制（access）",
+        "f_compound": "所属小区", "hours_untagged": "未标注（按全天开放计）",
     },
     "en": {
         "communities_coverage": "Communities: walk coverage",
@@ -142,6 +161,11 @@ LABELS: dict[str, dict[str, str]] = {
         "basemap": "Street basemap (OpenStreetMap)", "f_capacity": "Capacity (persons)", "f_served": "Demand served",
         "f_newly_covered": "Newly covered", "f_lon": "Longitude", "f_lat": "Latitude", "f_lon_web": "Longitude ({s})",
         "f_lat_web": "Latitude ({s})", "layers": "Layers",
+        "gates": "Compound gates", "gates_zoom": "Compound gates (shown from zoom {z})",
+        "gate_public": "Open to everyone", "gate_residents": "Residents only",
+        "gate_closed": "Closed or no entry at {h}", "gate_unused": "Not on a compound boundary (not used)",
+        "f_gate_type": "Use", "f_hours": "Opening hours", "f_access": "Access tag",
+        "f_compound": "Compound", "hours_untagged": "not tagged (counted as always open)",
     },
 }
 
@@ -207,6 +231,12 @@ _RUNTIME_CSS = """
 .cov-legend summary { font-weight: bold; cursor: pointer; }
 .leaflet-control-layers-list { max-height: 40vh; overflow-y: auto; }
 .cov-attr { color: #555; font-size: 11px; margin-top: 3px; }
+.cov-labels span { position: absolute; white-space: nowrap; pointer-events: none; line-height: 1;
+  color: #4a4a4a; font-size: 11px; text-shadow: 0 0 2px #fff, 0 0 2px #fff, 0 0 3px #fff; }
+.cov-labels .cov-lbl-compound { color: #3d3d3d; font-size: 12px; font-weight: bold; }
+.cov-labels .cov-lbl-main { color: #333; font-size: 12px; }
+.cov-labels .cov-lbl-footway { color: #777; font-size: 10px; }
+.cov-labels .cov-lbl-water { color: #2b6f95; font-style: italic; }
 @media (max-width: 900px), (max-height: 700px) { .cov-box { max-width: 240px; font-size: 11px; } }
 """
 
@@ -269,8 +299,23 @@ COVERAGE.table = function (props, popup) {
   box.appendChild(t);
   return box;
 };
+COVERAGE.renderers = {};
+// Panes of the offline basemap, between the tiles (200) and the overlays (400), so a part shown
+// only from some zoom on (buildings) is still drawn under the coverage fills; labels above them.
+L.Map.addInitHook(function () {
+  this.createPane("covBuildings").style.zIndex = 340;
+  this.createPane("covBase").style.zIndex = 350;
+  var labels = this.createPane("covLabels");
+  labels.style.zIndex = 450;
+  labels.style.pointerEvents = "none";
+});
 COVERAGE.layer = function (key, data, spec) {
   var opts = {interactive: spec.interactive !== false};
+  if (spec.pane) {  // the basemap draws in panes of its own, under every overlay whenever it is shown
+    if (!COVERAGE.renderers[spec.pane]) COVERAGE.renderers[spec.pane] = L.canvas({pane: spec.pane, padding: 0.3});
+    opts.pane = spec.pane;
+    opts.renderer = COVERAGE.renderers[spec.pane];
+  }
   if (spec.palette) {
     var pal = spec.palette;
     opts.style = function (f) {
@@ -282,11 +327,16 @@ COVERAGE.layer = function (key, data, spec) {
   } else {
     opts.style = function () { return spec.style; };
   }
-  if (spec.icon) {
-    var icon = L.divIcon({html: spec.icon, className: "cov-icon", iconSize: [spec.size, spec.size],
-                          iconAnchor: [spec.size / 2, spec.size / 2]});
+  if (spec.icon || spec.icons) {
+    var mk = function (svg) {
+      return L.divIcon({html: svg, className: "cov-icon", iconSize: [spec.size, spec.size],
+                        iconAnchor: [spec.size / 2, spec.size / 2]});
+    };
+    var icon = spec.icon ? mk(spec.icon) : null;
+    var icons = spec.icons ? spec.icons.svg.map(mk) : null;
     opts.pointToLayer = function (f, ll) {
-      return L.marker(ll, {icon: icon, keyboard: false, interactive: opts.interactive});
+      var ic = icons ? icons[f.properties[spec.icons.field]] || icons[0] : icon;
+      return L.marker(ll, {icon: ic, keyboard: false, interactive: opts.interactive});
     };
   } else if (spec.radius) {
     if (!COVERAGE.canvas) COVERAGE.canvas = L.canvas({padding: 0.3});
@@ -307,9 +357,91 @@ COVERAGE.layer = function (key, data, spec) {
     };
   }
   var lyr = L.geoJSON(COVERAGE.features(data), opts);
+  if (spec.minZoom) lyr = new COVERAGE.ZoomGroup(lyr, spec.minZoom);
   COVERAGE.layers[key] = lyr;
   return lyr;
 };
+// A layer drawn only from minZoom up (buildings, gates): ticked in the layer control, but
+// thousands of small shapes stay off the city-wide view.
+COVERAGE.ZoomGroup = L.LayerGroup.extend({
+  initialize: function (inner, minZoom) {
+    L.LayerGroup.prototype.initialize.call(this, []);
+    this.inner = inner;
+    this.minZoom = minZoom;
+  },
+  onAdd: function (map) {
+    L.LayerGroup.prototype.onAdd.call(this, map);
+    map.on("zoomend", this._sync, this);
+    this._sync();
+  },
+  onRemove: function (map) {
+    map.off("zoomend", this._sync, this);
+    L.LayerGroup.prototype.onRemove.call(this, map);
+  },
+  _sync: function () {
+    var show = this._map.getZoom() >= this.minZoom;
+    if (show && !this.hasLayer(this.inner)) this.addLayer(this.inner);
+    if (!show && this.hasLayer(this.inner)) this.removeLayer(this.inner);
+  }
+});
+// The offline basemap: water, waterways, buildings and streets, then the labels, as one layer.
+COVERAGE.basemap = function (id) {
+  var a = COVERAGE.data(id), group = L.featureGroup();
+  a.parts.forEach(function (p) { group.addLayer(COVERAGE.layer(p[0], COVERAGE.data(p[1]), p[2])); });
+  if (a.labels) group.addLayer(new COVERAGE.Labels(COVERAGE.data(a.labels), a.kinds));
+  COVERAGE.layers[a.key] = group;
+  return group;
+};
+// Map labels (street, compound and water names) in their own pane above the fills. Redrawn
+// after every move: a label shows from its zoom on, in priority order, unless it would overlap
+// one already placed (boxes estimated from the text: CJK characters are square, Latin ~0.6).
+// Text is set with textContent, never parsed as HTML.
+COVERAGE.Labels = L.Layer.extend({
+  initialize: function (data, kinds) { this.d = data; this.kinds = kinds; },
+  onAdd: function (map) {
+    this._el = L.DomUtil.create("div", "cov-labels", map.getPane("covLabels"));
+    map.on("moveend resize", this._draw, this);
+    map.on("zoomstart", this._hide, this);
+    this._draw();
+  },
+  onRemove: function (map) {
+    map.off("moveend resize", this._draw, this);
+    map.off("zoomstart", this._hide, this);
+    L.DomUtil.remove(this._el);
+  },
+  _hide: function () { this._el.style.display = "none"; },
+  _draw: function () {
+    var map = this._map, d = this.d, p = d.props, z = map.getZoom(), size = map.getSize();
+    var el = this._el, boxes = [], frag = document.createDocumentFragment();
+    el.textContent = "";
+    el.style.display = "";
+    for (var i = 0; i < d.lon.length; i++) {
+      if (p.z[i] > z) continue;
+      var ll = L.latLng(d.lat[i], d.lon[i]), c = map.latLngToContainerPoint(ll);
+      if (c.x < -100 || c.y < -50 || c.x > size.x + 100 || c.y > size.y + 50) continue;
+      var text = String(p.t[i]), kind = this.kinds[p.k[i]], fs = kind === "compound" || kind === "main" ? 12 : 11;
+      var w = 0;
+      for (var j = 0; j < text.length; j++) w += text.charCodeAt(j) > 0x2e80 ? fs : 0.6 * fs;
+      var h = fs * 1.25, rad = (p.a[i] || 0) * Math.PI / 180, cs = Math.abs(Math.cos(rad)), sn = Math.abs(Math.sin(rad));
+      var bw = (w * cs + h * sn) / 2 + 3, bh = (w * sn + h * cs) / 2 + 3;
+      var box = [c.x - bw, c.y - bh, c.x + bw, c.y + bh], hit = false;
+      for (var k = 0; k < boxes.length && !hit; k++) {
+        var o = boxes[k];
+        hit = box[0] < o[2] && o[0] < box[2] && box[1] < o[3] && o[1] < box[3];
+      }
+      if (hit) continue;
+      boxes.push(box);
+      var lp = map.latLngToLayerPoint(ll), span = document.createElement("span");
+      span.className = "cov-lbl-" + kind;
+      span.textContent = text;
+      span.style.left = lp.x + "px";
+      span.style.top = lp.y + "px";
+      span.style.transform = "translate(-50%,-50%) rotate(" + (-(p.a[i] || 0)) + "deg)";
+      frag.appendChild(span);
+    }
+    el.appendChild(frag);
+  }
+});
 COVERAGE.box = function (map, position, className, htmlText) {
   var ctl = L.control({position: position});
   ctl.onAdd = function () {
@@ -453,6 +585,26 @@ class _DataLayer(Layer):
         self.add_to(m)
 
 
+class _Basemap(Layer):
+    """The offline basemap (water, buildings, streets, labels) as one layer of the control; its
+    parts are JSON payloads like every other layer's."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+            var {{ this.get_name() }} = COVERAGE.basemap("{{ this.get_name() }}");
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, m: _OfflineMap, name: str, parts: list, labels_id: str | None):
+        super().__init__(name=name, overlay=True, control=True, show=True)
+        self._name = "CoverageBasemap"
+        m.add_data(self.get_name(), _json({"key": "basemap", "parts": parts, "labels": labels_id,
+                                           "kinds": list(LABEL_KINDS)}))
+        self.add_to(m)
+
+
 class _Tiles(Layer):
     """A tile basemap whose URL and attribution travel as JSON data (they come from the config)."""
 
@@ -502,9 +654,9 @@ def _to_gcj02(coords: np.ndarray) -> np.ndarray:
 
 
 def _prepare(gdf: gpd.GeoDataFrame, layer: str, simplify_m: float, points: bool,
-             gcj02: bool = False) -> gpd.GeoDataFrame:
+             gcj02: bool = False, decimals: int = _DECIMALS) -> gpd.GeoDataFrame:
     """Drop empty geometries, simplify in the layer's own CRS, reproject to WGS-84 (then to
-    GCJ-02 when ``gcj02``, to match Amap tiles), round to 1e-6°."""
+    GCJ-02 when ``gcj02``, to match Amap tiles), round to ``decimals`` (1e-6° ≈ 0.1 m)."""
     if gdf.crs is None:
         raise InputError(f"The {layer} layer has no coordinate reference system, so it cannot be "
                          "placed on the map.", file=layer,
@@ -527,7 +679,7 @@ def _prepare(gdf: gpd.GeoDataFrame, layer: str, simplify_m: float, points: bool,
     if gcj02:
         out = out.set_geometry(shapely.transform(out.geometry.to_numpy(), _to_gcj02), crs=4326)
     out = out.set_geometry(shapely.transform(out.geometry.to_numpy(),
-                                             lambda c: np.round(c, _DECIMALS)), crs=4326)
+                                             lambda c: np.round(c, decimals)), crs=4326)
     return out
 
 
@@ -573,6 +725,11 @@ def _bin(values: pd.Series, edges: tuple[float, ...], right: bool = False) -> pd
 
 def _kind_label(kinds: pd.Series, lang: str) -> pd.Series:
     return kinds.map(lambda k: FACILITY_KINDS.get(k, {}).get(lang, k)).astype(object)
+
+
+def _gate_symbol(status: str, size: int = 16) -> str:
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{size}" height="{size}" viewBox="0 0 20 20">'
+            f"{_GATE_SVG[status]}</svg>")
 
 
 def _symbol(shape: str, color: str, size: int = 18) -> str:
@@ -652,6 +809,9 @@ def make_map(
     districts: gpd.GeoDataFrame | None = None,
     streets: gpd.GeoDataFrame | None = None,
     basemap_streets: dict[str, gpd.GeoDataFrame] | None = None,
+    basemap_features: Mapping[str, gpd.GeoDataFrame] | None = None,
+    gates: gpd.GeoDataFrame | None = None,
+    gate_hour: float = 10.0,
     parameters: Mapping[str, Any],
     language: str = "zh",
     basemap: str = "none",
@@ -680,6 +840,16 @@ def make_map(
     basemap_streets
         The study's own OSM streets by class (:func:`eldercare_coverage.basemap.street_layers`),
         drawn under everything as an offline basemap, credited "© OpenStreetMap contributors".
+    basemap_features
+        More of the offline basemap, any CRS: ``water`` (polygons), ``waterways`` (lines),
+        ``buildings`` (polygons, drawn faint from zoom 15) from
+        :func:`eldercare_coverage.basemap.basemap_features`, and ``labels``
+        (:func:`eldercare_coverage.basemap.labels`: street, compound and water names, each from its
+        zoom, placed in priority order without overlapping).
+    gates
+        Compound gates from :func:`gate_status` (``status``, ``gate_id``, ``name``, ``access``,
+        ``opening_hours``, ``compound``): one bar symbol per status, shown from zoom 15, with a
+        popup; ``gate_hour`` (0-24) is the hour their opening hours were read at.
     districts, streets
         Boundary polygons with a ``name`` column; when absent they are dissolved from the
         communities' ``district`` / ``street`` columns, with gaps under 300 m between
@@ -722,8 +892,8 @@ def make_map(
 
     legend: list[str] = []
     bounds: list[np.ndarray] = []
-    if basemap_streets:
-        _street_basemap(m, basemap_streets, L["basemap"], gcj02)
+    if basemap_streets or basemap_features:
+        _street_basemap(m, basemap_streets, L["basemap"], gcj02, basemap_features)
 
     # --- communities: two choropleths over the same polygons
     com = _prepare(communities, "communities", simplify_m, points=False, gcj02=gcj02)
@@ -875,11 +1045,14 @@ def make_map(
         pf = [f for f in pf if f[1] in prop.columns and prop[f[1]].notna().any()]
         _add_points(m, legend, "proposed", L["proposed"], prop, pf, _PROPOSED_SYMBOL, 22)
 
+    if gates is not None and len(gates):
+        legend.append(_gates_layer(m, gates, L, gate_hour, gcj02))
+
     if accessibility is not None:  # capacity-aware accessibility (eldercare_coverage.accessibility)
         legend += _accessibility_layers(m, communities, accessibility, facilities, lang, simplify_m, gcj02)
     folium.LayerControl(position="topright", collapsed=False).add_to(m)
     title_html = _title_html(title, parameters, L, gcj02)
-    if basemap_streets:
+    if basemap_streets or basemap_features:
         title_html += f'<div class="cov-attr">{html.escape(OSM_ATTRIBUTION)}</div>'
     # the legend folds away (a click on its heading) so it never covers the map on a small screen
     legend_html = f'<details open><summary>{html.escape(L["legend"])}</summary>{"".join(legend)}</details>'
@@ -896,21 +1069,116 @@ OSM_ATTRIBUTION = "© OpenStreetMap contributors"
 _BASEMAP_COLORS = {"footway": "#c8c8c8", "local": "#a8a8a8", "main": "#7a7a7a"}
 
 
-def _street_basemap(m: folium.Map, layers: dict[str, gpd.GeoDataFrame], label: str, gcj02: bool) -> None:
-    """The study's own streets as one non-interactive layer under every other (offline basemap)."""
-    parts = []
-    for i, (cls, color) in enumerate(_BASEMAP_COLORS.items()):
-        gdf = layers.get(cls)
-        if gdf is not None and len(gdf):
-            parts.append(gdf.assign(_cls=i))
-    if not parts:
-        return
-    streets = _prepare(gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), crs=parts[0].crs), "basemap",
-                       1.0, points=False, gcj02=gcj02)
-    _DataLayer(m, "basemap_streets", label, _layer_data(m, "basemap_streets", streets, ["_cls"], points=False),
-               {"style": {"weight": 1.6, "opacity": 0.9, "fill": False}, "interactive": False,
-                "palette": {"field": "_cls", "colors": list(_BASEMAP_COLORS.values()), "missing": "#bbbbbb",
-                            "stroke": True}})
+#: Label kinds of the basemap, in the order the page indexes them (see basemap.labels).
+LABEL_KINDS = ("compound", "main", "local", "footway", "water")
+#: Styles of the basemap's areas and lines: water blue, buildings faint, under every overlay.
+BASEMAP_STYLES = {
+    "water": {"color": "#9ccbe0", "weight": 0, "fillColor": "#aad3df", "fillOpacity": 0.9},
+    "waterways": {"color": "#8cc4dc", "weight": 2, "opacity": 0.9, "fill": False},
+    "buildings": {"color": "#c9bcb0", "weight": 0.5, "fillColor": "#e2d9d0", "fillOpacity": 0.6},
+}
+#: Basemap coordinates are rounded to 1e-5° (≈1.1 m, a pixel at zoom 17): plenty for streets
+#: and footprints drawn faint, and a third fewer bytes than the overlays' 1e-6°.
+_BASEMAP_DECIMALS = 5
+
+
+def _street_basemap(m: folium.Map, layers: dict[str, gpd.GeoDataFrame] | None, label: str, gcj02: bool,
+                    features: Mapping[str, gpd.GeoDataFrame] | None = None) -> None:
+    """The study's own OSM data as one non-interactive layer under every other (offline basemap):
+    water, waterways, buildings (from zoom 15), streets by class, then the labels."""
+    from .basemap import BUILDINGS_MIN_ZOOM
+
+    features = features or {}
+    parts: list[list] = []
+    for key in ("water", "waterways", "buildings"):
+        gdf = features.get(key)
+        if gdf is None or not len(gdf):
+            continue
+        data = _prepare(gdf, f"basemap_{key}", 0.0, points=False, gcj02=gcj02, decimals=_BASEMAP_DECIMALS)
+        spec = {"style": BASEMAP_STYLES[key], "interactive": False, "pane": "covBase"}
+        if key == "buildings":
+            spec.update(minZoom=BUILDINGS_MIN_ZOOM, pane="covBuildings")
+        parts.append([f"basemap_{key}", _layer_data(m, f"basemap_{key}", data, [], points=False), spec])
+    streets = [gdf.assign(_cls=i) for i, cls in enumerate(_BASEMAP_COLORS)
+               if (gdf := (layers or {}).get(cls)) is not None and len(gdf)]
+    if streets:
+        lines = _prepare(gpd.GeoDataFrame(pd.concat(streets, ignore_index=True), crs=streets[0].crs), "basemap",
+                         1.0, points=False, gcj02=gcj02, decimals=_BASEMAP_DECIMALS)
+        parts.append(["basemap_streets", _layer_data(m, "basemap_streets", lines, ["_cls"], points=False),
+                      {"style": {"weight": 1.6, "opacity": 0.9, "fill": False}, "interactive": False, "pane": "covBase",
+                       "palette": {"field": "_cls", "colors": list(_BASEMAP_COLORS.values()), "missing": "#bbbbbb",
+                                   "stroke": True}}])
+    labels_id = None
+    lab = features.get("labels")
+    if lab is not None and len(lab):
+        lab = _prepare(lab, "basemap_labels", 0.0, points=True, gcj02=gcj02, decimals=_BASEMAP_DECIMALS)
+        lab = lab.assign(t=lab["text"].astype(str), k=lab["kind"].map(LABEL_KINDS.index),
+                         a=lab["angle"].astype(float).round(0), z=lab["min_zoom"].astype(int))
+        labels_id = _layer_data(m, "basemap_labels", lab, ["t", "k", "a", "z"], points=True)
+    if parts or labels_id:
+        _Basemap(m, label, parts, labels_id)
+
+
+def gate_status(gates: gpd.GeoDataFrame, communities: gpd.GeoDataFrame, *, tolerance_m: float = 10.0,
+                hour: float = 10.0) -> gpd.GeoDataFrame:
+    """Each gate with what the access model made of it at ``hour`` (0-24), for the map.
+
+    ``status``: ``public`` (open to everyone), ``residents`` (``access=private``/``residents``:
+    the compound's own residents only), ``closed`` (``access=no``, or closed at ``hour`` by its
+    ``opening_hours``) or ``unused`` (not within ``tolerance_m`` (m) of any compound boundary),
+    as :func:`eldercare_coverage.gates.assign_gates` decides; ``compound`` names the compounds
+    it serves. Layers in one metric CRS.
+    """
+    from .gates import assign_gates
+
+    gates = gates.reset_index(drop=True)
+    rows = assign_gates(gates, communities, tolerance_m, hour)
+    n = len(gates)
+    flags = {}
+    for col in ("public", "residents"):
+        flags[col] = np.zeros(n, dtype=bool)
+        np.logical_or.at(flags[col], rows["gate"].to_numpy(int), rows[col].to_numpy(bool))
+    on_boundary = np.zeros(n, dtype=bool)
+    on_boundary[rows["gate"].to_numpy(int)] = True
+    status = np.where(flags["public"], "public", np.where(flags["residents"], "residents",
+                                                           np.where(on_boundary, "closed", "unused")))
+    names = communities["name"] if "name" in communities else communities["community_id"]
+    served = pd.Series(names.astype(str).to_numpy()[rows["compound"].to_numpy(int)], index=rows["gate"].to_numpy(int))
+    compound = served.groupby(level=0).agg(lambda v: "、".join(dict.fromkeys(v)))
+    out = gates.assign(status=status, compound=compound.reindex(range(n)).fillna("").to_numpy())
+    for col in ("gate_id", "name", "access", "opening_hours"):
+        if col not in out:
+            out[col] = ""
+    return out
+
+
+def _gates_layer(m: folium.Map, gates: gpd.GeoDataFrame, L: dict[str, str], hour: float, gcj02: bool) -> str:
+    """The compound gates, one bar symbol per status, shown from :data:`GATES_MIN_ZOOM`; returns
+    the legend section."""
+    g = _prepare(gates, "gates", 0.0, points=True, gcj02=gcj02)
+    from .summary import clock
+
+    hour_txt = clock(hour)
+    text = {"public": L["gate_public"], "residents": L["gate_residents"],
+            "closed": L["gate_closed"].format(h=hour_txt), "unused": L["gate_unused"]}
+    g["_s"] = g["status"].map(GATE_STATUSES.index).astype(int)
+    g["_type"] = g["status"].map(text)
+    hours = g["opening_hours"].fillna("").astype(str)
+    g["_hours"] = hours.where(hours.str.strip() != "", L["hours_untagged"])
+    # the name (or, without one, the id) heads the popup
+    g["_title"] = g["name"].fillna("").astype(str).where(g["name"].fillna("").astype(str).str.strip() != "",
+                                                         g["gate_id"].astype(str))
+    fields = [(L["f_id"], "gate_id", "text"), (L["f_gate_type"], "_type", "text"), (L["f_hours"], "_hours", "text"),
+              (L["f_access"], "access", "text"), (L["f_compound"], "compound", "text")]
+    _DataLayer(m, "gates", L["gates"],
+               _layer_data(m, "gates", g, ["_title", "_s"] + [f[1] for f in fields], points=True),
+               {"icons": {"field": "_s", "svg": [_gate_symbol(st) for st in GATE_STATUSES]}, "size": 16,
+                "tooltip": "_title", "popup": {"title": "_title", "fields": fields}, "minZoom": GATES_MIN_ZOOM})
+    present = [st for st in GATE_STATUSES if (g["status"] == st).any()]
+    rows = "".join(f'<div><span class="cov-sym">{_gate_symbol(st, 14)}</span>{html.escape(text[st])}</div>'
+                   for st in present)
+    return (f'<div class="cov-legend-section" data-layer="gates">'
+            f'<div class="cov-h">{html.escape(L["gates_zoom"].format(z=GATES_MIN_ZOOM))}</div>{rows}</div>')
 
 
 def _add_points(m: folium.Map, legend: list[str], key: str, label: str, gdf: gpd.GeoDataFrame,

@@ -119,6 +119,7 @@ def run(config: StudyConfig | str | Path | None = None, *, out_dir: str | Path |
             with _timed("walk access", timings):
                 access = compute_study_access(study, net)
                 _write_access(access, staged)
+                result.stages["gate_effect"] = gate_effect(study, access, net)
             result.stages["network"] = net
             result.stages["access"] = access
         else:
@@ -153,7 +154,8 @@ def run(config: StudyConfig | str | Path | None = None, *, out_dir: str | Path |
         with _timed("map", timings):
             _write_map(study, access, norms, proposed, staged, accessibility)
         with _timed("reports", timings):
-            _write_reports(study, access, norms, siting, proposed, staged, accessibility)
+            _write_reports(study, access, norms, siting, proposed, staged, accessibility,
+                           gates=result.stages.get("gate_effect"))
         # Last, so the warnings of every stage are in it.
         staged.path("data", "validation.txt").write_text(study.report.format() + "\n", encoding="utf-8")
         _write_manifest(result, staged)
@@ -306,6 +308,58 @@ def study_gates(study: Study) -> gpd.GeoDataFrame | None:
     gates = network.read_osm_gates(cfg.inputs.network.path, area.to_crs(4326).iloc[0])
     log.info("%d gate/entrance nodes in %s", len(gates), Path(cfg.inputs.network.path).name)
     return gates.to_crs(study.metric_crs)
+
+
+#: Words that mark a gate as illustrative (not surveyed) in its name or source column.
+ILLUSTRATIVE_MARKS = ("illustrative", "示意")
+
+
+def gate_effect(study: Study, access, net) -> dict | None:
+    """What the compound gates change: older residents within the walk limit per district with
+    the gates (``access``) and without them (one more nearest-facility search on the plain
+    network ``net``, with the same demand points, snapping, speed and limit as a
+    ``gated_compounds = "off"`` run); None when no gate was used.
+
+    Returns ``table`` (district, elderly_population, elderly_within_no_gates,
+    share_elderly_within_no_gates, elderly_within, share_elderly_within, change_pp, with a total
+    row "(all)"), ``ungated`` (community_id, name, district of compounds whose homes have no
+    usable gate), ``gates_used``, ``gates_given``, ``gates_illustrative`` and ``gate_hour``.
+    """
+    from .access import nearest_facility, snap_points
+
+    if access is None or access.gates is None or not len(access.gates):
+        return None
+    cfg = study.config.access
+    demand = access.demand
+    fac = covering_facilities(study)
+    extra = cfg.fragment_max_extra_m
+    ds = snap_points(net, demand.geometry.values, cfg.snap_max_m, extra)
+    fs = snap_points(net, fac.geometry.values, cfg.snap_max_m, extra)
+    _, tmin = nearest_facility(net, ds, fs, access.params["walk_speed_mps"])
+    w = np.nan_to_num(pd.to_numeric(demand["elderly_population"], errors="coerce").to_numpy(float))
+    by = pd.DataFrame({"district": demand["district"].astype(str).to_numpy(), "elderly_population": w,
+                       "elderly_within_no_gates": np.where(tmin <= access.params["time_limit_min"], w, 0.0),
+                       "elderly_within": np.where(demand["within_limit"].to_numpy(bool), w, 0.0)})
+    table = by.groupby("district", sort=True).sum()
+    table.loc["(all)"] = table.sum()
+    for col in ("elderly_within_no_gates", "elderly_within"):
+        share = table[col] / table["elderly_population"].where(table["elderly_population"] > 0)
+        table[col.replace("elderly_within", "share_elderly_within")] = share
+    table["change_pp"] = 100.0 * (table["share_elderly_within"] - table["share_elderly_within_no_gates"])
+    table = table[["elderly_population", "elderly_within_no_gates", "share_elderly_within_no_gates",
+                   "elderly_within", "share_elderly_within", "change_pp"]].reset_index()
+    homes = access.ungated[~access.ungated["visitor"].astype(bool)] if access.ungated is not None else None
+    rows = np.unique(homes["compound"].to_numpy(int)) if homes is not None else np.empty(0, int)
+    ungated = pd.DataFrame(study.communities.iloc[rows][[c for c in ("community_id", "name", "district")
+                                                          if c in study.communities]])
+    given = study_gates(study)
+    marks = pd.Series(False, index=range(len(given)))
+    for col in ("name", "source"):
+        if col in given:
+            text = given[col].fillna("").astype(str).str.lower().reset_index(drop=True)
+            marks |= text.str.contains("|".join(ILLUSTRATIVE_MARKS), regex=True)
+    return {"table": table, "ungated": ungated.reset_index(drop=True), "gates_used": len(access.gates),
+            "gates_given": len(given), "gates_illustrative": int(marks.sum()), "gate_hour": float(cfg.gate_hour)}
 
 
 def covering_facilities(study: Study) -> gpd.GeoDataFrame:
@@ -719,7 +773,7 @@ def _finite(value):
 
 
 def _write_reports(study: Study, access, norms: NormResult, siting, proposed, staged: StagedOutputs,
-                   accessibility=None) -> None:
+                   accessibility=None, gates: dict | None = None) -> None:
     from .report import write_reports
 
     parameters = parameters_of(study.config)
@@ -744,7 +798,7 @@ def _write_reports(study: Study, access, norms: NormResult, siting, proposed, st
                   parameters=parameters, input_files=[Path(f["path"]) for f in study.input_files],
                   language=study.config.study.language, title=study.config.study.title or study.config.study.name,
                   street_table=norms.streets, unassigned=norms.unassigned, siting=siting_tables,
-                  problems=study.report, accessibility=accessibility,
+                  problems=study.report, accessibility=accessibility, gates=gates,
                   **_front_page_inputs(study, access, siting, staged))
 
 
@@ -772,6 +826,33 @@ def _street_basemap(access):
     return street_layers(access.network)
 
 
+def _basemap_features(study: Study, access) -> dict | None:
+    """Water, waterways, buildings and labels for the offline basemap, from the study's OSM file
+    (labels only when the network came from elsewhere); None without a network."""
+    if access is None or access.network is None:
+        return None
+    from .basemap import basemap_features, labels
+
+    cfg = study.config.inputs.network
+    features = {}
+    if cfg.path:
+        # a narrower margin than the network's: the map frames the communities
+        features = basemap_features(cfg.path, study.metric_crs, study_area(study), min(cfg.margin_m, 500.0))
+    features["labels"] = labels(access.network, study.communities, features)
+    return features
+
+
+def _map_gates(study: Study):
+    """The compound gates with their status at the study's gate hour (None when gates are off)."""
+    gates = study_gates(study)
+    if gates is None or not len(gates):
+        return None
+    from .maps import gate_status
+
+    cfg = study.config.access
+    return gate_status(gates, study.communities, tolerance_m=cfg.gate_tolerance_m, hour=cfg.gate_hour)
+
+
 def _write_map(study: Study, access, norms: NormResult, proposed, staged: StagedOutputs,
                accessibility=None) -> None:
     from . import maps
@@ -787,7 +868,9 @@ def _write_map(study: Study, access, norms: NormResult, proposed, staged: Staged
                       isochrones=access.isochrones if access is not None else None,
                       candidates=study.candidates if len(study.candidates) else None,
                       proposed=proposed, community_stats=stats, districts=study.districts,
-                      basemap_streets=_street_basemap(access),
+                      basemap_streets=_street_basemap(access), basemap_features=_basemap_features(study, access),
+                      gates=_map_gates(study) if access is not None else None,
+                      gate_hour=study.config.access.gate_hour,
                       parameters=parameters_of(study.config), language=study.config.study.language,
                       basemap=study.config.output.basemap, tianditu_key=study.config.output.tianditu_key,
                       title=study.config.study.title or study.config.study.name, accessibility=accessibility)

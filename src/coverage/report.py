@@ -119,6 +119,9 @@ _LABELS.update({
     "total_weight": ("需求合计", "Total demand"), "covered_before": ("选址前覆盖", "Covered before"),
     "covered_after": ("选址后覆盖", "Covered after"), "share_before": ("选址前覆盖率", "Share before"),
     "share_after": ("选址后覆盖率", "Share after"),
+    "elderly_within_no_gates": ("不考虑出入口时步行范围内老年人", "Older residents within walk, without gates"),
+    "share_elderly_within_no_gates": ("不考虑出入口时老年人覆盖率", "Older residents' walk coverage, without gates"),
+    "change_pp": ("变化(百分点)", "Change (percentage points)"),
 })
 for _k in GLOSSARY["zh"]:  # one name per metric, the glossary's
     if _k in _LABELS:
@@ -173,6 +176,8 @@ _PARAMS: dict[str, tuple[str, str]] = {
     "siting_weight": ("需求权重", "Demand weight"), "siting_p": ("新增设施数", "New sites (p)"),
     "siting_budget_cny": ("预算(元)", "Budget (CNY)"), "profile_chain": ("规范继承链", "Profile chain"),
     "walk_limit_basis": ("步行时限依据", "Walk limit basis"), "title": ("标题", "Title"),
+    "gate_hour": ("出入口开放时间按(时)", "Gates open as at (hour)"),
+    "gates_used": ("使用的出入口数", "Gates used"), "gates_illustrative": ("示意（非实测）出入口数", "Illustrative gates (not surveyed)"),
 }
 _TRANSLATED = set(_VALUES)
 
@@ -209,6 +214,19 @@ _TEXT: dict[str, tuple[str, str]] = {
     "no_unassigned": ("无", "None"),
     "no_tiers": ("所选规范无按人口配置设施层级的规则", "the profile has no tier-by-population rule"),
     "rule": ("规则", "Rule"), "origin": ("出处", "From"), "description": ("含义", "Meaning"),
+    "gate_effect": ("小区出入口的影响", "What compound gates change"),
+    "gate_ungated": ("没有已知可用出入口的小区", "Compounds with no known usable gate"),
+    "gate_sentence": ("居民只能经小区出入口进出时（{gates} 个出入口，按 {hour} 时的开放情况），步行 {limit} 分钟内的老年人占 "
+                      "{with_gates}；不考虑出入口、每户就近上街时为 {without}（{change} 个百分点）。",
+                      "With residents leaving their compounds only through the gates ({gates} gates, open as at "
+                      "{hour}), {with_gates} of older residents are within a {limit}-minute walk; with every home "
+                      "on its nearest street, as without gates, {without} ({change} percentage points)."),
+    "gate_illustrative": ("注意：{n} / {total} 个出入口为示意数据（名称或来源注明“示意”/illustrative，非实测），"
+                          "本节数字仅说明方法，不代表实际情况。",
+                          "Note: {n} of the {total} gates are illustrative (marked \u201cillustrative\u201d/示意 in their "
+                          "name or source, not surveyed): these figures show the method, not the real situation."),
+    "gate_none_ungated": ("所有有住宅的小区都有已知可用的出入口。", "Every compound with homes has a known usable gate."),
+    "gate_ungated_note": ("以下小区的住宅仍按就近上街计算：", "The homes of these compounds still use their nearest street:"),
 }
 
 
@@ -243,6 +261,8 @@ def number_format(column: str) -> str | None:
     """Excel number format of a numeric column (None = text / general)."""
     if column.startswith("share_"):
         return "0.0%"
+    if column.endswith("_pp"):  # percentage points, signed
+        return "+0.0;-0.0;0.0"
     if column.startswith("accessibility"):  # m² per older resident: small fractions
         return "0.0000"
     if column.endswith("_m2") or column in ("median_time_min",):
@@ -253,6 +273,7 @@ def number_format(column: str) -> str | None:
                                      "elderly_within", "households_within", "service_recipients",
                                      "capacity_provided", "capacity_gap", "capacity", "cost", "served_weight",
                                      "newly_covered_weight", "total_weight", "covered_before", "covered_after",
+                                     "elderly_within_no_gates",
                                      "basic_service_recipients"):
         return "#,##0"
     return "0"
@@ -347,7 +368,7 @@ def write_reports(community_table: pd.DataFrame, district_table: pd.DataFrame, o
                   siting: dict[str, pd.DataFrame] | None = None,
                   problems: ProblemReport | None = None, accessibility: Any = None, map_png: Path | None = None,
                   left_out: list[str] | None = None, warnings: list[str] | None = None,
-                  uncoverable: tuple[float, float] | None = None) -> dict[str, Path]:
+                  uncoverable: tuple[float, float] | None = None, gates: dict | None = None) -> dict[str, Path]:
     """Write ``community_gaps.csv``, ``district_gaps.csv``, ``gaps.xlsx`` and ``report.html``.
 
     ``parameters`` (walk speed m/s, time limit min, profile name, …) is shown verbatim in the
@@ -361,6 +382,9 @@ def write_reports(community_table: pd.DataFrame, district_table: pd.DataFrame, o
     (lines saying what the analysis leaves out), ``warnings`` and, from siting, the
     ``siting["curve"]`` of coverage against new sites and ``uncoverable`` = (weight no site
     reaches, its share).
+
+    ``gates`` (:func:`eldercare_coverage.pipeline.gate_effect`) adds a section and a sheet: coverage
+    per district with and without the compound gates, and the compounds with no known gate.
 
     Text cells of the CSV and XLSX files are spreadsheet-safe (:mod:`eldercare_coverage._safe_cells`);
     control characters replaced in the workbook are reported to ``problems`` (else logged).
@@ -382,7 +406,12 @@ def write_reports(community_table: pd.DataFrame, district_table: pd.DataFrame, o
         if siting is not None and siting.get(key) is not None:
             tables.append((key, _known_columns(pd.DataFrame(siting[key]))))
     title = title or _text("title", language)
-    _write_xlsx(paths["xlsx"], tables, profile, parameters, checksums, language, title).report(problems)
+    gate_tables = []
+    if gates:
+        parameters = {**parameters, **_gate_parameters(gates)}
+        gate_tables = [("gate_effect", gates["table"])] + (
+            [("gate_ungated", gates["ungated"])] if len(gates["ungated"]) else [])
+    _write_xlsx(paths["xlsx"], tables + gate_tables, profile, parameters, checksums, language, title).report(problems)
     # accessibility (AccessibilityTables): Lorenz curve and service pressure, escaped by accessibility_charts
     extra = ""
     if accessibility is not None:
@@ -392,8 +421,41 @@ def write_reports(community_table: pd.DataFrame, district_table: pd.DataFrame, o
     front_page = _front_page(district_table, community_table, profile, parameters, language,
                              curve=None if siting is None else siting.get("curve"), uncoverable=uncoverable,
                              map_png=map_png, left_out=left_out or [], warnings=warnings or [])
-    _write_html(paths["html"], tables, profile, parameters, checksums, language, title, front_page + extra)
+    gate_html = _gate_section(gates, parameters, language, profile) if gates else ""
+    _write_html(paths["html"], tables, profile, parameters, checksums, language, title, front_page + gate_html + extra)
     return paths
+
+
+def _gate_parameters(gates: dict) -> dict:
+    return {"gate_hour": gates["gate_hour"], "gates_used": gates["gates_used"],
+            "gates_illustrative": gates["gates_illustrative"]}
+
+
+def _gate_section(gates: dict, parameters: dict, language: str, profile: NormProfile) -> str:
+    """Coverage per district with and without the compound gates, the note when the gates are
+    illustrative, and the compounds with no known usable gate."""
+    from .summary import clock
+
+    t = lambda k: _text(k, language)  # noqa: E731
+    total = gates["table"].set_index("district").loc["(all)"]
+    limit = parameters.get("time_limit_min") or 15
+    parts = [f'<section id="gates"><h2 id="gate-effect">{_esc(t("gate_effect"))}</h2>',
+             "<p>" + _esc(t("gate_sentence").format(
+                 gates=gates["gates_used"], hour=clock(gates["gate_hour"]), limit=f"{float(limit):g}",
+                 with_gates=format_number("share_elderly_within", total["share_elderly_within"]),
+                 without=format_number("share_elderly_within_no_gates", total["share_elderly_within_no_gates"]),
+                 change=format_number("change_pp", total["change_pp"]))) + "</p>"]
+    if gates["gates_illustrative"]:
+        parts.append(f'<p class="note"><b>{_esc(t("gate_illustrative").format(n=gates["gates_illustrative"], total=gates["gates_given"]))}</b></p>')
+    parts.append(_html_table(gates["table"], language, profile, "table-gate-effect"))
+    parts.append(f'<h3 id="gate-ungated">{_esc(t("gate_ungated"))}</h3>')
+    if len(gates["ungated"]):
+        parts.append(f"<p>{_esc(t('gate_ungated_note'))}</p>")
+        parts.append(_html_table(gates["ungated"], language, profile, "table-gate-ungated"))
+    else:
+        parts.append(f"<p>{_esc(t('gate_none_ungated'))}</p>")
+    parts.append("</section>")
+    return "".join(parts)
 
 
 #: Columns that exist only for a rule, by the column that is empty when the profile lacks it;
@@ -458,7 +520,8 @@ def _report_tables(community, district, street, unassigned, profile) -> list[tup
 SHEETS = {"district": ("区县汇总", "district_gaps"), "street": ("街道汇总", "street_gaps"),
           "community": ("社区明细", "community_gaps"), "unassigned": ("未落入社区的设施", "unassigned_facilities"),
           "proposed": ("建议新建设施", "proposed_sites"), "siting_district": ("选址前后覆盖", "siting_by_district"),
-          "rules": ("规则", "rules"), "parameters": ("参数与输入文件", "parameters_inputs")}
+          "rules": ("规则", "rules"), "parameters": ("参数与输入文件", "parameters_inputs"),
+          "gate_effect": ("小区出入口的影响", "gate_effect"), "gate_ungated": ("无已知出入口的小区", "ungated_compounds")}
 
 
 def sheet_name(table: str, language: str = "zh") -> str:
@@ -597,6 +660,8 @@ def format_number(column: str, value: Any) -> str:
         return f"{v:,.1f}"
     if fmt == "#,##0":
         return f"{v:,.0f}"
+    if fmt == "+0.0;-0.0;0.0":
+        return f"{v:+.1f}"
     return f"{v:.0f}" if v.is_integer() else f"{v:g}"
 
 

@@ -26,6 +26,9 @@ MESSAGES: dict[str, dict[str, str]] = {
         "coverage": "步行 {limit:g} 分钟（{speed:g} 米/秒）范围内的老年人：{within:,} 人，占 {share}（共 {total:,} 人）。",
         "coverage_district": "  {district}：{share}（{within:,} / {total:,} 人）",
         "no_access": "未配置步行路网：未计算步行覆盖。",
+        "gate_effect": "小区出入口：按 {gates} 个出入口（{hour} 时的开放情况）计，上述比例为 {with_gates}；不考虑出入口（就近上街）时为 {without}，变化 {change} 个百分点。{note}",
+        "gate_note_illustrative": "输入的 {total} 个出入口中 {n} 个为示意数据（非实测）。",
+        "gate_ungated": "  {n} 个小区没有已知可用的出入口，其住宅仍按就近上街计算（名单见报告）。",
         "norms_heading": "未达标的社区（共 {total} 个社区，标准：{profile}）：",
         "norm_area": "  设施建筑面积不足：{n} 个社区",
         "norm_tier": "  缺少应配置的设施层级：{n} 个社区",
@@ -59,6 +62,12 @@ MESSAGES: dict[str, dict[str, str]] = {
         "coverage": "Older residents within a {limit:g}-minute walk ({speed:g} m/s): {within:,}, {share} of {total:,}.",
         "coverage_district": "  {district}: {share} ({within:,} of {total:,})",
         "no_access": "No walk network configured: walk coverage was not computed.",
+        "gate_effect": "Compound gates: with {gates} gates (open as at {hour}) that share is {with_gates}; without gates "
+                       "(every home on its nearest street) it would be {without}, a difference of {change} "
+                       "percentage points.{note}",
+        "gate_note_illustrative": " {n} of the {total} gates given are illustrative (not surveyed).",
+        "gate_ungated": "  {n} compounds have no known usable gate: their homes still use the nearest street (listed "
+                        "in the report).",
         "norms_heading": "Communities failing a norm (of {total}; norms: {profile}):",
         "norm_area": "  too little facility floor area: {n} communities",
         "norm_tier": "  missing the facility tier they need: {n} communities",
@@ -135,6 +144,12 @@ def message(key: str, language: str, **values: Any) -> str:
     return MESSAGES[language if language in MESSAGES else "zh"][key].format(**values)
 
 
+def clock(hour: float) -> str:
+    """An hour of the day 0-24 as HH:MM (10.5 -> "10:30")."""
+    minutes = int(round(float(hour) * 60))
+    return f"{minutes // 60:02d}:{minutes % 60:02d}"
+
+
 def percent(share: float, language: str = "zh") -> str:
     """A share 0..1 as a whole percentage ("62%" in zh, "62 %" in en); "–" when unknown."""
     if share is None or not np.isfinite(share):
@@ -156,6 +171,7 @@ def run_summary(result: "RunResult", *, validation_path: str = "validation.txt")
     access = result.stages.get("access")
     norms = result.stages.get("norms")
     lines += _coverage_lines(access, cfg, lang)
+    lines += gate_lines(result.stages.get("gate_effect"), lang)
     if norms is not None:
         lines += _norm_lines(norms, lang)
     siting = result.stages.get("siting")
@@ -183,6 +199,23 @@ def _coverage_lines(access, cfg, lang: str) -> list[str]:
     for district, row in by.groupby("district", sort=True).sum().iterrows():
         lines.append(message("coverage_district", lang, district=district, within=_people(row["in"]),
                              total=_people(row["w"]), share=percent(row["in"] / row["w"] if row["w"] > 0 else np.nan, lang)))
+    return lines
+
+
+def gate_lines(effect: dict | None, lang: str) -> list[str]:
+    """What the compound gates change (:func:`eldercare_coverage.pipeline.gate_effect`); none
+    without gates."""
+    if not effect:
+        return []
+    total = effect["table"].set_index("district").loc["(all)"]
+    n_ill = effect["gates_illustrative"]
+    note = message("gate_note_illustrative", lang, n=n_ill, total=effect["gates_given"]) if n_ill else ""
+    lines = [message("gate_effect", lang, gates=effect["gates_used"], hour=clock(effect["gate_hour"]),
+                     with_gates=f"{total['share_elderly_within'] * 100:.1f}%",
+                     without=f"{total['share_elderly_within_no_gates'] * 100:.1f}%",
+                     change=f"{total['change_pp']:+.1f}", note=note)]
+    if len(effect["ungated"]):
+        lines.append(message("gate_ungated", lang, n=len(effect["ungated"])))
     return lines
 
 
