@@ -310,56 +310,33 @@ def study_gates(study: Study) -> gpd.GeoDataFrame | None:
     return gates.to_crs(study.metric_crs)
 
 
-#: Words that mark a gate as illustrative (not surveyed) in its name or source column.
-ILLUSTRATIVE_MARKS = ("illustrative", "示意")
-
-
 def gate_effect(study: Study, access, net) -> dict | None:
-    """What the compound gates change: older residents within the walk limit per district with
-    the gates (``access``) and without them (one more nearest-facility search on the plain
-    network ``net``, with the same demand points, snapping, speed and limit as a
-    ``gated_compounds = "off"`` run); None when no gate was used.
-
-    Returns ``table`` (district, elderly_population, elderly_within_no_gates,
-    share_elderly_within_no_gates, elderly_within, share_elderly_within, change_pp, with a total
-    row "(all)"), ``ungated`` (community_id, name, district of compounds whose homes have no
-    usable gate), ``gates_used``, ``gates_given``, ``gates_illustrative`` and ``gate_hour``.
-    """
+    """What the compound gates change (:mod:`eldercare_coverage.gate_effect`): ``table`` per
+    district with and without gates, ``ungated`` compounds (community_id, name, district) whose
+    homes have no usable gate, ``gates_used``, ``gates_given``, ``gates_illustrative`` and
+    ``gate_hour``; None when no gate was used. The comparison is one more nearest-facility
+    search on the plain network ``net``, as a ``gated_compounds = "off"`` run would do."""
     from .access import nearest_facility, snap_points
+    from .gate_effect import effect_table, illustrative_count
 
     if access is None or access.gates is None or not len(access.gates):
         return None
     cfg = study.config.access
     demand = access.demand
-    fac = covering_facilities(study)
-    extra = cfg.fragment_max_extra_m
-    ds = snap_points(net, demand.geometry.values, cfg.snap_max_m, extra)
-    fs = snap_points(net, fac.geometry.values, cfg.snap_max_m, extra)
+    ds = snap_points(net, demand.geometry.values, cfg.snap_max_m, cfg.fragment_max_extra_m)
+    fs = snap_points(net, covering_facilities(study).geometry.values, cfg.snap_max_m, cfg.fragment_max_extra_m)
     _, tmin = nearest_facility(net, ds, fs, access.params["walk_speed_mps"])
-    w = np.nan_to_num(pd.to_numeric(demand["elderly_population"], errors="coerce").to_numpy(float))
-    by = pd.DataFrame({"district": demand["district"].astype(str).to_numpy(), "elderly_population": w,
-                       "elderly_within_no_gates": np.where(tmin <= access.params["time_limit_min"], w, 0.0),
-                       "elderly_within": np.where(demand["within_limit"].to_numpy(bool), w, 0.0)})
-    table = by.groupby("district", sort=True).sum()
-    table.loc["(all)"] = table.sum()
-    for col in ("elderly_within_no_gates", "elderly_within"):
-        share = table[col] / table["elderly_population"].where(table["elderly_population"] > 0)
-        table[col.replace("elderly_within", "share_elderly_within")] = share
-    table["change_pp"] = 100.0 * (table["share_elderly_within"] - table["share_elderly_within_no_gates"])
-    table = table[["elderly_population", "elderly_within_no_gates", "share_elderly_within_no_gates",
-                   "elderly_within", "share_elderly_within", "change_pp"]].reset_index()
+    weight = pd.to_numeric(demand["elderly_population"], errors="coerce").to_numpy(float)
+    table = effect_table(demand["district"].to_numpy(), weight, demand["within_limit"].to_numpy(bool),
+                         tmin <= access.params["time_limit_min"])
     homes = access.ungated[~access.ungated["visitor"].astype(bool)] if access.ungated is not None else None
     rows = np.unique(homes["compound"].to_numpy(int)) if homes is not None else np.empty(0, int)
     ungated = pd.DataFrame(study.communities.iloc[rows][[c for c in ("community_id", "name", "district")
                                                           if c in study.communities]])
     given = study_gates(study)
-    marks = pd.Series(False, index=range(len(given)))
-    for col in ("name", "source"):
-        if col in given:
-            text = given[col].fillna("").astype(str).str.lower().reset_index(drop=True)
-            marks |= text.str.contains("|".join(ILLUSTRATIVE_MARKS), regex=True)
     return {"table": table, "ungated": ungated.reset_index(drop=True), "gates_used": len(access.gates),
-            "gates_given": len(given), "gates_illustrative": int(marks.sum()), "gate_hour": float(cfg.gate_hour)}
+            "gates_given": len(given), "gates_illustrative": illustrative_count(given),
+            "gate_hour": float(cfg.gate_hour)}
 
 
 def covering_facilities(study: Study) -> gpd.GeoDataFrame:
