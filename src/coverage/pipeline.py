@@ -114,10 +114,11 @@ def run(config: StudyConfig | str | Path | None = None, *, out_dir: str | Path |
         access = None
         if config.inputs.network.path or config.inputs.network.download:
             with _timed("walk network", timings):
+                dem = study_dem(study)
                 net = build_network(study)
                 check_street_alignment(study, net)
             with _timed("walk access", timings):
-                access = compute_study_access(study, net)
+                access = compute_study_access(study, net, dem=dem)
                 _write_access(access, staged)
                 result.stages["gate_effect"] = gate_effect(study, access, net)
             result.stages["network"] = net
@@ -283,13 +284,27 @@ def check_siting_inputs(study: Study) -> None:
                            field="siting.p")
 
 
-def compute_study_access(study: Study, net):
-    """Walk access of the study's demand to its facilities and candidates."""
+def compute_study_access(study: Study, net, dem=None):
+    """Walk access of the study's demand to its facilities and candidates (``dem`` from
+    :func:`study_dem`: slope-aware walk times)."""
     from .access import compute_access
 
     return compute_access(study.communities, covering_facilities(study), study.candidates, net,
                           study.config.access, buildings=study.buildings, report=study.report,
-                          gates=study_gates(study))
+                          gates=study_gates(study), dem=dem)
+
+
+def study_dem(study: Study):
+    """The ``[inputs.dem]`` elevation model around the study area (a
+    :class:`~eldercare_coverage.walkcost.Dem`), or None without one or when it is unusable (the
+    reason is an error in ``study.report``)."""
+    from .walkcost import read_dem
+
+    cfg = study.config.inputs
+    if not cfg.dem.path or study.communities is None or study.metric_crs is None:
+        return None
+    return read_dem(cfg.dem.path, study_area(study), study.metric_crs, crs=cfg.dem.crs,
+                    margin_m=cfg.network.margin_m, report=study.report)
 
 
 def study_gates(study: Study) -> gpd.GeoDataFrame | None:
@@ -933,6 +948,7 @@ def validate(config: StudyConfig | str | Path | None = None) -> Study:
     check_siting_inputs(study)
     if config.inputs.network.path and study.communities is not None and study.metric_crs is not None:
         # The same loader as run: an empty or unreadable network is found here, not mid-run.
+        study_dem(study)
         net = build_network(study, raise_on_error=False)
         check_street_alignment(study, net)
     elif config.inputs.network.download:
