@@ -296,7 +296,10 @@ def test_dem_errors_name_the_file_and_the_fix(tmp_path):
     assert _dem("plane_utm.tif", report, crs="EPSG:4326") is None
     assert "[inputs.dem] crs" in report.errors[0].fix
     # no CRS at all
-    from rasterio.transform import from_origin
+    from affine import Affine
+
+    def from_origin(west, north, xsize, ysize):  # rasterio's, without its deprecated '*'
+        return Affine(xsize, 0.0, west, 0.0, -ysize, north)
 
     bare = tmp_path / "bare.tif"
     with rasterio.open(bare, "w", driver="GTiff", width=4, height=4, count=1, dtype="float32",
@@ -345,3 +348,74 @@ def test_isochrone_reaches_as_far_as_a_downhill_walk_does():
     assert mat.nnz == int((np.arange(300.0, 580.0, 5.0) <= reach).sum()) > 50
     iso = isochrones(net, fs, ["f"], None, SPEED, [10.0], access_max_m=250.0, quad_segs=8)
     assert shapely.contains(iso.geometry.values[0], homes[mat.tocoo().col]).all()
+
+
+# --------------------------------------------------------------------------------------------
+# Through compute_access and the pipeline
+
+
+def _study_on_the_plane(highway=("residential",) * 4):
+    import geopandas as gpd
+
+    net = _line([X0 + 50, X0 + 200, X0 + 350, X0 + 500, X0 + 550], highway=list(highway))
+    comm = gpd.GeoDataFrame({"community_id": ["a"], "district": ["D"], "population": [100.0]},
+                            geometry=[shapely.box(X0 + 490, Y0 + 301, X0 + 510, Y0 + 321)], crs=CRS)
+    fac = gpd.GeoDataFrame({"facility_id": ["f"], "kind": ["service_station"]},
+                           geometry=shapely.points([X0 + 50.0], [Y0 + 300.0]), crs=CRS)
+    return net, comm, fac
+
+
+def test_compute_access_walks_downhill_home_to_facility_and_records_the_model():
+    from eldercare_coverage.access import compute_access
+    from eldercare_coverage.config import AccessSection
+
+    net, comm, fac = _study_on_the_plane()
+    dem = _dem("plane_utm.tif")
+    flat = compute_access(comm, fac, None, net, AccessSection())
+    res = compute_access(comm, fac, None, net, AccessSection(), dem=dem)
+    d = res.demand
+    # one representative point at x = X0 + 500, 11 m off the street, 450 m downhill (west) of the facility
+    assert d["access_m"].iloc[0] == pytest.approx(11.0)
+    want = (11.0 + 450.0 * tobler_factor(-0.08)) / 0.9 / 60.0
+    assert d["time_min"].iloc[0] == pytest.approx(want, rel=1e-9)
+    assert want < flat.demand["time_min"].iloc[0] == pytest.approx((11.0 + 450.0) / 0.9 / 60.0)
+    assert res.facility_matrix[0, 0] == pytest.approx(want, rel=1e-9)
+    assert res.params["dem"].endswith("plane_utm.tif") and res.params["slope_model"].startswith("tobler")
+    assert flat.params["dem"] == "" and flat.params["steps_speed_factor"] == 0.6
+
+
+def test_compute_access_steps_factor_and_avoid_steps():
+    from eldercare_coverage.access import compute_access
+    from eldercare_coverage.config import AccessSection
+
+    net, comm, fac = _study_on_the_plane(("residential", "steps", "residential", "residential"))
+    base = (11.0 + 450.0) / 0.9 / 60.0
+    res = compute_access(comm, fac, None, net, AccessSection(walk_speed="frail"))
+    assert res.params["steps_speed_factor"] == 0.5
+    assert res.demand["time_min"].iloc[0] == pytest.approx((11.0 + 300.0 + 150.0 / 0.5) / 0.76 / 60.0)
+    res = compute_access(comm, fac, None, net, AccessSection(steps_speed_factor=1.0))
+    assert res.demand["time_min"].iloc[0] == pytest.approx(base)
+    # wheelchair: the steps are the only way, so the facility is unreachable (and not silently so)
+    report = ProblemReport()
+    res = compute_access(comm, fac, None, net, AccessSection(avoid_steps=True), report=report)
+    assert res.params["avoid_steps"] and res.params["steps_speed_factor"] is None
+    assert not res.demand["within_limit"].iloc[0] and np.isinf(res.demand["time_min"].iloc[0])
+
+
+def test_validate_reports_a_dem_in_the_wrong_crs(tmp_path):
+    import shutil
+
+    from eldercare_coverage import pipeline
+
+    src = pipeline.sample_config_path().parent
+    for f in src.iterdir():
+        if f.is_file():
+            shutil.copy(f, tmp_path / f.name)
+    shutil.copy(DATA / "plane_utm.tif", tmp_path / "dem.tif")
+    cfg = (tmp_path / "sample.toml").read_text(encoding="utf-8")
+    (tmp_path / "sample.toml").write_text(cfg + '\n[inputs.dem]\npath = "dem.tif"\ncrs = "EPSG:3857"\n',
+                                          encoding="utf-8")
+    study = pipeline.validate(tmp_path / "sample.toml")
+    errs = [p for p in study.report.errors if p.field == "inputs.dem.path"]
+    assert len(errs) == 1 and "does not overlap the study area" in errs[0].message
+    assert str(errs[0].file).endswith("dem.tif")

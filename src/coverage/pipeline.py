@@ -74,7 +74,17 @@ def parameters_of(config: StudyConfig) -> dict:
         "norm_profile": config.norms.profile,
         "norm_profile_file": config.norms.profile_file,
         "language": config.study.language,
+        # walk costs (walkcost): steps (none when avoided) and slopes from the DEM, if any
+        "steps_speed_factor": None if config.access.avoid_steps else _steps_factor(config),
+        "avoid_steps": config.access.avoid_steps,
+        "dem": config.inputs.dem.path,
     }
+
+
+def _steps_factor(config: StudyConfig) -> float:
+    from .walkcost import steps_speed_factor
+
+    return steps_speed_factor(config.access.walk_speed, config.access.steps_speed_factor)
 
 
 def run(config: StudyConfig | str | Path | None = None, *, out_dir: str | Path | None = None) -> RunResult:

@@ -43,7 +43,10 @@ def write(path: Path, z: np.ndarray, transform, crs: str, nodata: float | None =
 
 
 def make(out: Path) -> list[Path]:
-    from rasterio.transform import from_origin
+    from affine import Affine
+
+    def from_origin(west, north, xsize, ysize):  # rasterio's, without its deprecated '*'
+        return Affine(xsize, 0.0, west, 0.0, -ysize, north)
 
     out.mkdir(parents=True, exist_ok=True)
     n = int(SIZE_M / CELL_M)
