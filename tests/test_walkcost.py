@@ -419,3 +419,21 @@ def test_validate_reports_a_dem_in_the_wrong_crs(tmp_path):
     errs = [p for p in study.report.errors if p.field == "inputs.dem.path"]
     assert len(errs) == 1 and "does not overlap the study area" in errs[0].message
     assert str(errs[0].file).endswith("dem.tif")
+
+
+def test_street_network_is_what_a_run_without_gates_searches():
+    """pipeline.gate_effect's 'without gates' figure runs on street_network: the same steps,
+    wheelchair and slope costs as a gated_compounds = "off" run."""
+    from eldercare_coverage.access import compute_access, street_network
+    from eldercare_coverage.config import AccessSection
+
+    net, comm, fac = _study_on_the_plane(("residential", "steps", "residential", "residential"))
+    dem = _dem("plane_utm.tif")
+    for cfg in (AccessSection(gated_compounds="off", walk_speed="frail"),
+                AccessSection(gated_compounds="off", avoid_steps=True, steps_speed_factor=0.3)):
+        res = compute_access(comm, fac, None, net, cfg, dem=dem)
+        plain = street_network(net, cfg, res.dem)
+        _, t = nearest_facility(plain, snap_points(plain, res.demand.geometry.values),
+                                snap_points(plain, fac.geometry.values), res.params["walk_speed_mps"])
+        assert np.array_equal(t, res.demand["time_min"].to_numpy())
+    assert np.isfinite(t).sum() == 0 and res.dem is dem  # the steps were the only way

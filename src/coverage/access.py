@@ -375,6 +375,8 @@ class AccessResult:
     #: gated compounds were modelled; ``ungated`` lists compounds with homes but no usable gate.
     gates: pd.DataFrame | None = None
     ungated: pd.DataFrame | None = None
+    #: The elevation model the walk costs used (:class:`~eldercare_coverage.walkcost.Dem`), if any.
+    dem: Any | None = field(default=None, repr=False)
 
 
 def compute_access(communities: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame | None,
@@ -406,9 +408,7 @@ def compute_access(communities: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame |
 
     demand = demand_points(communities, spacing_m=access_cfg.grid_spacing_m, buildings=buildings,
                            residential_landuse=residential_landuse, max_points=access_cfg.max_demand_points)
-    steps_factor = steps_speed_factor(access_cfg.walk_speed, access_cfg.steps_speed_factor)
-    if access_cfg.avoid_steps:  # before snapping: nobody may start or end on a flight of steps
-        net = without_edges(net, steps_mask(net))
+    net = _without_steps(net, access_cfg)  # before snapping: nobody starts or ends on steps
     extra = access_cfg.fragment_max_extra_m
     ds = snap_points(net, demand.geometry.values, access_cfg.snap_max_m, extra)
     fs = snap_points(net, facilities.geometry.values, access_cfg.snap_max_m, extra)
@@ -419,6 +419,7 @@ def compute_access(communities: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame |
             net, communities, gates, [ds, fs, cs],
             [demand.geometry.values, facilities.geometry.values, candidates.geometry.values], [False, True, True],
             snap_max_m=access_cfg.snap_max_m, tolerance_m=access_cfg.gate_tolerance_m, hour=access_cfg.gate_hour)
+    steps_factor = steps_speed_factor(access_cfg.walk_speed, access_cfg.steps_speed_factor)
     net = walk_costs(net, steps_factor, dem, report)  # after the gates: their links get costs too
 
     fac_ids = facilities["facility_id"].astype(str).to_numpy()
@@ -489,7 +490,20 @@ def compute_access(communities: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame |
     return AccessResult(demand, fmat, cmat, fac_ids, candidates["candidate_id"].astype(str).to_numpy(),
                         demand["point_id"].to_numpy(), iso, comm, dist, unreachable, sites, params, net,
                         gates=None if gated is None else gated.gates,
-                        ungated=None if gated is None else gated.ungated)
+                        ungated=None if gated is None else gated.ungated, dem=dem)
+
+
+def _without_steps(net: WalkNetwork, access_cfg: AccessSection) -> WalkNetwork:
+    """The network without its steps when ``access_cfg.avoid_steps`` (wheelchair users)."""
+    return without_edges(net, steps_mask(net)) if access_cfg.avoid_steps else net
+
+
+def street_network(net: WalkNetwork, access_cfg: AccessSection, dem: Any | None = None,
+                   report: ProblemReport | None = None) -> WalkNetwork:
+    """The walk network as an analysis without compound gates searches it: without steps for
+    wheelchair users (``avoid_steps``), with the walk costs of steps and, given ``dem``, slopes."""
+    steps_factor = steps_speed_factor(access_cfg.walk_speed, access_cfg.steps_speed_factor)
+    return walk_costs(_without_steps(net, access_cfg), steps_factor, dem, report)
 
 
 def snap_through_gates(net: WalkNetwork, compounds: gpd.GeoDataFrame, gates: gpd.GeoDataFrame,

@@ -340,13 +340,15 @@ def gate_effect(study: Study, access, net) -> dict | None:
     district with and without gates, ``ungated`` compounds (community_id, name, district) whose
     homes have no usable gate, ``gates_used``, ``gates_given``, ``gates_illustrative`` and
     ``gate_hour``; None when no gate was used. The comparison is one more nearest-facility
-    search on the plain network ``net``, as a ``gated_compounds = "off"`` run would do."""
-    from .access import nearest_facility, snap_points
+    search on the plain network ``net`` (with the run's steps and slopes, ``street_network``), as
+    a ``gated_compounds = "off"`` run would do."""
+    from .access import nearest_facility, snap_points, street_network
     from .gate_effect import effect_table, illustrative_count
 
     if access is None or access.gates is None or not len(access.gates):
         return None
     cfg = study.config.access
+    net = street_network(net, cfg, access.dem)  # steps and slopes as in the run itself
     demand = access.demand
     ds = snap_points(net, demand.geometry.values, cfg.snap_max_m, cfg.fragment_max_extra_m)
     fs = snap_points(net, covering_facilities(study).geometry.values, cfg.snap_max_m, cfg.fragment_max_extra_m)
