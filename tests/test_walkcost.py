@@ -317,6 +317,16 @@ def test_dem_errors_name_the_file_and_the_fix(tmp_path):
     report = ProblemReport()
     assert read_dem(odd, _area(), CRS, report=report) is None
     assert "not elevations in metres" in report.errors[0].message
+    # SRTM-style voids in a file that declares no nodata value: the fix says how to declare it
+    voids = tmp_path / "voids.tif"
+    z = np.full((1, 4, 4), 320, np.float32)
+    z[0, 1, 2] = -32768
+    with rasterio.open(voids, "w", driver="GTiff", width=4, height=4, count=1, dtype="float32", crs=CRS,
+                       transform=from_origin(X0, Y0 + 600, 150, 150)) as dst:
+        dst.write(z)
+    report = ProblemReport()
+    assert read_dem(voids, _area(), CRS, report=report) is None
+    assert "gdal_translate -a_nodata -32768" in report.errors[0].fix
     # not a raster
     junk = tmp_path / "junk.tif"
     junk.write_text("not a tiff")

@@ -172,9 +172,13 @@ def read_dem(path: str | Path, area: Any, metric_crs: Any, crs: str = "", margin
                      "Give a DEM with elevations over the study area.", field="inputs.dem.path")
         return None
     if fin.min() < lo or fin.max() > hi:
+        fix = "Give a single-band elevation model in metres above sea level."
+        if fin.min() < lo:  # SRTM-style voids (-32768, -9999) in a file that declares no nodata value
+            fix += (f" If {fin.min():g} marks missing cells, declare it as the file's nodata value "
+                    f"(gdal_translate -a_nodata {fin.min():g} in.tif out.tif).")
         report.error(name, f"DEM values range from {fin.min():g} to {fin.max():g}, outside {lo:g}..{hi:g} m: "
                      "not elevations in metres (a different band, units in feet, or a scaled product?).",
-                     "Give a single-band elevation model in metres above sea level.", field="inputs.dem.path")
+                     fix, field="inputs.dem.path")
         return None
     log.info("DEM %s: %d x %d cells around the study area, %.0f..%.0f m, %.1f %% nodata", Path(name).name,
              z.shape[1], z.shape[0], fin.min(), fin.max(), 100.0 * (1 - len(fin) / z.size))
