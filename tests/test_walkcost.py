@@ -447,3 +447,29 @@ def test_street_network_is_what_a_run_without_gates_searches():
                                 snap_points(plain, fac.geometry.values), res.params["walk_speed_mps"])
         assert np.array_equal(t, res.demand["time_min"].to_numpy())
     assert np.isfinite(t).sum() == 0 and res.dem is dem  # the steps were the only way
+
+
+def test_gated_compounds_on_a_slope():
+    """Gate links and compound walks get slope costs too; the zero-length anchor links of gated
+    homes stay free (GEOS cannot segmentize them). Found by running the sample with a DEM."""
+    import geopandas as gpd
+
+    from eldercare_coverage.access import snap_through_gates
+
+    xs = np.array([100.0, 300.0, 300.0, 300.0, 100.0]) + X0  # a ring road with a node where the gate opens
+    ys = np.array([100.0, 100.0, 300.0, 500.0, 500.0]) + Y0
+    net = network_from_arrays(xs, ys, np.array([0, 1, 2, 3, 4]), np.array([1, 2, 3, 4, 0]), CRS)
+    comp = gpd.GeoDataFrame({"community_id": ["A"]}, geometry=[shapely.box(X0 + 150, Y0 + 150, X0 + 250, Y0 + 450)],
+                            crs=CRS)
+    gates = gpd.GeoDataFrame({"gate_id": ["east"]}, geometry=[shapely.Point(X0 + 250, Y0 + 300)], crs=CRS)
+    home, fac = np.array([shapely.Point(X0 + 160, Y0 + 300)]), np.array([shapely.Point(X0 + 300, Y0 + 250)])
+    gnet, (hs, fs), _ = snap_through_gates(net, comp, gates, [snap_points(net, home), snap_points(net, fac)],
+                                           [home, fac], [False, True])
+    dnet = walk_costs(gnet, 1.0, _dem("plane_utm.tif"))
+    zero = dnet.edge_length == 0
+    assert zero.any() and (dnet.cost_fwd[zero] == 0).all() and (dnet.cost_bwd[zero] == 0).all()
+    # the home walks east, uphill, 90 m to the gate and 50 m to the road, then 50 m south along
+    # the contour (level) to the facility
+    _, t = nearest_facility(dnet, hs, fs, SPEED)
+    assert t[0] * 60 * SPEED == pytest.approx(140.0 * tobler_factor(0.08) + 50.0, rel=1e-6)  # float32 elevations
+    assert coverage_matrix(dnet, fs, hs, SPEED, 30.0)[0, 0] == pytest.approx(t[0], rel=1e-12)

@@ -211,8 +211,9 @@ def _covers(bounds: Any, area_dem: Any, name: str, dem_crs: pyproj.CRS, report: 
     inside = shapely.area(shapely.intersection(area_dem, bounds)) / max(shapely.area(area_dem), 1e-30)
     if inside >= 0.999:
         return True
-    b = ", ".join(f"{v:.6g}" for v in shapely.bounds(bounds))
-    a = ", ".join(f"{v:.6g}" for v in shapely.bounds(area_dem))
+    fmt = "{:.5f}" if dem_crs.is_geographic else "{:.0f}"  # degrees or metres, as a planner reads them
+    b = ", ".join(fmt.format(v) for v in shapely.bounds(bounds))
+    a = ", ".join(fmt.format(v) for v in shapely.bounds(area_dem))
     crs_name = dem_crs.to_string()
     if inside == 0:
         report.error(name, f"the DEM does not overlap the study area: its extent is ({b}) and the study area "
@@ -247,7 +248,9 @@ def slope_costs(net: WalkNetwork, dem: Dem, step_m: float = SAMPLE_STEP_M
     m = net.n_edges
     if m == 0:
         return net.edge_length.copy(), net.edge_length.copy(), np.zeros(0)
-    geoms = shapely.segmentize(net.edge_geometry, step_m)
+    geoms = net.edge_geometry.copy()
+    real = net.edge_length > 0  # GEOS cannot segmentize a zero-length line (a gated home's anchor link)
+    geoms[real] = shapely.segmentize(geoms[real], step_m)
     xy, gi = shapely.get_coordinates(geoms, return_index=True)
     to_dem = pyproj.Transformer.from_crs(net.crs, dem.crs, always_xy=True)
     dx_, dy_ = to_dem.transform(xy[:, 0], xy[:, 1])
