@@ -141,6 +141,7 @@ def main() -> None:
     tab.add(f"engine: coverage matrix {n_cand:,} candidates x {n_homes:,} homes (median of 3)", t_cov,
             f"{mat.nnz:,} pairs ({mat.nnz / max(1, n_cand):.0f}/site), {mat.data.nbytes / 1e6:.0f} MB values; "
             f"runs {', '.join(f'{r:.2f}' for r in runs)} s")
+    directed_rows(tab, net, x, y, cs, ds, fs, t_cov, n_cand, n_homes)
     t_iso = iso_vs_baseline(tab, net, fs, n_fac, ds.max_m, limit_m)
     iso3, t_iso3 = timed(isochrones, net, fs, np.arange(n_fac).astype(str), None, SPEED, [5, 10, 15],
                          access_max_m=ds.max_m)
@@ -215,6 +216,12 @@ def main() -> None:
         base = tab.get(name)
         if base is not None and ours:
             print(f"  {label:<72} {base / ours:8.1f}x")
+    flat2 = tab.get(f"engine: coverage matrix {n_cand:,} x {n_homes:,}, flat again (median of 3)")
+    for name, label in (("directed code path, level costs", "coverage matrix: directed path, level costs / flat"),
+                        ("directed slope costs", "coverage matrix: directed slope costs / flat")):
+        t_d = tab.get(f"engine: coverage matrix {n_cand:,} x {n_homes:,}, {name} (median of 3)")
+        if t_d and flat2:
+            print(f"  {label + ' (time ratio, < 1 is faster)':<72} {t_d / flat2:8.2f}x")
     pre = tab.get("pandana: Network() contraction-hierarchy preprocessing")
     rng_t = tab.get(f"pandana: nodes_in_range for {n_cand:,} candidates (+node mapping)")
     if pre is not None and rng_t is not None:
@@ -223,6 +230,62 @@ def main() -> None:
     print(f"load average at end {os.getloadavg()[0]:.1f}")
     print(f"peak memory of the engine stages: {engine_peak:,.0f} MB (target < 4,096 MB); "
           f"whole run: {peak_mb():,.0f} MB")
+
+
+def synthetic_dem(x, y):
+    """Rolling hills over the city (up to ~60 m of relief, grades mostly under 10 %) as an
+    in-memory DEM at 30 m cells (SRTM-like), in the network's CRS."""
+    from affine import Affine
+
+    from eldercare_coverage.walkcost import Dem
+
+    import pyproj
+
+    cell = 30.0
+    x0, y0 = x.min() - 2 * cell, y.max() + 2 * cell
+    w = int((x.max() - x0) / cell) + 4
+    h = int((y0 - y.min()) / cell) + 4
+    cx = x0 + (np.arange(w) + 0.5) * cell
+    cy = y0 - (np.arange(h) + 0.5) * cell
+    X, Y = np.meshgrid(cx, cy)
+    z = 300 + 30 * np.sin(X / 700.0) * np.cos(Y / 900.0) + 12 * np.sin((X + Y) / 260.0)
+    return Dem(z, Affine(cell, 0, x0, 0, -cell, y0), pyproj.CRS("EPSG:32648"), "synthetic hills")
+
+
+def directed_rows(tab: Table, net, x, y, cs, ds, fs, t_cov: float, n_cand: int, n_homes: int) -> None:
+    """Slope costs from a synthetic DEM, then the nearest facility and the coverage matrix on the
+    directed network, against the flat runs of this process."""
+    from eldercare_coverage.walkcost import walk_costs
+
+    try:
+        dem = synthetic_dem(x, y)
+    except ImportError:
+        tab.add("engine: directed costs skipped (needs the [dem] extra: affine/rasterio)", None)
+        return
+    dnet, t = timed(walk_costs, net, 1.0, dem)
+    up = np.maximum(dnet.cost_fwd, dnet.cost_bwd) / np.maximum(net.edge_length, 1e-9)
+    tab.add("engine: slope costs of every edge from a DEM (Tobler, samples every 10 m)", t,
+            f"costs {np.median(up):.3f}x the flat length at the median, up to {up.max():.2f}x")
+    (_, tn), t_near_d = timed(nearest_facility, dnet, ds, fs, SPEED)
+    _, t_near_f = timed(nearest_facility, net, ds, fs, SPEED)
+    tab.add("engine: nearest facility, directed slope costs", t_near_d,
+            f"flat again in this run {t_near_f:.2f} s; {np.mean(tn <= LIMIT_MIN):.1%} within {LIMIT_MIN:g} min")
+    # the directed code path with every cost equal to the length: the same search as the flat
+    # one, so the difference is the cost of carrying two directions (the flat run passes one array twice)
+    import dataclasses
+
+    level = dataclasses.replace(net, edge_cost_fwd=net.edge_length.copy(), edge_cost_bwd=net.edge_length.copy(),
+                                meta={})
+    lmat, t_lvl, runs = timed_median(coverage_matrix, level, cs, ds, SPEED, LIMIT_MIN)
+    _, t_flat, runs_f = timed_median(coverage_matrix, net, cs, ds, SPEED, LIMIT_MIN)
+    tab.add(f"engine: coverage matrix {n_cand:,} x {n_homes:,}, flat again (median of 3)", t_flat,
+            f"runs {', '.join(f'{r:.2f}' for r in runs_f)} s")
+    tab.add(f"engine: coverage matrix {n_cand:,} x {n_homes:,}, directed code path, level costs (median of 3)",
+            t_lvl, f"{lmat.nnz:,} pairs; runs {', '.join(f'{r:.2f}' for r in runs)} s; {t_lvl / t_flat:.2f}x flat")
+    dmat, t_dir, runs = timed_median(coverage_matrix, dnet, cs, ds, SPEED, LIMIT_MIN)
+    tab.add(f"engine: coverage matrix {n_cand:,} x {n_homes:,}, directed slope costs (median of 3)", t_dir,
+            f"{dmat.nnz:,} pairs; runs {', '.join(f'{r:.2f}' for r in runs)} s; "
+            f"{t_dir / t_flat:.2f}x flat")
 
 
 def iso_vs_baseline(tab: Table, net, fs, n_fac: int, access_max_m: float, limit_m: float) -> float:

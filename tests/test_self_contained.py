@@ -30,7 +30,7 @@ def test_guard_flags_a_file_outside_the_repository(tmp_path):
 
 
 def test_test_data_carry_their_attribution():
-    for folder in ("osm", "orlib", "pmedcap", "swain"):
+    for folder in ("osm", "orlib", "pmedcap", "swain", "dem"):
         readme = (ROOT / "tests" / "data" / folder / "README.md").read_text(encoding="utf-8")
         assert len(readme) > 200, folder
     assert "OpenStreetMap contributors" in (ROOT / "tests" / "data" / "osm" / "README.md").read_text(encoding="utf-8")

@@ -1,10 +1,18 @@
 """Numba-compiled shortest-path kernels over CSR arrays (internal).
 
-All distances are metres. Searches start from *points on edges*: a source on edge (a, b) at
-distance ``off_a`` from a and ``off_b`` from b, with an access walk ``acc`` from the point to the
-street, seeds a with ``acc + off_a`` and b with ``acc + off_b``. A target on edge (c, d) is
-reached at ``min(dist[c] + off_c, dist[d] + off_d) + acc_target``, or directly along the edge
-when source and target share it (``|pos_s - pos_t|``).
+All distances are walk costs in flat-equivalent metres (walk time × flat speed; the edge
+length on a network without steps or slopes). Searches start at the facilities and run back
+towards homes, since the walk runs from home to facility: the CSR weight of the slot a→b is the
+cost of walking b→a, and ``wrev`` (per slot) the cost of walking a→b.
+
+Points sit on edges. A point's *cost coordinates* on an edge (u, v) of costs ``cf`` (u→v) and
+``cb`` (v→u) are ``pf`` (cost from u to the point) and ``pb`` (cost from the point to u), with
+the cost spread evenly along the edge in each direction; on a network without costs both are
+its distance from u (the same array, so the search does exactly what it did before costs).
+A source (facility) with access walk ``acc`` seeds u with ``acc + pf`` and v with
+``acc + (cb - pb)``. A target (home) is reached at
+``min(dist[u] + pb, (dist[v] + cf) - pf) + acc_target``, or directly along the edge when source
+and target share it (``pf_s - pf_t`` walking forward, ``pb_t - pb_s`` backward).
 
 The kernels release the GIL (``nogil=True``) so callers can run batches in threads, and are
 cached on disk (``cache=True``) so only the first import on a machine pays the compile time.
@@ -106,11 +114,11 @@ def multi_source(indptr, indices, weights, seed_node, seed_dist, seed_label, lim
 
 
 @njit(cache=True, nogil=True)
-def points_from_nodes(dist, label, edge_u, edge_v, pt_edge, pt_pos, pt_len, pt_acc,
-                      src_by_edge_ptr, src_by_edge, src_pos, src_acc, src_label):
-    """Best (distance, label) of each target point from node distances, including sources
-    that sit on the point's own edge. ``pt_pos`` is the distance from ``edge_u`` along the
-    edge; ``pt_len`` the edge length; targets with ``pt_edge < 0`` get (inf, -1)."""
+def points_from_nodes(dist, label, edge_u, edge_v, pt_edge, pt_pb, pt_pf, pt_cf, pt_acc,
+                      src_by_edge_ptr, src_by_edge, src_pb, src_pf, src_acc, src_label):
+    """Best (cost, label) of each target point from node costs, including sources that sit on
+    the point's own edge. ``pt_pb``/``pt_pf`` are the points' cost coordinates, ``pt_cf`` the
+    u→v cost of their edge; targets with ``pt_edge < 0`` get (inf, -1)."""
     m = pt_edge.shape[0]
     best = np.full(m, np.inf)
     blab = np.full(m, -1, np.int64)
@@ -120,8 +128,8 @@ def points_from_nodes(dist, label, edge_u, edge_v, pt_edge, pt_pos, pt_len, pt_a
             continue
         a = edge_u[e]
         b = edge_v[e]
-        da = dist[a] + pt_pos[i]
-        db = dist[b] + (pt_len[i] - pt_pos[i])
+        da = dist[a] + pt_pb[i]
+        db = dist[b] + (pt_cf[i] - pt_pf[i])
         if da <= db:
             bd = da
             bl = label[a]
@@ -130,7 +138,10 @@ def points_from_nodes(dist, label, edge_u, edge_v, pt_edge, pt_pos, pt_len, pt_a
             bl = label[b]
         for k in range(src_by_edge_ptr[e], src_by_edge_ptr[e + 1]):
             s = src_by_edge[k]
-            d = src_acc[s] + abs(src_pos[s] - pt_pos[i])
+            if src_pf[s] >= pt_pf[i]:  # the source lies ahead: walk forward along the edge
+                d = src_acc[s] + (src_pf[s] - pt_pf[i])
+            else:
+                d = src_acc[s] + (pt_pb[i] - src_pb[s])
             if d < bd:
                 bd = d
                 bl = src_label[s]
@@ -141,22 +152,24 @@ def points_from_nodes(dist, label, edge_u, edge_v, pt_edge, pt_pos, pt_len, pt_a
 
 
 @njit(cache=True, nogil=True)
-def bounded_pairs(indptr, indices, weights, adj_edge, slot_fwd, slot_t0, slot_t1,
-                  edge_u, edge_v, edge_len, tgt_ptr, tgt_idx, tgt_pos, tgt_acc,
-                  src_edge, src_pos, src_acc, sources, limit, dist):
+def bounded_pairs(indptr, indices, weights, wrev, adj_edge, slot_fwd, slot_t0, slot_t1,
+                  edge_u, edge_v, cost_fwd, cost_bwd, tgt_ptr, tgt_idx, tgt_pb, tgt_pf, tgt_acc,
+                  src_edge, src_pb, src_pf, src_acc, sources, limit, dist):
     """Bounded searches from ``sources`` (indices into the src_* arrays). For each, every target
-    point within ``limit`` (m) is emitted once as (source, target, distance).
+    point within ``limit`` (flat-equivalent m) is emitted once as (source, target, cost).
 
-    Targets are grouped by edge (``tgt_ptr`` CSR over edges; ``tgt_idx`` their ids, ``tgt_pos``
-    and ``tgt_acc`` in that order). ``slot_t0/slot_t1`` give each adjacency slot's range of
+    Targets are grouped by edge (``tgt_ptr`` CSR over edges; ``tgt_idx`` their ids, cost
+    coordinates ``tgt_pb``/``tgt_pf`` and ``tgt_acc`` in that order). ``slot_t0/slot_t1`` give each adjacency slot's range of
     targets and ``slot_fwd`` whether the slot runs along the edge's geometry (u→v): the target
     scan then reads memory in adjacency order instead of jumping through per-edge arrays —
     on a city-size network this halves the time. ``dist`` (n_nodes) is an inf-filled scratch
     array, returned to inf (only touched entries are reset: no O(n) work per search).
 
-    Targets are evaluated after each search, once per edge with both end distances final:
-    ``min(dist[u] + pos, dist[v] + len - pos)`` (plus the direct walk on the source's own edge).
-    An edge is handled at its lower-numbered reached end; self-loops have a single slot.
+    Targets are evaluated after each search, once per edge with both end costs final:
+    ``min(dist[u] + pb, dist[v] + cf - pf)`` (plus the direct walk on the source's own edge).
+    An edge is handled at its lower-numbered reached end; self-loops have a single slot. Without
+    costs, callers pass ``wrev = weights``, ``cost_fwd = cost_bwd`` = the lengths and
+    ``pb = pf`` = the positions, which is the undirected search.
     """
     cap = 1024
     out_s = np.empty(cap, np.int64)
@@ -175,7 +188,7 @@ def bounded_pairs(indptr, indices, weights, adj_edge, slot_fwd, slot_t0, slot_t1
         size = 0
         for side in range(2):  # seeds: both ends of the source's edge
             u = edge_u[e0] if side == 0 else edge_v[e0]
-            d0 = src_acc[s] + (src_pos[s] if side == 0 else edge_len[e0] - src_pos[s])
+            d0 = src_acc[s] + (src_pf[s] if side == 0 else cost_bwd[e0] - src_pb[s])
             if d0 <= limit and d0 < dist[u]:
                 if dist[u] == np.inf:
                     touched[nt] = u
@@ -208,10 +221,14 @@ def bounded_pairs(indptr, indices, weights, adj_edge, slot_fwd, slot_t0, slot_t1
             out_d = _resize_f(out_d, cap)
         # the source's own edge: from both ends and directly along it
         da = dist[edge_u[e0]]
-        db = dist[edge_v[e0]] + edge_len[e0]
+        db = dist[edge_v[e0]] + cost_fwd[e0]
+        spb = src_pb[s]
+        spf = src_pf[s]
         for q in range(tgt_ptr[e0], tgt_ptr[e0 + 1]):
-            p = tgt_pos[q]
-            dt = min(min(da + p, db - p), src_acc[s] + abs(src_pos[s] - p)) + tgt_acc[q]
+            pb = tgt_pb[q]
+            pf = tgt_pf[q]
+            direct = src_acc[s] + (spf - pf if spf >= pf else pb - spb)
+            dt = min(min(da + pb, db - pf), direct) + tgt_acc[q]
             if dt <= limit:
                 out_s[nout] = s
                 out_t[nout] = tgt_idx[q]
@@ -231,13 +248,12 @@ def bounded_pairs(indptr, indices, weights, adj_edge, slot_fwd, slot_t0, slot_t1
                     continue
                 if slot_fwd[j]:
                     da = du
-                    db = dv + weights[j]
+                    db = dv + wrev[j]  # dist[v] + cost u→v
                 else:
                     da = dv
                     db = du + weights[j]
                 for q in range(slot_t0[j], slot_t1[j]):
-                    p = tgt_pos[q]
-                    dt = min(da + p, db - p) + tgt_acc[q]
+                    dt = min(da + tgt_pb[q], db - tgt_pf[q]) + tgt_acc[q]
                     if dt <= limit:
                         out_s[nout] = s
                         out_t[nout] = tgt_idx[q]

@@ -1,8 +1,10 @@
 """Walking access on the network: snapping, nearest facility, the sparse coverage matrix and the
 per-community / per-district access tables.
 
-Travel time (min) = (access walk from the point to the street + network distance + access walk
-at the other end) / walk speed / 60. Points snap to the nearest point on the nearest street edge
+Travel time (min) = (access walk from the point to the street + network walk cost + access walk
+at the other end) / walk speed / 60, from home to facility. The network walk cost is the
+distance on the flat; steps and slopes make it larger or smaller, and direction-dependent
+(flat-equivalent metres, :mod:`.walkcost`), so limits and snap distances stay in metres. Points snap to the nearest point on the nearest street edge
 of the main connected part (not the nearest node); searches start from both ends of that edge
 with the right offsets, and two points on the same edge may also walk directly along it.
 
@@ -32,7 +34,8 @@ from . import _kernels as K
 from ._safe_cells import write_csv
 from .config import AccessSection, WALK_SPEEDS, resolve_walk_speed
 from .errors import ProblemReport
-from .network import WalkNetwork
+from .network import WalkNetwork, without_edges
+from .walkcost import steps_mask, steps_speed_factor, walk_costs
 from .progress import progress
 
 log = logging.getLogger(__name__)
@@ -193,6 +196,15 @@ def _csr(net: WalkNetwork) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarr
     return net.meta["csr"]
 
 
+def _reverse_weights(net: WalkNetwork, weights: np.ndarray, adj_edge: np.ndarray,
+                     slot_fwd: np.ndarray) -> np.ndarray:
+    """Per adjacency slot a→b, the walk cost a→b (the CSR weight holds b→a); without costs the
+    weights themselves."""
+    if not net.has_costs:
+        return weights
+    return np.where(slot_fwd, net.cost_fwd[adj_edge], net.cost_bwd[adj_edge])
+
+
 def _group_by_edge(net: WalkNetwork, snapped: Snapped) -> tuple[np.ndarray, np.ndarray]:
     """CSR over edges of the snapped points: (ptr of length n_edges+1, point indices)."""
     valid = np.flatnonzero(snapped.edge >= 0)
@@ -202,12 +214,31 @@ def _group_by_edge(net: WalkNetwork, snapped: Snapped) -> tuple[np.ndarray, np.n
     return ptr, order.astype(np.int64)
 
 
+def cost_coords(net: WalkNetwork, snapped: Snapped) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Where snapped points sit in walk-cost terms (flat-equivalent m): (pb, pf, cf, cb) per point,
+    the cost from the point back to its edge's u end, from the u end to the point, and the
+    edge's costs u→v and v→u. The cost is spread evenly along an edge in each direction.
+    Without costs these are the positions and edge lengths themselves (the same arrays)."""
+    if not net.has_costs:
+        return snapped.pos, snapped.pos, snapped.edge_len, snapped.edge_len
+    e = np.maximum(snapped.edge, 0)
+    ok = (snapped.edge >= 0) & (snapped.edge_len > 0)
+    cf = np.where(snapped.edge >= 0, net.cost_fwd[e], 0.0)
+    cb = np.where(snapped.edge >= 0, net.cost_bwd[e], 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        pf = np.where(ok, snapped.pos * (cf / snapped.edge_len), 0.0)
+        pb = np.where(ok, snapped.pos * (cb / snapped.edge_len), 0.0)
+    return pb, pf, cf, cb
+
+
 def _seeds(net: WalkNetwork, snapped: Snapped, which: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Seed nodes/distances (m)/labels: both ends of each source's edge."""
+    """Seed nodes/costs (flat-equivalent m)/labels: both ends of each source's edge, at the cost
+    of walking from that end to the source."""
     e = snapped.edge[which]
+    pb, pf, _, cb = cost_coords(net, snapped)
     nodes = np.concatenate([net.edge_u[e], net.edge_v[e]]).astype(np.int64)
-    dist = np.concatenate([snapped.access_m[which] + snapped.pos[which],
-                           snapped.access_m[which] + snapped.edge_len[which] - snapped.pos[which]])
+    dist = np.concatenate([snapped.access_m[which] + pf[which],
+                           snapped.access_m[which] + cb[which] - pb[which]])
     label = np.concatenate([which, which]).astype(np.int64)
     return nodes, dist, label
 
@@ -234,10 +265,12 @@ def nearest_facility(net: WalkNetwork, demand_snapped: Snapped, facility_snapped
     sn, sd, sl = _seeds(net, facility_snapped, which)
     dist, label = K.multi_source(indptr, indices, weights, sn, sd, sl, limit)
     fptr, fidx = _group_by_edge(net, facility_snapped)
+    dpb, dpf, dcf, _ = cost_coords(net, demand_snapped)
+    fpb, fpf, _, _ = cost_coords(net, facility_snapped)
     best, lab = K.points_from_nodes(
         dist, label, net.edge_u.astype(np.int64), net.edge_v.astype(np.int64),
-        demand_snapped.edge, demand_snapped.pos, demand_snapped.edge_len, demand_snapped.access_m,
-        fptr, fidx, facility_snapped.pos, facility_snapped.access_m, np.arange(len(facility_snapped), dtype=np.int64))
+        demand_snapped.edge, dpb, dpf, dcf, demand_snapped.access_m,
+        fptr, fidx, fpb, fpf, facility_snapped.access_m, np.arange(len(facility_snapped), dtype=np.int64))
     over = best > limit
     best[over] = np.inf
     lab[over] = -1
@@ -269,21 +302,26 @@ def coverage_matrix(net: WalkNetwork, site_snapped: Snapped, demand_snapped: Sna
     indptr, indices, weights, adj_edge = _csr(net)
     eu, ev = net.edge_u.astype(np.int64), net.edge_v.astype(np.int64)
     tptr, tidx = _group_by_edge(net, demand_snapped)
-    tpos, tacc = demand_snapped.pos[tidx], demand_snapped.access_m[tidx]
+    tacc = demand_snapped.access_m[tidx]
+    dpb, dpf, _, _ = cost_coords(net, demand_snapped)
+    tpb = dpb[tidx]
+    tpf = tpb if dpf is dpb else dpf[tidx]  # without costs: one array, as before costs existed
+    spb, spf, _, _ = cost_coords(net, site_snapped)
     # per adjacency slot: its targets and its direction along the edge geometry
     slot_t0 = tptr[adj_edge].astype(np.int32)  # int32: less memory traffic in the scan
     slot_t1 = tptr[adj_edge + 1].astype(np.int32)
     rows = np.repeat(np.arange(net.n_nodes, dtype=np.int64), np.diff(indptr))
     slot_fwd = eu[adj_edge] == rows
+    wrev = _reverse_weights(net, weights, adj_edge, slot_fwd)
     batches = [sources[i:i + batch_size] for i in range(0, len(sources), batch_size)]
     n_threads = n_threads or min(len(batches), os.cpu_count() or 1)
 
     def run(batch: np.ndarray):
         # scratch array per call: inf-filled, the kernel resets what it touches
         dist = np.full(net.n_nodes, np.inf)
-        return K.bounded_pairs(indptr, indices, weights, adj_edge, slot_fwd, slot_t0, slot_t1,
-                               eu, ev, net.edge_length, tptr, tidx, tpos, tacc,
-                               site_snapped.edge, site_snapped.pos, site_snapped.access_m,
+        return K.bounded_pairs(indptr, indices, weights, wrev, adj_edge, slot_fwd, slot_t0, slot_t1,
+                               eu, ev, net.cost_fwd, net.cost_bwd, tptr, tidx, tpb, tpf, tacc,
+                               site_snapped.edge, spb, spf, site_snapped.access_m,
                                batch, limit, dist)
 
     if n_threads > 1:
@@ -337,20 +375,25 @@ class AccessResult:
     #: gated compounds were modelled; ``ungated`` lists compounds with homes but no usable gate.
     gates: pd.DataFrame | None = None
     ungated: pd.DataFrame | None = None
+    #: The elevation model the walk costs used (:class:`~eldercare_coverage.walkcost.Dem`), if any.
+    dem: Any | None = field(default=None, repr=False)
 
 
 def compute_access(communities: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame | None,
                    candidates: gpd.GeoDataFrame | None, net: WalkNetwork, access_cfg: AccessSection,
                    buildings: gpd.GeoDataFrame | None = None, report: ProblemReport | None = None,
                    residential_landuse: gpd.GeoDataFrame | None = None,
-                   gates: gpd.GeoDataFrame | None = None) -> AccessResult:
+                   gates: gpd.GeoDataFrame | None = None, dem: Any | None = None) -> AccessResult:
     """Run the access analysis: demand points, snapping, nearest facility (overall and per
     kind), coverage matrices of facilities and candidates, isochrones and the tables.
 
     All layers in the network's metric CRS with the canonical columns of :mod:`eldercare_coverage.schema`.
     Points not on the main network are listed in ``unreachable`` and, when ``report`` is given,
     as warnings. With ``gates`` (points) and ``access_cfg.gated_compounds = "auto"``, points inside
-    a community polygon that has gates reach the streets through them (:mod:`.gates`).
+    a community polygon that has gates reach the streets through them (:mod:`.gates`). Steps
+    are walked at ``access_cfg.steps_speed_factor`` (or left out with ``avoid_steps``) and, with
+    ``dem`` (a :class:`~eldercare_coverage.walkcost.Dem`), slopes follow Tobler's function
+    (:mod:`.walkcost`); times run from home to facility.
     """
     from .demand import demand_points
     from .isochrones import isochrones as make_isochrones
@@ -365,6 +408,7 @@ def compute_access(communities: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame |
 
     demand = demand_points(communities, spacing_m=access_cfg.grid_spacing_m, buildings=buildings,
                            residential_landuse=residential_landuse, max_points=access_cfg.max_demand_points)
+    net = _without_steps(net, access_cfg)  # before snapping: nobody starts or ends on steps
     extra = access_cfg.fragment_max_extra_m
     ds = snap_points(net, demand.geometry.values, access_cfg.snap_max_m, extra)
     fs = snap_points(net, facilities.geometry.values, access_cfg.snap_max_m, extra)
@@ -375,6 +419,8 @@ def compute_access(communities: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame |
             net, communities, gates, [ds, fs, cs],
             [demand.geometry.values, facilities.geometry.values, candidates.geometry.values], [False, True, True],
             snap_max_m=access_cfg.snap_max_m, tolerance_m=access_cfg.gate_tolerance_m, hour=access_cfg.gate_hour)
+    steps_factor = steps_speed_factor(access_cfg.walk_speed, access_cfg.steps_speed_factor)
+    net = walk_costs(net, steps_factor, dem, report)  # after the gates: their links get costs too
 
     fac_ids = facilities["facility_id"].astype(str).to_numpy()
     fac_kind = facilities["kind"].astype(str).to_numpy() if "kind" in facilities else np.full(len(facilities), "")
@@ -434,13 +480,30 @@ def compute_access(communities: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame |
         "demand_points_via_gates": int(demand["via_gate"].sum()),
         "fragment_max_extra_m": float(extra),
         "demand_points_past_fragment": int((ds.fragment_extra_m > 0).sum()),
+        "steps_speed_factor": None if access_cfg.avoid_steps else steps_factor,
+        "avoid_steps": bool(access_cfg.avoid_steps),
+        "dem": "" if dem is None else str(dem.path),
+        "slope_model": "tobler (scaled to the walk speed on the flat)" if dem is not None else "none (flat)",
     }
     log.info("access analysis done in %.1f s (%s demand points, %s facilities, %s candidates)",
              time.perf_counter() - t0, f"{len(demand):,}", f"{len(facilities):,}", f"{len(candidates):,}")
     return AccessResult(demand, fmat, cmat, fac_ids, candidates["candidate_id"].astype(str).to_numpy(),
                         demand["point_id"].to_numpy(), iso, comm, dist, unreachable, sites, params, net,
                         gates=None if gated is None else gated.gates,
-                        ungated=None if gated is None else gated.ungated)
+                        ungated=None if gated is None else gated.ungated, dem=dem)
+
+
+def _without_steps(net: WalkNetwork, access_cfg: AccessSection) -> WalkNetwork:
+    """The network without its steps when ``access_cfg.avoid_steps`` (wheelchair users)."""
+    return without_edges(net, steps_mask(net)) if access_cfg.avoid_steps else net
+
+
+def street_network(net: WalkNetwork, access_cfg: AccessSection, dem: Any | None = None,
+                   report: ProblemReport | None = None) -> WalkNetwork:
+    """The walk network as an analysis without compound gates searches it: without steps for
+    wheelchair users (``avoid_steps``), with the walk costs of steps and, given ``dem``, slopes."""
+    steps_factor = steps_speed_factor(access_cfg.walk_speed, access_cfg.steps_speed_factor)
+    return walk_costs(_without_steps(net, access_cfg), steps_factor, dem, report)
 
 
 def snap_through_gates(net: WalkNetwork, compounds: gpd.GeoDataFrame, gates: gpd.GeoDataFrame,

@@ -92,6 +92,16 @@ class NetworkInput:
 
 
 @dataclass
+class DemInput:
+    """An optional digital elevation model for slope-aware walk times (see ``walkcost``)."""
+
+    #: GeoTIFF (or any raster GDAL reads) of elevations in metres, in any CRS; "" = no slopes.
+    path: str = ""
+    #: Overrides the raster's own CRS (or gives one it lacks), e.g. "EPSG:4326".
+    crs: str = ""
+
+
+@dataclass
 class Inputs:
     communities: LayerInput = field(default_factory=LayerInput)
     population: PopulationInput = field(default_factory=PopulationInput)
@@ -105,6 +115,8 @@ class Inputs:
     #: columns; without it, gates come from the OSM network file's gate and entrance nodes.
     gates: LayerInput = field(default_factory=LayerInput)
     network: NetworkInput = field(default_factory=NetworkInput)
+    #: Optional elevation model: walk times follow the slopes (Tobler's hiking function).
+    dem: DemInput = field(default_factory=DemInput)
 
 
 @dataclass
@@ -154,6 +166,11 @@ class AccessSection:
     #: A home whose nearest street is a disconnected fragment is snapped past it to the main
     #: network only if that is at most this much farther (m); else it counts as fragment-only.
     fragment_max_extra_m: float = 150.0
+    #: Speed on steps (highway=steps) as a share of the walk speed: "auto" = the walk-speed
+    #: preset's (general 0.7, older 0.6, frail 0.5; a numeric speed uses 0.6), or a number in (0, 1].
+    steps_speed_factor: Union[str, float] = "auto"
+    #: Wheelchair users: steps are not walkable at all (elevators and ramps stay).
+    avoid_steps: bool = False
 
 
 @dataclass
@@ -514,6 +531,7 @@ def validate_config(config: StudyConfig, report: ProblemReport, file: str = "con
     if config.access.gated_compounds not in ("auto", "off"):
         report.error(file, f"access.gated_compounds '{config.access.gated_compounds}' is not supported.",
                      "Use \"auto\" or \"off\".", field="access.gated_compounds")
+    _validate_walk_costs(config, report, file)
     if config.access.street_buffer_m != AccessSection.street_buffer_m:
         report.warning(file, "access.street_buffer_m is ignored: isochrones now follow the access model "
                        "(a street reached with r metres of walk left covers min(r, snap_max_m) around it).",
@@ -551,6 +569,21 @@ def validate_config(config: StudyConfig, report: ProblemReport, file: str = "con
         elif problem := input_file_problem(config.inputs.network.path):
             report.error(config.inputs.network.path, *problem, field="inputs.network.path")
     _validate_profile_and_basemap(config, report, file)
+
+
+def _validate_walk_costs(config: StudyConfig, report: ProblemReport, file: str) -> None:
+    """``[access] steps_speed_factor`` and the ``[inputs.dem]`` file."""
+    f = config.access.steps_speed_factor
+    if isinstance(f, str) and f != "auto" or not isinstance(f, str) and not 0 < f <= 1:
+        report.error(file, f"access.steps_speed_factor = {f!r} is neither \"auto\" nor a share of the walk speed "
+                     "in (0, 1].", "Use \"auto\" (the walk-speed preset's factor) or e.g. 0.5.",
+                     field="access.steps_speed_factor")
+    dem = config.inputs.dem
+    if dem.path and (problem := input_file_problem(dem.path)):
+        report.error(dem.path, *problem, field="inputs.dem.path")
+    elif dem.crs and not dem.path:
+        report.warning(file, "inputs.dem.crs is set but no DEM path is given; slopes are not modelled.",
+                       "Set [inputs.dem] path, or remove crs.", field="inputs.dem.crs")
 
 
 _TIER_KINDS = ("day_care_centre", "service_centre", "service_station")

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import geopandas as gpd
 import numpy as np
@@ -126,6 +126,58 @@ class GatedAccess:
     ungated: pd.DataFrame
 
 
+@dataclass
+class _Added:
+    """The nodes and edges :func:`gated_network` appends to a network, in order: new node
+    indices continue from the network's (so snaps on it stay valid) and every edge carries its
+    geometry, its kind (``highway``) and whether it is one-way (searchable u → v only)."""
+
+    n0: int
+    xs: list = field(default_factory=list)
+    ys: list = field(default_factory=list)
+    eu: list = field(default_factory=list)
+    ev: list = field(default_factory=list)
+    geom: list = field(default_factory=list)
+    kind: list = field(default_factory=list)
+    oneway: list = field(default_factory=list)
+    n: int = 0
+
+    def nodes(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Append nodes at (x, y) (m); returns their indices."""
+        self.xs.append(np.asarray(x, dtype=np.float64))
+        self.ys.append(np.asarray(y, dtype=np.float64))
+        idx = self.n0 + self.n + np.arange(len(x), dtype=np.int64)
+        self.n += len(x)
+        return idx
+
+    def xy(self, nodes: np.ndarray) -> np.ndarray:
+        """Coordinates (k × 2) of appended nodes."""
+        return np.stack([np.concatenate(self.xs)[nodes - self.n0], np.concatenate(self.ys)[nodes - self.n0]], 1)
+
+    def edges(self, u: np.ndarray, v: np.ndarray, geom: np.ndarray, kind: str, oneway: bool) -> None:
+        self.eu.append(np.asarray(u, dtype=np.int64))
+        self.ev.append(np.asarray(v, dtype=np.int64))
+        self.geom.append(geom)
+        self.kind.append(np.full(len(u), kind, dtype=object))
+        self.oneway.append(np.full(len(u), oneway, dtype=bool))
+
+    def straight(self, u: np.ndarray, v: np.ndarray, kind: str = COMPOUND_WALK, oneway: bool = True) -> None:
+        """Straight one-way walks between appended nodes u → v."""
+        self.edges(u, v, shapely.linestrings(np.stack([self.xy(u), self.xy(v)], 1)), kind, oneway)
+
+    def network(self, net: WalkNetwork) -> WalkNetwork:
+        """``net`` with the appended nodes and edges (original indices kept)."""
+        m0 = net.n_edges
+        attrs = pd.concat([net.edge_attrs, pd.DataFrame({"highway": np.concatenate(self.kind) if self.kind else []})],
+                          ignore_index=True)
+        return network_from_arrays(
+            np.concatenate([net.x, *self.xs]), np.concatenate([net.y, *self.ys]),
+            np.concatenate([net.edge_u.astype(np.int64), *self.eu]), np.concatenate([net.edge_v.astype(np.int64), *self.ev]),
+            net.crs, np.concatenate([net.edge_geometry, *self.geom]) if self.geom else net.edge_geometry,
+            np.concatenate([net.node_id, -1 - np.arange(self.n, dtype=np.int64)]), attrs, source=net.source,
+            oneway=np.concatenate([np.zeros(m0, dtype=bool), *self.oneway]))
+
+
 def gated_network(net: WalkNetwork, compounds: gpd.GeoDataFrame, gates: pd.DataFrame,
                   point_sets: list[np.ndarray], visitor: list[bool], gate_snap: "object",
                   ) -> GatedAccess:
@@ -140,16 +192,53 @@ def gated_network(net: WalkNetwork, compounds: gpd.GeoDataFrame, gates: pd.DataF
     polys = compounds.geometry.to_numpy()
     ok = gate_snap.edge >= 0
     gates = gates.assign(snapped=ok).reset_index(drop=True)
-    n0, m0 = net.n_nodes, net.n_edges
-    xs, ys, eu, ev, geom, kind, oneway = [], [], [], [], [], [], []
+    add = _Added(net.n_nodes)
+    use, gate_node, street = _link_gates(net, gates, gate_snap, add)
+    joins: list[np.ndarray] = []
+    ungated = []
+    in_compound = []
+    for pts, is_visitor in zip(point_sets, visitor):
+        join, ung, inside = _join_points(pts, is_visitor, polys, gates, gate_node, add)
+        joins.append(join)
+        in_compound.append(inside)
+        if ung is not None:
+            ungated.append(ung)
+    # homes walk straight to a facility or candidate inside their own compound
+    homes = [s for s, v in zip(in_compound, visitor) if not v]
+    for (si, sc, snodes), is_visitor in zip(in_compound, visitor):
+        if not is_visitor or not len(si):
+            continue
+        for hi, hc, hnodes in homes:
+            pair = pd.merge(pd.DataFrame({"c": sc, "s": snodes}), pd.DataFrame({"c": hc, "h": hnodes}), on="c")
+            if len(pair):
+                add.straight(pair["s"].to_numpy(), pair["h"].to_numpy())
+    # Each home's search target sits on a zero-length link home -> anchor, which the bounded
+    # search evaluates from the home itself: a target on a gate -> home link would be seen only
+    # when that particular gate is within the limit, missing homes reached through another gate.
+    for k, ((hi, hc, hnodes), is_visitor) in enumerate(zip(in_compound, visitor)):
+        if is_visitor or not len(hi):
+            continue
+        xy = add.xy(hnodes)
+        anchors = add.nodes(xy[:, 0], xy[:, 1])
+        add.straight(hnodes, anchors)
+        joins[k][hi] = anchors
+    out = add.network(net)
+    used = gates.loc[use].assign(node=gate_node[use], street_edge=street, street_name=_street_names(net, street))
+    ung = pd.concat(ungated, ignore_index=True) if ungated else pd.DataFrame(columns=["compound", "visitor"])
+    log.info("compound gates: %d gates link %d points in %d compounds; %d compounds without a usable gate",
+             len(use), sum(len(s[0]) for s in in_compound), len(set(np.concatenate([s[1] for s in in_compound])))
+             if in_compound else 0, ung["compound"].nunique())
+    return GatedAccess(out, joins, used.reset_index(drop=True), ung)
 
-    # gate nodes: one per usable gate row, linked to both ends of the street edge it opens onto
-    use = np.flatnonzero(ok & gates["residents"].to_numpy(bool))
+
+def _link_gates(net: WalkNetwork, gates: pd.DataFrame, gate_snap: "object",
+                add: _Added) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A node for each snapped gate usable by residents, linked to both ends of the street edge
+    it opens onto. Returns (gate rows used, node of every gate row (-1: none), their streets)."""
+    use = np.flatnonzero(gates["snapped"].to_numpy(bool) & gates["residents"].to_numpy(bool))
     gate_node = np.full(len(gates), -1, dtype=np.int64)
-    gate_node[use] = n0 + np.arange(len(use))
     gx, gy = gates["x"].to_numpy()[use], gates["y"].to_numpy()[use]
-    xs.append(gx)
-    ys.append(gy)
+    gate_node[use] = add.nodes(gx, gy)
     e = gate_snap.edge[use]
     pos = gate_snap.pos[use]
     street = net.edge_geometry[e]
@@ -159,111 +248,40 @@ def gated_network(net: WalkNetwork, compounds: gpd.GeoDataFrame, gates: pd.DataF
     # length) is the gate's access walk plus the street piece.
     for end, part, backwards in ((net.edge_u[e], _substrings(street, np.zeros(len(use)), pos), True),
                                  (net.edge_v[e], _substrings(street, pos, net.edge_length[e]), False)):
-        eu.append(gate_node[use])
-        ev.append(end.astype(np.int64))
-        geom.append(_join(gate_pt, foot, part, reverse_part=backwards))
-        kind.append(np.full(len(use), GATE_LINK, dtype=object))
-        oneway.append(np.zeros(len(use), dtype=bool))
+        add.edges(gate_node[use], end, _join(gate_pt, foot, part, reverse_part=backwards), GATE_LINK, False)
+    return use, gate_node, e
 
-    next_node = n0 + len(use)
-    joins: list[np.ndarray] = []
-    ungated = []
-    in_compound = []
-    for pts, is_visitor in zip(point_sets, visitor):
-        join = np.full(len(pts), -1, dtype=np.int64)
-        present = ~(shapely.is_missing(pts) | shapely.is_empty(pts)) if len(pts) else np.zeros(0, bool)
-        pi, ci = shapely.STRtree(polys).query(pts, predicate="within") if len(pts) else (np.zeros(0, int),) * 2
-        keep = present[pi]
-        pi, ci = pi[keep], ci[keep]
-        # a point in nested/overlapping compounds joins the first (smallest index) only
-        first = ~pd.Series(pi).duplicated().to_numpy()
-        pi, ci = pi[first], ci[first]
-        col = "public" if is_visitor else "residents"
-        usable = gates[gates[col].to_numpy(bool) & ok]
-        by_comp = usable.groupby("compound").indices
-        has = np.array([c in by_comp for c in ci], dtype=bool)
-        if (~has).any():
-            ungated.append(pd.DataFrame({"compound": ci[~has], "visitor": is_visitor}))
-        pi, ci = pi[has], ci[has]
-        nodes = next_node + np.arange(len(pi))
-        next_node += len(pi)
-        join[pi] = nodes
-        joins.append(join)
-        in_compound.append((pi, ci, nodes))
-        px, py = shapely.get_x(pts[pi]), shapely.get_y(pts[pi])
-        xs.append(px)
-        ys.append(py)
-        # one straight walk between each point and each usable gate of its compound, one-way
-        # facility -> gate and gate -> home (the searches' direction)
-        rows = [(k, gi) for k, c in enumerate(ci) for gi in usable.index[by_comp[c]]]
-        if rows:
-            k, gi = np.array(rows).T
-            p_xy = np.stack([px[k], py[k]], 1)
-            g_xy = np.stack([gates["x"].to_numpy()[gi], gates["y"].to_numpy()[gi]], 1)
-            if is_visitor:
-                eu.append(nodes[k])
-                ev.append(gate_node[gi])
-                geom.append(shapely.linestrings(np.stack([p_xy, g_xy], 1)))
-            else:
-                eu.append(gate_node[gi])
-                ev.append(nodes[k])
-                geom.append(shapely.linestrings(np.stack([g_xy, p_xy], 1)))
-            kind.append(np.full(len(k), COMPOUND_WALK, dtype=object))
-            oneway.append(np.ones(len(k), dtype=bool))
-    # homes walk straight to a facility or candidate inside their own compound
-    homes = [s for s, v in zip(in_compound, visitor) if not v]
-    for (si, sc, snodes), is_visitor in zip(in_compound, visitor):
-        if not is_visitor or not len(si):
-            continue
-        for hi, hc, hnodes in homes:
-            pair = pd.merge(pd.DataFrame({"c": sc, "s": snodes}), pd.DataFrame({"c": hc, "h": hnodes}), on="c")
-            if not len(pair):
-                continue
-            a, b = pair["s"].to_numpy(), pair["h"].to_numpy()
-            allx, ally = np.concatenate(xs), np.concatenate(ys)
-            eu.append(a)
-            ev.append(b)
-            geom.append(shapely.linestrings(np.stack([np.stack([allx[a - n0], ally[a - n0]], 1),
-                                                      np.stack([allx[b - n0], ally[b - n0]], 1)], 1)))
-            kind.append(np.full(len(a), COMPOUND_WALK, dtype=object))
-            oneway.append(np.ones(len(a), dtype=bool))
-    # Each home's search target sits on a zero-length link home -> anchor, which the bounded
-    # search evaluates from the home itself: a target on a gate -> home link would be seen only
-    # when that particular gate is within the limit, missing homes reached through another gate.
-    allx, ally = np.concatenate(xs), np.concatenate(ys)
-    for k, ((hi, hc, hnodes), is_visitor) in enumerate(zip(in_compound, visitor)):
-        if is_visitor or not len(hi):
-            continue
-        anchors = next_node + np.arange(len(hnodes))
-        next_node += len(hnodes)
-        hx, hy = allx[hnodes - n0], ally[hnodes - n0]
-        xs.append(hx)
-        ys.append(hy)
-        eu.append(hnodes)
-        ev.append(anchors)
-        geom.append(shapely.linestrings(np.stack([np.stack([hx, hy], 1), np.stack([hx, hy], 1)], 1)))
-        kind.append(np.full(len(hnodes), COMPOUND_WALK, dtype=object))
-        oneway.append(np.ones(len(hnodes), dtype=bool))
-        joins[k][hi] = anchors
 
-    new_x = np.concatenate([net.x, *xs])
-    new_y = np.concatenate([net.y, *ys])
-    new_u = np.concatenate([net.edge_u.astype(np.int64), *eu])
-    new_v = np.concatenate([net.edge_v.astype(np.int64), *ev])
-    new_geom = np.concatenate([net.edge_geometry, *geom]) if geom else net.edge_geometry
-    attrs = pd.concat([net.edge_attrs, pd.DataFrame({"highway": np.concatenate(kind) if kind else []})],
-                      ignore_index=True)
-    added = len(new_x) - n0
-    node_id = np.concatenate([net.node_id, -1 - np.arange(added, dtype=np.int64)])
-    ow = np.concatenate([np.zeros(m0, dtype=bool), *oneway])
-    out = network_from_arrays(new_x, new_y, new_u, new_v, net.crs, new_geom, node_id, attrs,
-                              source=net.source, oneway=ow)
-    used = gates.loc[use].assign(node=gate_node[use], street_edge=e, street_name=_street_names(net, e))
-    ung = pd.concat(ungated, ignore_index=True) if ungated else pd.DataFrame(columns=["compound", "visitor"])
-    log.info("compound gates: %d gates link %d points in %d compounds; %d compounds without a usable gate",
-             len(use), sum(len(s[0]) for s in in_compound), len(set(np.concatenate([s[1] for s in in_compound])))
-             if in_compound else 0, ung["compound"].nunique())
-    return GatedAccess(out, joins, used.reset_index(drop=True), ung)
+def _join_points(pts: np.ndarray, is_visitor: bool, polys: np.ndarray, gates: pd.DataFrame,
+                 gate_node: np.ndarray, add: _Added):
+    """Nodes for the points inside compounds with a usable gate, each walking straight to every
+    such gate (one-way, in the searches' direction: facility -> gate, gate -> home). Returns the
+    join array (node per point, -1 outside), the compounds without a usable gate (or None) and
+    (point indices, compounds, nodes) of the joined points."""
+    join = np.full(len(pts), -1, dtype=np.int64)
+    present = ~(shapely.is_missing(pts) | shapely.is_empty(pts)) if len(pts) else np.zeros(0, bool)
+    pi, ci = shapely.STRtree(polys).query(pts, predicate="within") if len(pts) else (np.zeros(0, int),) * 2
+    keep = present[pi]
+    pi, ci = pi[keep], ci[keep]
+    # a point in nested/overlapping compounds joins the first (smallest index) only
+    first = ~pd.Series(pi).duplicated().to_numpy()
+    pi, ci = pi[first], ci[first]
+    col = "public" if is_visitor else "residents"
+    usable = gates[gates[col].to_numpy(bool) & gates["snapped"].to_numpy(bool)]
+    by_comp = usable.groupby("compound").indices
+    has = np.array([c in by_comp for c in ci], dtype=bool)
+    ung = pd.DataFrame({"compound": ci[~has], "visitor": is_visitor}) if (~has).any() else None
+    pi, ci = pi[has], ci[has]
+    nodes = add.nodes(shapely.get_x(pts[pi]), shapely.get_y(pts[pi]))
+    join[pi] = nodes
+    rows = [(k, gi) for k, c in enumerate(ci) for gi in usable.index[by_comp[c]]]
+    if rows:
+        k, gi = np.array(rows).T
+        if is_visitor:
+            add.straight(nodes[k], gate_node[gi])
+        else:
+            add.straight(gate_node[gi], nodes[k])
+    return join, ung, (pi, ci, nodes)
 
 
 def _street_names(net: WalkNetwork, e: np.ndarray) -> np.ndarray:

@@ -821,7 +821,7 @@ def load_study(config: StudyConfig, *, raise_on_error: bool = True) -> Study:
                                    for c in LAYER_COLUMNS["candidates"]}, geometry=gpd.GeoSeries([], crs=metric), crs=metric)
     files = []
     for name in ("communities", "population", "facilities", "candidates", "buildings", "districts", "gates",
-                 "network"):
+                 "network", "dem"):
         p = getattr(inputs, name).path
         if p and Path(p).is_file():
             files.append({"input": name, "path": p, "sha256": sha256_of(p), "bytes": Path(p).stat().st_size})

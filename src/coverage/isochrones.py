@@ -64,13 +64,15 @@ def reachable_pieces(net: WalkNetwork, snapped: Any, site: int, limits_m: Sequen
         return tuple(np.empty(0, np.int64) for _ in range(3)) + tuple(np.empty(0) for _ in range(4))
     lim = np.asarray(limits_m, dtype=np.float64)
     acc, pos, L0 = snapped.access_m[site], snapped.pos[site], net.edge_length[e0]
+    # walk cost per metre along each edge, each way (1 without costs: the same numbers as before)
+    rf, rb = _rates(net)
     seeds = np.array([net.edge_u[e0], net.edge_v[e0]], dtype=np.int64)
-    sd = np.array([acc + pos, acc + L0 - pos])
+    sd = np.array([acc + pos * rf[e0], acc + net.cost_bwd[e0] - pos * rb[e0]])
     if dist_buf is None:
         dist_buf = np.full(net.n_nodes, np.inf)
     indptr, indices, weights, adj_edge = _csr(net)
     nodes, d = K.settle(indptr, indices, weights, seeds, sd, float(lim.max()), dist_buf)
-    # every adjacency slot of every settled node: (node distance, edge)
+    # every adjacency slot of every settled node: (node cost, edge)
     starts, stops = indptr[nodes], indptr[nodes + 1]
     cnt = stops - starts
     slot = np.repeat(starts - np.cumsum(cnt) + cnt, cnt) + np.arange(cnt.sum())
@@ -89,17 +91,42 @@ def reachable_pieces(net: WalkNetwork, snapped: Any, site: int, limits_m: Sequen
     for li, L in enumerate(lim):
         left = L - nd
         mu, mv = (left >= 0) & from_u, (left >= 0) & from_v
-        t = np.minimum(left[mu], elen[mu])
-        add(li, FROM_U, e[mu], np.zeros(len(t)), t, left[mu], left[mu] - t)
-        s = np.maximum(elen[mv] - left[mv], 0.0)
-        add(li, FROM_V, e[mv], s, elen[mv], left[mv] - (elen[mv] - s), left[mv])
+        # a home at s walks back to u (cost rb per m) or on to v (rf per m), then to the site
+        ru, rv = rb[e[mu]], rf[e[mv]]
+        t = np.minimum(left[mu] / ru, elen[mu])
+        add(li, FROM_U, e[mu], np.zeros(len(t)), t, left[mu], left[mu] - ru * t)
+        s = np.maximum(elen[mv] - left[mv] / rv, 0.0)
+        add(li, FROM_V, e[mv], s, elen[mv], left[mv] - rv * (elen[mv] - s), left[mv])
         r0 = L - acc
-        if r0 >= 0:  # the site's own edge, walked directly from the site, both ways
-            s, t = max(pos - r0, 0.0), min(pos + r0, L0)
+        if r0 >= 0:  # the site's own edge, walked directly to the site from both sides
+            f, b = rf[e0], rb[e0]
+            s, t = max(pos - r0 / f, 0.0), min(pos + r0 / b, L0)
             add(li, SITE_EDGE, np.array([e0, e0]), np.array([s, pos]), np.array([pos, t]),
-                np.array([r0 - (pos - s), r0]), np.array([r0, r0 - (t - pos)]))
+                np.array([r0 - f * (pos - s), r0]), np.array([r0, r0 - b * (t - pos)]))
     li, kind, edge = (np.concatenate(v).astype(np.int64) for v in out[:3])
     return (li, kind, edge) + tuple(np.concatenate(v).astype(np.float64) for v in out[3:])
+
+
+def _rates(net: WalkNetwork) -> tuple[np.ndarray, np.ndarray]:
+    """Walk cost per metre along each edge u→v and v→u (all ones without costs; 1 on
+    zero-length edges), cached on the network."""
+    if "rates" not in net.meta:
+        if not net.has_costs:
+            one = np.ones(net.n_edges)
+            net.meta["rates"] = (one, one)
+        else:
+            L = net.edge_length
+            ok = L > 0
+            with np.errstate(divide="ignore", invalid="ignore"):
+                net.meta["rates"] = tuple(np.where(ok, c / L, 1.0) for c in (net.cost_fwd, net.cost_bwd))
+    return net.meta["rates"]
+
+
+def min_rate(net: WalkNetwork) -> float:
+    """The smallest walk cost per metre of any edge, capped at 1: below 1 where a gentle
+    downhill is walked faster than the flat (Tobler), 1 on a network without costs."""
+    rf, rb = _rates(net)
+    return float(min(1.0, rf.min(initial=1.0), rb.min(initial=1.0)))
 
 
 def edge_substrings(net: WalkNetwork, edge: np.ndarray, start: np.ndarray, end: np.ndarray) -> np.ndarray:
@@ -204,6 +231,13 @@ def isochrones(net: WalkNetwork, sites_snapped: Any, site_ids: Sequence[Any], ki
     """
     t0 = time.perf_counter()
     cap_m = float(sites_snapped.max_m if access_max_m is None else access_max_m)
+    # With walk costs, the walk left falls by at least rate_min per metre walked (1 on the flat;
+    # about 0.84 on a gentle downhill, Tobler). A street point reached with r < core_m left then
+    # lies within (core_m - r) / rate_min of the point where the walk left was core_m, so its
+    # disk lies inside that point's disk of radius core_m / rate_min = cap_m: the core is where
+    # at least core_m = cap_m * rate_min is left (exactly the old core on the flat).
+    rate_min = min_rate(net)
+    core_m = cap_m * rate_min
     # circumscribe: the polygon of a buffer of radius R has its edges R * cos(pi / (4 q)) away
     scale = 1.0 / np.cos(np.pi / (4 * quad_segs))
     limits = np.array(sorted(float(x) for x in limits_min))
@@ -222,14 +256,15 @@ def isochrones(net: WalkNetwork, sites_snapped: Any, site_ids: Sequence[Any], ki
             parts.append((k * len(limits) + li, *rest))
         grp, kind, e, s, t, rs, rt = (np.concatenate(v) for v in zip(*parts))
         grp, e, s, t, rs, rt = _best_per_edge(net, grp, kind, e, s, t, rs, rt)
-        core, cs, ce = _core(s, t, rs, rt, cap_m)
+        core, cs, ce = _core(s, t, rs, rt, core_m)
         cg, ceg, cs, ce = _merge_intervals(net, grp[core], e[core], cs[core], ce[core])
         polys = shapely.buffer(edge_substrings(net, ceg, cs, ce), cap_m * scale + _EPS_M, quad_segs=quad_segs)
-        # a walk that starts with less than the cap left never reaches a core: one disk at the site
+        # a walk that starts with less than the core's walk left never reaches a core: one disk
+        # at the site (widened by 1 / rate_min where a downhill is walked faster than the flat)
         left0 = lim_m[None, :] - sites_snapped.access_m[chunk_sites][:, None]
-        k, li = np.nonzero((left0 >= 0) & (left0 < cap_m))
+        k, li = np.nonzero((left0 >= 0) & (left0 < core_m))
         disks = shapely.buffer(shapely.points(sites_snapped.x[chunk_sites[k]], sites_snapped.y[chunk_sites[k]]),
-                               left0[k, li] * scale + _EPS_M, quad_segs=quad_segs)
+                               left0[k, li] / rate_min * scale + _EPS_M, quad_segs=quad_segs)
         return np.concatenate([cg, k * len(limits) + li]), np.concatenate([polys, disks])
 
     chunks = [sites[i:i + chunk] for i in range(0, len(sites), chunk)]

@@ -4,6 +4,9 @@ can walk on, and turn it once into CSR arrays for fast shortest-path search.
 Walking ignores one-way rules (as osmnx's walk network does): every kept way is usable in both
 directions, so the network is stored as *undirected* edges; the CSR adjacency holds each edge
 twice (u→v and v→u). Edge lengths are measured on the edge geometry in the metric CRS (m).
+Walk *costs* (steps, slopes) may differ by direction; :func:`with_costs` sets them (the CSR then
+holds, for each direction of search, the cost of the walk the other way: searches start at the
+facilities and the walk runs from home to facility).
 
 Disconnected pieces are kept in the arrays but the analysis uses the largest connected part
 (:attr:`WalkNetwork.main_component`); the others are listed in :attr:`WalkNetwork.fragments`
@@ -16,7 +19,7 @@ import hashlib
 import logging
 import time
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -72,8 +75,10 @@ class WalkNetwork:
     edge_attrs : DataFrame (n_edges rows)
         highway, name, osmid of each edge (for output only).
     adj : scipy.sparse.csr_matrix (n_nodes × n_nodes)
-        Directed adjacency with lengths (m); each undirected edge appears twice (a self-loop
-        once), parallel edges are kept as separate entries (built from arrays, never summed).
+        Directed adjacency of the *searches*, which run from facilities back towards homes: the
+        entry (a, b) holds the walk cost from b to a (m; the edge length on a network without
+        costs). Each undirected edge appears twice (a self-loop once), parallel edges are kept
+        as separate entries (built from arrays, never summed).
     adj_edge : int32 array (adj.nnz,)
         The undirected edge behind each adjacency entry.
     component : int32 array (n_nodes,)
@@ -102,6 +107,25 @@ class WalkNetwork:
     fragments: pd.DataFrame
     source: str = ""
     meta: dict[str, Any] = field(default_factory=dict)
+    #: Walk cost of each edge along its geometry (u→v) and against it (v→u), in flat-equivalent
+    #: metres (walk time × flat speed; see :mod:`.walkcost`). None: the edge length both ways.
+    edge_cost_fwd: np.ndarray | None = None
+    edge_cost_bwd: np.ndarray | None = None
+
+    @property
+    def cost_fwd(self) -> np.ndarray:
+        """Walk cost (flat-equivalent m) of each edge from ``edge_u`` to ``edge_v``."""
+        return self.edge_length if self.edge_cost_fwd is None else self.edge_cost_fwd
+
+    @property
+    def cost_bwd(self) -> np.ndarray:
+        """Walk cost (flat-equivalent m) of each edge from ``edge_v`` to ``edge_u``."""
+        return self.edge_length if self.edge_cost_bwd is None else self.edge_cost_bwd
+
+    @property
+    def has_costs(self) -> bool:
+        """Whether walk costs differ from the edge lengths (steps, slopes)."""
+        return self.edge_cost_fwd is not None or self.edge_cost_bwd is not None
 
     @property
     def n_nodes(self) -> int:
@@ -153,12 +177,15 @@ def network_from_arrays(x: np.ndarray, y: np.ndarray, edge_u: np.ndarray, edge_v
                         crs: Any, edge_geometry: np.ndarray | None = None,
                         node_id: np.ndarray | None = None, edge_attrs: pd.DataFrame | None = None,
                         source: str = "", report: ProblemReport | None = None,
-                        oneway: np.ndarray | None = None) -> WalkNetwork:
+                        oneway: np.ndarray | None = None, cost_fwd: np.ndarray | None = None,
+                        cost_bwd: np.ndarray | None = None) -> WalkNetwork:
     """Build a :class:`WalkNetwork` from node coordinates (m) and undirected edge end indices.
 
     Edge geometries default to straight lines; lengths are measured on the geometries (m).
     ``oneway`` (bool per edge) makes an edge searchable from ``edge_u`` to ``edge_v`` only; the
     toolkit uses it for the links of gated compounds (:mod:`.gates`), never for streets.
+    ``cost_fwd`` / ``cost_bwd`` are the walk costs u→v / v→u (flat-equivalent m; default the
+    lengths), as :func:`with_costs` sets them.
     """
     t0 = time.perf_counter()
     x = np.asarray(x, dtype=np.float64)
@@ -183,7 +210,8 @@ def network_from_arrays(x: np.ndarray, y: np.ndarray, edge_u: np.ndarray, edge_v
     rows, cols, eid = rows[order], cols[order], eid[order]
     indptr = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(np.bincount(rows, minlength=n), out=indptr[1:])
-    adj = sp.csr_matrix((length[eid], cols.astype(np.int32), indptr), shape=(n, n))
+    adj = sp.csr_matrix((_search_weights(length, eid, rows, eu, cost_fwd, cost_bwd),
+                         cols.astype(np.int32), indptr), shape=(n, n))
     # Components from a deduplicated copy (scipy is fine with summed duplicates for that).
     ncomp, comp = connected_components(
         sp.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(n, n)), directed=False)
@@ -212,13 +240,59 @@ def network_from_arrays(x: np.ndarray, y: np.ndarray, edge_u: np.ndarray, edge_v
                                                       else np.asarray(node_id, dtype=np.int64)),
         x=x, y=y, edge_u=eu, edge_v=ev, edge_length=length, edge_geometry=edge_geometry,
         edge_attrs=edge_attrs.reset_index(drop=True), adj=adj, adj_edge=eid, component=comp,
-        main_component=main, fragments=fragments, source=source)
+        main_component=main, fragments=fragments, source=source,
+        edge_cost_fwd=None if cost_fwd is None else np.asarray(cost_fwd, dtype=np.float64),
+        edge_cost_bwd=None if cost_bwd is None else np.asarray(cost_bwd, dtype=np.float64))
     log.info("built network: %s nodes, %s edges, %.1f km, main part %s nodes, %s fragments in %.2f s",
              f"{n:,}", f"{m:,}", length.sum() / 1000, f"{int(sizes[main]) if n else 0:,}",
              len(fragments), time.perf_counter() - t0)
     if report is not None and len(fragments):
         _report_fragments(net, report)
     return net
+
+
+def _search_weights(length: np.ndarray, eid: np.ndarray, rows: np.ndarray, edge_u: np.ndarray,
+                    cost_fwd: np.ndarray | None, cost_bwd: np.ndarray | None) -> np.ndarray:
+    """CSR weights of the adjacency slots (``rows``: the node each leaves) on edges ``eid``. The
+    searches run from facilities back to homes, so a slot leaving an edge's u end carries the
+    walk v→u, and the reverse."""
+    if cost_fwd is None and cost_bwd is None:
+        return length[eid]
+    cf = length if cost_fwd is None else np.asarray(cost_fwd, dtype=np.float64)
+    cb = length if cost_bwd is None else np.asarray(cost_bwd, dtype=np.float64)
+    return np.where(edge_u[eid] == rows, cb[eid], cf[eid])
+
+
+def with_costs(net: WalkNetwork, cost_fwd: np.ndarray, cost_bwd: np.ndarray) -> WalkNetwork:
+    """The network with walk costs u→v and v→u per edge (flat-equivalent m): same nodes, edges,
+    geometry and components; only the search weights change. Costs equal to the lengths in
+    both directions give back ``net`` itself, so a network without steps or slopes is searched
+    exactly as before."""
+    cf = np.asarray(cost_fwd, dtype=np.float64)
+    cb = np.asarray(cost_bwd, dtype=np.float64)
+    if np.array_equal(cf, net.edge_length) and np.array_equal(cb, net.edge_length):
+        return net
+    a = net.adj
+    rows = np.repeat(np.arange(net.n_nodes), np.diff(a.indptr))
+    data = _search_weights(net.edge_length, net.adj_edge, rows, net.edge_u, cf, cb)
+    adj = sp.csr_matrix((data, a.indices, a.indptr), shape=a.shape)
+    # spatial indexes depend on geometry only; search arrays (meta["csr"]) are rebuilt
+    meta = {k: v for k, v in net.meta.items() if k.startswith("tree_")}
+    return replace(net, adj=adj, edge_cost_fwd=cf, edge_cost_bwd=cb, meta=meta)
+
+
+def without_edges(net: WalkNetwork, drop: np.ndarray) -> WalkNetwork:
+    """The network less the edges in the boolean mask ``drop`` (e.g. steps for wheelchair users).
+    Nodes keep their indices; edges are renumbered and components recomputed. For a network
+    before gate links are added (one-way links are not carried over)."""
+    keep = ~np.asarray(drop, dtype=bool)
+    if keep.all():
+        return net
+    return network_from_arrays(
+        net.x, net.y, net.edge_u[keep], net.edge_v[keep], net.crs, net.edge_geometry[keep], net.node_id,
+        net.edge_attrs[keep], source=net.source,
+        cost_fwd=None if net.edge_cost_fwd is None else net.edge_cost_fwd[keep],
+        cost_bwd=None if net.edge_cost_bwd is None else net.edge_cost_bwd[keep])
 
 
 def _to_lonlat(x: np.ndarray, y: np.ndarray, crs: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -307,6 +381,9 @@ def network_from_graph(G: nx.MultiDiGraph | nx.Graph, metric_crs: Any, source: s
         "highway": [_tag_text(d.get("highway")) for _, _, d in edges],
         "name": [_tag_text(d.get("name")) for _, _, d in edges],
         "osmid": [_tag_text(d.get("osmid")) for _, _, d in edges],
+        # bridges and tunnels: a slope is not read from the ground under them
+        "bridge": [_tag_text(d.get("bridge")) for _, _, d in edges],
+        "tunnel": [_tag_text(d.get("tunnel")) for _, _, d in edges],
     })[keep]
     return network_from_arrays(x, y, eu[keep], ev[keep], dst_crs, geom[keep], node_id, attrs,
                                source=source, report=report)
@@ -541,7 +618,13 @@ def _simplify(G: nx.MultiDiGraph) -> nx.MultiDiGraph:
     if G.number_of_edges() == 0:
         return G
     G.graph.pop("simplified", None)
-    return ox.simplify_graph(G)
+    # Steps stay edges of their own (their walk cost differs, and wheelchair users avoid them),
+    # so a flight of steps is never merged into the footway it continues; so do bridges and
+    # tunnels, whose grade is not the ground's under them (see walkcost).
+    for _, _, d in G.edges(data=True):
+        d["is_steps"] = _first(d.get("highway")) == "steps"
+        d["is_level"] = _first(d.get("bridge")) not in ("", "no") or _first(d.get("tunnel")) not in ("", "no")
+    return ox.simplify_graph(G, edge_attrs_differ=["is_steps", "is_level"])
 
 
 def _graph_from_pbf(path: Path, clip_wgs: Any | None) -> nx.MultiDiGraph:

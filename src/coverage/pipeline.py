@@ -74,7 +74,17 @@ def parameters_of(config: StudyConfig) -> dict:
         "norm_profile": config.norms.profile,
         "norm_profile_file": config.norms.profile_file,
         "language": config.study.language,
+        # walk costs (walkcost): steps (none when avoided) and slopes from the DEM, if any
+        "steps_speed_factor": None if config.access.avoid_steps else _steps_factor(config),
+        "avoid_steps": config.access.avoid_steps,
+        "dem": config.inputs.dem.path,
     }
+
+
+def _steps_factor(config: StudyConfig) -> float:
+    from .walkcost import steps_speed_factor
+
+    return steps_speed_factor(config.access.walk_speed, config.access.steps_speed_factor)
 
 
 def run(config: StudyConfig | str | Path | None = None, *, out_dir: str | Path | None = None) -> RunResult:
@@ -114,10 +124,11 @@ def run(config: StudyConfig | str | Path | None = None, *, out_dir: str | Path |
         access = None
         if config.inputs.network.path or config.inputs.network.download:
             with _timed("walk network", timings):
+                dem = study_dem(study)
                 net = build_network(study)
                 check_street_alignment(study, net)
             with _timed("walk access", timings):
-                access = compute_study_access(study, net)
+                access = compute_study_access(study, net, dem=dem)
                 _write_access(access, staged)
                 result.stages["gate_effect"] = gate_effect(study, access, net)
             result.stages["network"] = net
@@ -283,13 +294,27 @@ def check_siting_inputs(study: Study) -> None:
                            field="siting.p")
 
 
-def compute_study_access(study: Study, net):
-    """Walk access of the study's demand to its facilities and candidates."""
+def compute_study_access(study: Study, net, dem=None):
+    """Walk access of the study's demand to its facilities and candidates (``dem`` from
+    :func:`study_dem`: slope-aware walk times)."""
     from .access import compute_access
 
     return compute_access(study.communities, covering_facilities(study), study.candidates, net,
                           study.config.access, buildings=study.buildings, report=study.report,
-                          gates=study_gates(study))
+                          gates=study_gates(study), dem=dem)
+
+
+def study_dem(study: Study):
+    """The ``[inputs.dem]`` elevation model around the study area (a
+    :class:`~eldercare_coverage.walkcost.Dem`), or None without one or when it is unusable (the
+    reason is an error in ``study.report``)."""
+    from .walkcost import read_dem
+
+    cfg = study.config.inputs
+    if not cfg.dem.path or study.communities is None or study.metric_crs is None:
+        return None
+    return read_dem(cfg.dem.path, study_area(study), study.metric_crs, crs=cfg.dem.crs,
+                    margin_m=cfg.network.margin_m, report=study.report)
 
 
 def study_gates(study: Study) -> gpd.GeoDataFrame | None:
@@ -315,13 +340,15 @@ def gate_effect(study: Study, access, net) -> dict | None:
     district with and without gates, ``ungated`` compounds (community_id, name, district) whose
     homes have no usable gate, ``gates_used``, ``gates_given``, ``gates_illustrative`` and
     ``gate_hour``; None when no gate was used. The comparison is one more nearest-facility
-    search on the plain network ``net``, as a ``gated_compounds = "off"`` run would do."""
-    from .access import nearest_facility, snap_points
+    search on the plain network ``net`` (with the run's steps and slopes, ``street_network``), as
+    a ``gated_compounds = "off"`` run would do."""
+    from .access import nearest_facility, snap_points, street_network
     from .gate_effect import effect_table, illustrative_count
 
     if access is None or access.gates is None or not len(access.gates):
         return None
     cfg = study.config.access
+    net = street_network(net, cfg, access.dem)  # steps and slopes as in the run itself
     demand = access.demand
     ds = snap_points(net, demand.geometry.values, cfg.snap_max_m, cfg.fragment_max_extra_m)
     fs = snap_points(net, covering_facilities(study).geometry.values, cfg.snap_max_m, cfg.fragment_max_extra_m)
@@ -933,6 +960,7 @@ def validate(config: StudyConfig | str | Path | None = None) -> Study:
     check_siting_inputs(study)
     if config.inputs.network.path and study.communities is not None and study.metric_crs is not None:
         # The same loader as run: an empty or unreadable network is found here, not mid-run.
+        study_dem(study)
         net = build_network(study, raise_on_error=False)
         check_street_alignment(study, net)
     elif config.inputs.network.download:

@@ -178,6 +178,8 @@ _PARAMS: dict[str, tuple[str, str]] = {
     "walk_limit_basis": ("步行时限依据", "Walk limit basis"), "title": ("标题", "Title"),
     "gate_hour": ("出入口开放时间按(时)", "Gates open as at (hour)"),
     "gates_used": ("使用的出入口数", "Gates used"), "gates_illustrative": ("示意（非实测）出入口数", "Illustrative gates (not surveyed)"),
+    "steps_speed_factor": ("台阶步速系数(×步速)", "Steps speed factor (× walk speed)"),
+    "avoid_steps": ("避开台阶(轮椅)", "Avoid steps (wheelchair)"), "dem": ("高程模型(坡度)", "Elevation model (slopes)"),
 }
 _TRANSLATED = set(_VALUES)
 

@@ -1,0 +1,331 @@
+"""Walk costs: steps and slopes make a walk slower (or, gently downhill, faster) than on the flat,
+and on a slope the way up differs from the way down.
+
+Costs are *flat-equivalent metres*: walk time × the flat walk speed of the chosen preset. A walk
+limit in metres (minutes × speed), snap distances and the isochrones' walk-left logic therefore
+keep working unchanged; on a network without steps or slopes every cost is the edge length.
+
+* **Steps** (``highway=steps``) are walked at ``steps_speed_factor`` × the flat speed, both ways
+  (:data:`STEPS_SPEED_FACTORS` per preset). With a DEM a flight of steps costs the slower of that
+  and the slope.
+* **Slopes** from an optional DEM (GeoTIFF, any CRS): elevations are sampled along each edge at
+  its vertices and every :data:`SAMPLE_STEP_M` metres (bilinear), and each piece of horizontal
+  length ``dx`` and rise ``dh`` costs ``dx * tobler_factor(dh / dx)``: Tobler's hiking function
+  ``v = 6 exp(-3.5 |dh/dx + 0.05|)`` km/h scaled so that on the flat it equals the preset speed
+  (so ``v(g) = v_flat * exp(-3.5 (|g + 0.05| - 0.05))``). Bridges and tunnels follow a straight
+  grade between their end nodes (the ground under a bridge is not its deck).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyproj
+import shapely
+
+from .errors import ProblemReport
+from .network import WalkNetwork, with_costs
+
+log = logging.getLogger(__name__)
+
+#: Steps speed as a share of the flat walk speed, per walk-speed preset. Walking up or down a
+#: flight of stairs covers its horizontal length at roughly half to two thirds of the flat pace,
+#: and the gap widens with frailty (a handrail, one step at a time): 0.7 for the ``general``
+#: population, 0.6 for ``older`` people (the default), 0.5 for ``frail`` older people. A numeric
+#: walk speed uses the ``older`` factor. Configurable as ``[access] steps_speed_factor``.
+STEPS_SPEED_FACTORS: dict[str, float] = {"general": 0.7, "older": 0.6, "frail": 0.5}
+#: Elevations are sampled along edges at least this often (m), besides every vertex.
+SAMPLE_STEP_M = 10.0
+#: Elevations outside this range (m) mean the raster is not an elevation model in metres.
+ELEVATION_RANGE_M = (-500.0, 9000.0)
+
+
+def tobler_factor(grade: np.ndarray | float) -> np.ndarray:
+    """Walk cost per horizontal metre relative to the flat, for a grade dh/dx in the walking
+    direction: ``exp(3.5 (|grade + 0.05| - 0.05))`` (Tobler 1993 scaled to 1 at grade 0; 0.84 at
+    its fastest, -5 %; 1.42 at +10 %). Exactly 1 at grade 0."""
+    g = np.asarray(grade, dtype=np.float64)
+    return np.exp(3.5 * (np.abs(g + 0.05) - 0.05))
+
+
+def tobler_speed(grade: np.ndarray | float, flat_speed_mps: float) -> np.ndarray:
+    """Walking speed (m/s, horizontal) at a grade, scaled so the flat speed is ``flat_speed_mps``."""
+    return flat_speed_mps / tobler_factor(grade)
+
+
+def steps_speed_factor(walk_speed: str | float, value: str | float = "auto") -> float:
+    """The steps factor to use: ``value`` when a number, else the walk-speed preset's default."""
+    if not isinstance(value, str):
+        return float(value)
+    return STEPS_SPEED_FACTORS.get(walk_speed, STEPS_SPEED_FACTORS["older"]) if isinstance(walk_speed, str) \
+        else STEPS_SPEED_FACTORS["older"]
+
+
+def steps_mask(net: WalkNetwork) -> np.ndarray:
+    """Edges that are (or include) ``highway=steps``."""
+    if "highway" not in net.edge_attrs or not net.n_edges:
+        return np.zeros(net.n_edges, dtype=bool)
+    hw = net.edge_attrs["highway"].fillna("").astype(str)
+    return hw.str.contains(r"(?:^|[;,\s'\"\[])steps(?:$|[;,\s'\"\]])", regex=True).to_numpy(dtype=bool)
+
+
+def _level_mask(net: WalkNetwork) -> np.ndarray:
+    """Edges on bridges or in tunnels (their elevation is not the ground's)."""
+    out = np.zeros(net.n_edges, dtype=bool)
+    for col in ("bridge", "tunnel"):
+        if col in net.edge_attrs:
+            v = net.edge_attrs[col].fillna("").astype(str).str.strip().str.lower()
+            out |= ~v.isin(["", "no", "nan", "none"]).to_numpy(dtype=bool)
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# The DEM
+
+
+@dataclass
+class Dem:
+    """Elevations (m) of a raster window: ``z`` (rows × cols, NaN where nodata), the affine
+    ``transform`` of the window (pixel → DEM CRS), the DEM ``crs`` and the source path."""
+
+    z: np.ndarray
+    transform: Any
+    crs: pyproj.CRS
+    path: str
+
+    def sample(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Bilinear elevations at DEM-CRS coordinates; NaN outside the window or next to nodata."""
+        col, row = _apply(~self.transform, np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64))
+        c = col - 0.5  # pixel centres sit at half-integer pixel coordinates
+        r = row - 0.5
+        h, w = self.z.shape
+        out = np.full(c.shape, np.nan)
+        # within half a pixel of the border the nearest centre row/column is used
+        c = np.where((c > -0.5) & (c < 0), 0.0, np.where((c > w - 1) & (c < w - 0.5), w - 1.0, c))
+        r = np.where((r > -0.5) & (r < 0), 0.0, np.where((r > h - 1) & (r < h - 0.5), h - 1.0, r))
+        ok = (c >= 0) & (c <= w - 1) & (r >= 0) & (r <= h - 1)
+        c, r = c[ok], r[ok]
+        j0 = np.minimum(np.floor(c).astype(np.int64), max(w - 2, 0))
+        i0 = np.minimum(np.floor(r).astype(np.int64), max(h - 2, 0))
+        j1 = np.minimum(j0 + 1, w - 1)
+        i1 = np.minimum(i0 + 1, h - 1)
+        fc, fr = c - j0, r - i0
+        z = self.z
+        out[ok] = ((z[i0, j0] * (1 - fc) + z[i0, j1] * fc) * (1 - fr)
+                   + (z[i1, j0] * (1 - fc) + z[i1, j1] * fc) * fr)
+        return out
+
+
+def read_dem(path: str | Path, area: Any, metric_crs: Any, crs: str = "", margin_m: float = 0.0,
+             report: ProblemReport | None = None) -> Dem | None:
+    """Read the part of a DEM (GeoTIFF or any raster GDAL reads, any CRS) around ``area``.
+
+    ``area`` is the study area (shapely, ``metric_crs``); the window read covers it plus
+    ``margin_m`` (m). ``crs`` overrides the file's own CRS. Problems go to ``report`` as errors
+    (no CRS, not covering the study area, not elevations in metres); returns None then.
+    """
+    report = report if report is not None else ProblemReport()
+    name = str(path)
+    try:
+        import rasterio
+        import rasterio.errors
+        import rasterio.windows
+    except ImportError:
+        report.error(name, "reading a DEM needs the rasterio package, which is not installed.",
+                     "pip install \"eldercare-coverage[dem]\", or remove [inputs.dem].", field="inputs.dem.path")
+        return None
+    try:
+        with rasterio.open(path) as src:
+            dem_crs = _dem_crs(src, crs, name, report)
+            if dem_crs is None:
+                return None
+            bounds = shapely.box(*src.bounds)
+            to_dem = pyproj.Transformer.from_crs(pyproj.CRS.from_user_input(metric_crs), dem_crs, always_xy=True)
+            area_dem = _transform(shapely.segmentize(area, 100.0), to_dem)
+            if not _covers(bounds, area_dem, name, dem_crs, report):
+                return None
+            want = _transform(shapely.segmentize(shapely.buffer(shapely.envelope(area), margin_m), 100.0), to_dem)
+            # whole pixels, one more on each side for the bilinear neighbours, within the raster
+            x0, y0, x1, y1 = shapely.bounds(shapely.intersection(want, bounds))
+            cols, rows = _apply(~src.transform, np.array([x0, x1, x0, x1]), np.array([y0, y0, y1, y1]))
+            c0, c1 = max(int(np.floor(cols.min())) - 1, 0), min(int(np.ceil(cols.max())) + 1, src.width)
+            r0, r1 = max(int(np.floor(rows.min())) - 1, 0), min(int(np.ceil(rows.max())) + 1, src.height)
+            win = rasterio.windows.Window(c0, r0, c1 - c0, r1 - r0)
+            band = src.read(1, window=win, masked=True).astype(np.float64)
+            z = band.filled(np.nan)
+            t = src.transform  # the window's own transform: its origin moved to pixel (c0, r0)
+            transform = type(t)(t.a, t.b, t.c + t.a * c0 + t.b * r0, t.d, t.e, t.f + t.d * c0 + t.e * r0)
+    except rasterio.errors.RasterioError as exc:
+        report.error(name, f"cannot read the DEM: {exc}.",
+                     "Give a GeoTIFF elevation model (metres above sea level) covering the study area.",
+                     field="inputs.dem.path")
+        return None
+    fin = z[np.isfinite(z)]
+    lo, hi = ELEVATION_RANGE_M
+    if not len(fin):
+        report.error(name, "the DEM has no elevation values (all nodata) over the study area.",
+                     "Give a DEM with elevations over the study area.", field="inputs.dem.path")
+        return None
+    if fin.min() < lo or fin.max() > hi:
+        fix = "Give a single-band elevation model in metres above sea level."
+        if fin.min() < lo:  # SRTM-style voids (-32768, -9999) in a file that declares no nodata value
+            fix += (f" If {fin.min():g} marks missing cells, declare it as the file's nodata value "
+                    f"(gdal_translate -a_nodata {fin.min():g} in.tif out.tif).")
+        report.error(name, f"DEM values range from {fin.min():g} to {fin.max():g}, outside {lo:g}..{hi:g} m: "
+                     "not elevations in metres (a different band, units in feet, or a scaled product?).",
+                     fix, field="inputs.dem.path")
+        return None
+    log.info("DEM %s: %d x %d cells around the study area, %.0f..%.0f m, %.1f %% nodata", Path(name).name,
+             z.shape[1], z.shape[0], fin.min(), fin.max(), 100.0 * (1 - len(fin) / z.size))
+    return Dem(z, transform, dem_crs, name)
+
+
+def _apply(t: Any, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """An affine transform applied to coordinate arrays."""
+    return t.a * x + t.b * y + t.c, t.d * x + t.e * y + t.f
+
+
+def _dem_crs(src: Any, crs: str, name: str, report: ProblemReport) -> pyproj.CRS | None:
+    if crs:
+        try:
+            return pyproj.CRS.from_user_input(crs)
+        except pyproj.exceptions.CRSError:
+            report.error(name, f"inputs.dem.crs '{crs}' is not a coordinate system pyproj knows.",
+                         "Give an EPSG code such as \"EPSG:4326\" or \"EPSG:32648\".", field="inputs.dem.crs")
+            return None
+    if src.crs is None:
+        report.error(name, "the DEM declares no coordinate system.",
+                     "Set [inputs.dem] crs (e.g. \"EPSG:4326\" for longitude/latitude), or save the "
+                     "DEM as a GeoTIFF with its CRS.", field="inputs.dem.crs")
+        return None
+    return pyproj.CRS.from_user_input(src.crs.to_wkt())
+
+
+def _covers(bounds: Any, area_dem: Any, name: str, dem_crs: pyproj.CRS, report: ProblemReport) -> bool:
+    """Whether the raster's extent covers the study area (else an error saying how much it covers)."""
+    inside = shapely.area(shapely.intersection(area_dem, bounds)) / max(shapely.area(area_dem), 1e-30)
+    if inside >= 0.999:
+        return True
+    fmt = "{:.5f}" if dem_crs.is_geographic else "{:.0f}"  # degrees or metres, as a planner reads them
+    b = ", ".join(fmt.format(v) for v in shapely.bounds(bounds))
+    a = ", ".join(fmt.format(v) for v in shapely.bounds(area_dem))
+    crs_name = dem_crs.to_string()
+    if inside == 0:
+        report.error(name, f"the DEM does not overlap the study area: its extent is ({b}) and the study area "
+                     f"({a}), both in the DEM's CRS {crs_name}.",
+                     "Check that the DEM covers the study area and that its CRS is right; if the file "
+                     "declares a wrong CRS, set [inputs.dem] crs.", field="inputs.dem.path")
+    else:
+        report.error(name, f"the DEM covers only {inside:.0%} of the study area (DEM extent ({b}), study area "
+                     f"({a}) in {crs_name}).", "Give a DEM (or a mosaic) covering the whole study area.",
+                     field="inputs.dem.path")
+    return False
+
+
+def _transform(geom: Any, tf: pyproj.Transformer) -> Any:
+    return shapely.transform(geom, lambda c: np.stack(tf.transform(c[:, 0], c[:, 1]), axis=1))
+
+
+# --------------------------------------------------------------------------------------------
+# Edge costs
+
+
+def slope_costs(net: WalkNetwork, dem: Dem, step_m: float = SAMPLE_STEP_M
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Tobler walk costs of every edge u→v and v→u (flat-equivalent m) from DEM elevations, and
+    per edge the length (m) walked without elevation (nodata, or outside the DEM).
+
+    Each piece between samples costs ``dx * tobler_factor(dh / dx)`` one way and
+    ``dx * tobler_factor(-dh / dx)`` the other; a piece with an end lacking elevation is walked
+    as on the flat. An edge's cost is its length times the mean factor of its pieces, so an
+    edge whose pieces are all level costs exactly its length.
+    """
+    m = net.n_edges
+    if m == 0:
+        return net.edge_length.copy(), net.edge_length.copy(), np.zeros(0)
+    geoms = net.edge_geometry.copy()
+    real = net.edge_length > 0  # GEOS cannot segmentize a zero-length line (a gated home's anchor link)
+    geoms[real] = shapely.segmentize(geoms[real], step_m)
+    xy, gi = shapely.get_coordinates(geoms, return_index=True)
+    to_dem = pyproj.Transformer.from_crs(net.crs, dem.crs, always_xy=True)
+    dx_, dy_ = to_dem.transform(xy[:, 0], xy[:, 1])
+    z = dem.sample(np.asarray(dx_), np.asarray(dy_))
+    same = gi[1:] == gi[:-1]  # consecutive coordinates of one edge form a piece
+    seg = np.hypot(np.diff(xy[:, 0]), np.diff(xy[:, 1]))[same]
+    sg = gi[1:][same]
+    level = _level_mask(net)
+    if level.any():  # bridges and tunnels: a straight grade between the end samples
+        z = _straight_profile(z, xy, gi, level)
+    dz = (z[1:] - z[:-1])[same]
+    ok = np.isfinite(dz) & (seg > 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        g = np.where(ok, dz / np.where(seg > 0, seg, 1.0), 0.0)
+    sf = seg * tobler_factor(g)
+    sb = seg * tobler_factor(-g)
+    total = np.bincount(sg, weights=seg, minlength=m)
+    fwd = np.bincount(sg, weights=sf, minlength=m)
+    bwd = np.bincount(sg, weights=sb, minlength=m)
+    missing = np.bincount(sg, weights=np.where(ok | (seg == 0), 0.0, seg), minlength=m)
+    pos = total > 0
+    L = net.edge_length
+    with np.errstate(divide="ignore", invalid="ignore"):
+        cf = np.where(pos, L * (fwd / np.where(pos, total, 1.0)), L)
+        cb = np.where(pos, L * (bwd / np.where(pos, total, 1.0)), L)
+    return cf, cb, missing
+
+
+def _straight_profile(z: np.ndarray, xy: np.ndarray, gi: np.ndarray, level: np.ndarray) -> np.ndarray:
+    """Elevations of the marked edges replaced by a straight line between their end samples."""
+    z = z.copy()
+    step = np.r_[0.0, np.hypot(np.diff(xy[:, 0]), np.diff(xy[:, 1]))]
+    first = np.r_[True, gi[1:] != gi[:-1]]
+    step[first] = 0.0
+    cum = np.cumsum(step)
+    start = np.flatnonzero(first)
+    end = np.r_[start[1:] - 1, len(gi) - 1]
+    cum -= np.repeat(cum[start], np.diff(np.r_[start, len(gi)]))
+    edge_of = gi[start]
+    sel = np.isin(gi, edge_of[level[edge_of]])
+    k = np.searchsorted(edge_of, gi[sel])
+    z0, z1, tot = z[start[k]], z[end[k]], cum[end[k]]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z[sel] = np.where(tot > 0, z0 + (z1 - z0) * cum[sel] / tot, z0)
+    return z
+
+
+def walk_costs(net: WalkNetwork, steps_factor: float = 1.0, dem: Dem | None = None,
+               report: ProblemReport | None = None) -> WalkNetwork:
+    """The network with its walk costs: steps at ``steps_factor`` × the flat speed, slopes from
+    ``dem`` (Tobler). Unchanged (the same object) when neither applies, so a flat network
+    without steps is searched exactly as before. Street walked without elevation (DEM nodata
+    holes, or beyond the DEM) is reported as a warning and walked as on the flat."""
+    L = net.edge_length
+    cf, cb = L, L
+    if dem is not None and net.n_edges:
+        cf, cb, missing = slope_costs(net, dem)
+        gap = missing.sum()
+        if gap > 0 and report is not None:
+            report.warning(dem.path, f"{gap / 1000:.1f} km of {L.sum() / 1000:.1f} km of walk network "
+                           f"({int((missing > 0).sum())} edges) lie over DEM nodata holes or beyond the DEM; "
+                           "those pieces are walked at the flat speed.",
+                           "Fill the holes (e.g. gdal_fillnodata) or give a DEM covering the network's margin.",
+                           field="inputs.dem.path")
+        up = np.maximum(cf, cb) / np.where(L > 0, L, 1.0)
+        log.info("slopes from %s: steepest edge costs %.2fx its flat time; %.1f km walked with a cost "
+                 "differing from the flat", Path(dem.path).name, float(up.max(initial=1.0)),
+                 float(L[(cf != L) | (cb != L)].sum()) / 1000)
+    steps = steps_mask(net)
+    if steps.any() and steps_factor != 1.0:
+        if not math.isfinite(steps_factor) or steps_factor <= 0:
+            raise ValueError(f"steps_factor must be a positive number, got {steps_factor}")
+        slow = L / steps_factor
+        cf = np.where(steps, np.maximum(cf, slow), cf)
+        cb = np.where(steps, np.maximum(cb, slow), cb)
+    if cf is L and cb is L:
+        return net
+    return with_costs(net, cf, cb)
