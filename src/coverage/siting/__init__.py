@@ -21,11 +21,12 @@ import numpy as np
 from .exact import solve_assignment_exact, solve_cover_exact, solve_pcenter_exact, solve_pmedian_exact
 from .heuristic import (capacitated_start, solve_capacitated_heuristic, solve_cover_heuristic,
                         solve_equity_heuristic, solve_mclp_heuristic, solve_pmedian_heuristic)
+from .phased import phased, phased_chart
 from .problem import SitingProblem, Tier
 from .result import SitingResult, coverage_by_group
 
-__all__ = ["SitingProblem", "SitingResult", "Tier", "solve", "run_siting", "coverage_by_group",
-           "DEFAULT_TIERS", "MODELS"]
+__all__ = ["SitingProblem", "SitingResult", "Tier", "solve", "run_siting", "coverage_by_group", "phased",
+           "phased_chart", "DEFAULT_TIERS", "MODELS"]
 
 MODELS = ("lscp", "partial", "mclp", "pmedian", "pcenter")
 

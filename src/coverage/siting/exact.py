@@ -776,25 +776,33 @@ def _radius_levels(md, avail: np.ndarray, fixed_open: np.ndarray) -> dict:
             "active": active, "cap": cap}
 
 
-def _radius_milp(md, p, budget, closed, forced, start_open, time_limit_s, mip_gap):
-    """Build and solve Elloumi's radius formulation on the options left open by the fixing.
+@dataclass
+class RadiusModel:
+    """Elloumi's radius formulation over the available options: columns [y (ny), z (nz)],
+    objective ``c @ x + const``, cover rows ``A x >= lo``."""
 
-    Returns ``(MilpOutcome, open-option mask or None, number of columns)``.
-    """
-    from .median import two_nearest
+    c: np.ndarray
+    const: float
+    A: sp.csr_matrix
+    lo: np.ndarray
+    y_opts: np.ndarray  # option index per y column
+    ny: int
+    nz: int
+    levels: dict
 
+    def start(self, md, is_open: np.ndarray) -> np.ndarray:
+        """The column vector of an open-option mask (z = 1 where the nearest open option is farther)."""
+        from .median import two_nearest
+
+        _, d1, _ = two_nearest(md, is_open)
+        act = self.levels["active"]
+        return np.concatenate([is_open[self.y_opts].astype(float),
+                               (d1[self.levels["L_pt"][act]] > self.levels["L_d"][act] + 1e-12)])
+
+
+def radius_model(md, avail: np.ndarray, fixed_open: np.ndarray) -> RadiusModel:
+    """Build the radius formulation's columns and cover rows (see :func:`solve_pmedian_exact`)."""
     n_opt = md.n_opt
-    fixed_open = md.fixed | forced
-    # A forced option's site hosts no other option.
-    site_taken = np.zeros(md.site.max() + 1 if n_opt else 0, bool)
-    site_taken[md.site[forced]] = True
-    avail = ~md.fixed & ~forced & ~closed & ~site_taken[md.site]
-    if not avail.any():
-        # The fixing left one candidate solution: the forced options (HiGHS calls an empty model an error).
-        from .median import median_cost
-
-        v = median_cost(md, fixed_open)
-        return MilpOutcome("optimal", np.zeros(0), v, v), fixed_open, 0
     lv = _radius_levels(md, avail, fixed_open)
     r, lvl, L_pt, L_d, first_of_pt, nxt_d, active, cap = (lv[k] for k in (
         "r", "lvl", "L_pt", "L_d", "first_of_pt", "nxt_d", "active", "cap"))
@@ -823,7 +831,29 @@ def _radius_milp(md, p, budget, closed, forced, start_open, time_limit_s, mip_ga
                        (np.concatenate([rows_y, np.arange(nz), zid[prev_ok]]),
                         np.concatenate([cols_y, ny + np.arange(nz), ny + zid[prev_ok - 1]]))),
                       shape=(nz, ny + nz))
-    rows = [(A, np.where(first_of_pt[act], 1.0, 0.0), np.full(nz, np.inf))]
+    return RadiusModel(c_obj, const, A, np.where(first_of_pt[act], 1.0, 0.0), y_opts, ny, nz, lv)
+
+
+def _radius_milp(md, p, budget, closed, forced, start_open, time_limit_s, mip_gap):
+    """Build and solve Elloumi's radius formulation on the options left open by the fixing.
+
+    Returns ``(MilpOutcome, open-option mask or None, number of columns)``.
+    """
+    n_opt = md.n_opt
+    fixed_open = md.fixed | forced
+    # A forced option's site hosts no other option.
+    site_taken = np.zeros(md.site.max() + 1 if n_opt else 0, bool)
+    site_taken[md.site[forced]] = True
+    avail = ~md.fixed & ~forced & ~closed & ~site_taken[md.site]
+    if not avail.any():
+        # The fixing left one candidate solution: the forced options (HiGHS calls an empty model an error).
+        from .median import median_cost
+
+        v = median_cost(md, fixed_open)
+        return MilpOutcome("optimal", np.zeros(0), v, v), fixed_open, 0
+    rm = radius_model(md, avail, fixed_open)
+    c_obj, const, y_opts, ny, nz = rm.c, rm.const, rm.y_opts, rm.ny, rm.nz
+    rows = [(rm.A, rm.lo, np.full(nz, np.inf))]
     n_forced_new = int((forced & ~md.fixed).sum())
     if p:
         rows.append((sp.csr_matrix(np.concatenate([np.ones(ny), np.zeros(nz)]).reshape(1, -1)),
@@ -836,8 +866,7 @@ def _radius_milp(md, p, budget, closed, forced, start_open, time_limit_s, mip_ga
         rows.append((_pad(opr, ny + nz), np.full(opr.shape[0], -np.inf), np.ones(opr.shape[0])))
     start = None
     if not (start_open & ~md.fixed & ~avail & ~forced).any():
-        _, d1, _ = two_nearest(md, start_open)
-        start = np.concatenate([start_open[y_opts].astype(float), (d1[L_pt[active]] > L_d[active] + 1e-12)])
+        start = rm.start(md, start_open)
     integ = np.concatenate([np.ones(ny), np.zeros(nz)])
     # On pmed22 HiGHS presolve found nothing to remove in 37 s, and its feasibility-jump
     # heuristic ran 35 s past the time limit before the root LP; the heuristic start makes both moot.
