@@ -93,11 +93,12 @@ def run_ours(times, weights, p, limit, method, time_limit_s, mip_gap, existing=N
 
     t0 = time.perf_counter()
     prob = siting.SitingProblem.from_matrices(times, weights, existing_times=existing, limit_min=limit)
-    saved, siting.MCLP_BENDERS = siting.MCLP_BENDERS, benders
+    saved = siting.MCLP_BENDERS_MIN_PAIRS
+    siting.MCLP_BENDERS_MIN_PAIRS = saved if benders else None
     try:
         res = siting.solve(prob, "mclp", p=p, method=method, time_limit_s=time_limit_s, mip_gap=mip_gap)
     finally:
-        siting.MCLP_BENDERS = saved
+        siting.MCLP_BENDERS_MIN_PAIRS = saved
     return res, time.perf_counter() - t0
 
 
@@ -133,16 +134,19 @@ def textbook_mclp(times, weights, p, limit, time_limit_s, mip_gap, existing=None
 
 def mclp_rows(cand, w, args, exist=None) -> None:
     """Heuristic, exact (Benders), the exact path before Benders and the textbook model, one line each."""
+    want = set(args.mclp_methods.split(","))
     rows = [("heuristic", lambda: run_ours(cand, w, args.p, args.limit, "heuristic", args.heuristic_time, 0.0, exist))]
     if not args.no_exact:
         rows += [("exact", lambda: run_ours(cand, w, args.p, args.limit, "exact", args.time_limit, args.mip_gap, exist)),
                  ("cover MILP", lambda: run_ours(cand, w, args.p, args.limit, "exact", args.time_limit, args.mip_gap,
                                                  exist, benders=False))]
     for name, fn in rows:
+        if name.split()[0].replace("cover", "milp") not in want:
+            continue
         res, t = fn()
         print(f"  {name:<11} {t:7.1f} s  obj {res.objective:>11,.0f}  bound {res.bound:>11,.0f}  gap {res.gap:7.3%}  "
               f"{res.status}" + (f"  ({res.message})" if name == "exact" else ""), flush=True)
-    if not args.no_exact and not args.no_textbook:
+    if not args.no_exact and not args.no_textbook and "textbook" in want:
         obj, bnd, st, t = textbook_mclp(cand, w, args.p, args.limit, args.time_limit, args.mip_gap, exist)
         gap = abs(bnd - obj) / abs(obj) if np.isfinite(obj) and np.isfinite(bnd) else float("inf")
         print(f"  {'textbook':<11} {t:7.1f} s  obj {obj:>11,.0f}  bound {bnd:>11,.0f}  gap {gap:7.3%}  {st}  "
@@ -409,6 +413,9 @@ def main(argv=None) -> int:
     ap.add_argument("--no-spopt", action="store_true")
     ap.add_argument("--no-exact", action="store_true")
     ap.add_argument("--no-textbook", action="store_true", help="skip the textbook MCLP model")
+    ap.add_argument("--mclp-methods", default="heuristic,exact,milp,textbook",
+                    help="MCLP rows to run: heuristic, exact (Benders on big instances), milp (the cover MILP "
+                         "path used before Benders), textbook")
     ap.add_argument("--streets", action="store_true",
                     help="use the access benchmark's street city (bench/citygen.py) and the access engine's "
                          "matrices, with --existing facilities fixed open, instead of the planar instance")

@@ -48,6 +48,8 @@ class BendersOutcome:
     rounds: int
     n_cuts: int
     log: list
+    n_closed: int = 0  # sites closed by reduced costs before the MIP phase
+    last_master: str = ""  # HiGHS status of the last master MIP
 
 
 def _groups(cd: CoverData, p: int | None) -> np.ndarray:
@@ -102,10 +104,18 @@ class _Master:
         self.deadline = np.inf
         h.cbMipInterrupt += self._stop_at_deadline
         h.cbSimplexInterrupt += self._stop_at_deadline
+        # Every integer solution HiGHS finds in the master is scored and cut afterwards (its θ
+        # may overestimate; pruning against it still leaves the master's bound valid, as no
+        # pruned node holds a solution truly worth more than that θ).
+        self.found: list[np.ndarray] = []
+        h.cbMipSolution += self._collect
 
+    def _collect(self, event) -> None:
+        self.found.append(np.asarray(event.data_out.mip_solution)[:self.n] > 0.5)
     def _stop_at_deadline(self, event) -> None:
-        if time.perf_counter() > self.deadline:
-            event.interrupt()
+        # Always set the flag: HiGHS keeps the callback input across runs, so an interrupt from
+        # one solve would otherwise stop the next one at once.
+        event.interrupt(time.perf_counter() > self.deadline)
 
     def value(self, y: np.ndarray) -> tuple[float, np.ndarray]:
         """(covered weight, per-group covered weight) of y (LP value min(1, s) for fractional y)."""
@@ -195,13 +205,14 @@ def benders_mclp(cd: CoverData, p: int | None, budget: float | None, start: np.n
     m.h.changeColsIntegrality(n, np.arange(n, dtype=np.int32), np.array([highspy.HighsVarType.kInteger] * n))
     m.h.setOptionValue("mip_rel_gap", float(mip_gap))
     m.h.setOptionValue("mip_heuristic_run_feasibility_jump", False)
-    bound, status = lp_ub, "time_limit"
+    bound, status, ms = lp_ub, "time_limit", None
     while time.perf_counter() < deadline - 0.05:
         sol = highspy.HighsSolution()
         sol.col_value = np.concatenate([best, m.theta_at(best)])
         sol.value_valid = True
         m.h.setSolution(sol)
         y, th, info = m.solve(deadline - time.perf_counter())
+        ms = m.h.getModelStatus()  # read before adding cuts (a changed model resets it)
         rounds += 1
         # Closed sites are only excluded from solutions better than the incumbent, so the
         # reduced master's bound holds for the whole problem once it is at least best_v.
@@ -209,35 +220,39 @@ def benders_mclp(cd: CoverData, p: int | None, budget: float | None, start: np.n
         if np.isfinite(mb):
             bound = min(bound, max(mb, best_v))
         added = 0
-        if info.primal_solution_status == 2:
-            yi = (y > 0.5).astype(float)
-            v, _ = m.value(yi)
+        sols = m.found + ([y > 0.5] if info.primal_solution_status == 2 else [])
+        m.found = []
+        for yb in {tuple(np.nonzero(v)[0]): v for v in sols}.values():
+            yi = yb.astype(float)
+            v, per = m.value(yi)
             if v > best_v:
                 best, best_v = yi, v
-            added = m.add_cuts(yi, yi, th, tol)
-        log.append(("mip", rounds, best_v, bound, m.n_cuts, time.perf_counter() - t0, int(closed.sum())))
+            # The cut at yi is violated wherever the master's θ at yi exceeds the true value.
+            added += m.add_cuts(yi, yi, m.theta_at(yi), tol)
+        log.append(("mip", rounds, best_v, bound, m.n_cuts, time.perf_counter() - t0, int(closed.sum()), str(ms)))
         if bound - best_v <= max(mip_gap * max(1.0, best_v), tol):
             status = "optimal"
             break
-        if m.h.getModelStatus() != highspy.HighsModelStatus.kOptimal or added == 0:
+        if ms != highspy.HighsModelStatus.kOptimal or added == 0:
             break  # out of time, or the master's optimum is exact at its own solution
     return BendersOutcome(np.nonzero(best > 0.5)[0], best_v, max(bound, best_v), status, lp_ub, rounds,
-                          m.n_cuts, log)
+                          m.n_cuts, log, int(closed.sum()), str(ms).rsplit(".", 1)[-1] if ms is not None else "none")
 
 
 def _lp_phase(m: _Master, core: np.ndarray, lp_lb: float, tol: float, until: float, lp_tol: float, alpha: float,
               log: list):
     """In-out Kelley on the master LP. Returns (LP solution, LP upper bound, reduced costs of y or None)."""
     lam, stall, flat = alpha, 0, 0
-    lp_ub, y, rc = np.inf, core, None
+    lp_ub, y, rc, y_ok = np.inf, core, None, core
     while time.perf_counter() < until:
         y, th, info = m.solve(until - time.perf_counter())
         if m.h.getModelStatus() != m.hs.HighsModelStatus.kOptimal:
-            break
+            break  # interrupted: keep the last complete round's solution and reduced costs
         ub = -float(info.objective_function_value)
         flat = flat + 1 if ub > lp_ub - 1e-5 * abs(ub) else 0
-        lp_ub = min(lp_ub, ub)
-        rc = np.asarray(m.h.getSolution().col_dual)[:m.n]
+        if ub <= lp_ub:
+            # Reduced costs go with this round's LP value: forcing y_i = 1 costs at least rc_i.
+            lp_ub, rc, y_ok = ub, np.asarray(m.h.getSolution().col_dual)[:m.n], y
         if lp_ub - lp_lb <= lp_tol * max(1.0, lp_ub) or flat >= 10:
             break
         sep = lam * y + (1 - lam) * core
@@ -255,7 +270,7 @@ def _lp_phase(m: _Master, core: np.ndarray, lp_lb: float, tol: float, until: flo
         log.append(("lp", len(log) + 1, lp_lb, lp_ub, m.n_cuts, time.perf_counter()))
         if added == 0:
             break  # the master's LP point is exact: it is the LP optimum
-    return y, lp_ub, rc
+    return y_ok, lp_ub, rc
 
 
 def _lp_rounding(cd: CoverData, y_lp: np.ndarray, p, budget, time_budget_s: float) -> np.ndarray:
@@ -295,8 +310,11 @@ def solve_mclp_benders(problem, *, p: int | None, budget: float | None, time_lim
         first = interchange(cd, greedy_mclp(cd, p, budget), p, budget, time_budget_s=2.0)
     tl = 120.0 if time_limit_s is None else float(time_limit_s)
     out = benders_mclp(cd, p, budget, first, max(tl - (time.perf_counter() - t0), 1.0), mip_gap)
-    params.update(benders_rounds=out.rounds, benders_cuts=out.n_cuts, lp_bound=cd.w_before + out.lp_bound)
+    n_mip = sum(1 for r in out.log if r[0] == "mip")
+    params.update(benders_rounds=out.rounds, benders_cuts=out.n_cuts, lp_bound=cd.w_before + out.lp_bound,
+                  benders_mip_rounds=n_mip, closed_by_reduced_cost=out.n_closed)
     return build_result(problem, "mclp", "exact", out.status, cd.options[out.chosen], cd.w_before + out.value,
                         cd.w_before + out.bound, time.perf_counter() - t0, params,
-                        f"Benders decomposition: {out.rounds} master solves, {out.n_cuts} cuts; "
+                        f"Benders decomposition: {out.rounds - n_mip} LP and {n_mip} MIP master solves (last: "
+                        f"{out.last_master}), {out.n_cuts} cuts, {out.n_closed} sites closed by reduced costs; "
                         f"LP bound {cd.w_before + out.lp_bound:.6g}.")
