@@ -599,7 +599,7 @@ def min_cover_count(A: sp.csr_matrix, site: np.ndarray, p: int, time_limit_s: fl
 
 
 #: Below this many columns the p-center decision solves the whole set cover at once (on
-#: pmed22–36 the relaxation was 1.1–2.4× faster than the whole cover, same process).
+#: pmed22, 33 and 36 the relaxation was 1.1–2.4× faster than the whole cover, same process).
 ROWGEN_MIN_COLUMNS = 100
 
 

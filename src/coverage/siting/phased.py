@@ -92,9 +92,8 @@ class _Evaluator:
             return self._extend_cover(opts, p, allowed)
         from .median import greedy_add
 
-        is_open = self.md.fixed.copy()
         for k in range(len(opts), p):
-            before = is_open.copy()
+            before = self.md.fixed.copy()
             before[opts] = True
             after = greedy_add(self.md, before, k + 1, None, allowed)
             added = np.nonzero(after & ~before & ~self.md.fixed)[0]
