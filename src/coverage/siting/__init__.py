@@ -44,8 +44,8 @@ DEFAULT_TIERS: dict[str, Tier] = {
 HEURISTIC_FIRST_PAIRS = 500_000
 
 #: Exact MCLP above this many pairs by Benders decomposition (:mod:`.benders`) rather than the
-#: full cover MILP (None: never): on the planar instance (4.85 M pairs) and its 10 % window
-#: (350 k pairs) it ends with a better solution and bound in the same time; on small instances
+#: full cover MILP (None: never): on the planar instance (4.85 M pairs) and its --small version
+#: (428 k pairs) it ends with a better solution and bound in the same time; on small instances
 #: with a weak LP the cover MILP, whose structure HiGHS' cuts exploit, is faster
 #: (bench/bench_siting.py).
 MCLP_BENDERS_MIN_PAIRS: int | None = 200_000
