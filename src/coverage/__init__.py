@@ -48,7 +48,7 @@ _EXPORTS: dict[str, str] = {
     "write_reports": "report",
     # siting
     "SitingProblem": "siting", "SitingResult": "siting", "Tier": "siting", "solve": "siting",
-    "run_siting": "siting", "coverage_by_group": "siting",
+    "run_siting": "siting", "coverage_by_group": "siting", "phased": "siting", "phased_chart": "siting",
     # maps
     "make_map": "maps", "write_map": "maps", "write_png": "maps", "site_reach": "maps",
     # the run summary and notebook display helpers

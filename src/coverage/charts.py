@@ -99,3 +99,55 @@ def line_chart(x: Sequence[float], y: Sequence[float], *, title: str, x_label: s
                  f'transform="rotate(-90 12 {top + ph / 2:.1f})">{_esc(y_label)}</text>')
     parts.append("</svg>")
     return "".join(parts)
+
+
+def _svg_head(width_px: int, height_px: int, title: str) -> list[str]:
+    return [f'<svg xmlns="http://www.w3.org/2000/svg" role="img" width="{width_px}" height="{height_px}" '
+            f'viewBox="0 0 {width_px} {height_px}" style="{_FONT}">',
+            f'<title>{_esc(title)}</title>',
+            f'<text x="0" y="16" font-size="14" font-weight="600">{_esc(title)}</text>']
+
+
+def lines_chart(x: Sequence[float], series: Sequence[tuple[str, Sequence[float], bool]], *, title: str,
+                x_label: str, y_label: str, y_text: Callable[[float], str] = lambda v: f"{v:,.0f}",
+                y_min: float | None = None, y_max: float | None = None, width_px: int = 620,
+                height_px: int = 280) -> str:
+    """Several lines over the same x, each ``(label, values, dashed)``, coloured from the palette
+    in order, with a legend; the y axis spans ``y_min`` … ``y_max`` (default: the data's range)."""
+    xs = [float(v) for v in x]
+    vals = [[float(v) for v in ys] for _, ys, _ in series]
+    finite = [v for ys in vals for v in ys if math.isfinite(v)] or [0.0, 1.0]
+    lo = min(finite) if y_min is None else y_min
+    hi = max(finite) if y_max is None else y_max
+    if hi - lo <= 1e-12 * max(1.0, abs(hi)):
+        lo, hi = lo - 1.0, hi + 1.0
+    left, right, top, bottom = 64, 20, 30 + 16 * len(series), 42
+    pw, ph = width_px - left - right, height_px - top - bottom
+    x0, span = min(xs + [0.0]), (max(xs + [1.0]) - min(xs + [0.0])) or 1.0
+    px = lambda v: left + (v - x0) / span * pw  # noqa: E731
+    py = lambda v: top + ph - min(max((v - lo) / (hi - lo), 0.0), 1.0) * ph  # noqa: E731
+
+    parts = _svg_head(width_px, height_px, title)
+    for k in range(5):
+        v = lo + (hi - lo) * k / 4
+        parts.append(f'<line x1="{left}" y1="{py(v):.1f}" x2="{left + pw}" y2="{py(v):.1f}" stroke="#ddd"/>')
+        parts.append(f'<text x="{left - 6}" y="{py(v) + 4:.1f}" font-size="11" text-anchor="end">{_esc(y_text(v))}</text>')
+    for v in sorted(set(xs)):
+        parts.append(f'<text x="{px(v):.1f}" y="{top + ph + 16}" font-size="11" text-anchor="middle">{v:g}</text>')
+    for s, ((label, _, dashed), ys) in enumerate(zip(series, vals)):
+        color = PALETTE[s % len(PALETTE)]
+        dash = ' stroke-dasharray="5,4"' if dashed else ""
+        pts = [(a, b) for a, b in zip(xs, ys) if math.isfinite(b)]
+        if pts:
+            line = " ".join(f"{px(a):.1f},{py(b):.1f}" for a, b in pts)
+            parts.append(f'<polyline points="{line}" fill="none" stroke="{color}" stroke-width="2"{dash}/>')
+            parts += [f'<circle cx="{px(a):.1f}" cy="{py(b):.1f}" r="3" fill="{color}"/>' for a, b in pts]
+        ly = 30 + 16 * s
+        parts.append(f'<line x1="{left}" y1="{ly - 4}" x2="{left + 24}" y2="{ly - 4}" stroke="{color}" '
+                     f'stroke-width="2"{dash}/>')
+        parts.append(f'<text x="{left + 30}" y="{ly}" font-size="12">{_esc(label)}</text>')
+    parts.append(f'<text x="{left + pw / 2:.1f}" y="{height_px - 6}" font-size="12" text-anchor="middle">{_esc(x_label)}</text>')
+    parts.append(f'<text x="12" y="{top + ph / 2:.1f}" font-size="12" text-anchor="middle" '
+                 f'transform="rotate(-90 12 {top + ph / 2:.1f})">{_esc(y_label)}</text>')
+    parts.append("</svg>")
+    return "".join(parts)

@@ -203,6 +203,9 @@ class SitingSection:
     mip_gap: float = 0.0
     #: "exact", "heuristic" or "auto" (exact unless the instance is very large).
     method: str = "auto"
+    #: Phased (nested) plan: increasing cumulative numbers of new sites, e.g. [2, 5, 10]; each
+    #: phase's plan contains the previous one (mclp / pmedian; see siting.phased). [] = off.
+    phases: list[int] = field(default_factory=list)
 
 
 @dataclass
@@ -602,6 +605,17 @@ def _validate_siting(config: StudyConfig, report: ProblemReport, file: str) -> N
     if s.model == "mclp" and s.p <= 0 and s.budget <= 0:
         report.error(file, "siting.model 'mclp' needs p (number of new sites) or budget (CNY).",
                      "Set siting.p = 5, or siting.budget = 3000000.", field="siting.p")
+    if s.phases:
+        ph = s.phases
+        if s.model not in ("mclp", "pmedian") or s.capacitated or s.min_district_share > 0:
+            report.error(file, f"siting.phases works with the plain mclp and pmedian models, not '{s.model}'"
+                         + (" with capacities or district minimums" if s.model in ("mclp", "pmedian") else "") + ".",
+                         "Set siting.model = \"mclp\" or \"pmedian\" without capacitated / min_district_share, "
+                         "or remove siting.phases.", field="siting.phases")
+        if any(not isinstance(v, int) or isinstance(v, bool) or v < 1 for v in ph) or any(
+                b <= a for a, b in zip(ph, ph[1:])):
+            report.error(file, f"siting.phases must be increasing whole numbers of new sites ≥ 1, got {ph}.",
+                         "e.g. phases = [2, 5, 10] (cumulative sites after each phase).", field="siting.phases")
 
 
 def _validate_accessibility(config: StudyConfig, report: ProblemReport, file: str) -> None:

@@ -153,6 +153,9 @@ def run(config: StudyConfig | str | Path | None = None, *, out_dir: str | Path |
                     siting = site_facilities(study, access, norms.profile)
                     proposed = proposed_sites(study, siting)
                     _write_siting(study, access, siting, proposed, staged)
+                if config.siting.phases:
+                    with _timed("siting phases", timings):
+                        result.stages["siting_phases"] = siting_phases(study, access, norms.profile, staged)
                 result.stages["siting"] = siting
                 result.stages["proposed"] = proposed
         if accessibility is not None:
@@ -761,6 +764,21 @@ def _write_siting(study: Study, access, siting, proposed: gpd.GeoDataFrame, stag
     staged.path("data", "siting.json").write_text(json.dumps(_finite(summary), ensure_ascii=False, indent=2,
                                                              default=str, allow_nan=False) + "\n",
                                                   encoding="utf-8")
+
+
+def siting_phases(study: Study, access, profile=None, staged: StagedOutputs | None = None) -> pd.DataFrame:
+    """The ``[siting] phases`` nested plan (:func:`~eldercare_coverage.siting.phased`): its table, and
+    with ``staged`` ``reports/siting_phases.csv`` and a chart ``reports/siting_phases.svg``."""
+    from .siting import phased, phased_chart
+
+    cfg = study.config.siting
+    problem = siting_problem(study, access, profile=profile)
+    df = phased(problem, cfg.model, phases=cfg.phases, method=cfg.method, time_limit_s=cfg.time_limit_s)
+    if staged is not None:
+        write_csv(df, staged.path("reports", "siting_phases.csv"))
+        staged.path("reports", "siting_phases.svg").write_text(
+            phased_chart(df, study.config.study.language, total_weight=float(problem.weights.sum())), encoding="utf-8")
+    return df
 
 
 def _finite(value):

@@ -21,11 +21,12 @@ import numpy as np
 from .exact import solve_assignment_exact, solve_cover_exact, solve_pcenter_exact, solve_pmedian_exact
 from .heuristic import (capacitated_start, solve_capacitated_heuristic, solve_cover_heuristic,
                         solve_equity_heuristic, solve_mclp_heuristic, solve_pmedian_heuristic)
+from .phased import phased, phased_chart
 from .problem import SitingProblem, Tier
 from .result import SitingResult, coverage_by_group
 
-__all__ = ["SitingProblem", "SitingResult", "Tier", "solve", "run_siting", "coverage_by_group",
-           "DEFAULT_TIERS", "MODELS"]
+__all__ = ["SitingProblem", "SitingResult", "Tier", "solve", "run_siting", "coverage_by_group", "phased",
+           "phased_chart", "DEFAULT_TIERS", "MODELS"]
 
 MODELS = ("lscp", "partial", "mclp", "pmedian", "pcenter")
 
@@ -41,6 +42,13 @@ DEFAULT_TIERS: dict[str, Tier] = {
 #: Above this many candidate–demand pairs an exact MCLP first tries the heuristic, and returns
 #: it when its Lagrangian bound already proves the solution within ``mip_gap``.
 HEURISTIC_FIRST_PAIRS = 500_000
+
+#: Exact MCLP above this many pairs by Benders decomposition (:mod:`.benders`) rather than the
+#: full cover MILP (None: never): on the planar instance (4.85 M pairs) and its --small version
+#: (428 k pairs) it ends with a better solution and bound in the same time; on small instances
+#: with a weak LP the cover MILP, whose structure HiGHS' cuts exploit, is faster
+#: (bench/bench_siting.py).
+MCLP_BENDERS_MIN_PAIRS: int | None = 200_000
 
 #: Above this many stored site–demand pairs "auto" uses the heuristic for MCLP / LSCP / partial:
 #: HiGHS' simplex needs minutes for the root LP of a city-scale (millions of pairs) MCLP, while
@@ -137,13 +145,25 @@ def _mclp(problem: SitingProblem, *, p, budget, use_heur, time_limit_s, mip_gap)
         return solve_mclp_heuristic(problem, p=p, budget=budget, time_limit_s=tl)
     heur = None
     remaining = time_limit_s
-    if problem.options.times.nnz > HEURISTIC_FIRST_PAIRS:
+    nnz = problem.options.times.nnz
+    benders = MCLP_BENDERS_MIN_PAIRS is not None and nnz > MCLP_BENDERS_MIN_PAIRS
+    if nnz > HEURISTIC_FIRST_PAIRS or benders:
         # On big instances HiGHS may not even finish the root LP in the time limit, while the
         # greedy + swap solution with its Lagrangian bound is often already within mip_gap.
-        heur = solve_mclp_heuristic(problem, p=p, budget=budget, time_limit_s=min(tl, max(1.0, tl / 4)))
+        # Benders starts from it (its own LP bound is far better than the Lagrangian one on
+        # dense instances), so it gets the heuristic's usual 10 s, not a quarter of the time.
+        heur = solve_mclp_heuristic(problem, p=p, budget=budget,
+                                    time_limit_s=min(10.0, tl) if benders else min(tl, max(1.0, tl / 4)))
         if heur.gap <= mip_gap:
             return heur
         remaining = _left(time_limit_s, heur)
+    if benders:
+        # Benders decomposition (Cordeau, Furini & Ljubić 2019): a master over the sites only,
+        # started from the heuristic's solution, so never worse than it.
+        from .benders import solve_mclp_benders
+
+        res = solve_mclp_benders(problem, p=p, budget=budget, time_limit_s=remaining, mip_gap=mip_gap, start=heur)
+        return res if res.status == "optimal" else _best_of(res, heur)
     res = solve_cover_exact(problem, "mclp", p=p, budget=budget, time_limit_s=remaining, mip_gap=mip_gap)
     if res.status != "optimal" and res.gap > max(mip_gap, 1e-9):
         # HiGHS ran out of time: the heuristic's solution and Lagrangian bound may both be

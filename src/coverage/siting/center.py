@@ -8,10 +8,10 @@ methods bisect over the distinct stored times:
 * bound (lower bracket): r is rejected when the LP relaxation of the set cover at r needs
   more than p options (then no integer cover with p exists); the smallest radius not rejected
   is a valid lower bound on the optimum;
-* exact: only radii strictly inside the bracket need the set-cover MILP, each warm-started
-  from the greedy cover at that radius (Daskin 1995, ch. 5; the bracketing follows Contardo,
-  Iori & Kramer 2019, "A scalable exact algorithm for the vertex p-center problem", C&OR
-  105:142–154, without their row generation).
+* exact: only radii strictly inside the bracket need a set-cover MILP (Daskin 1995, ch. 5),
+  and it is solved by the iterative relaxation of Contardo, Iori & Kramer (2019, "A scalable
+  exact algorithm for the vertex p-center problem", C&OR 103:211–220): on a growing subset of
+  the points to cover (:func:`~eldercare_coverage.siting.exact.cover_decision`).
 """
 
 from __future__ import annotations
