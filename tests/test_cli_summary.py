@@ -32,13 +32,13 @@ def test_zh_run_prints_stage_lines_the_summary_and_each_warning_once(sample_copy
     assert "INFO" not in err and "wrote " not in err
     stage_lines = [line for line in err.splitlines() if re.match(r"^\S.*\s\d+\.\d s$", line)]
     assert [line.split("  ")[0].strip() for line in stage_lines][:3] == [
-        "load and validate inputs", "write validated inputs", "walk network"]
+        "读取并检查输入", "写出检查后的输入", "步行路网"]  # in the study's language
     # each warning once, although the run logs it and the report keeps it (the network's own
     # warnings print when it is read; a second run in one session reuses it silently)
     warnings = [line for line in err.splitlines() if line.startswith("警告：")]  # in the study's language
     assert len(warnings) == len(set(warnings))
     assert sum("段不连通的孤立路段" in w for w in warnings) <= 1
-    assert "walk network" not in err.replace("walk network     ", "")  # only the stage line mentions it
+    assert err.count("步行路网") == 1  # only the stage line mentions it
     # the summary, in Chinese, with the answer
     assert "步行 15 分钟（0.9 米/秒）范围内的老年人" in out
     assert re.search(r"新都区：\d+%（[\d,]+ / [\d,]+ 人）", out) and "金牛区：" in out

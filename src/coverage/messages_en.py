@@ -556,4 +556,15 @@ MESSAGES: dict[str, str | tuple[str, str]] = {
     "summary.gate_effect": "Compound gates: with {gates} gates (open as at {hour}) that share is {with_gates}; without gates (every home on its nearest street) it would be {without}, a difference of {change} percentage points.{note}",
     "summary.gate_note_illustrative": " {n} of the {total} gates given are illustrative (not surveyed).",
     "summary.gate_ungated": "  {n} compounds have no known usable gate: their homes still use the nearest street (listed in the report).",
+    # --- stage lines of a run (pipeline.py) ----------------------------------------------
+    "stage.load": "load and validate inputs",
+    "stage.write_inputs": "write validated inputs",
+    "stage.network": "walk network",
+    "stage.access": "walk access",
+    "stage.norms": "norm checks",
+    "stage.accessibility": "accessibility",
+    "stage.siting": "siting",
+    "stage.accessibility_tables": "accessibility tables and new sites",
+    "stage.map": "map",
+    "stage.reports": "reports",
 }

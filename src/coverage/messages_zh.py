@@ -430,4 +430,15 @@ MESSAGES: dict[str, str | tuple[str, str]] = {
     "summary.gate_effect": "小区出入口：按 {gates} 个出入口（{hour} 时的开放情况）计，上述比例为 {with_gates}；不考虑出入口（就近上街）时为 {without}，变化 {change} 个百分点。{note}",
     "summary.gate_note_illustrative": "输入的 {total} 个出入口中 {n} 个为示意数据（非实测）。",
     "summary.gate_ungated": "  {n} 个小区没有已知可用的出入口，其住宅仍按就近上街计算（名单见报告）。",
+    # --- stage lines of a run (pipeline.py) ----------------------------------------------
+    "stage.load": "读取并检查输入",
+    "stage.write_inputs": "写出检查后的输入",
+    "stage.network": "步行路网",
+    "stage.access": "步行可达",
+    "stage.norms": "规范核查",
+    "stage.accessibility": "可达性",
+    "stage.siting": "选址",
+    "stage.accessibility_tables": "可达性表与新设施",
+    "stage.map": "地图",
+    "stage.reports": "报告",
 }

@@ -6,11 +6,13 @@ All outputs of a run are staged and published together (see :mod:`eldercare_cove
 
 from __future__ import annotations
 
+import contextvars
 import dataclasses
 import json
 import logging
 import math
 import time
+import unicodedata
 from contextlib import contextmanager
 from importlib import resources
 from dataclasses import dataclass, field
@@ -25,7 +27,7 @@ from .config import StudyConfig, load_config
 from .crs import lonlat_columns
 from .errors import InputError, ProblemReport
 from .io import Study, load_study
-from .messages import ByLanguage, Text
+from .messages import ByLanguage, Text, text
 from .outputs import StagedOutputs, check_output_folder, safe_name
 
 log = logging.getLogger(__name__)
@@ -53,6 +55,24 @@ def sample_config_path() -> Path:
     return path
 
 
+#: Stage names (the keys of run.json's timings) -> the message id of their terminal label.
+_STAGES = {"load and validate inputs": "stage.load", "write validated inputs": "stage.write_inputs",
+           "walk network": "stage.network", "walk access": "stage.access", "norm checks": "stage.norms",
+           "accessibility": "stage.accessibility", "siting": "stage.siting",
+           "accessibility tables and new sites": "stage.accessibility_tables", "map": "stage.map",
+           "reports": "stage.reports"}
+#: The language of the run in progress (set by :func:`_study_language`), for its stage lines.
+_LANGUAGE: contextvars.ContextVar[str] = contextvars.ContextVar("language", default="en")
+
+
+def _stage_label(name: str) -> str:
+    """A stage's name in the run's language, padded to a column of terminal width 26."""
+    base, _, detail = name.partition(" (")
+    label = text(_STAGES[base], _LANGUAGE.get()) + (f" ({detail}" if detail else "") if base in _STAGES else name
+    wide = sum(unicodedata.east_asian_width(c) in "WF" for c in label)  # CJK characters take two columns
+    return label + " " * max(26 - len(label) - wide, 0)
+
+
 @contextmanager
 def _timed(name: str, timings: dict[str, float]):
     t0 = time.perf_counter()
@@ -60,17 +80,21 @@ def _timed(name: str, timings: dict[str, float]):
     yield
     timings[name] = time.perf_counter() - t0
     # the one line per stage the terminal shows by default (marked for the command line's filter)
-    log.info("%-26s %6.1f s", name, timings[name], extra={"stage": True})
+    log.info("%s %6.1f s", _stage_label(name), timings[name], extra={"stage": True})
 
 
 @contextmanager
 def _study_language(language: str):
-    """Problems raised by an engine function (which knows no study) are shown in the study's language."""
+    """The run's stage lines, and problems raised by an engine function (which knows no study),
+    in the study's language."""
+    token = _LANGUAGE.set(language)
     try:
         yield
     except InputError as exc:
         exc.report.language = language
         raise
+    finally:
+        _LANGUAGE.reset(token)
 
 
 def parameters_of(config: StudyConfig) -> dict:
