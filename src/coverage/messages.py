@@ -15,6 +15,7 @@ the same language.
 
 from __future__ import annotations
 
+import contextvars
 import re
 import string
 from typing import Any
@@ -28,6 +29,9 @@ DEFAULT_LANGUAGE = "zh"
 CATALOGUES: dict[str, dict[str, str | tuple[str, str]]] = {"zh": messages_zh.MESSAGES, "en": messages_en.MESSAGES}
 #: Items shown per list in the terminal before "and N more".
 LIST_LIMIT = 10
+#: The language of the run in progress (``pipeline.run`` sets it), for text written while it runs
+#: by code that knows no study: stage lines and progress bars.
+RUN_LANGUAGE: contextvars.ContextVar[str] = contextvars.ContextVar("run_language", default="en")
 
 
 def language_of(language: str | None) -> str:

@@ -567,4 +567,7 @@ MESSAGES: dict[str, str | tuple[str, str]] = {
     "stage.accessibility_tables": "accessibility tables and new sites",
     "stage.map": "map",
     "stage.reports": "reports",
+    # --- progress bars (progress.py) -----------------------------------------------------
+    "progress.walk_times": "walk times",
+    "progress.isochrones": "isochrones",
 }

@@ -441,4 +441,7 @@ MESSAGES: dict[str, str | tuple[str, str]] = {
     "stage.accessibility_tables": "可达性表与新设施",
     "stage.map": "地图",
     "stage.reports": "报告",
+    # --- progress bars (progress.py) -----------------------------------------------------
+    "progress.walk_times": "步行时间",
+    "progress.isochrones": "等时圈",
 }

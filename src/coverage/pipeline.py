@@ -6,7 +6,6 @@ All outputs of a run are staged and published together (see :mod:`eldercare_cove
 
 from __future__ import annotations
 
-import contextvars
 import dataclasses
 import json
 import logging
@@ -27,7 +26,7 @@ from .config import StudyConfig, load_config
 from .crs import lonlat_columns
 from .errors import InputError, ProblemReport
 from .io import Study, load_study
-from .messages import ByLanguage, Text, text
+from .messages import RUN_LANGUAGE, ByLanguage, Text, text
 from .outputs import StagedOutputs, check_output_folder, safe_name
 
 log = logging.getLogger(__name__)
@@ -61,14 +60,10 @@ _STAGES = {"load and validate inputs": "stage.load", "write validated inputs": "
            "accessibility": "stage.accessibility", "siting": "stage.siting",
            "accessibility tables and new sites": "stage.accessibility_tables", "map": "stage.map",
            "reports": "stage.reports"}
-#: The language of the run in progress (set by :func:`_study_language`), for its stage lines.
-_LANGUAGE: contextvars.ContextVar[str] = contextvars.ContextVar("language", default="en")
-
-
 def _stage_label(name: str) -> str:
     """A stage's name in the run's language, padded to a column of terminal width 26."""
     base, _, detail = name.partition(" (")
-    label = text(_STAGES[base], _LANGUAGE.get()) + (f" ({detail}" if detail else "") if base in _STAGES else name
+    label = text(_STAGES[base], RUN_LANGUAGE.get()) + (f" ({detail}" if detail else "") if base in _STAGES else name
     wide = sum(unicodedata.east_asian_width(c) in "WF" for c in label)  # CJK characters take two columns
     return label + " " * max(26 - len(label) - wide, 0)
 
@@ -87,14 +82,14 @@ def _timed(name: str, timings: dict[str, float]):
 def _study_language(language: str):
     """The run's stage lines, and problems raised by an engine function (which knows no study),
     in the study's language."""
-    token = _LANGUAGE.set(language)
+    token = RUN_LANGUAGE.set(language)
     try:
         yield
     except InputError as exc:
         exc.report.language = language
         raise
     finally:
-        _LANGUAGE.reset(token)
+        RUN_LANGUAGE.reset(token)
 
 
 def parameters_of(config: StudyConfig) -> dict:
