@@ -223,3 +223,27 @@ def test_run_warnings_and_validation_txt_in_the_study_language(sample_copy, tmp_
     written = (sample_copy / "out" / "validation.txt").read_text(encoding="utf-8")
     assert "警告：" in written and "列「60岁以上人口」：1 行的「60岁以上人口」带小数" in written
     assert "WARNING" not in written and not _english_in(written), _english_in(written)
+
+
+def test_run_prints_the_first_ten_warnings_live_and_counts_the_rest(capsys):
+    cli._setup_logging(False, False)
+    try:
+        report = ProblemReport(language="zh")
+        for i in range(13):
+            report.warning("a.csv", "io.fractional_count", row=Row(line=i + 2), column="population", n=1,
+                           value=f"1.{i + 1}")
+        err = capsys.readouterr().err
+        assert err.count("警告：a.csv，第 ") == LIST_LIMIT and cli._CAP.held == 3
+    finally:
+        cli._setup_logging(False, False)  # a fresh cap for whatever runs next
+
+
+def test_problems_table_for_notebooks_is_in_the_reports_language():
+    from eldercare_coverage.display import problems_table
+
+    report = ProblemReport(language="zh")
+    report.map_columns("p.csv", {"population": "人口"})
+    report.error("p.csv", "io.number_negative", row=Row(line=3, ident="C1"), column="population", value="-5")
+    row = problems_table(report).iloc[0]
+    assert row["row"] == "第 3 行（编码 C1）" and row["field"] == "人口" and row["message"] == "「人口」为负数（-5）。"
+    assert problems_table(report, "en").iloc[0]["message"] == "人口 is negative (-5)."

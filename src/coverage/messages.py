@@ -78,6 +78,9 @@ class Row(str):
         self.line, self.feature, self.ident = line, feature, ident
         return self
 
+    def __getnewargs_ex__(self):  # copy and pickle rebuild it from its parts
+        return (), {"line": self.line, "feature": self.feature, "ident": self.ident}
+
     def render(self, language: str) -> str:
         key = "where.row_line" if self.line is not None else "where.row_feature"
         text_ = text(key, language, n=self.line if self.line is not None else self.feature)
