@@ -359,7 +359,7 @@ def test_accessibility_off_and_config_errors(sample_copy):
     _configure(sample_copy, '[accessibility]\nmeasure = "4sfca"\nsupply = "rooms"\nbands_min = [10, 5]')
     with pytest.raises(InputError) as err:
         load_config(sample_copy / "sample.toml")
-    text = str(err.value)
+    text = err.value.report.format("en")  # str(): the zh sample's language
     assert "accessibility.measure '4sfca'" in text and "accessibility.supply 'rooms'" in text
     assert "accessibility.bands_min" in text
     path = sample_copy / "sample.toml"

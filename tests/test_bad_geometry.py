@@ -123,7 +123,7 @@ def test_duplicated_nested_and_overlapping_communities_are_flagged(sample_copy, 
 
     assert cli.main(["validate", str(sample_copy / CFG)]) == 2
     out = capsys.readouterr()
-    assert "same boundary" in out.out and "Traceback" not in out.out + out.err
+    assert dup[0].render("zh") in out.out and "边界相同" in out.out and "Traceback" not in out.out + out.err
 
 
 # ---------------------------------------------------------------------------------------------
@@ -233,7 +233,7 @@ def test_validate_catches_an_unusable_network(sample_copy, content, words, capsy
     assert len(found) == 1 and words in found[0].message and found[0].fix, study.report.format()
     assert cli.main(["validate", str(sample_copy / CFG)]) == 2
     out = capsys.readouterr()
-    assert words in out.out and "Traceback" not in out.out + out.err
+    assert found[0].render("zh") in out.out and "Traceback" not in out.out + out.err
 
 
 # ---------------------------------------------------------------------------------------------
@@ -244,7 +244,7 @@ def test_p_above_the_number_of_candidates_is_refused(sample_copy, capsys):
     _edit_config(sample_copy, "p = 5", "p = 50")
     assert cli.main(["run", str(sample_copy / CFG)]) == 2
     err = capsys.readouterr().err
-    assert "siting.p = 50" in err and "only 45 candidate sites" in err and "at most 45" in err
+    assert "siting.p = 50 处新设施，但只有 45 个候选点" in err and "不超过 45" in err
     assert "Traceback" not in err
     assert not any((sample_copy / d).exists() for d in ("out", "reports", "maps"))
     _no_network(sample_copy)

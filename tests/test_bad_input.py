@@ -71,10 +71,10 @@ def test_absurd_population_is_refused_not_summed_to_infinity(sample_copy, capsys
     _set_population(sample_copy, 3, "人口", "1e400")  # overflows to inf
     study = validate(sample_copy / CFG)
     big = _only(study.report.errors, POP, "implausibly large")
-    assert big.row == "2 (id CD0450175966)" and big.field == "population" and big.fix
+    assert big.row == "2 (id CD0450175966)" and big.field == "人口" and big.fix  # the user's column
     inf = _only(study.report.errors, POP, "not finite")
-    assert inf.row.startswith("5 (id") and inf.field == "population" and "1e400" in inf.message
-    assert "implausibly large" in _refused(sample_copy, capsys)
+    assert inf.row.startswith("5 (id") and inf.field == "人口" and "1e400" in inf.message
+    assert "大得不合理" in _refused(sample_copy, capsys)  # the zh study's language
 
 
 @pytest.mark.parametrize("raw", ["1,2,3,4", "1.234,5", "12,34", "1，234"])
@@ -82,7 +82,7 @@ def test_ambiguous_number_formats_are_refused_naming_the_raw_text(sample_copy, c
     _set_population(sample_copy, 4, "人口", raw)
     study = validate(sample_copy / CFG)
     problem = _only(study.report.errors, POP, "ambiguous number format")
-    assert problem.row.startswith("6 (id") and problem.field == "population" and f"'{raw}'" in problem.message
+    assert problem.row.startswith("6 (id") and problem.field == "人口" and f"'{raw}'" in problem.message
     assert not [p for p in study.report.errors if "is not a number" in p.message]  # reported once
     assert raw in _refused(sample_copy, capsys)
 
@@ -101,8 +101,8 @@ def test_fractional_people_are_warned_and_kept(sample_copy):
     _set_population(sample_copy, 6, "60岁以上人口", "120.25")
     study = validate(sample_copy / CFG)
     assert study.report.ok, study.report.format()
-    warning = _only(study.report.warnings, POP, "fractional elderly_population")
-    assert warning.message.startswith("2 row(s)") and warning.row.startswith("4 (id") and warning.field == "elderly_population"
+    warning = _only(study.report.warnings, POP, "fractional 60岁以上人口")
+    assert warning.message.startswith("2 row(s)") and warning.row.startswith("4 (id") and warning.field == "60岁以上人口"
     assert study.communities["elderly_population"].iloc[2] == 990.5
 
 
@@ -144,13 +144,18 @@ PATH_CASES = [
 ]
 
 
+#: The words of PATH_CASES as the zh sample's report prints them.
+ZH_WORDS = {"named pipe (FIFO)": "命名管道（FIFO）", "is a device": "该路径是设备", "is a folder, not a file": "该路径是文件夹",
+            "loop of symbolic links": "循环的符号链接"}
+
+
 @pytest.mark.parametrize("make, words", [c[1:] for c in PATH_CASES], ids=[c[0] for c in PATH_CASES])
 def test_special_input_paths_are_refused_without_reading(sample_copy, capsys, make, words):
     name = make(sample_copy)
     _edit_config(sample_copy, f'path = "{CAND}"', f'path = "{name}"')
     assert _finishes(["validate", str(sample_copy / CFG)]) == 2
     out = capsys.readouterr()
-    assert words in out.out and "Traceback" not in out.err and "Internal error" not in out.err
+    assert ZH_WORDS[words] in out.out and "Traceback" not in out.err and "内部错误" not in out.err
     study = validate(sample_copy / CFG)
     problem = _only(study.report.errors, Path(name).name, words)
     assert problem.field == "path" and problem.fix
@@ -161,7 +166,7 @@ def test_special_config_paths_are_refused(sample_copy, capsys, make, words):
     name = make(sample_copy)
     assert _finishes(["validate", str(sample_copy / name)]) == 2
     err = capsys.readouterr().err
-    assert words in err and "Traceback" not in err
+    assert ZH_WORDS[words] in err and "Traceback" not in err  # no config to read a language from: zh
 
 
 NETWORK_CASES = [
@@ -183,7 +188,7 @@ def test_special_network_paths_are_refused_before_any_work(sample_copy, capsys, 
     problem = _only(info.value.report.errors, "streets.osm", words)
     assert problem.field == "inputs.network.path"
     assert _finishes(["run", str(sample_copy / CFG)]) == 2
-    assert words in capsys.readouterr().err
+    assert ZH_WORDS[words] in capsys.readouterr().err
     assert not (sample_copy / "out").exists()
 
 
@@ -271,7 +276,7 @@ def test_demand_grid_cap_is_configurable_and_run_exits_2(sample_copy, capsys):
     _edit_config(sample_copy, "bands_min = [5, 10, 15]", "bands_min = [5, 10, 15]\nmax_demand_points = 1000")
     assert cli.main(["run", str(sample_copy / CFG)]) == 2
     err = capsys.readouterr().err
-    assert "above access.max_demand_points = 1,000" in err and "Traceback" not in err
+    assert "超过 access.max_demand_points = 1,000" in err and "Traceback" not in err
     assert not (sample_copy / "out").exists()
     # The same grid is built under a cap it fits.
     communities = load_study(load_config(sample_copy / CFG)).communities

@@ -213,7 +213,7 @@ def test_display_simplification_shrinks_detailed_polygons():
 def test_bd09_and_tencent_tiles_are_refused_with_an_explanation(basemap):
     with pytest.raises(InputError) as err:
         make(basemap=basemap)
-    assert "BD-09" in str(err.value) and "Fix:" in str(err.value)
+    assert "BD-09" in str(err.value) and "修改方法：" in str(err.value)  # zh: the default map language
 
 
 @pytest.mark.parametrize("basemap", ["amap", "Gaode",
@@ -254,7 +254,7 @@ def test_osm_and_custom_url_basemaps():
     assert "tile.openstreetmap.org" in page(make(basemap="osm"))
     text = page(make(basemap="https://tiles.example.org/{z}/{x}/{y}.png"))
     assert "https://tiles.example.org/{z}/{x}/{y}.png" in text
-    with pytest.raises(InputError, match="Unknown basemap"):
+    with pytest.raises(InputError, match="未知的底图"):
         make(basemap="satellite")
 
 

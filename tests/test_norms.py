@@ -396,12 +396,16 @@ def test_bad_user_profiles_name_file_key_and_fix(tmp_path, text, key, fix_part):
 
 
 def test_bad_toml_and_missing_file(tmp_path):
-    with pytest.raises(InputError, match="not valid TOML"):
+    # .message is the English text; str() is the report in the default language (zh: no study here)
+    with pytest.raises(InputError, match="不是有效的 TOML") as info:
         norms.load_profile(user_file=write(tmp_path, "[area\nx = 1\n"))
-    with pytest.raises(InputError, match="not found"):
+    assert "not valid TOML" in info.value.report.errors[0].message
+    with pytest.raises(InputError, match="找不到规范文件") as info:
         norms.load_profile(user_file=tmp_path / "absent.toml")
-    with pytest.raises(InputError, match="unknown norm profile 'nowhere'"):
+    assert "not found" in info.value.report.errors[0].message
+    with pytest.raises(InputError, match="未知的规范「nowhere」") as info:
         norms.load_profile("nowhere")
+    assert "unknown norm profile 'nowhere'" in info.value.report.errors[0].message
 
 
 def test_lhasa_per_resident_applies_in_new_estates_and_redevelopment_only(tmp_path):

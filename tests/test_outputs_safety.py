@@ -174,8 +174,8 @@ def test_data_dir_dot_never_overwrites_the_users_inputs_gpkg(sample_copy, as_inp
     assert cli.main(["run", str(cfg)]) == 2
     err = capsys.readouterr().err
     assert str(users) in err
-    assert ("is an input of this study" if as_input else "was not written by this study") in err
-    assert "Choose another output folder" in err
+    assert ("这是本研究的输入文件" if as_input else "不是本研究写入的") in err  # the zh study's language
+    assert "另选" in err and "输出文件夹" in err
     assert _snapshot(sample_copy) == before
     assert sorted(p.name for p in sample_copy.iterdir()) == sorted(before)  # no folders left behind
 
@@ -192,7 +192,7 @@ def test_an_output_named_like_the_config_is_refused(sample_copy, monkeypatch, ca
 def test_a_file_staged_but_not_expected_is_still_checked_when_publishing(tmp_path):
     (tmp_path / "out").mkdir()
     (tmp_path / "out" / "surprise.csv").write_text("the user's", encoding="utf-8")
-    with pytest.raises(OutputError, match="not written by this study"):
+    with pytest.raises(OutputError, match="不是本研究写入的"):
         _publish({"data": tmp_path / "out"}, {"data/a.csv": "1", "data/surprise.csv": "2"}, study="s")
     assert (tmp_path / "out" / "surprise.csv").read_text(encoding="utf-8") == "the user's"
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["surprise.csv"]
@@ -222,7 +222,7 @@ def test_a_second_study_in_the_same_folders_is_refused_and_the_first_survives(sa
     capsys.readouterr()
     assert cli.main(["run", str(b)]) == 2
     err = capsys.readouterr().err
-    assert "belongs to study '金牛'" in err and "own output folders" in err
+    assert "它属于写入同一文件夹的研究「金牛」" in err and "各自的输出文件夹" in err
     assert _snapshot(sample_copy) == before
     assert cli.main(["run", str(a)]) == 0
 
@@ -264,8 +264,8 @@ def test_a_failing_move_rolls_every_folder_back(sample_copy, monkeypatch, capsys
     assert cli.main(["run", str(cfg)]) == 2
     err = capsys.readouterr().err
     assert len(calls) > 3  # other files had been moved into place before the failure
-    assert ("across filesystems" if case.startswith("cross") else "No space left") in err
-    assert "restored to its state before this run" in err
+    assert ("跨文件系统" if case.startswith("cross") else "No space left") in err  # the OS's own words stay
+    assert "已恢复到本次运行之前的状态" in err
     assert _snapshot(sample_copy) == before
     assert not _staging_left(sample_copy)
 
@@ -290,7 +290,7 @@ def test_a_roll_back_that_fails_keeps_the_backups_for_the_next_run(sample_copy, 
     capsys.readouterr()
     assert cli.main(["run", str(cfg)]) == 2
     err = capsys.readouterr().err
-    assert "could not be put back" in err and "Nothing was written" not in err
+    assert "未能放回" in err and "未写入任何文件" not in err
     assert failed_restores and not Path(failed_restores[0]).exists()
     monkeypatch.setattr(outputs.os, "replace", real)
     for staging in _staging_left(sample_copy):  # that run has ended
@@ -414,7 +414,7 @@ def test_an_unwritable_output_folder_is_refused_before_any_work(sample_copy, mon
     cfg = _configure(sample_copy)
     assert cli.main(["run", str(cfg)]) == 2
     err = capsys.readouterr().err
-    assert str(maps) in err and "cannot be written" in err
+    assert str(maps) in err and "不可写" in err
     assert not (sample_copy / "out").exists() and not (sample_copy / "reports").exists()
 
 
@@ -444,7 +444,7 @@ def test_an_output_folder_that_is_a_file_is_exit_2(sample_copy, monkeypatch, cap
         argv = ["run", str(_configure(sample_copy, dirs=("results.txt/out", "reports", "maps")))]
     assert cli.main(argv) == 2
     err = capsys.readouterr().err
-    assert "a file, not a folder" in err and "Internal error" not in err
+    assert "是一个文件，不是文件夹" in err and "内部错误" not in err
     assert blocker.read_text(encoding="utf-8") == "mine"
     assert not (sample_copy / "reports").exists()
 

@@ -63,6 +63,26 @@ def test_sentences_and_headline_in_the_study_language():
     assert figures["Floor-area gap"] == "22,335 m²"
 
 
+def test_siting_figures_name_what_the_siting_weight_counts():
+    """The siting curve and the demand no site reaches count the [siting] weight, labelled as the
+    run summary labels it: residents or households, not always older residents."""
+    d = _district()
+    curve = pd.DataFrame({"new_sites": [0, 1], "covered_weight": [100.0, 150.0], "covered_share": [0.4, 0.6]})
+    for weight, zh_word, en_word in (("population", "居民", "residents"), ("households", "户", "households")):
+        zh = "".join(rf.sentences(d, _community(), profile_name="全国基准", limit_min=15, language="zh",
+                                  has_tiers=False, siting_curve=curve, uncoverable=(3686.4, 0.0801), weight=weight))
+        assert f"{zh_word}步行覆盖率可从 40% 提高到 60%" in zh
+        assert ("仍有 3,686 户（8%）" if weight == "households" else "仍有 3,686 名居民（8%）") in zh
+        assert "老年人步行覆盖率可从" not in zh and "名老年人" not in zh
+        en = dict(rf.headline_figures(d, curve, 0.08, "en", has_tiers=False, weight=weight))
+        assert en[f"Walk coverage of {en_word} (after siting)"] == "60 %"
+        assert en[f"{en_word.capitalize()} no site can reach"] == "8 %"
+        chart = rf.chart_section(d, "zh", has_tiers=False, siting_curve=curve, uncoverable_share=0.08, weight=weight)
+        assert f"新增设施数量与{zh_word}步行覆盖率" in chart and "新增设施数量与老年人" not in chart
+    elderly = dict(rf.headline_figures(d, curve, 0.08, "zh", has_tiers=False))
+    assert "老年人步行覆盖率（选址后）" in elderly and "无法覆盖的老年人" in elderly
+
+
 def test_charts_are_svg_with_escaped_labels_and_a_colour_blind_safe_palette():
     svg = charts.bar_chart(["<x>", "新都区"], [0.5, 0.25], title="a & b", max_value=1.0,
                            value_text=lambda v: f"{v:.0%}")

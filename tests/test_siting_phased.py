@@ -151,4 +151,6 @@ def test_config_rejects_phases_it_cannot_honour(sample_copy):
         cfg.write_text(base.replace("p = 5\n", f"p = 5\n{bad}\n"), encoding="utf-8")
         with pytest.raises(InputError) as info:
             load_config(cfg)
-        assert "siting.phases" in str(info.value.report.format()) and word in info.value.report.format()
+        text = info.value.report.format("en")
+        assert "siting.phases" in text and word in text
+        assert "siting.phases" in info.value.report.format("zh")

@@ -9,7 +9,7 @@ XLSX text cells are always typed as strings, never formulas, and the control cha
 cannot hold (C0 controls other than tab, line feed and carriage return) are replaced by U+FFFD;
 :class:`XlsxText` counts them so the writer can report the replacement once per file.
 
-This module imports only :mod:`eldercare_coverage.errors` from the package, so every writer
+This module imports only :mod:`eldercare_coverage.errors` and its messages from the package, so every writer
 (reports, pipeline, access, siting) can use it without an import circle.
 """
 
@@ -23,6 +23,7 @@ from typing import Any
 import pandas as pd
 
 from .errors import ProblemReport
+from .messages import Text
 
 log = logging.getLogger(__name__)
 
@@ -111,15 +112,12 @@ class XlsxText:
 
         sheet, row, column = self.first
         header = self._headers.get((sheet, column), "")
-        where = f"sheet '{sheet}', cell {get_column_letter(column)}{row}" + (f" ({header})" if header else "")
-        more = f" and {self.replaced_cells - 1} other cell(s)" if self.replaced_cells > 1 else ""
-        message = (f"control characters that Excel files cannot hold were replaced by U+FFFD (\ufffd) in "
-                   f"{where}{more}.")
-        fix = "Remove the control characters (often pasted from Word) from the input file."
+        problem = Text("cells.control_replaced", sheet=sheet, cell=f"{get_column_letter(column)}{row}",
+                       header=Text("cells.header", name=header) if header else "",
+                       more=Text("cells.more", n=self.replaced_cells - 1) if self.replaced_cells > 1 else "")
         if problems is not None:
-            problems.warning(self.path.name, message, fix,
-                             row=row - self.header_row if row > self.header_row else None,
+            problems.warning(self.path.name, problem, row=row - self.header_row if row > self.header_row else None,
                              field=header or None)
         else:
-            log.warning("%s: %s Fix: %s", self.path.name, message, fix)
-        return message
+            log.warning("%s: %s Fix: %s", self.path.name, problem.render("en"), problem.fix("en"))
+        return problem.render("en")

@@ -34,6 +34,7 @@ from . import _kernels as K
 from ._safe_cells import write_csv
 from .config import AccessSection, WALK_SPEEDS, resolve_walk_speed
 from .errors import ProblemReport
+from .messages import Text
 from .network import WalkNetwork, without_edges
 from .walkcost import steps_mask, steps_speed_factor, walk_costs
 from .progress import progress
@@ -657,14 +658,10 @@ def _report_fragment_snaps(demand: gpd.GeoDataFrame, report: ProblemReport) -> N
     if not len(past):
         return
     per = past.groupby("community_id")["fragment_extra_m"].agg(["size", "max"]).sort_values("max", ascending=False)
-    listing = "; ".join(f"{cid}: {int(r['size'])} point(s), up to {r['max']:.0f} m" for cid, r in per.head(10).iterrows())
-    more = f" and {len(per) - 10} more communities" if len(per) > 10 else ""
-    report.warning("demand_points", f"{len(past)} home point(s) lie nearest to a disconnected street fragment "
-                   f"and reach the main network only by a longer straight walk ({listing}{more}). The extra "
-                   "distance is in the demand layer's fragment_extra_m column.",
-                   "Check the OSM data there for a missing footway link; access.fragment_max_extra_m sets "
-                   "how much farther the toolkit may look before counting a point as fragment-only.",
-                   field="geometry")
+    listing = [Text("reach.fragment_snap_item", id=cid, n=int(r["size"]), m=f"{r['max']:.0f}")
+               for cid, r in per.head(10).iterrows()]
+    more = Text("reach.more_communities", n=len(per) - 10) if len(per) > 10 else ""
+    report.warning("demand_points", "reach.fragment_snaps", field="geometry", n=len(past), listing=listing, more=more)
 
 
 def _report_ungated(gated, communities: gpd.GeoDataFrame, report: ProblemReport) -> None:
@@ -673,17 +670,11 @@ def _report_ungated(gated, communities: gpd.GeoDataFrame, report: ProblemReport)
     if not len(homes):
         return
     if not len(gated.gates):
-        report.warning("gates", "no compound gate lies on any community boundary, so gated compounds are not "
-                       "modelled: every home uses its nearest street.",
-                       "Add the gates (小区出入口) as an [inputs.gates] point layer, or map them in OSM "
-                       "(barrier=gate / entrance=*); set access.gated_compounds = \"off\" to silence this.",
-                       field="geometry")
+        report.warning("gates", "reach.no_gates", field="geometry")
         return
     ids = communities["community_id"].astype(str).to_numpy()[np.unique(homes["compound"].to_numpy(int))]
-    report.warning("gates", f"{len(ids)} communit(ies) have no known usable gate, so their homes use the "
-                   f"nearest street as before: {', '.join(ids[:10])}{' …' if len(ids) > 10 else ''}.",
-                   "Add their gates (小区出入口) as an [inputs.gates] point layer, or map them in OSM "
-                   "(barrier=gate / entrance=*).", field="geometry")
+    report.warning("gates", "reach.ungated", field="geometry", n=len(ids),
+                   ids=", ".join(ids[:10]) + (" …" if len(ids) > 10 else ""))
 
 
 def _report_unreachable(unreachable: gpd.GeoDataFrame, max_m: float, report: ProblemReport) -> None:
@@ -692,15 +683,10 @@ def _report_unreachable(unreachable: gpd.GeoDataFrame, max_m: float, report: Pro
         frag = grp[grp["reason"] == "fragment_only"]
         if len(off):
             ex = ", ".join(off["id"].head(5))
-            report.warning(layer, f"{len(off)} point(s) farther than {max_m:.0f} m from any street "
-                                  f"(e.g. {ex}); they count as not reached.",
-                           "Check their coordinates/CRS, or raise access.snap_max_m if streets are "
-                           "missing from the OSM data.", field="geometry")
+            report.warning(layer, "reach.off_network", field="geometry", n=len(off), m=f"{max_m:.0f}", examples=ex)
         if len(frag):
             ex = ", ".join(frag["id"].head(5))
-            report.warning(layer, f"{len(frag)} point(s) only reach a disconnected network fragment "
-                                  f"(e.g. {ex}); they count as not reached.",
-                           "Check the OSM data near them for a missing footway link.", field="geometry")
+            report.warning(layer, "reach.fragment_only", field="geometry", n=len(frag), examples=ex)
 
 
 # --------------------------------------------------------------------------------------------

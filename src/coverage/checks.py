@@ -22,6 +22,7 @@ import shapely
 
 from . import crs as crsmod
 from .errors import ProblemReport
+from .messages import Text, layer_name
 
 log = logging.getLogger(__name__)
 
@@ -93,32 +94,30 @@ def check_community_overlaps(geoms, labels, ids, path: str, report: ProblemRepor
         for r in rows.head(MAX_LISTED).itertuples(index=False):
             _report_pair(report, path, kind, r, labels, ids)
         if len(rows) > MAX_LISTED:
-            more = f"and {len(rows) - MAX_LISTED} more pairs of communities ({kind})."
-            (report.error if kind == "duplicate" else report.warning)(path, more, "", field="geometry")
+            report.add("error" if kind == "duplicate" else "warning", path, "checks.more_pairs", field="geometry",
+                       n=len(rows) - MAX_LISTED, kind=Text(_OVERLAP_KINDS[kind]))
     if len(pairs):
         log.info("community overlaps: %s", pairs["kind"].value_counts().to_dict())
     return pairs
 
 
+#: Kinds of overlap -> their name.
+_OVERLAP_KINDS = {"duplicate": "checks.kind_duplicate", "nested": "checks.kind_nested", "overlap": "checks.kind_overlap"}
+
+
 def _report_pair(report: ProblemReport, path: str, kind: str, r, labels: np.ndarray, ids: np.ndarray) -> None:
     i, j = int(r.i), int(r.j)
     if kind == "duplicate":
-        report.error(path, f"has the same boundary as community '{ids[i]}' ({labels[i]}): {min(r.share_i, r.share_j):.0%} "
-                     "of each lies inside the other, so their residents would be counted twice.",
-                     "Delete the duplicate feature, or merge the two into one community with one population.",
-                     row=labels[j], field="geometry")
+        report.error(path, "checks.same_boundary", row=labels[j], field="geometry", id=ids[i], where=labels[i],
+                     share=f"{min(r.share_i, r.share_j):.0%}")
         return
     inner, outer = (i, j) if r.share_i >= r.share_j else (j, i)
     if kind == "nested":
-        report.warning(path, f"lies inside community '{ids[outer]}' ({labels[outer]}): {r.share_smaller:.0%} of its area "
-                       "is covered by the larger one, whose population probably counts these residents too.",
-                       "Delete one of the two, or cut the inner compound out of the outer boundary, so every "
-                       "resident is counted once.", row=labels[inner], field="geometry")
+        report.warning(path, "checks.nested", row=labels[inner], field="geometry", id=ids[outer], where=labels[outer],
+                       share=f"{r.share_smaller:.0%}")
         return
-    report.warning(path, f"overlaps community '{ids[outer]}' ({labels[outer]}) by {r.overlap_m2 / 1e4:.2f} ha, "
-                   f"{r.share_smaller:.0%} of the smaller of the two; residents in the overlap are counted in both.",
-                   "Correct the shared boundary (QGIS: Vector > Geometry Tools > Check Validity, or the Topology "
-                   "Checker), so the polygons do not overlap.", row=labels[inner], field="geometry")
+    report.warning(path, "checks.overlap", row=labels[inner], field="geometry", id=ids[outer], where=labels[outer],
+                   ha=f"{r.overlap_m2 / 1e4:.2f}", share=f"{r.share_smaller:.0%}")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -153,13 +152,10 @@ def check_far_features(lon, lat, labels, path: str, layer: str, report: ProblemR
     idx = np.flatnonzero(far)
     labels = np.asarray(labels, dtype=object)
     for k in idx[:MAX_LISTED]:
-        report.warning(path, f"lies {dist[k]:,.0f} km from the median centre of the {layer} ({centre[0]:.4f}, "
-                       f"{centre[1]:.4f}), far beyond the rest of them (flagged beyond {limit:,.0f} km): probably "
-                       "wrong coordinates. It stays in the analysis, but the metric CRS follows the bulk of the study.",
-                       "Check this feature's coordinates (swapped or mistyped longitude/latitude, another CRS) or "
-                       "remove it.", row=labels[k], field="geometry")
+        report.warning(path, "checks.far_feature", row=labels[k], field="geometry", km=f"{dist[k]:,.0f}",
+                       layer=layer_name(layer), centre=f"{centre[0]:.4f}, {centre[1]:.4f}", limit=f"{limit:,.0f}")
     if len(idx) > MAX_LISTED:
-        report.warning(path, f"and {len(idx) - MAX_LISTED} more {layer} far from the rest.", "", field="geometry")
+        report.warning(path, "checks.more_far", field="geometry", n=len(idx) - MAX_LISTED, layer=layer_name(layer))
     return far
 
 
@@ -175,8 +171,7 @@ ALIGN_MIN_DROP_M = 100.0
 INTERIOR_INSET_M = 15.0
 #: Features measured per layer (a fixed random sample beyond that; the misfit is a median/mean).
 ALIGN_MAX_FEATURES = 2000
-_NAMES = {"WGS-84": "WGS-84 (GPS, OpenStreetMap)", "GCJ-02": "GCJ-02 (Amap/Gaode, Tencent)",
-          "BD-09": "BD-09 (Baidu)"}
+_NAMES = {"WGS-84": "checks.system_wgs84", "GCJ-02": "checks.system_gcj02", "BD-09": "checks.system_bd09"}
 
 
 def street_misfit(geoms, streets: shapely.STRtree, street_geoms) -> float:
@@ -240,23 +235,19 @@ def check_street_alignment(geoms, metric_crs, street_geoms, *, declared: str, la
     if not (now - then > ALIGN_MIN_DROP_M and then < (1.0 - ALIGN_MIN_DROP_SHARE) * now):
         return misfit
     shift = _median_shift(geoms, moved[best])
-    measure = ("median distance to the nearest street" if (shapely.get_type_id(geoms) == 0).all()
-               else "mean street length crossing a community's interior")
-    fix = (f"Set crs = \"{best}\" under [inputs.{layer}] in the config (and for every other input taken from the "
-           "same map service), then run again." if best != "WGS-84" else
-           f"Remove crs = \"{declared}\" from [inputs.{layer}] in the config (the coordinates are WGS-84 already).")
-    report.warning(path, f"the {layer} sit off the streets in one direction: their coordinates look like "
-                   f"{_NAMES[best]}, but {_NAMES[declared]} is declared. Read as {best} they move {shift} and fit the "
-                   f"street network far better ({measure}: {now:.0f} m as declared, {then:.0f} m as {best}). Walk "
-                   "times and coverage computed with the declared system are wrong.", fix, field="crs")
+    measure = Text("checks.measure_points" if (shapely.get_type_id(geoms) == 0).all() else "checks.measure_polygons")
+    report.warning(path, "checks.off_streets" if best != "WGS-84" else "checks.off_streets_wgs84", field="crs",
+                   layer=layer_name(layer), key=layer, looks=Text(_NAMES[best]), declared_name=Text(_NAMES[declared]),
+                   best=best, declared=declared, shift=shift, measure=measure, now=f"{now:.0f}", then=f"{then:.0f}")
     return misfit
 
 
-def _median_shift(before, after) -> str:
-    """'about 520 m south-west': the median displacement between two versions of the features."""
+def _median_shift(before, after) -> Text:
+    """'about 520 m south-west' (a :class:`Text`): the median displacement between two versions of the features."""
     a = shapely.get_coordinates(shapely.point_on_surface(before))
     b = shapely.get_coordinates(shapely.point_on_surface(after))
     dx, dy = np.median(b[:, 0] - a[:, 0]), np.median(b[:, 1] - a[:, 1])
-    names = ("east", "north-east", "north", "north-west", "west", "south-west", "south", "south-east")
+    names = ("checks.dir_e", "checks.dir_ne", "checks.dir_n", "checks.dir_nw", "checks.dir_w", "checks.dir_sw",
+             "checks.dir_s", "checks.dir_se")
     direction = names[int(np.round(np.degrees(np.arctan2(dy, dx)) / 45.0)) % 8]
-    return f"about {np.hypot(dx, dy):.0f} m {direction}"
+    return Text("checks.shift", m=f"{np.hypot(dx, dy):.0f}", direction=Text(direction))

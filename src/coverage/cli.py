@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import re
 import sys
 import time
@@ -15,6 +16,7 @@ import traceback
 from pathlib import Path
 
 from .errors import InputError
+from .messages import LIST_LIMIT, detect_language, text
 
 EXAMPLES_RUN = """examples:
   eldercare-coverage run                      # the embedded north-Chengdu sample
@@ -24,6 +26,7 @@ EXAMPLES_RUN = """examples:
 EXAMPLES_VALIDATE = """examples:
   eldercare-coverage validate study.toml      # list every problem in the inputs, write nothing
   eldercare-coverage validate                 # check the embedded sample
+  eldercare-coverage validate study.toml --all  # every problem, not only the first 10
 """
 
 
@@ -53,6 +56,8 @@ def _parser() -> argparse.ArgumentParser:
                                        "problem is an error.",
                            epilog=EXAMPLES_VALIDATE, formatter_class=argparse.RawDescriptionHelpFormatter)
     p_val.add_argument("config", nargs="?", help="study config (TOML); omitted: the embedded sample")
+    p_val.add_argument("--all", action="store_true", dest="all_problems",
+                       help=f"list every problem (default: the first {LIST_LIMIT}, then how many more)")
     p_val.add_argument("-v", "--verbose", action="store_true", dest="verbose_sub", help="debug logging and tracebacks")
 
     p_prof = sub.add_parser("profiles", help="list the norm profiles with their sources",
@@ -71,6 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 0
+    lang = _language(getattr(args, "config", None))
     try:
         if args.command == "run":
             return _run(args)
@@ -79,22 +85,23 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "profiles":
             return _profiles()
     except InputError as exc:
-        print(printable(exc.report.format()), file=sys.stderr)
+        hint = text("problems.more_validate", exc.report.language, config=getattr(args, "config", None) or "")
+        print(printable(exc.report.format_terminal(more_hint=hint)), file=sys.stderr)
         if getattr(exc, "restored", True):  # OutputError after a publish that could not be undone
-            print("Nothing was written. Correct the input and run again.", file=sys.stderr)
+            print(text("problems.nothing_written", exc.report.language), file=sys.stderr)
         return 2
     except BrokenPipeError:  # output piped into `head` and cut short: not an error of ours
         sys.stderr.close()
         return 0
     except KeyboardInterrupt:
-        print("Interrupted; nothing was written.", file=sys.stderr)
+        print(text("problems.interrupted", lang), file=sys.stderr)
         return 130
     except Exception as exc:  # internal error: short message, traceback only on request
         if verbose:
             traceback.print_exc()
-        print(printable(f"Internal error: {type(exc).__name__}: {exc}"), file=sys.stderr)
+        print(printable(text("cli.internal_error", lang, error=f"{type(exc).__name__}: {exc}")), file=sys.stderr)
         if not verbose:
-            print("Rerun with --verbose for the traceback, and please report it.", file=sys.stderr)
+            print(text("cli.rerun_verbose", lang), file=sys.stderr)
         return 1
     return 0
 
@@ -112,6 +119,28 @@ class _OncePerMessage(logging.Filter):
             return False
         self.seen.add(key)
         return True
+
+
+class _WarningCap(logging.Filter):
+    """Lets the first :data:`~eldercare_coverage.messages.LIST_LIMIT` problem-report warnings of a
+    run through and counts the rest (the full list is in validation.txt)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.shown = self.held = 0
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name != "eldercare_coverage.errors" or record.levelno != logging.WARNING:
+            return True
+        if self.shown < LIST_LIMIT:
+            self.shown += 1
+            return True
+        self.held += 1
+        return False
+
+
+#: The cap of the current command line's handler (read by ``run`` to say how many were held back).
+_CAP = _WarningCap()
 
 
 class _StageLinesOnly(logging.Filter):
@@ -167,6 +196,10 @@ def _setup_logging(verbose: bool, quiet: bool, quiet_warnings: bool = False) -> 
     else:
         logging.getLogger("eldercare_coverage.errors").setLevel(logging.NOTSET)
     handler.addFilter(_OncePerMessage())
+    global _CAP
+    _CAP = _WarningCap()
+    if not verbose:
+        handler.addFilter(_CAP)
     pkg.addHandler(handler)
     pkg.propagate = False
     logging.captureWarnings(True)  # library warnings go through logging too, shown once
@@ -177,7 +210,7 @@ def _setup_logging(verbose: bool, quiet: bool, quiet_warnings: bool = False) -> 
 
 def _run(args) -> int:
     from .pipeline import run
-    from .summary import message, run_summary
+    from .summary import run_summary
 
     t0 = time.perf_counter()
     result = run(args.config, out_dir=args.out)
@@ -185,12 +218,16 @@ def _run(args) -> int:
         return 0
     lang = result.study.config.study.language
     validation = next((p for p in result.outputs if p.name == "validation.txt"), Path("validation.txt"))
+    if _CAP.held:
+        print(printable(text("problems.more", lang, n=_CAP.held)
+                        + text("problems.more_hint", lang, hint=text("problems.more_file", lang, path=_rel(validation)))),
+              file=sys.stderr)
     print()
     for line in run_summary(result, validation_path=_rel(validation)):
         print(printable(line))
     folders = sorted({_rel(p.parent) for p in result.outputs})
     print()
-    print(message("outputs", lang, paths=", ".join(f"{f}/" for f in folders)))
+    print(text("summary.outputs", lang, paths=", ".join(f"{f}/" for f in folders)))
     log = logging.getLogger("eldercare_coverage.cli")
     for path in result.outputs:
         log.debug("  %s", _rel(path))
@@ -202,8 +239,10 @@ def _validate(args) -> int:
     from .pipeline import validate
 
     study = validate(args.config)
-    print(printable(study.report.format()))
-    return 0 if study.report.ok else 2
+    report = study.report
+    hint = text("problems.more_validate", report.language, config=args.config or "")
+    print(printable(report.format() if args.all_problems else report.format_terminal(more_hint=hint)))
+    return 0 if report.ok else 2
 
 
 def _profiles() -> int:
@@ -222,6 +261,22 @@ def _profiles() -> int:
     print("Use one with [norms] profile = \"NAME\"; extend one with a TOML file (extends = \"NAME\") "
           "given as [norms] profile_file.")
     return 0
+
+
+def _language(config: str | None) -> str:
+    """The study language of ``config`` read from its raw text (the sample's when omitted), for
+    the messages printed before or without a parsed config."""
+    if config is None:
+        return "zh"  # the embedded sample is a zh study
+    import stat
+
+    try:
+        if not stat.S_ISREG(os.stat(config).st_mode):  # never open a FIFO or a device: it could block
+            return detect_language(None)
+        with open(config, "rb") as fh:
+            return detect_language(fh.read(65536))
+    except OSError:
+        return detect_language(None)
 
 
 def _rel(path: Path) -> str:

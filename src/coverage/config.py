@@ -41,6 +41,7 @@ from typing import Any, Union, get_args, get_origin, get_type_hints
 import tomllib
 
 from .errors import InputError, ProblemReport
+from .messages import Text, detect_language, language_of
 
 #: Walking speeds in m/s. ``older`` is the default: about 810 m in 15 minutes.
 WALK_SPEEDS: dict[str, float] = {"older": 0.9, "general": 1.0, "frail": 0.76}
@@ -278,12 +279,11 @@ def resolve_walk_speed(value: str | float) -> float:
         try:
             value = float(value)
         except ValueError:
-            raise InputError(f"walk_speed '{value}' is neither a preset nor a number.", "config",
-                             f"Use one of {', '.join(WALK_SPEEDS)} or a speed in m/s such as 0.9.")
+            raise InputError("config.walk_speed_unknown", "config", value=value, presets=", ".join(WALK_SPEEDS))
     speed = float(value)
     problem = NUMERIC_RANGES["access.walk_speed"].problem("access.walk_speed", speed)
     if problem:
-        raise InputError(problem[0], "config", problem[1])
+        raise InputError(problem, "config")
     return speed
 
 
@@ -298,15 +298,15 @@ class Range:
     #: The low end itself is not allowed (a time limit of 0 minutes).
     low_open: bool = False
 
-    def problem(self, key: str, value: float) -> tuple[str, str] | None:
-        """(message, fix) when ``value`` is outside the range or NaN, else None."""
+    def problem(self, key: str, value: float) -> Text | None:
+        """The problem (message id and values) when ``value`` is outside the range or NaN, else None."""
         v = float(value)
         if (v > self.low if self.low_open else v >= self.low) and v <= self.high:  # NaN fails both
             return None
         unit = f" {self.unit}" if self.unit else ""
         bounds = f"{'(' if self.low_open else '['}{self.low:g}, {self.high:g}]{unit}"
-        what = "is not a number (NaN)" if math.isnan(v) else f"is outside the plausible range {bounds}"
-        return f"{key} = {v:g} {what}.", f"Give a value in {bounds}, e.g. {key.rsplit('.', 1)[-1]} = {self.example}."
+        return Text("config.value_nan" if math.isnan(v) else "config.value_out_of_range", key=key, value=f"{v:g}",
+                    bounds=bounds, name=key.rsplit(".", 1)[-1], example=self.example)
 
 
 #: Every numeric setting with its plausible range, written once (scikit-learn's parameter
@@ -345,76 +345,81 @@ def _check_ranges(config: StudyConfig, report: ProblemReport, file: str) -> None
             try:
                 resolve_walk_speed(value)
             except InputError as exc:
-                report.error(file, exc.report.errors[0].message, exc.report.errors[0].fix, field=key)
+                first = exc.report.errors[0]
+                report.error(file, Text(first.code, **first.params), field=key)
             continue
         for item in value if isinstance(value, list) else [value]:
             problem = rule.problem(key, item)
             if problem:
-                report.error(file, *problem, field=key)
+                report.error(file, problem, field=key)
                 break
 
 
-def input_file_problem(path: str | Path) -> tuple[str, str] | None:
-    """Why ``path`` cannot be read as an input file, as (message, fix); None for a regular file.
+def input_file_problem(path: str | Path) -> Text | None:
+    """Why ``path`` cannot be read as an input file (a message id and values); None for a regular file.
 
     Only ``stat`` is used, so a FIFO or a device is never opened: reading one blocks or never ends.
     """
     try:
         st = os.stat(path)
     except FileNotFoundError:
-        return "file not found.", ("Check the path in the config (relative paths are read from the config "
-                                   "file's folder).")
+        return Text("config.file_not_found")
     except OSError as exc:
         if exc.errno == errno.ELOOP:
-            return ("the path is a loop of symbolic links that never reaches a file.",
-                    "Point the path at the real file, or repair the links.")
-        return f"the path cannot be opened ({exc.strerror}).", "Check the path and its permissions."
+            return Text("config.path_link_loop")
+        return Text("config.path_unreadable", detail=exc.strerror)
     if stat.S_ISDIR(st.st_mode):
-        return "the path is a folder, not a file.", "Give the path of the data file inside the folder."
+        return Text("config.path_is_folder")
     if not stat.S_ISREG(st.st_mode):
-        kind = ("a named pipe (FIFO)" if stat.S_ISFIFO(st.st_mode) else
-                "a device" if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode) else "not a regular file")
-        return (f"the path is {kind}, not a data file; it is not read, since reading it could block or never end.",
-                "Give the path of a regular file (GeoJSON, GeoPackage, Shapefile, CSV, Excel or OSM).")
+        kind = ("config.kind_fifo" if stat.S_ISFIFO(st.st_mode) else
+                "config.kind_device" if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode) else "config.kind_special")
+        return Text("config.path_special", kind=Text(kind))
     return None
 
 
-def closest(name: str, options) -> str:
-    """" Did you mean 'x'?" for the option closest to a misspelt ``name``, or ""."""
+def closest(name: str, options) -> Text | str:
+    """" Did you mean 'x'?" (a :class:`Text`) for the option closest to a misspelt ``name``, or ""."""
     match = difflib.get_close_matches(name, list(options), n=1, cutoff=0.5)
-    return f" Did you mean '{match[0]}'?" if match else ""
+    return Text("hint.did_you_mean", name=match[0]) if match else ""
 
 
 _PATH_FIELDS = {"path", "profile_file"}
 _OUTPUT_DIRS = {"data_dir", "reports_dir", "maps_dir"}
 
 
-def load_config(path: str | Path) -> StudyConfig:
-    """Read and validate a study config (TOML); relative paths resolve against its folder."""
+def load_config(path: str | Path, *, raise_on_error: bool = True) -> StudyConfig:
+    """Read and validate a study config (TOML); relative paths resolve against its folder.
+
+    ``raise_on_error=False`` (``validate`` and ``run``, so the inputs are checked in the same
+    round): a config that parses is returned with its errors in ``config.warnings``, which the
+    study's problem report takes over; unreadable or invalid TOML still raises."""
     path = Path(path)
-    report = ProblemReport()
     name = str(path)
     problem = input_file_problem(path)
     if problem:
-        message, fix = problem
-        if not os.path.lexists(path):
-            message, fix = "config file not found.", "Check the path you passed."
-        raise InputError(message, name, fix)
+        # No text to read the language from: the default (zh), as for every message before a config.
+        raise InputError(problem if os.path.lexists(path) else Text("config.config_not_found"), name)
     try:
         # utf-8-sig: Notepad and some editors save UTF-8 with a byte-order mark.
-        raw = tomllib.loads(path.read_text(encoding="utf-8-sig"))
+        text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError:
-        raise InputError("config file is not UTF-8 text.", name, "Save it as UTF-8.") from None
+        raise InputError("config.config_not_utf8", name, language=detect_language(path.read_bytes())) from None
+    try:
+        raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise InputError(f"not valid TOML: {exc}.", name,
-                         "Correct the TOML syntax (quotes around text, [section] headers).") from None
+        # The config cannot be parsed: its language line is read from the raw text.
+        raise InputError("config.config_not_toml", name, language=detect_language(text), detail=str(exc)) from None
+    study = raw.get("study")
+    report = ProblemReport(language=language_of(study.get("language") if isinstance(study, dict) else None))
     config = config_from_dict(raw, report, name)
-    report.raise_if_errors()
+    if raise_on_error:
+        report.raise_if_errors()
     config.source = path.resolve()
     resolve_paths(config, config.base_dir)
     validate_config(config, report, name)
-    report.raise_if_errors()
-    config.warnings = report.warnings  # carried into the study's problem report
+    if raise_on_error:
+        report.raise_if_errors()
+    config.warnings = report.warnings if raise_on_error else report.problems  # into the study's report
     return config
 
 
@@ -431,16 +436,15 @@ def config_from_dict(raw: dict, report: ProblemReport | None = None, file: str =
 def _build(cls: type, raw: Any, prefix: str, report: ProblemReport, file: str):
     obj = cls()
     if not isinstance(raw, dict):
-        report.error(file, f"'{prefix.rstrip('.')}' must be a table (a [section]).", field=prefix.rstrip("."))
+        report.error(file, "config.not_a_table", field=prefix.rstrip("."), key=prefix.rstrip("."))
         return obj
     hints = get_type_hints(cls)
     known = {f.name for f in dataclasses.fields(cls) if f.name != "source"}
     for key, value in raw.items():
         full = f"{prefix}{key}"
         if key not in known:
-            report.error(file, f"unknown key '{full}'.{closest(key, known)}",
-                         f"Remove it or correct its spelling; known keys here: {', '.join(sorted(known))}.",
-                         field=full)
+            report.error(file, "config.unknown_key", field=full, key=full, hint=closest(key, known),
+                         known=", ".join(sorted(known)))
             continue
         expected = hints[key]
         if dataclasses.is_dataclass(expected):
@@ -448,9 +452,8 @@ def _build(cls: type, raw: Any, prefix: str, report: ProblemReport, file: str):
             continue
         converted = _convert(value, expected)
         if converted is _BAD:
-            report.error(file, f"key '{full}' has the wrong type: got {type(value).__name__} {value!r}, "
-                         f"expected {_type_name(expected)}.", f"Write '{full}' as {_type_name(expected)}.",
-                         field=full)
+            report.error(file, "config.wrong_type", field=full, key=full, got=type(value).__name__,
+                         value=repr(value), expected=_type_name(expected))
             continue
         setattr(obj, key, converted)
     return obj
@@ -528,49 +531,39 @@ def _absolute(base: Path, path: str) -> str:
 def validate_config(config: StudyConfig, report: ProblemReport, file: str = "config") -> None:
     """Check values that are the right type but not allowed."""
     if config.study.language not in ("zh", "en"):
-        report.error(file, f"study.language '{config.study.language}' is not supported.",
-                     "Use \"zh\" or \"en\".", field="study.language")
+        report.error(file, "config.language_unknown", field="study.language", value=config.study.language)
     _check_ranges(config, report, file)
     if config.access.gated_compounds not in ("auto", "off"):
-        report.error(file, f"access.gated_compounds '{config.access.gated_compounds}' is not supported.",
-                     "Use \"auto\" or \"off\".", field="access.gated_compounds")
+        report.error(file, "config.gated_compounds_unknown", field="access.gated_compounds",
+                     value=config.access.gated_compounds)
     _validate_walk_costs(config, report, file)
     if config.access.street_buffer_m != AccessSection.street_buffer_m:
-        report.warning(file, "access.street_buffer_m is ignored: isochrones now follow the access model "
-                       "(a street reached with r metres of walk left covers min(r, snap_max_m) around it).",
-                       "Remove street_buffer_m from the config.", field="access.street_buffer_m")
+        report.warning(file, "config.street_buffer_ignored", field="access.street_buffer_m")
     if not config.inputs.communities.path:
-        report.error(file, "no communities file is given.",
-                     "Add [inputs.communities] with path = \"your_communities.geojson\".",
-                     field="inputs.communities.path")
+        report.error(file, "config.no_communities", field="inputs.communities.path")
     if config.inputs.population.join_on not in ("community_id", "name"):
-        report.error(file, f"inputs.population.join_on '{config.inputs.population.join_on}' is not supported.",
-                     "Use \"community_id\" or \"name\".", field="inputs.population.join_on")
+        report.error(file, "config.join_on_unknown", field="inputs.population.join_on",
+                     value=config.inputs.population.join_on)
     if config.siting.model not in ("", "lscp", "partial", "mclp", "pmedian", "pcenter"):
-        report.error(file, f"siting.model '{config.siting.model}' is not known.",
-                     "Use lscp, partial, mclp, pmedian or pcenter (or leave it empty).", field="siting.model")
+        report.error(file, "config.siting_model_unknown", field="siting.model", value=config.siting.model)
     if config.siting.weight not in ("population", "elderly_population", "households"):
-        report.error(file, f"siting.weight '{config.siting.weight}' is not known.",
-                     "Use population, elderly_population or households.", field="siting.weight")
+        report.error(file, "config.siting_weight_unknown", field="siting.weight", value=config.siting.weight)
     if config.siting.method not in ("auto", "exact", "heuristic"):
-        report.error(file, f"siting.method '{config.siting.method}' is not known.",
-                     "Use auto, exact or heuristic.", field="siting.method")
+        report.error(file, "config.siting_method_unknown", field="siting.method", value=config.siting.method)
     _validate_siting(config, report, file)
     _validate_accessibility(config, report, file)
     from .schema import FACILITY_KINDS
 
     for kind in config.access.facility_kinds:
         if kind not in FACILITY_KINDS:
-            report.error(file, f"access.facility_kinds names unknown kind '{kind}'.",
-                         f"Use some of {', '.join(FACILITY_KINDS)}.", field="access.facility_kinds")
+            report.error(file, "config.facility_kind_unknown", field="access.facility_kinds", value=kind,
+                         known=", ".join(FACILITY_KINDS))
     if config.inputs.network.path:
         suffix = config.inputs.network.path.lower()
         if not suffix.endswith((".osm", ".osm.bz2", ".xml", ".osm.xml", ".xml.bz2", ".pbf", ".graphml")):
-            report.error(config.inputs.network.path, "unknown walk network format.",
-                         "Give an OpenStreetMap .osm, .osm.bz2 or .osm.pbf file, or a .graphml graph.",
-                         field="inputs.network.path")
+            report.error(config.inputs.network.path, "network.unknown_format", field="inputs.network.path")
         elif problem := input_file_problem(config.inputs.network.path):
-            report.error(config.inputs.network.path, *problem, field="inputs.network.path")
+            report.error(config.inputs.network.path, problem, field="inputs.network.path")
     _validate_profile_and_basemap(config, report, file)
 
 
@@ -578,15 +571,12 @@ def _validate_walk_costs(config: StudyConfig, report: ProblemReport, file: str) 
     """``[access] steps_speed_factor`` and the ``[inputs.dem]`` file."""
     f = config.access.steps_speed_factor
     if isinstance(f, str) and f != "auto" or not isinstance(f, str) and not 0 < f <= 1:
-        report.error(file, f"access.steps_speed_factor = {f!r} is neither \"auto\" nor a share of the walk speed "
-                     "in (0, 1].", "Use \"auto\" (the walk-speed preset's factor) or e.g. 0.5.",
-                     field="access.steps_speed_factor")
+        report.error(file, "config.steps_factor_invalid", field="access.steps_speed_factor", value=repr(f))
     dem = config.inputs.dem
     if dem.path and (problem := input_file_problem(dem.path)):
-        report.error(dem.path, *problem, field="inputs.dem.path")
+        report.error(dem.path, problem, field="inputs.dem.path")
     elif dem.crs and not dem.path:
-        report.warning(file, "inputs.dem.crs is set but no DEM path is given; slopes are not modelled.",
-                       "Set [inputs.dem] path, or remove crs.", field="inputs.dem.crs")
+        report.warning(file, "config.dem_crs_without_path", field="inputs.dem.crs")
 
 
 _TIER_KINDS = ("day_care_centre", "service_centre", "service_station")
@@ -597,25 +587,19 @@ def _validate_siting(config: StudyConfig, report: ProblemReport, file: str) -> N
     s = config.siting
     for tier in s.tiers:
         if tier not in _TIER_KINDS:
-            report.error(file, f"siting.tiers names unknown tier '{tier}'.", f"Use some of {', '.join(_TIER_KINDS)}.",
-                         field="siting.tiers")
+            report.error(file, "config.siting_tier_unknown", field="siting.tiers", value=tier,
+                         known=", ".join(_TIER_KINDS))
     if s.model in ("pmedian", "pcenter") and s.p <= 0:
-        report.error(file, f"siting.model '{s.model}' needs the number of new sites.", "Set siting.p, e.g. p = 5.",
-                     field="siting.p")
+        report.error(file, "config.siting_needs_p", field="siting.p", model=s.model)
     if s.model == "mclp" and s.p <= 0 and s.budget <= 0:
-        report.error(file, "siting.model 'mclp' needs p (number of new sites) or budget (CNY).",
-                     "Set siting.p = 5, or siting.budget = 3000000.", field="siting.p")
+        report.error(file, "config.mclp_needs_p_or_budget", field="siting.p")
     if s.phases:
         ph = s.phases
         if s.model not in ("mclp", "pmedian") or s.capacitated or s.min_district_share > 0:
-            report.error(file, f"siting.phases works with the plain mclp and pmedian models, not '{s.model}'"
-                         + (" with capacities or district minimums" if s.model in ("mclp", "pmedian") else "") + ".",
-                         "Set siting.model = \"mclp\" or \"pmedian\" without capacitated / min_district_share, "
-                         "or remove siting.phases.", field="siting.phases")
+            report.error(file, "config.phases_model", field="siting.phases", model=s.model)
         if any(not isinstance(v, int) or isinstance(v, bool) or v < 1 for v in ph) or any(
                 b <= a for a, b in zip(ph, ph[1:])):
-            report.error(file, f"siting.phases must be increasing whole numbers of new sites ≥ 1, got {ph}.",
-                         "e.g. phases = [2, 5, 10] (cumulative sites after each phase).", field="siting.phases")
+            report.error(file, "config.phases_not_increasing", field="siting.phases", value=str(ph))
 
 
 def _validate_accessibility(config: StudyConfig, report: ProblemReport, file: str) -> None:
@@ -625,20 +609,18 @@ def _validate_accessibility(config: StudyConfig, report: ProblemReport, file: st
     a = config.accessibility
     for key, allowed in (("measure", ("", *MEASURES)), ("supply", SUPPLY_COLUMNS), ("demand", DEMAND_COLUMNS)):
         if getattr(a, key) not in allowed:
-            report.error(file, f"accessibility.{key} '{getattr(a, key)}' is not known.",
-                         f"Use one of {', '.join(repr(x) for x in allowed)}.", field=f"accessibility.{key}")
+            report.error(file, "config.accessibility_value_unknown", field=f"accessibility.{key}",
+                         key=f"accessibility.{key}", value=getattr(a, key), known=", ".join(repr(x) for x in allowed))
     bands = a.bands_min  # each band's range is in NUMERIC_RANGES; here their order and weights
     if not bands or len(bands) != len(a.band_weights) or \
             any(b2 <= b1 for b1, b2 in zip(bands, bands[1:])) or any(not w >= 0 for w in a.band_weights):
-        report.error(file, "accessibility.bands_min must be increasing positive minutes with one non-negative "
-                     "weight each in accessibility.band_weights.", "e.g. bands_min = [5, 10, 15], "
-                     "band_weights = [1.0, 0.68, 0.22]", field="accessibility.bands_min")
+        report.error(file, "config.accessibility_bands", field="accessibility.bands_min")
     if a.objective not in ("", *OBJECTIVES):
-        report.error(file, f"accessibility.objective '{a.objective}' is not known.",
-                     f"Use one of {', '.join(repr(x) for x in ('', *OBJECTIVES))}.", field="accessibility.objective")
+        report.error(file, "config.accessibility_value_unknown", field="accessibility.objective",
+                     key="accessibility.objective", value=a.objective,
+                     known=", ".join(repr(x) for x in ("", *OBJECTIVES)))
     elif a.objective and config.siting.p <= 0:
-        report.error(file, "accessibility.objective needs the number of new sites.", "Set siting.p, e.g. p = 5.",
-                     field="siting.p")
+        report.error(file, "config.objective_needs_p", field="siting.p")
 
 
 def _validate_profile_and_basemap(config: StudyConfig, report: ProblemReport, file: str) -> None:
@@ -646,27 +628,22 @@ def _validate_profile_and_basemap(config: StudyConfig, report: ProblemReport, fi
     from . import norms
 
     if config.norms.profile_file and (problem := input_file_problem(config.norms.profile_file)):
-        report.error(config.norms.profile_file, *problem, field="norms.profile_file")
+        report.error(config.norms.profile_file, problem, field="norms.profile_file")
     else:
         try:
             norms.load_profile(config.norms.profile, config.norms.profile_file or None)
         except InputError as exc:
             for p in exc.report.errors:
                 user_file = config.norms.profile_file and p.file == config.norms.profile_file
-                report.error(p.file if user_file else file, p.message, p.fix, row=p.row,
+                report.error(p.file if user_file else file, Text(p.code, **p.params), row=p.row,
                              field=p.field if user_file else "norms.profile")
     from .maps import REFUSED_TILE_HINTS
 
     basemap = config.output.basemap.strip().lower()
     if basemap not in ("none", "", "osm", "tianditu", "amap", "gaode") and \
             not basemap.startswith(("http://", "https://")):
-        report.error(file, f"output.basemap '{config.output.basemap}' is not known.",
-                     "Use none (offline), osm, tianditu (with output.tianditu_key), amap, or a tile URL template "
-                     "with {z}/{x}/{y}.", field="output.basemap")
+        report.error(file, "config.basemap_unknown", field="output.basemap", value=config.output.basemap)
     elif any(h in basemap for h in REFUSED_TILE_HINTS):
-        report.error(file, f"output.basemap '{config.output.basemap}' uses Baidu (BD-09) or Tencent tiles, which "
-                     "cannot be lined up with the study's layers.",
-                     "Use none, osm, tianditu, amap or a WGS-84 / Web Mercator tile URL.", field="output.basemap")
+        report.error(file, "config.basemap_refused", field="output.basemap", value=config.output.basemap)
     if basemap == "tianditu" and not config.output.tianditu_key:
-        report.error(file, "output.basemap 'tianditu' needs a Tianditu key.", "Set output.tianditu_key.",
-                     field="output.tianditu_key")
+        report.error(file, "config.tianditu_needs_key", field="output.tianditu_key")

@@ -19,6 +19,8 @@ import numpy as np
 import pyproj
 from pyproj import CRS
 
+from .messages import Text, layer_name
+
 _A = 6378245.0  # Krasovsky 1940 semi-major axis used by the GCJ-02 formula (m)
 _EE = 0.00669342162296594323  # its first eccentricity squared
 _BD_PI = np.pi * 3000.0 / 180.0
@@ -193,7 +195,13 @@ class MetricCRSChoice:
     """The metric CRS of a study and why it was chosen (a sentence for the problem report)."""
 
     crs: CRS
-    reason: str
+    #: Why, as a message (id and values) for the problem report in the study's language.
+    message: Text
+
+    @property
+    def reason(self) -> str:
+        """Why, in English."""
+        return self.message.render("en")
 
 
 def choose_metric_crs(lon, lat, configured: str = "auto", what: str = "features") -> MetricCRSChoice:
@@ -207,7 +215,7 @@ def choose_metric_crs(lon, lat, configured: str = "auto", what: str = "features"
     """
     if configured and configured != "auto":
         crs = _configured_metric_crs(configured)
-        return MetricCRSChoice(crs, f"metric CRS {crs.name} ({configured}), as set by study.metric_crs.")
+        return MetricCRSChoice(crs, Text("crs.metric_configured", name=crs.name, value=configured))
     lon = np.ravel(np.asarray(lon, dtype=float))
     lat = np.ravel(np.asarray(lat, dtype=float))
     ok = np.isfinite(lon) & np.isfinite(lat)
@@ -219,12 +227,10 @@ def choose_metric_crs(lon, lat, configured: str = "auto", what: str = "features"
     zones = (np.floor((lon + 180.0) / 6.0).astype(int) % 60 + 1) * np.where(lat >= 0, 1, -1)
     chosen = (crs.to_epsg() % 100) * (1 if mlat >= 0 else -1)
     inside = int((zones == chosen).sum())
-    reason = (f"metric CRS {crs.name} (EPSG:{crs.to_epsg()}): the UTM zone of the median centre of the {what} "
-              f"({_degrees(mlon, 'E', 'W')}, {_degrees(mlat, 'N', 'S')}); {inside} of {len(lon)} {what} lie in it.")
-    if inside < len(lon):
-        reason += (f" The {len(lon) - inside} outside it are far from the rest or the study spans zones; set "
-                   "study.metric_crs (e.g. the CGCS2000 3-degree zone) to choose another.")
-    return MetricCRSChoice(crs, reason)
+    outside = Text("crs.metric_outside", n=len(lon) - inside) if inside < len(lon) else ""
+    return MetricCRSChoice(crs, Text("crs.metric_auto", name=crs.name, epsg=crs.to_epsg(), what=layer_name(what),
+                                     lon=_degrees(mlon, "E", "W"), lat=_degrees(mlat, "N", "S"), inside=inside,
+                                     total=len(lon), outside=outside))
 
 
 def _degrees(value: float, positive: str, negative: str) -> str:

@@ -24,7 +24,7 @@ import pandas as pd
 import shapely
 
 from .config import NUMERIC_RANGES
-from .errors import InputError, ProblemReport
+from .errors import InputError
 
 log = logging.getLogger(__name__)
 
@@ -112,15 +112,10 @@ def _check_grid_size(bounds: np.ndarray, spacing_m: float, max_points: int) -> N
     # spacing that brings the estimate under the cap (the count falls with the square of the spacing)
     suggest = max(float(np.ceil(spacing_m * np.sqrt(estimate / max_points) * 1.1)),
                   NUMERIC_RANGES["access.grid_spacing_m"].low)
-    report = ProblemReport()
-    report.error("config", f"a demand grid with access.grid_spacing_m = {spacing_m:g} m would hold about "
-                 f"{estimate:,.0f} points over {area_km2:,.1f} km² of community bounding boxes (about "
-                 f"{estimate * _BYTES_PER_POINT / 2**30:,.0f} GiB while built), above "
-                 f"access.max_demand_points = {max_points:,}.",
-                 f"Set access.grid_spacing_m to {suggest:g} m or more (50 m is the default), give a building layer "
-                 "(inputs.buildings), or raise access.max_demand_points if the machine has the memory.",
-                 field="access.grid_spacing_m")
-    raise InputError(report)
+    raise InputError("demand.grid_too_large", "config", field="access.grid_spacing_m",
+                     spacing=f"{spacing_m:g}", estimate=f"{estimate:,.0f}", area=f"{area_km2:,.1f}",
+                     gib=f"{estimate * _BYTES_PER_POINT / 2**30:,.0f}", max_points=f"{max_points:,}",
+                     suggest=f"{suggest:g}")
 
 
 def demand_points(communities: gpd.GeoDataFrame, spacing_m: float = 50.0,

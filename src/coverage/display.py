@@ -7,7 +7,6 @@ the package; the notebook extras install them).
 
 from __future__ import annotations
 
-import dataclasses
 import html
 from typing import Any, Sequence
 
@@ -68,11 +67,18 @@ def side_by_side(maps: Sequence[Any], titles: Sequence[str] = (), height_px: int
     return HTML(f'<div style="display:flex;gap:8px">{"".join(cells)}</div>')
 
 
-def problems_table(report) -> "Any":
+def problems_table(report, language: str | None = None) -> "Any":
     """The problems of a :class:`eldercare_coverage.errors.ProblemReport` as a DataFrame
-    (severity, file, row, field, message, fix), one row each."""
+    (severity, file, row, field, message, fix), one row each, in ``language`` (default: the
+    report's, which is the study's)."""
     import pandas as pd
 
-    rows = [dataclasses.asdict(p) for p in report.problems]
+    from .messages import Text
+
+    lang = language or report.language
+    rows = [{"severity": p.severity, "file": p.file,
+             "row": p.row.render(lang) if hasattr(p.row, "render") else p.row, "field": p.field,
+             "message": Text(p.code, **p.params).render(lang), "fix": Text(p.code, **p.params).fix(lang)}
+            for p in report.problems]
     cols = ["severity", "file", "row", "field", "message", "fix"]
     return pd.DataFrame(rows, columns=cols).fillna("")

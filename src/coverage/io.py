@@ -28,6 +28,7 @@ from . import checks
 from . import crs as crsmod
 from .config import LayerInput, StudyConfig, closest, input_file_problem
 from .errors import ProblemReport
+from .messages import Row, Text, layer_name, unit_name
 from .schema import ESTATE_ALIASES, FACILITY_KINDS, LAYER_COLUMNS, Column, canonical_kind
 
 log = logging.getLogger(__name__)
@@ -83,14 +84,12 @@ def _read_csv(path: Path, encoding: str, report: ProblemReport) -> pd.DataFrame 
         except UnicodeDecodeError:
             continue
         except pd.errors.EmptyDataError:
-            report.error(path, "the file is empty.", "Export the table again with a header row and data.")
+            report.error(path, "io.csv_empty")
             return None
         except (pd.errors.ParserError, ValueError) as exc:
-            report.error(path, f"cannot be read as CSV: {exc}.",
-                         "Save it as comma-separated text with one header row.")
+            report.error(path, "io.csv_unreadable", detail=str(exc))
             return None
-    report.error(path, f"text encoding is none of {', '.join(encodings)}.",
-                 "Save the CSV as UTF-8, or set encoding = \"...\" for this input in the config.")
+    report.error(path, "io.csv_encoding", encodings=", ".join(encodings))
     return None
 
 
@@ -99,13 +98,12 @@ def _read_excel(path: Path, sheet: str, report: ProblemReport) -> pd.DataFrame |
         with pd.ExcelFile(path, engine="openpyxl") as book:
             sheets = [str(name) for name in book.sheet_names]
             if sheet and sheet not in sheets:
-                report.error(path, f"no sheet named '{sheet}'; the sheets are: {', '.join(sheets)}."
-                             f"{closest(sheet, sheets)}", "Set layer = \"<sheet name>\" for this input.", field="layer")
+                report.error(path, "io.no_such_sheet", field="layer", sheet=sheet, sheets=", ".join(sheets),
+                             hint=closest(sheet, sheets))
                 return None
             table = pd.read_excel(book, sheet_name=sheet or 0, dtype=str, keep_default_na=False)
     except Exception as exc:  # openpyxl raises many types for corrupt files
-        report.error(path, f"cannot be read as an Excel workbook ({type(exc).__name__}: {exc}).",
-                     "Save it again as .xlsx from Excel or WPS.")
+        report.error(path, "io.excel_unreadable", detail=f"{type(exc).__name__}: {exc}")
         return None
     if not sheet and len(sheets) > 1:
         # Read by the column checks: when the first sheet is a cover or notes sheet, their
@@ -121,10 +119,10 @@ def read_raw(spec: LayerInput, report: ProblemReport, *, spatial: bool = True) -
     suffix = "".join(path.suffixes[-1:]).lower()
     problem = input_file_problem(path)  # before any open: a FIFO or device would block the read
     if problem:
-        report.error(path, *problem, field="path")
+        report.error(path, problem, field="path")
         return None
     if path.stat().st_size == 0:
-        report.error(path, "the file is empty.", "Export the data again.")
+        report.error(path, "io.file_empty")
         return None
     if suffix in VECTOR_SUFFIXES:
         return _read_vector(path, spec, report)
@@ -134,7 +132,7 @@ def read_raw(spec: LayerInput, report: ProblemReport, *, spatial: bool = True) -
             return None
         table.columns = [str(c).strip() for c in table.columns]
         if table.empty:
-            report.error(path, "the table has a header but no rows." + _sheet_hint(table), "Add the data rows.")
+            report.error(path, "io.no_rows", sheets=_sheet_hint(table))
             return None
         if not spatial:
             return table
@@ -142,31 +140,28 @@ def read_raw(spec: LayerInput, report: ProblemReport, *, spatial: bool = True) -
         if gdf is not None:
             gdf.attrs.update(table.attrs)
         return gdf
-    report.error(path, f"unsupported file type '{suffix}'.",
-                 "Use GeoJSON, GeoPackage (.gpkg), Shapefile (.shp), CSV or Excel (.xlsx).")
+    report.error(path, "io.unsupported_type", suffix=suffix)
     return None
 
 
-def _sheet_hint(table: pd.DataFrame) -> str:
+def _sheet_hint(table: pd.DataFrame) -> Text | str:
     """For a workbook read from its first sheet of several: which sheets there are, and how to pick one."""
     sheets = table.attrs.get("sheets")
     if not sheets:
         return ""
-    return (f" The workbook has {len(sheets)} sheets ({', '.join(sheets)}) and the first, '{sheets[0]}', was read;"
-            f" if the table is on another, set layer = \"<sheet name>\" for this input.")
+    return Text("io.sheet_hint", n=len(sheets), sheets=", ".join(sheets), first=sheets[0])
 
 
 #: The parts of a Shapefile besides the .shp, and what each holds.
-SHAPEFILE_PARTS = {".shx": "the shape index", ".dbf": "the attribute table"}
+SHAPEFILE_PARTS = {".shx": "io.shp_part_shx", ".dbf": "io.shp_part_dbf"}
 
 
 def _missing_shapefile_parts(path: Path, report: ProblemReport) -> bool:
     """Report missing .shx/.dbf parts beside a .shp (GDAL's own message does not name them)."""
     missing = [ext for ext in SHAPEFILE_PARTS if not _sibling(path, ext)]
     for ext in missing:
-        report.error(path, f"the Shapefile's {ext} part ({SHAPEFILE_PARTS[ext]}) is missing beside it.",
-                     f"Copy {path.stem}{ext} into the same folder (a Shapefile is several files: .shp, .shx, .dbf, "
-                     ".prj), or export the layer as GeoPackage or GeoJSON.", field="path")
+        report.error(path, "io.shp_part_missing", field="path", ext=ext, part=Text(SHAPEFILE_PARTS[ext]),
+                     name=f"{path.stem}{ext}")
     return bool(missing)
 
 
@@ -188,18 +183,16 @@ def _read_vector(path: Path, spec: LayerInput, report: ProblemReport) -> gpd.Geo
         if path.suffix.lower() == ".gpkg" and layer is None:
             layers = [name for name, _ in pyogrio.list_layers(path)]
             if len(layers) > 1:
-                report.error(path, f"the GeoPackage has {len(layers)} layers ({', '.join(layers)}).",
-                             "Set layer = \"<name>\" for this input in the config.", field="layer")
+                report.error(path, "io.gpkg_layers", field="layer", n=len(layers), layers=", ".join(layers))
                 return None
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
             gdf = gpd.read_file(path, layer=layer, engine="pyogrio")
     except Exception as exc:  # pyogrio raises DataSourceError, DataLayerError, ...
-        report.error(path, f"cannot be read as a spatial file ({type(exc).__name__}: {str(exc).strip()}).",
-                     "Check the file opens in QGIS; export it again as GeoJSON or GeoPackage.")
+        report.error(path, "io.vector_unreadable", detail=f"{type(exc).__name__}: {str(exc).strip()}")
         return None
     if gdf.empty:
-        report.error(path, "the file has no features.", "Export the layer again with its features.")
+        report.error(path, "io.no_features")
         return None
     gdf.columns = [str(c).strip() if c != "geometry" else c for c in gdf.columns]
     return gdf
@@ -220,57 +213,53 @@ def _table_geometry(table: pd.DataFrame, path: Path, spec: LayerInput, report: P
     if spec.wkt_column or (not spec.x_column and _find(table.columns, WKT_NAMES) and not _find(table.columns, X_NAMES)):
         wkt_col = spec.wkt_column or _find(table.columns, WKT_NAMES)
         if wkt_col not in table.columns:
-            report.error(path, f"WKT column '{wkt_col}' not found; columns are: {', '.join(table.columns)}."
-                         f"{_sheet_hint(table)}",
-                         "Set wkt_column to the column holding the geometry text.", field=wkt_col)
+            report.error(path, "io.wkt_column_missing", column=wkt_col, columns=", ".join(table.columns),
+                         sheets=_sheet_hint(table))
             return None
         text = table[wkt_col].astype(str).str.strip()
         geoms = shapely.from_wkt(text.where(text != "", None), on_invalid="ignore")
         bad = np.flatnonzero(pd.isna(geoms) & (text != ""))
         for i in bad[:MAX_ROWS_LISTED]:
-            report.error(path, f"'{text.iloc[i][:60]}' is not valid WKT.", "Write e.g. POINT (104.07 30.77).",
-                         row=_table_row(i), field=wkt_col)
-        _more(report, path, bad, wkt_col, "invalid WKT")
+            report.error(path, "io.wkt_invalid", row=_table_row(i), column=wkt_col, value=text.iloc[i][:60])
+        _more(report, path, bad, wkt_col)
         return gpd.GeoDataFrame(table.drop(columns=[wkt_col]), geometry=geoms)
     x_col = spec.x_column or _find(table.columns, X_NAMES)
     y_col = spec.y_column or _find(table.columns, Y_NAMES)
     missing = [name for name, col in (("x_column", x_col), ("y_column", y_col)) if not col or col not in table.columns]
     if missing:
-        report.error(path, "no coordinate columns found (looked for lon/lat, 经度/纬度, x/y or a WKT column); "
-                     f"columns are: {', '.join(table.columns)}.{_sheet_hint(table)}",
-                     "Set x_column and y_column (or wkt_column) for this input in the config.",
-                     field=", ".join(missing))
+        report.error(path, "io.no_coordinate_columns", field=", ".join(missing), columns=", ".join(table.columns),
+                     sheets=_sheet_hint(table))
         return None
     xs = pd.to_numeric(table[x_col].str.strip(), errors="coerce")
     ys = pd.to_numeric(table[y_col].str.strip(), errors="coerce")
     bad = np.flatnonzero(xs.isna().to_numpy() | ys.isna().to_numpy())
     for i in bad[:MAX_ROWS_LISTED]:
-        report.error(path, f"coordinates '{table[x_col].iloc[i]}', '{table[y_col].iloc[i]}' are not numbers.",
-                     "Give decimal coordinates, e.g. 104.0712 and 30.7701.", row=_table_row(i),
-                     field=f"{x_col}/{y_col}")
-    _more(report, path, bad, f"{x_col}/{y_col}", "non-numeric coordinates")
+        report.error(path, "io.coordinates_not_numbers", row=_table_row(i), column=f"{x_col}/{y_col}",
+                     x=table[x_col].iloc[i], y=table[y_col].iloc[i])
+    _more(report, path, bad, f"{x_col}/{y_col}")
     geoms = shapely.points(xs.to_numpy(), ys.to_numpy())
     geoms = np.where(xs.isna().to_numpy() | ys.isna().to_numpy(), None, geoms)
     return gpd.GeoDataFrame(table.drop(columns=[x_col, y_col]), geometry=list(geoms))
 
 
-def _table_row(i: int) -> str:
+def _table_row(i: int) -> Row:
     """Row label as the user sees it: spreadsheet/CSV line numbers (header is line 1)."""
-    return str(i + 2)
+    return Row(line=i + 2)
 
 
-def _row_label(path: Path, i: int, ids: pd.Series | None = None) -> str:
-    base = _table_row(i) if path.suffix.lower() in TABLE_SUFFIXES else f"feature {i + 1}"
-    if ids is not None:
-        value = ids.iloc[i]
-        if isinstance(value, str) and value:
-            return f"{base} (id {value})"
-    return base
+def _row_label(path: Path, i: int, ids: pd.Series | None = None) -> Row:
+    """The row (table line) or feature number of position ``i``, with its id when it has one."""
+    value = ids.iloc[i] if ids is not None else ""
+    ident = value if isinstance(value, str) else ""
+    if path.suffix.lower() in TABLE_SUFFIXES:
+        return Row(line=i + 2, ident=ident)
+    return Row(feature=i + 1, ident=ident)
 
 
-def _more(report: ProblemReport, path: Path, bad, field_name: str, what: str) -> None:
+def _more(report: ProblemReport, path: Path, bad, column: str) -> None:
+    """"And N more rows with the same problem" after the first MAX_ROWS_LISTED of ``bad``."""
     if len(bad) > MAX_ROWS_LISTED:
-        report.error(path, f"and {len(bad) - MAX_ROWS_LISTED} more rows with {what}.", "", field=field_name)
+        report.error(path, "io.more_rows", column=column, n=len(bad) - MAX_ROWS_LISTED)
 
 
 # --------------------------------------------------------------------------------------
@@ -296,14 +285,14 @@ def map_columns(df: pd.DataFrame, columns: tuple[Column, ...], mapping: dict[str
             source = _find([c for c in df.columns if c not in rename], col.aliases)
             if source is None:
                 if col.required:
-                    report.error(path, f"required column '{col.name}' is missing; columns are: "
-                                 f"{_column_list(df)}.{_sheet_hint(df)}",
-                                 f"Add it, or map your column in the config: [inputs.{layer}.columns] "
-                                 f"{col.name} = \"<your column>\".", field=col.name)
+                    report.error(path, "io.required_column_missing", column=col.name, columns=_column_list(df),
+                                 sheets=_sheet_hint(df), layer=layer, name=col.name)
                 continue
         if source != col.name and col.name in df.columns and col.name not in rename.values():
             df = df.drop(columns=[col.name])
         rename[source] = col.name
+    # problems found later name the user's own columns
+    report.map_columns(path, {canonical: source for source, canonical in rename.items()})
     return df.rename(columns=rename)
 
 
@@ -317,10 +306,9 @@ def _check_mapping_keys(mapping: dict[str, str], known: dict[str, tuple[str, ...
     for key in mapping:
         if key not in known:
             owner = next((k for k, aliases in known.items() if norm(key) in map(norm, aliases)), None)
-            hint = f" Did you mean '{owner}'?" if owner else closest(key, known)
-            report.error(path, f"the config maps unknown column '{key}' for {layer}; it would be ignored.{hint}",
-                         f"Use one of: {', '.join(sorted(known))} "
-                         f"([inputs.{layer}.columns] canonical name = \"<your column>\").", field=f"columns.{key}")
+            hint = Text("hint.did_you_mean", name=owner) if owner else closest(key, known)
+            report.error(path, "io.mapping_key_unknown", field=f"columns.{key}", key=key, layer=layer, hint=hint,
+                         known=", ".join(sorted(known)))
 
 
 def _column_list(df: pd.DataFrame) -> str:
@@ -330,8 +318,8 @@ def _column_list(df: pd.DataFrame) -> str:
 def _mapped_column_missing(df: pd.DataFrame, source: str, key: str, path: Path, report: ProblemReport,
                            layer: str) -> None:
     hint = closest(source, [str(c) for c in df.columns if c != "geometry"])
-    report.error(path, f"column '{source}' (mapped to {key}) is not in the file; columns are: {_column_list(df)}."
-                 f"{hint}{_sheet_hint(df)}", f"Correct inputs.{layer}.columns.{key} in the config.", field=source)
+    report.error(path, "io.mapped_column_missing", column=source, key=key, columns=_column_list(df), hint=hint,
+                 sheets=_sheet_hint(df), layer=layer)
 
 
 def _as_text(series: pd.Series) -> pd.Series:
@@ -366,9 +354,9 @@ def _coerce(df: pd.DataFrame, columns: tuple[Column, ...], path: Path, report: P
             mapped = text.map(lambda v: ESTATE_ALIASES.get(v, ESTATE_ALIASES.get(v.lower(), None)) if v else "")
             bad = np.flatnonzero(mapped.isna().to_numpy())
             for i in bad[:MAX_ROWS_LISTED]:
-                report.error(path, f"estate type '{text.iloc[i]}' is not known.",
-                             "Write new / existing (or 新建 / 既有).", row=_row_label(path, i, ids), field=col.name)
-            _more(report, path, bad, col.name, "unknown estate types")
+                report.error(path, "io.estate_type_unknown", row=_row_label(path, i, ids), column=col.name,
+                             value=text.iloc[i])
+            _more(report, path, bad, col.name)
             out[col.name] = mapped.fillna("").astype(object)
             continue
         if col.dtype in ("kind", "kind_or_any"):
@@ -376,11 +364,10 @@ def _coerce(df: pd.DataFrame, columns: tuple[Column, ...], path: Path, report: P
             mapped = text.map(lambda v: canonical_kind(v) if v else ("" if col.dtype == "kind_or_any" else None))
             bad = np.flatnonzero(mapped.isna().to_numpy())
             for i in bad[:MAX_ROWS_LISTED]:
-                label = text.iloc[i] or "(empty)"
-                report.error(path, f"facility kind '{label}' is not known.",
-                             "Use one of " + ", ".join(f"{v['zh']} ({k})" for k, v in FACILITY_KINDS.items()) + ".",
-                             row=_row_label(path, i, ids), field=col.name)
-            _more(report, path, bad, col.name, "unknown kinds")
+                report.error(path, "io.kind_unknown", row=_row_label(path, i, ids), column=col.name,
+                             value=text.iloc[i] or Text("io.empty_value"),
+                             known=", ".join(f"{v['zh']} ({k})" for k, v in FACILITY_KINDS.items()))
+            _more(report, path, bad, col.name)
             out[col.name] = mapped.fillna("").astype(object)
     return out
 
@@ -401,45 +388,39 @@ PERSON_COUNTS = ("population", "households", "elderly_population")
 
 def _numbers(text: pd.Series, col: Column, path: Path, report: ProblemReport, ids: pd.Series | None) -> pd.Series:
     """One numeric column parsed from text, reporting every value that is not a plain, plausible number."""
-    unit = f" in {col.unit}" if col.unit else ""
+    unit = Text("io.in_unit", unit=unit_name(col.unit)) if col.unit else ""
 
-    def rows(mask, message, fix, what):
+    def rows(mask, code, **values):
+        """One error per row of ``mask`` (values: callables of the row position, or constants)."""
         idx = np.flatnonzero(np.asarray(mask))
         for i in idx[:MAX_ROWS_LISTED]:
-            report.error(path, message(i), fix, row=_row_label(path, i, ids), field=col.name)
-        _more(report, path, idx, col.name, what)
+            report.error(path, code, row=_row_label(path, i, ids), column=col.name,
+                         **{k: v(i) if callable(v) else v for k, v in values.items()})
+        _more(report, path, idx, col.name)
 
     grouped = text.str.fullmatch(_GROUPED.pattern)
     ambiguous = text.str.contains("[,，]", regex=True) & ~grouped
     values = pd.to_numeric(text.where(~grouped, text.str.replace(",", "", regex=False)).where(~ambiguous, ""),
                            errors="coerce").astype(float)
     blank = text == ""
-    rows(ambiguous, lambda i: f"'{text.iloc[i]}' is an ambiguous number format (only 1,234,567 style thousands "
-         "separators are read).", f"Give {col.name} as a plain number{unit}, e.g. 1234 or 1234.5, with '.' for "
-         "decimals.", f"ambiguous {col.name}")
-    rows(values.isna() & ~blank & ~ambiguous, lambda i: f"'{text.iloc[i]}' is not a number.",
-         f"Give {col.name} as a number{unit}.", f"non-numeric {col.name}")
+    raw = lambda i: text.iloc[i]  # noqa: E731
+    rows(ambiguous, "io.number_ambiguous", value=raw, unit=unit)
+    rows(values.isna() & ~blank & ~ambiguous, "io.not_a_number", value=raw, unit=unit)
     if col.required:
-        rows(blank, lambda i: f"{col.name} is empty.", f"Fill in {col.name} for every row.", f"empty {col.name}")
-    rows(values < 0, lambda i: f"{col.name} is negative ({values.iloc[i]:g}).", f"Give {col.name} as 0 or more.",
-         f"negative {col.name}")
+        rows(blank, "io.number_empty")
+    rows(values < 0, "io.number_negative", value=lambda i: f"{values.iloc[i]:g}")
     finite = np.isfinite(values.to_numpy())
-    rows(np.isinf(values.to_numpy()), lambda i: f"{col.name} is not finite ('{text.iloc[i]}').",
-         "Give a real value.", f"infinite {col.name}")
+    rows(np.isinf(values.to_numpy()), "io.number_infinite", value=raw)
     limit = PLAUSIBLE_MAX.get(col.name)
     if limit is not None:
-        ceiling = f"{limit:,.0f}{' ' + col.unit if col.unit else ''}"
-        rows(finite & (values.to_numpy() > limit), lambda i: f"{col.name} {values.iloc[i]:,.6g} is implausibly "
-             f"large (above {ceiling}).", "Check for an extra digit, a total row, or a figure in the wrong unit; "
-             "give this row's own value.", f"implausible {col.name}")
+        rows(finite & (values.to_numpy() > limit), "io.number_implausible", value=lambda i: f"{values.iloc[i]:,.6g}",
+             ceiling=f"{limit:,.0f}", unit=unit_name(col.unit) if col.unit else "")
     if col.name in PERSON_COUNTS:
         fraction = np.flatnonzero(np.where(finite, values.to_numpy(), 0.0) % 1 != 0)
         if len(fraction):
             i = fraction[0]
-            report.warning(path, f"{len(fraction)} row(s) give a fractional {col.name} (first: "
-                           f"{values.iloc[i]:g}); counts of people are whole numbers.",
-                           "Round the figures, or check the column holds counts, not shares or averages.",
-                           row=_row_label(path, i, ids), field=col.name)
+            report.warning(path, "io.fractional_count", row=_row_label(path, i, ids), column=col.name,
+                           n=len(fraction), value=f"{values.iloc[i]:g}")
     return values
 
 
@@ -447,14 +428,12 @@ def _check_ids(df: pd.DataFrame, id_col: str, path: Path, report: ProblemReport)
     ids = df[id_col]
     empty = np.flatnonzero((ids == "").to_numpy())
     for i in empty[:MAX_ROWS_LISTED]:
-        report.error(path, f"{id_col} is empty.", f"Give every row a unique {id_col}.", row=_row_label(path, i),
-                     field=id_col)
-    _more(report, path, empty, id_col, f"empty {id_col}")
+        report.error(path, "io.id_empty", row=_row_label(path, i), column=id_col)
+    _more(report, path, empty, id_col)
     dup_mask = ids.duplicated(keep=False) & (ids != "")
     for value in pd.unique(ids[dup_mask])[:MAX_ROWS_LISTED]:
         rows = [_row_label(path, i) for i in np.flatnonzero((ids == value).to_numpy())]
-        report.error(path, f"{id_col} '{value}' is used by {len(rows)} rows ({', '.join(rows[:5])}).",
-                     f"Make {id_col} unique.", row=rows[0], field=id_col)
+        report.error(path, "io.id_duplicate", row=rows[0], column=id_col, value=value, n=len(rows), rows=rows[:5])
 
 
 # --------------------------------------------------------------------------------------
@@ -473,25 +452,19 @@ def _declared_crs(gdf: gpd.GeoDataFrame, spec: LayerInput, path: Path, report: P
         try:
             configured = crsmod.parse_crs(spec.crs)
         except Exception:
-            report.error(path, f"CRS '{spec.crs}' is not known.",
-                         "Use an EPSG code like \"EPSG:4326\", \"EPSG:4547\", or \"GCJ-02\" / \"BD-09\".", field="crs")
+            report.error(path, "io.crs_unknown", field="crs", value=spec.crs)
             return None, ""
     file_crs = CRS(gdf.crs) if gdf.crs is not None else None
     if configured is not None:
         # GeoJSON always declares WGS-84, which is also how GCJ-02/BD-09 files are labelled: no news.
         if file_crs is not None and not file_crs.equals(configured):
-            report.warning(path, f"the file declares {file_crs.name} ({file_crs.to_string()}); the config's crs "
-                           f"\"{spec.crs}\" overrides it.",
-                           "Remove crs from the config for this input if the file's own CRS is right.", field="crs")
+            report.warning(path, "io.crs_overridden", field="crs", declared=f"{file_crs.name} ({file_crs.to_string()})",
+                           value=spec.crs)
         return configured, web
     if file_crs is not None:
         return file_crs, ""
     no_prj = path.suffix.lower() == ".shp" and _sibling(path, ".prj") is None
-    report.error(path, f"{'the Shapefile has no .prj part, so it' if no_prj else 'the file'} declares no "
-                 "coordinate system.",
-                 ("Copy the .prj beside the .shp, or set" if no_prj else "Set") + " crs = \"EPSG:4326\" (or your CRS, "
-                 "or \"GCJ-02\" for Amap/Tencent coordinates, \"BD-09\" for Baidu) for this input in the config.",
-                 field="crs")
+    report.error(path, "io.no_crs_shp" if no_prj else "io.no_crs", field="crs")
     return None, ""
 
 
@@ -510,9 +483,8 @@ def _check_coordinate_range(gdf: gpd.GeoDataFrame, declared: CRS, path: Path, re
     if not declared.is_geographic:
         looks_degrees = minx >= -180 and maxx <= 180 and miny >= -90 and maxy <= 90
         if looks_degrees and max(abs(maxx), abs(maxy)) < 1000:
-            report.error(path, f"coordinates ({minx:.4f}..{maxx:.4f}, {miny:.4f}..{maxy:.4f}) look like longitude/"
-                         f"latitude degrees, but the projected CRS {label} is declared.",
-                         "Declare crs = \"EPSG:4326\" (or \"GCJ-02\" for Amap coordinates) for this input.", field="crs")
+            report.error(path, "io.degrees_declared_projected", field="crs", label=label,
+                         extent=f"{minx:.4f}..{maxx:.4f}, {miny:.4f}..{maxy:.4f}")
             return False
         return True
     # Geographic: judge each row. Latitude and longitude swapped is the commonest spreadsheet
@@ -524,21 +496,19 @@ def _check_coordinate_range(gdf: gpd.GeoDataFrame, declared: CRS, path: Path, re
                     | (in_range & (y > 60) & (y <= 90) & (x >= 0) & (x < 55)))
     projected = ok & ~in_range & ~swapped
     if projected.sum() == ok.sum():
-        report.error(path, f"coordinates ({minx:.0f}..{maxx:.0f}, {miny:.0f}..{maxy:.0f}) are not longitude/latitude "
-                     f"degrees, but {label} is declared.",
-                     "Declare the projected CRS the coordinates are in (e.g. crs = \"EPSG:4547\").", field="crs")
+        report.error(path, "io.projected_declared_degrees", field="crs", label=label,
+                     extent=f"{minx:.0f}..{maxx:.0f}, {miny:.0f}..{maxy:.0f}")
         return False
     rows = np.flatnonzero(swapped)
     for i in rows[:MAX_ROWS_LISTED]:
-        report.error(path, f"longitude and latitude look swapped ({x[i]:.6f}, {y[i]:.6f}; {label} declared).",
-                     "Swap the values of the x/lon and y/lat columns in this row (or set x_column / y_column).",
-                     row=_row_label(path, int(i), ids), field="geometry")
-    _more(report, path, rows, "geometry", "swapped longitude and latitude")
+        report.error(path, "io.lonlat_swapped", row=_row_label(path, int(i), ids), field="geometry",
+                     x=f"{x[i]:.6f}", y=f"{y[i]:.6f}", label=label)
+    _more(report, path, rows, "geometry")
     rows = np.flatnonzero(projected)
     for i in rows[:MAX_ROWS_LISTED]:
-        report.error(path, f"({x[i]:.1f}, {y[i]:.1f}) is not a longitude/latitude pair ({label} declared).",
-                     "Correct the coordinates of this row.", row=_row_label(path, int(i), ids), field="geometry")
-    _more(report, path, rows, "geometry", "coordinates outside longitude/latitude range")
+        report.error(path, "io.not_lonlat", row=_row_label(path, int(i), ids), field="geometry",
+                     x=f"{x[i]:.1f}", y=f"{y[i]:.1f}", label=label)
+    _more(report, path, rows, "geometry")
     return not (swapped.any() or projected.any())
 
 
@@ -557,9 +527,8 @@ def _fix_geometry(gdf: gpd.GeoDataFrame, layer: str, path: Path, report: Problem
     missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
     idx = np.flatnonzero(missing)
     for i in idx[:MAX_ROWS_LISTED]:
-        report.error(path, "the geometry is empty.", "Draw the feature or give its coordinates.",
-                     row=_row_label(path, i, ids), field="geometry")
-    _more(report, path, idx, "geometry", "empty geometry")
+        report.error(path, "io.geometry_empty", row=_row_label(path, i, ids), field="geometry")
+    _more(report, path, idx, "geometry")
     types = shapely.get_type_id(geoms)
     if layer == "communities":
         polygonal = np.isin(types, (3, 6))
@@ -570,29 +539,26 @@ def _fix_geometry(gdf: gpd.GeoDataFrame, layer: str, path: Path, report: Problem
             fixed = ~(shapely.is_missing(repaired) | shapely.is_empty(repaired))
             geoms[np.flatnonzero(invalid)[fixed]] = repaired[fixed]
             if fixed.any():
-                report.warning(path, f"{int(fixed.sum())} invalid polygon(s) repaired with make_valid "
-                               f"(e.g. {_row_label(path, int(np.flatnonzero(invalid)[fixed][0]), ids)}).",
-                               "Check them in QGIS (Vector > Geometry Tools > Check Validity).", field="geometry")
+                report.warning(path, "io.polygons_repaired", field="geometry", n=int(fixed.sum()),
+                               example=_row_label(path, int(np.flatnonzero(invalid)[fixed][0]), ids))
             for i in np.flatnonzero(invalid)[~fixed][:MAX_ROWS_LISTED]:
-                report.error(path, "the polygon is invalid and cannot be repaired (it has no area).",
-                             "Redraw the boundary.", row=_row_label(path, i, ids), field="geometry")
+                report.error(path, "io.polygon_unrepairable", row=_row_label(path, i, ids), field="geometry")
         wrong = np.flatnonzero(~missing & ~polygonal)
         for i in wrong[:MAX_ROWS_LISTED]:
-            report.error(path, f"community boundaries must be polygons, this is a {geoms[i].geom_type}.",
-                         "Give community boundaries as Polygon or MultiPolygon features.",
-                         row=_row_label(path, i, ids), field="geometry")
-        _more(report, path, wrong, "geometry", "non-polygon geometry")
+            report.error(path, "io.community_not_polygon", row=_row_label(path, i, ids), field="geometry",
+                         kind=geoms[i].geom_type)
+        _more(report, path, wrong, "geometry")
     else:
         polygonal = ~missing & np.isin(types, (3, 6))
         if polygonal.any():
             geoms[polygonal] = shapely.point_on_surface(shapely.make_valid(geoms[polygonal]))
-            report.warning(path, f"{int(polygonal.sum())} {layer} given as polygons are placed at a point inside each.",
-                           "", field="geometry")
+            report.warning(path, "io.polygons_as_points", field="geometry", n=int(polygonal.sum()),
+                           layer=layer_name(layer))
         wrong = np.flatnonzero(~missing & ~polygonal & (types != 0))
         for i in wrong[:MAX_ROWS_LISTED]:
-            report.error(path, f"{layer} must be points (or polygons), this is a {geoms[i].geom_type}.",
-                         "Give each as a point.", row=_row_label(path, i, ids), field="geometry")
-        _more(report, path, wrong, "geometry", "wrong geometry type")
+            report.error(path, "io.not_a_point", row=_row_label(path, i, ids), field="geometry",
+                         layer=layer_name(layer), kind=geoms[i].geom_type)
+        _more(report, path, wrong, "geometry")
     return gdf.set_geometry(gpd.GeoSeries(geoms, index=gdf.index, crs=gdf.crs))
 
 
@@ -641,16 +607,16 @@ def _check_population(df: pd.DataFrame, path: Path, report: ProblemReport, key: 
     ids = df[key].astype(str)
     positions = np.asarray(df.index)
     reported: set[str] = set()
-    for col, what in (("households", "households"), ("elderly_population", "older residents")):
+    for col in ("households", "elderly_population"):
         if col not in df:
             continue
         bad = np.flatnonzero((df[col] > df["population"]).to_numpy())
         reported.update(ids.iloc[bad])
         for i in bad[:MAX_ROWS_LISTED]:
-            report.error(path, f"{what} ({df[col].iloc[i]:g}) exceed the population ({df['population'].iloc[i]:g}).",
-                         f"Check the columns are not swapped and {col} is a count, not a percentage.",
-                         row=_row_label(path, int(positions[i]), ids), field=col)
-        _more(report, path, bad, col, f"{what} above population")
+            report.error(path, "io.above_population", row=_row_label(path, int(positions[i]), ids), column=col,
+                         value=f"{df[col].iloc[i]:g}", population=f"{df['population'].iloc[i]:g}",
+                         population_column=report.column_name(path, "population"))
+        _more(report, path, bad, col)
     return reported
 
 
@@ -667,8 +633,7 @@ def join_population(communities: gpd.GeoDataFrame, spec, report: ProblemReport,
                     for c in LAYER_COLUMNS["population"])
     table = map_columns(raw, columns, spec.columns, path, report, "population")
     if key not in table.columns:
-        report.error(path, f"the join column '{key}' is missing.",
-                     f"Add it or map it: [inputs.population.columns] {key} = \"<your column>\".", field=key)
+        report.error(path, "io.join_column_missing", column=key, key=key)
         return communities
     present = [c for c in columns if c.name in table.columns]
     raw_population = _as_text(table["population"]) if "population" in table.columns else None
@@ -687,31 +652,23 @@ def join_population(communities: gpd.GeoDataFrame, spec, report: ProblemReport,
         for value in pd.unique(left[dup])[:MAX_ROWS_LISTED]:
             rows = [_row_label(communities_path, i, communities["community_id"])
                     for i in np.flatnonzero((left == value).to_numpy())]
-            report.error(communities_path, f"{len(rows)} communities are named '{value}' ({', '.join(rows[:5])}), "
-                         f"so the population table cannot be joined to them by name.",
-                         "Join on community_id (inputs.population.join_on = \"community_id\") or make the names unique.",
-                         row=rows[0], field=key)
+            report.error(communities_path, "io.join_names_duplicate", row=rows[0], column=key, n=len(rows),
+                         value=value, rows=rows[:5])
     matched_left = left.isin(set(table[key]))
     matched_right = table[key].isin(set(left))
     for i in np.flatnonzero(~matched_right.to_numpy())[:MAX_ROWS_LISTED]:
-        report.warning(path, f"{key} '{table[key].iloc[i]}' has no community boundary; its population is not analysed.",
-                       f"Add the boundary to {communities_path.name} or correct the {key}.",
-                       row=_row_label(path, i), field=key)
+        report.warning(path, "io.population_without_boundary", row=_row_label(path, i), column=key,
+                       value=table[key].iloc[i], boundaries=communities_path.name)
     n_unmatched = int((~matched_right).sum())
     if n_unmatched > MAX_ROWS_LISTED:
-        report.warning(path, f"and {n_unmatched - MAX_ROWS_LISTED} more rows with no community boundary.", field=key)
+        report.warning(path, "io.more_rows", column=key, n=n_unmatched - MAX_ROWS_LISTED)
     # Ids and names identify rows; the table supplies figures (and street/district/estate type).
     value_cols = [c.name for c in present if c.name not in ("community_id", "name")]
     for i in np.flatnonzero(~matched_left.to_numpy())[:MAX_ROWS_LISTED]:
         has_own = "population" in value_cols and not np.isnan(communities["population"].iloc[i])
-        message = f"community {key} '{left.iloc[i]}' is not in the population table"
-        if has_own:
-            report.warning(communities_path, message + "; the boundary file's own figures are used.",
-                           f"Add a row for it to {path.name}.", row=_row_label(communities_path, i, left), field=key)
-        else:
-            report.error(communities_path, message + " and has no population of its own.",
-                         f"Add a row for it to {path.name} or correct the {key}.",
-                         row=_row_label(communities_path, i, left), field=key)
+        report.add("warning" if has_own else "error", communities_path,
+                   "io.boundary_without_population_row" if has_own else "io.boundary_without_population",
+                   row=_row_label(communities_path, i, left), column=key, value=left.iloc[i], table=path.name)
     # Duplicate keys are already reported as errors; keep the first so the join stays one-to-one.
     unique = table.drop_duplicates(subset=key, keep="first").set_index(key)
     merged = communities.copy()
@@ -733,10 +690,9 @@ def _communities_without_population(communities: gpd.GeoDataFrame, path: Path, r
     missing = np.flatnonzero(communities["population"].isna().to_numpy())
     positions = np.asarray(communities.index)
     for i in missing[:MAX_ROWS_LISTED]:
-        report.error(path, "population is empty (neither the boundary file nor the population table gives it).",
-                     "Fill in the population, or give it in the population table.",
-                     row=f"feature {positions[i] + 1} (id {communities['community_id'].iloc[i]})", field="population")
-    _more(report, path, missing, "population", "empty population")
+        report.error(path, "io.population_missing", column="population",
+                     row=Row(feature=int(positions[i]) + 1, ident=str(communities["community_id"].iloc[i])))
+    _more(report, path, missing, "population")
 
 
 def load_study(config: StudyConfig, *, raise_on_error: bool = True) -> Study:
@@ -746,7 +702,7 @@ def load_study(config: StudyConfig, *, raise_on_error: bool = True) -> Study:
     when any is an error (unless ``raise_on_error`` is False, for ``validate``).
     """
     t0 = time.perf_counter()
-    report = ProblemReport()
+    report = ProblemReport(language=config.study.language)
     # the config's own warnings (load_config raised on its errors), so validate lists them too
     report.problems.extend(getattr(config, "warnings", []))
     inputs = config.inputs
@@ -789,11 +745,9 @@ def load_study(config: StudyConfig, *, raise_on_error: bool = True) -> Study:
             path = Path(spec.path)
             for i in outside[:MAX_ROWS_LISTED]:
                 dist = shapely.distance(geoms[i], bulk)
-                report.error(path, f"lies {dist / 1000:.1f} km outside the communities' extent "
-                             f"(allowed: {config.study.extent_margin_m / 1000:.1f} km): coordinates probably in another CRS.",
-                             "Check the declared crs (GCJ-02 / BD-09 / WGS-84) and the lon/lat columns, or raise "
-                             "study.extent_margin_m.", row=_row_label(path, i, gdf.iloc[:, 0]), field="geometry")
-            _more(report, path, outside, "geometry", "points far outside the study area")
+                report.error(path, "io.outside_extent", row=_row_label(path, i, gdf.iloc[:, 0]), field="geometry",
+                             km=f"{dist / 1000:.1f}", allowed=f"{config.study.extent_margin_m / 1000:.1f}")
+            _more(report, path, outside, "geometry")
             if layer == "facilities":
                 facilities = gdf
             else:
@@ -803,10 +757,8 @@ def load_study(config: StudyConfig, *, raise_on_error: bool = True) -> Study:
             unknown = np.flatnonzero(((own != "") & ~own.isin(set(communities["community_id"]))).to_numpy())
             fpath = Path(inputs.facilities.path)
             for i in unknown[:MAX_ROWS_LISTED]:
-                report.warning(fpath, f"community_id '{own.iloc[i]}' names no community; the facility is assigned "
-                               "to the community polygon it lies in instead.",
-                               "Correct the community_id or leave it empty.",
-                               row=_row_label(fpath, int(i), facilities["facility_id"]), field="community_id")
+                report.warning(fpath, "io.facility_community_unknown", column="community_id", value=own.iloc[i],
+                               row=_row_label(fpath, int(i), facilities["facility_id"]))
         if buildings is not None:
             buildings = buildings.to_crs(metric)
         if districts is not None:
@@ -852,10 +804,10 @@ def _check_community_placement(communities: gpd.GeoDataFrame, labels: np.ndarray
     try:
         choice = crsmod.choose_metric_crs(lon, lat, config.study.metric_crs, what="communities")
     except Exception as exc:
-        report.error(config.source or "config", f"study.metric_crs '{config.study.metric_crs}': {exc}.",
-                     "Use \"auto\" or a projected CRS such as \"EPSG:32648\".", field="study.metric_crs")
+        report.error(config.source or "config", "io.metric_crs_invalid", field="study.metric_crs",
+                     value=config.study.metric_crs, detail=str(exc))
         return far, None
-    report.info(config.source or "config", choice.reason, field="study.metric_crs")
+    report.info(config.source or "config", choice.message, field="study.metric_crs")
     return far, choice.crs
 
 
@@ -886,8 +838,7 @@ def _load_auxiliary(spec: LayerInput, report: ProblemReport, columns, type_ids: 
     out = gpd.GeoDataFrame(data, geometry=raw.geometry.values, crs=None)
     keep = np.isin(shapely.get_type_id(out.geometry.to_numpy()), type_ids)
     if (~keep).any():
-        report.warning(path, f"{int((~keep).sum())} {what} features of another geometry type are not used.",
-                       field="geometry")
+        report.warning(path, "io.other_geometry_unused", field="geometry", n=int((~keep).sum()), what=Text(what))
     out = out[keep]
     if not _check_coordinate_range(out, declared, path, report, crs_label=web):
         return None
@@ -903,7 +854,7 @@ def _load_boundaries(spec: LayerInput, report: ProblemReport) -> gpd.GeoDataFram
             return None
         return {"name": _as_text(raw[found["name"]]) if found["name"] else ""}
 
-    return _load_auxiliary(spec, report, columns, (1, 2, 3, 5, 6), "boundary (lines and polygons are drawn)")
+    return _load_auxiliary(spec, report, columns, (1, 2, 3, 5, 6), "io.what_boundary")
 
 
 def _load_buildings(spec: LayerInput, report: ProblemReport) -> gpd.GeoDataFrame | None:
@@ -921,16 +872,15 @@ def _load_buildings(spec: LayerInput, report: ProblemReport) -> gpd.GeoDataFrame
             text = _as_text(raw[levels_col])
             bad = np.flatnonzero((levels.isna() & (text != "")).to_numpy())
             if len(bad):
-                report.warning(path, f"{len(bad)} building(s) give levels that are not a number (first: "
-                               f"'{text.iloc[bad[0]]}'); they count as one level.", "Give levels as a number, e.g. 18.",
-                               row=_row_label(path, int(bad[0])), field=levels_col)
+                report.warning(path, "io.levels_not_numbers", row=_row_label(path, int(bad[0])), column=levels_col,
+                               n=len(bad), value=text.iloc[bad[0]])
         return {
             "levels": levels,
             # The building type lets demand points skip shops, schools and other non-homes.
             "building": raw[type_col].astype(str) if type_col else "",
         }
 
-    return _load_auxiliary(spec, report, columns, (0, 3, 6), "building (points and polygons are used)")
+    return _load_auxiliary(spec, report, columns, (0, 3, 6), "io.what_building")
 
 
 def _aux_columns(raw: pd.DataFrame, spec: LayerInput, path: Path, report: ProblemReport, layer: str,
@@ -945,6 +895,7 @@ def _aux_columns(raw: pd.DataFrame, spec: LayerInput, path: Path, report: Proble
         if source is not None and source not in raw.columns:
             _mapped_column_missing(raw, source, key, path, report, layer)
         found[key] = source or _find(raw.columns, names)
+    report.map_columns(path, {key: col for key, col in found.items() if col})
     return None if len(report.errors) > n_errors else found
 
 
@@ -962,6 +913,6 @@ def _load_gates(spec: LayerInput, report: ProblemReport) -> gpd.GeoDataFrame | N
             return None
         return {key: _as_text(raw[col]) if col else "" for key, col in found.items()}
 
-    return _load_auxiliary(spec, report, columns, (0,), "gate (points are used)")
+    return _load_auxiliary(spec, report, columns, (0,), "io.what_gate")
 
 

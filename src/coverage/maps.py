@@ -658,10 +658,7 @@ def _prepare(gdf: gpd.GeoDataFrame, layer: str, simplify_m: float, points: bool,
     """Drop empty geometries, simplify in the layer's own CRS, reproject to WGS-84 (then to
     GCJ-02 when ``gcj02``, to match Amap tiles), round to ``decimals`` (1e-6° ≈ 0.1 m)."""
     if gdf.crs is None:
-        raise InputError(f"The {layer} layer has no coordinate reference system, so it cannot be "
-                         "placed on the map.", file=layer,
-                         fix="Load it through eldercare_coverage.io (which assigns the study CRS) or call "
-                             ".set_crs(...) on it.")
+        raise InputError("maps.layer_without_crs", layer, layer=layer)
     geom = gdf.geometry
     keep = geom.notna().to_numpy() & ~shapely.is_empty(geom.to_numpy())
     gdf = gdf.loc[keep]
@@ -759,26 +756,17 @@ def _basemap_layers(basemap: str, tianditu_key: str, lang: str) -> tuple[list[_T
     if low in ("none", ""):
         return [], False
     if any(h in low for h in REFUSED_TILE_HINTS):
-        raise InputError(
-            f"Basemap '{name}' is a Baidu (BD-09, own tile grid) or Tencent (GCJ-02, flipped tile "
-            "rows) service; its tiles are offset from WGS-84 by 100-700 m in a way this map cannot "
-            "line the study's communities, facilities and isochrones up with.",
-            file="basemap",
-            fix="Use basemap 'none' (offline), 'osm', 'tianditu' (with a Tianditu key), 'amap' "
-                "(overlays are shifted to GCJ-02) or a custom WGS-84 / Web Mercator tile URL.")
+        raise InputError("maps.basemap_refused", "basemap", language=lang, name=name)
     if any(h in low for h in _GCJ02_TILE_HINTS):
         url = _AMAP_URL if low in ("amap", "gaode") else name
         if not url.lower().startswith(("http://", "https://")):
-            raise InputError(f"Unknown basemap '{name}'.", file="basemap",
-                             fix="Use 'amap' for Amap/Gaode street tiles.")
+            raise InputError("maps.basemap_unknown_amap", "basemap", language=lang, name=name)
         return [_Tiles(url, attr=_AMAP_ATTR, name="高德地图 Amap", subdomains="1234", max_zoom=18)], True
     if low == "osm":
         return [_Tiles(_OSM_URL, attr=_OSM_ATTR, name="OpenStreetMap", max_zoom=19)], False
     if low == "tianditu":
         if not tianditu_key.strip():
-            raise InputError("Basemap 'tianditu' needs a Tianditu API key (tk).", file="basemap",
-                             fix="Pass tianditu_key=... (a free key from the Tianditu developer "
-                                 "console) or use basemap 'none' or 'osm'.")
+            raise InputError("maps.tianditu_needs_key", "basemap", language=lang)
         key = tianditu_key.strip()
         anno = "cva" if lang == "zh" else "eva"
         vec = _TIANDITU_URL.format(s="{s}", layer="vec", x="{x}", y="{y}", z="{z}", key=key)
@@ -790,9 +778,7 @@ def _basemap_layers(basemap: str, tianditu_key: str, lang: str) -> tuple[list[_T
     if low.startswith(("http://", "https://")) and all(t in name for t in ("{z}", "{x}", "{y}")):
         # Leaflet shows the attribution as HTML: the host name is escaped like any user string.
         return [_Tiles(name, attr=html.escape(name.split("/")[2]), name="Basemap", max_zoom=19)], False
-    raise InputError(f"Unknown basemap '{name}'.", file="basemap",
-                     fix="Use 'none' (default, offline), 'osm', 'tianditu', 'amap', or a tile "
-                         "URL with {z}, {x} and {y}.")
+    raise InputError("maps.basemap_unknown", "basemap", language=lang, name=name)
 
 
 # ----------------------------------------------------------------------------- the map
@@ -876,8 +862,7 @@ def make_map(
         Renders offline; shows inline in Jupyter; save with :func:`write_map`.
     """
     if language not in LABELS:
-        raise InputError(f"Unknown map language '{language}'.", file="language",
-                         fix="Use 'zh' (default) or 'en'.")
+        raise InputError("maps.language_unknown", "language", value=language)
     lang = language
     L = LABELS[lang]
     tiles, gcj02 = _basemap_layers(basemap, tianditu_key, lang)

@@ -33,6 +33,7 @@ import shapely
 from scipy.sparse.csgraph import connected_components
 
 from .errors import ProblemReport
+from .messages import ByLanguage, Text
 
 log = logging.getLogger(__name__)
 
@@ -310,15 +311,10 @@ def _report_fragments(net: WalkNetwork, report: ProblemReport) -> None:
     biggest = fr.head(5)
     # lon/lat, which a planner can paste into a web map (metric coordinates mean nothing to them)
     lon, lat = _to_lonlat(biggest["x"].to_numpy(), biggest["y"].to_numpy(), net.crs)
-    listing = "; ".join(f"{int(r.nodes)} nodes / {r.length_m:.0f} m near lon {lo:.5f}, lat {la:.5f}"
-                        for r, lo, la in zip(biggest.itertuples(), lon, lat))
-    report.warning(
-        net.source or "walk network",
-        f"{len(fr)} disconnected network fragment(s) besides the main part ({main_nodes:,} nodes); "
-        f"largest: {listing}. Analysis uses the main part; points that only reach a fragment "
-        "are listed as fragment-only.",
-        "Usually harmless (private compounds, bits cut by the clip). If a fragment is large, "
-        "check the OSM data for a missing link or widen the network margin.")
+    listing = [Text("network.fragment_item", nodes=int(r.nodes), m=f"{r.length_m:.0f}", lon=f"{lo:.5f}",
+                    lat=f"{la:.5f}") for r, lo, la in zip(biggest.itertuples(), lon, lat)]
+    report.warning(net.source or "walk network", "network.fragments", n=len(fr), main=f"{main_nodes:,}",
+                   listing=listing)
 
 
 def network_from_graph(G: nx.MultiDiGraph | nx.Graph, metric_crs: Any, source: str = "",
@@ -521,7 +517,7 @@ def load_walk_network(path: str | Path, metric_crs: Any, area: Any | None = None
     net: WalkNetwork | None = None
     try:
         if not path.exists():
-            report.error(path, "walk network file not found.", "Check inputs.network.path in the config.")
+            report.error(path, "network.not_found")
         elif name.endswith(".graphml"):
             G = _load_graphml(path, report)
             if G is None:
@@ -539,20 +535,15 @@ def load_walk_network(path: str | Path, metric_crs: Any, area: Any | None = None
             G = _graph_from_xml(path, clip_wgs)
             net = network_from_graph(G, metric_crs, source=str(path), report=report)
         else:
-            report.error(path, "unknown walk network format.",
-                         "Give an OpenStreetMap .osm, .osm.bz2 or .osm.pbf file, or a .graphml graph.")
+            report.error(path, "network.unknown_format")
     except (OSError, ValueError, KeyError, EOFError, RuntimeError) as exc:
-        report.error(path, f"cannot read the walk network: {exc}.",
-                     "Check that the file is a complete OpenStreetMap export (.osm/.osm.bz2/.osm.pbf) "
-                     "or GraphML written by osmnx.")
+        report.error(path, "network.unreadable", detail=str(exc))
         net = None
     except Exception as exc:  # osmnx/osmium raise their own types for malformed files
-        report.error(path, f"cannot read the walk network ({type(exc).__name__}: {exc}).",
-                     "Check that the file is a complete OpenStreetMap export or osmnx GraphML.")
+        report.error(path, "network.unreadable", detail=f"{type(exc).__name__}: {exc}")
         net = None
     if net is not None and net.n_edges == 0:
-        report.error(path, "no walkable streets in the study area.",
-                     "Check that the network file covers the study area and the CRS of the inputs.")
+        report.error(path, "network.no_streets")
     if net is None:
         net = network_from_arrays(np.empty(0), np.empty(0), np.empty(0, np.int32), np.empty(0, np.int32),
                                   metric_crs, source=str(path))
@@ -583,12 +574,10 @@ def _load_graphml(path: Path, report: ProblemReport) -> nx.MultiDiGraph | None:
         return G
     found = sorted({k for _, d in G.nodes(data=True) for k in d})
     first = lacking[missing[0]][0]
-    report.error(path, f"{len(lacking[missing[0]])} of {G.number_of_nodes()} nodes lack the coordinate attribute(s) "
-                 f"{' and '.join(repr(a) for a in missing)} (e.g. node {first}); node attributes found: "
-                 f"{', '.join(found) or 'none'}.",
-                 "Give every node x (longitude or easting) and y (latitude or northing), and the graph a crs "
-                 "attribute, as osmnx's save_graphml writes them; or give the OpenStreetMap file instead.",
-                 field=missing[0])
+    report.error(path, "network.graphml_no_xy", field=missing[0], n=len(lacking[missing[0]]),
+                 total=G.number_of_nodes(), first=first,
+                 missing=ByLanguage(lambda lang: ("和" if lang == "zh" else " and ").join(repr(a) for a in missing)),
+                 found=", ".join(found) or "–")
     return None
 
 
@@ -702,9 +691,7 @@ def download_walk_network(area_wgs84_polygon: Any, cache_dir: str | Path,
     except Exception as exc:
         if report is None:
             raise
-        report.error("OpenStreetMap download", f"downloading the walk network failed: {exc}.",
-                     "Check the internet connection, or download an extract (e.g. from Geofabrik) "
-                     "and set inputs.network.path.")
+        report.error("OpenStreetMap download", "network.download_failed", detail=str(exc))
         return target
     finally:
         ox.settings.useful_tags_way = saved

@@ -44,6 +44,7 @@ import pandas as pd
 import tomllib
 
 from .errors import InputError, ProblemReport
+from .messages import Text
 from .norm_sources import (CITE_KEYS, NOTE_KEYS, STATUS_LABELS, TARGET_KEYS, Citation, Note, OfficialTargets,
                            compare_official_targets, parse_citations, parse_notes, parse_official_targets)
 from .schema import FACILITY_KINDS
@@ -89,8 +90,7 @@ _SECTIONS: dict[str, dict[str, str]] = {
                          "recipient_share": "share"},
 }
 #: Keys that moved: a user file using one gets an error naming the new place.
-_MOVED = {"access.walk_speed_mps": "the walking speed is the study's: set [access] walk_speed in the study config",
-          "access.service_radius_m": "write [access] distance_m (network walking distance, m)"}
+_MOVED = {"access.walk_speed_mps": "profile.moved_walk_speed", "access.service_radius_m": "profile.moved_service_radius"}
 _TIER_KEYS = {"enabled": "bool", "min_population": "number>=0", "min_floor_area_m2": "number>=0",
               "max_floor_area_m2": "number>=0", "max_shared_area_m2": "number>=0",
               "min_beds": "number>=0", "build_subsidy_cny": "number>=0",
@@ -387,16 +387,14 @@ def _layers(name: str, user_file: str | Path | None, report: ProblemReport) -> l
     current: str | None = name
     while current:
         if current in seen:
-            report.error(layers[-1][0] if layers else f"{current}.toml",
-                         f"profile '{current}' extends itself through a cycle.",
-                         "Remove one 'extends' from the chain.", field="extends")
+            report.error(layers[-1][0] if layers else f"{current}.toml", "profile.extends_cycle", field="extends",
+                         name=current)
             report.raise_if_errors()
         seen.add(current)
         if current not in shipped_profile_names():
             file = str(user_file) if user_file is not None else "norms.profile"
-            report.error(file, f"unknown norm profile '{current}'.",
-                         f"Use one of: {', '.join(shipped_profile_names())} "
-                         "(see `eldercare-coverage profiles`).", field="extends" if user_file else "profile")
+            report.error(file, "profile.unknown", field="extends" if user_file else "profile", name=current,
+                         known=", ".join(shipped_profile_names()))
             report.raise_if_errors()
         raw = _read_toml(_profiles_dir().joinpath(f"{current}.toml"), f"{current}.toml")
         _validate_raw(raw, f"{current}.toml", report)
@@ -410,16 +408,13 @@ def _read_toml(resource, label: str) -> dict:
     try:
         text = resource.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise InputError("norm profile file not found.", label,
-                         "Check the path given as [norms] profile_file.") from None
+        raise InputError("profile.file_not_found", label) from None
     except UnicodeDecodeError:
-        raise InputError("norm profile is not UTF-8 text.", label, "Save the file as UTF-8.") from None
+        raise InputError("profile.not_utf8", label) from None
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise InputError(f"not valid TOML: {exc}.", label,
-                         "Correct the TOML syntax (quotes around text, [section] headers, "
-                         "numbers without units).") from None
+        raise InputError("profile.not_toml", label, detail=str(exc)) from None
 
 
 def _flatten(raw: dict, prefix: str = "") -> dict[str, Any]:
@@ -434,10 +429,8 @@ def _flatten(raw: dict, prefix: str = "") -> dict[str, Any]:
 
 def _unknown(report: ProblemReport, file: str, key: str, known) -> None:
     close = difflib.get_close_matches(key.rsplit(".", 1)[-1], list(known), n=1)
-    hint = f"Did you mean '{close[0]}'? " if close else ""
-    report.error(file, f"unknown key '{key}'.",
-                 f"{hint}Remove it or correct its spelling; known keys here: {', '.join(sorted(known))}.",
-                 field=key)
+    hint = Text("hint.did_you_mean", name=close[0]) if close else ""
+    report.error(file, "config.unknown_key", field=key, key=key, hint=hint, known=", ".join(sorted(known)))
 
 
 def _validate_raw(raw: dict, file: str, report: ProblemReport) -> None:
@@ -447,17 +440,15 @@ def _validate_raw(raw: dict, file: str, report: ProblemReport) -> None:
             _check_value(value, "text", key, file, report)
         elif key == "tiers":
             if not isinstance(value, dict):
-                report.error(file, "'tiers' must be a table of [tiers.<kind>] sections.",
-                             "Write e.g. [tiers.day_care_centre] with min_population = 10000.", field="tiers")
+                report.error(file, "profile.tiers_not_table", field="tiers")
                 continue
             for kind, body in value.items():
                 if kind not in FACILITY_KINDS or FACILITY_KINDS[kind]["tier"] < 1:
-                    report.error(file, f"unknown tier '{kind}'.",
-                                 f"Use one of: {', '.join(TIER_KINDS)}.", field=f"tiers.{kind}")
+                    report.error(file, "profile.tier_unknown", field=f"tiers.{kind}", kind=kind,
+                                 known=", ".join(TIER_KINDS))
                     continue
                 if not isinstance(body, dict):
-                    report.error(file, f"'tiers.{kind}' must be a table.",
-                                 f"Write [tiers.{kind}] followed by its keys.", field=f"tiers.{kind}")
+                    report.error(file, "config.not_a_table", field=f"tiers.{kind}", key=f"tiers.{kind}")
                     continue
                 for k, v in body.items():
                     if k not in _TIER_KEYS:
@@ -468,13 +459,12 @@ def _validate_raw(raw: dict, file: str, report: ProblemReport) -> None:
             _validate_meta(key, value, file, report)
         elif key in _SECTIONS:
             if not isinstance(value, dict):
-                report.error(file, f"'{key}' must be a table.", f"Write [{key}] followed by its keys.",
-                             field=key)
+                report.error(file, "config.not_a_table", field=key, key=key)
                 continue
             for k, v in value.items():
                 if f"{key}.{k}" in _MOVED:
-                    report.error(file, f"key '{key}.{k}' is no longer a profile key.",
-                                 f"Remove it: {_MOVED[f'{key}.{k}']}.", field=f"{key}.{k}")
+                    report.error(file, "profile.key_moved", field=f"{key}.{k}", key=f"{key}.{k}",
+                                 instead=Text(_MOVED[f"{key}.{k}"]))
                 elif k not in _SECTIONS[key]:
                     _unknown(report, file, f"{key}.{k}", _SECTIONS[key])
                 else:
@@ -487,7 +477,7 @@ def _validate_meta(key: str, value: Any, file: str, report: ProblemReport) -> No
     """``[cite."<key>"]``, ``[[notes]]`` and ``[official_targets]``: their shape and keys."""
     def check_table(body: Any, allowed: dict[str, str], where: str) -> None:
         if not isinstance(body, dict):
-            report.error(file, f"'{where}' must be a table.", f"Write [{where}] followed by its keys.", field=where)
+            report.error(file, "config.not_a_table", field=where, key=where)
             return
         for k in body:
             if k not in allowed:
@@ -495,8 +485,7 @@ def _validate_meta(key: str, value: Any, file: str, report: ProblemReport) -> No
 
     if key == "cite":
         if not isinstance(value, dict):
-            report.error(file, "'cite' must be a table of [cite.\"<key>\"] sections.",
-                         'Write e.g. [cite."land.per_resident_m2"] with clause = "…" and quote = "…".', field="cite")
+            report.error(file, "profile.cite_not_table", field="cite")
             return
         for figure, body in value.items():
             for item in body if isinstance(body, list) else [body]:
@@ -509,35 +498,35 @@ def _validate_meta(key: str, value: Any, file: str, report: ProblemReport) -> No
 
 
 def _check_value(value: Any, kind: str, key: str, file: str, report: ProblemReport) -> None:
-    def bad(expected: str, fix: str) -> None:
-        report.error(file, f"key '{key}' has the value {value!r}; expected {expected}.", fix, field=key)
+    def bad(code: str, **values: Any) -> None:
+        report.error(file, code, field=key, key=key, value=repr(value), name=key.rsplit(".", 1)[-1], **values)
 
     is_num = isinstance(value, (int, float)) and not isinstance(value, bool)
     if kind == "text":
         if not isinstance(value, str):
-            bad("text", f'Write it in quotes, e.g. {key.rsplit(".", 1)[-1]} = "…".')
+            bad("profile.value_text")
     elif kind == "bool":
         if not isinstance(value, bool):
-            bad("true or false", "Write true or false without quotes.")
+            bad("profile.value_bool")
     elif kind in ("number>0", "number>=0", "speed", "share"):
         if not is_num or math.isnan(value) or math.isinf(value):
-            bad("a number", f"Write a plain number without quotes or units, e.g. {key.rsplit('.', 1)[-1]} = 0.1.")
+            bad("profile.value_number")
         elif kind == "number>0" and value <= 0:
-            bad("a number above 0", "Give a positive number.")
+            bad("profile.value_positive")
         elif kind == "number>=0" and value < 0:
-            bad("a number of 0 or more", "Give 0 (rule not applied) or a positive number.")
+            bad("profile.value_nonnegative")
         elif kind == "speed" and not 0.1 <= value <= 3.0:
-            bad("a walking speed between 0.1 and 3.0 m/s", "Give metres per second, e.g. 0.9.")
+            bad("profile.value_speed")
         elif kind == "share" and not 0 < value <= 1:
-            bad("a share above 0 and at most 1", "Give a fraction, e.g. 0.15 for 15 %.")
+            bad("profile.value_share")
     elif kind.startswith("choice:"):
         options = kind[7:].split("|")
         if value not in options:
-            bad(" or ".join(f'"{o}"' for o in options), f'Write one of {", ".join(options)} in quotes.')
+            bad("profile.value_choice", options=", ".join(f'"{o}"' for o in options))
     elif kind in ("kinds", "estates"):
         allowed = list(FACILITY_KINDS) if kind == "kinds" else list(ESTATE_TYPES)
         if not isinstance(value, list) or any(v not in allowed for v in value):
-            bad(f"a list drawn from {allowed}", f'Write e.g. {key.rsplit(".", 1)[-1]} = ["{allowed[0]}"].')
+            bad("profile.value_list", allowed=", ".join(allowed), first=allowed[0])
 
 
 def _build_profile(name: str, values: dict[str, tuple[Any, str]], sources: dict[str, dict[str, str]],
@@ -556,9 +545,7 @@ def _build_profile(name: str, values: dict[str, tuple[Any, str]], sources: dict[
     if "access.distance_m" in values and "access.time_limit_min" in values:
         d_layer, t_layer = (chain.index(values[k][1]) for k in ("access.distance_m", "access.time_limit_min"))
         if d_layer == t_layer:
-            report.error(file, "the profile sets both access.distance_m and access.time_limit_min.",
-                         "Keep the one the source states (a walking distance or a walk time).",
-                         field="access.distance_m")
+            report.error(file, "profile.distance_and_time", field="access.distance_m")
         else:  # the layer closer to the user replaces the base's limit
             del values["access.time_limit_min" if d_layer > t_layer else "access.distance_m"]
     tiers = []
@@ -577,22 +564,18 @@ def _build_profile(name: str, values: dict[str, tuple[Any, str]], sources: dict[
     banded = [t for t in tiers if t.min_population is not None]
     for hi, lo in zip(banded, banded[1:]):
         if hi.min_population <= lo.min_population:
-            report.error(file, f"tiers.{hi.kind}.min_population ({_fmt(hi.min_population)}) is not above "
-                         f"tiers.{lo.kind}.min_population ({_fmt(lo.min_population)}).",
-                         "A higher tier must start at a larger population; correct one of the two.",
-                         field=f"tiers.{hi.kind}.min_population")
+            report.error(file, "profile.tier_bands_order", field=f"tiers.{hi.kind}.min_population", hi=hi.kind,
+                         lo=lo.kind, hi_value=_fmt(hi.min_population), lo_value=_fmt(lo.min_population))
     for t in tiers:
         if t.min_floor_area_m2 and t.max_floor_area_m2 and t.min_floor_area_m2 > t.max_floor_area_m2:
-            report.error(file, f"tiers.{t.kind}: min_floor_area_m2 is above max_floor_area_m2.",
-                         "Swap or correct the two figures.", field=f"tiers.{t.kind}.min_floor_area_m2")
+            report.error(file, "profile.tier_area_order", field=f"tiers.{t.kind}.min_floor_area_m2", kind=t.kind)
     rmin, rmax = num("service_capacity.recipients_per_facility_min"), num("service_capacity.recipients_per_facility_max")
     if rmin is not None and rmax is None:
         rmax = rmin
     if rmax is not None and rmin is None:
         rmin = rmax
     if rmin and rmax and rmin > rmax:
-        report.error(file, "service_capacity.recipients_per_facility_min is above recipients_per_facility_max.",
-                     "Swap or correct the two figures.", field="service_capacity.recipients_per_facility_min")
+        report.error(file, "profile.recipients_order", field="service_capacity.recipients_per_facility_min")
 
     def get(key: str, default: Any) -> Any:
         return values[key][0] if key in values else default

@@ -34,6 +34,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from .errors import InputError, ProblemReport
+from .messages import Text
 
 log = logging.getLogger(__name__)
 
@@ -150,27 +151,30 @@ def _same_file(a: Path, b: Path) -> bool:
         return False
 
 
-def _folder_problem(folder: Path) -> str | None:
-    """Why ``folder`` cannot take outputs, or None. Does not create anything."""
+def _folder_problem(folder: Path) -> Text | None:
+    """Why ``folder`` cannot take outputs (message id and values), or None. Does not create anything."""
     probe = folder
     while not probe.exists():
         if probe.is_symlink():
-            return f"{probe} is a broken symbolic link."
+            return Text("outputs.broken_link", path=str(probe))
         probe = probe.parent
     if not probe.is_dir():
-        where = "is" if probe == folder else f"lies under {probe}, which is"
-        return f"the output folder {folder} {where} a file, not a folder."
+        if probe == folder:
+            return Text("outputs.folder_is_file", folder=str(folder))
+        return Text("outputs.folder_under_file", folder=str(folder), path=str(probe))
     if not os.access(probe, os.W_OK | os.X_OK):
-        what = "the output folder" if probe == folder else f"{probe}, where the output folder {folder} would be created,"
-        return f"{what} cannot be written (permission denied or read-only)."
+        if probe == folder:
+            return Text("outputs.folder_not_writable", folder=str(folder))
+        return Text("outputs.parent_not_writable", folder=str(folder), path=str(probe))
     return None
 
 
-def check_output_folder(folder: str | Path) -> None:
-    """Raise :class:`OutputError` when ``folder`` is, or lies under, a file or cannot be written."""
+def check_output_folder(folder: str | Path, language: str = "zh") -> None:
+    """Raise :class:`OutputError` (in ``language``) when ``folder`` is, or lies under, a file or cannot be written."""
     problem = _folder_problem(Path(os.path.abspath(folder)))
     if problem:
-        raise OutputError(problem, str(folder), "Name a folder you can write (it is created if missing).")
+        raise OutputError("outputs.output_folder", str(folder), language=language, problem=problem,
+                          fix=Text("outputs.fix_out_folder"))
 
 
 class StagedOutputs:
@@ -190,19 +194,20 @@ class StagedOutputs:
 
     def __init__(self, folders: dict[str, str | Path], *, study: str = "study",
                  inputs: Iterable[str | Path] = (), expected: dict[str, Iterable[str]] | None = None,
-                 adopt: Iterable[str | Path] = ()):
+                 adopt: Iterable[str | Path] = (), language: str = "zh"):
         self.folders = {k: Path(os.path.abspath(v)) for k, v in folders.items()}
         self.study = study
         self.inputs = [Path(os.path.abspath(p)) for p in inputs if p]
         self._adopt = {Path(os.path.abspath(p)) for p in adopt}
         self._created: list[Path] = []
         self._staging: dict[Path, Path] = {}
-        report = ProblemReport()
+        self.language = language
+        report = ProblemReport(language=language)
         for final in sorted(set(self.folders.values())):
             problem = _folder_problem(final)
             if problem:
-                report.error(final, problem, "Choose another output folder ([output] data_dir, reports_dir, "
-                             "maps_dir, or --out DIR) that is a folder you can write.", field="output")
+                report.error(final, "outputs.output_folder", field="output", problem=problem,
+                             fix=Text("outputs.fix_writable_folder"))
         if report.ok:
             for logical, names in (expected or {}).items():
                 for name in names:
@@ -228,8 +233,8 @@ class StagedOutputs:
                     "study": self.study}), encoding="utf-8")
             except OSError as exc:
                 self.discard()
-                raise OutputError(f"the output folder cannot be written: {exc.strerror or exc}.", final,
-                                  "Choose another output folder ([output] or --out DIR) on a writable disk.") from exc
+                raise OutputError("outputs.cannot_write", final, language=self.language,
+                                  detail=str(exc.strerror or exc)) from exc
 
     @property
     def staging(self) -> list[Path]:
@@ -269,38 +274,28 @@ class StagedOutputs:
 
     def _claim(self, final: Path, report: ProblemReport) -> None:
         """Record in ``report`` why this study may not write ``final``, if it may not."""
-        fix = ("Choose another output folder ([output] data_dir, reports_dir, maps_dir, or --out DIR), "
-               "or move or delete the file if it is yours and not needed.")
         if any(_same_file(final, p) for p in self.inputs):
-            report.error(final, "is an input of this study and would be overwritten by an output.",
-                         "Choose another output folder ([output] data_dir, reports_dir, maps_dir, or --out DIR) "
-                         "than the one holding your input files, or rename the input.", field="output")
+            report.error(final, "outputs.is_input", field="output")
             return
         if not os.path.lexists(final):
             return
         if final.is_dir() or not final.is_file():
-            report.error(final, "an output would replace this folder or special file, which this study did not write.",
-                         fix, field="output")
+            report.error(final, "outputs.would_replace_folder", field="output")
             return
         root = _root_of(final, self.folders.values())
         rel = final.relative_to(root).as_posix()
         own = read_manifest(manifest_path(root, self.study))
         if own is not None and rel in own["files"]:
             if not _unchanged(final, own["files"][rel]):
-                report.error(final, f"was changed after study '{self.study}' wrote it; a new run would overwrite "
-                             "your changes.", "Move the file elsewhere (or rename it) to keep it, or delete it, and "
-                             "run again.", field="output")
+                report.error(final, "outputs.changed_since", field="output", study=self.study)
             return
         if own is None and final in self._adopt:
             return
         other = _owners(root).get(rel)
         if other is not None and other != self.study:
-            report.error(final, f"belongs to study '{other}', which writes to the same folder; this study "
-                         "will not overwrite it.", "Give each study its own output folders ([output] data_dir, "
-                         "reports_dir, maps_dir, or --out DIR).", field="output")
+            report.error(final, "outputs.other_study", field="output", study=other)
             return
-        report.error(final, "exists and was not written by this study; it will not be overwritten.", fix,
-                     field="output")
+        report.error(final, "outputs.not_ours", field="output")
 
     def _owned(self, final_folder: Path) -> dict[str, dict]:
         """This study's files in ``final_folder`` by its manifest (or adopted from an old run.json)."""
@@ -321,7 +316,7 @@ class StagedOutputs:
         """
         self.inputs.extend(Path(os.path.abspath(p)) for p in inputs if p)
         plan = self.planned()
-        report = ProblemReport()
+        report = ProblemReport(language=self.language)
         for final in plan.values():
             self._claim(final, report)
         if not report.ok:
@@ -343,10 +338,7 @@ class StagedOutputs:
             if not restored:  # the backups stay for the next run to restore (see remove_stale_staging)
                 self._staging.clear()
                 self._created.clear()
-            raise OutputError(message, exc.filename or "output",
-                              "Check that every output folder is on a writable disk with free space "
-                              "(or choose others with [output] or --out DIR), and run again.",
-                              restored=restored) from exc
+            raise OutputError(message, exc.filename or "output", language=self.language, restored=restored) from exc
         journal.commit()
         self._created.clear()
         self.discard()
@@ -418,22 +410,16 @@ class OutputError(InputError):
     ``restored`` is False when a failed publish could not put every earlier file back.
     """
 
-    def __init__(self, report, file="", fix="", *, restored: bool = True):
-        super().__init__(report, file, fix)
+    def __init__(self, report, file="", /, *, restored: bool = True, **kw):
+        super().__init__(report, file, **kw)
         self.restored = restored
 
 
-def _publish_failure(exc: OSError, restored: bool, staging: dict[Path, Path]) -> str:
-    if exc.errno == errno.EXDEV:
-        what = "a file could not be moved across filesystems (cross-device link)"
-    else:
-        what = exc.strerror or str(exc)
-    text = f"publishing the outputs failed: {what}."
+def _publish_failure(exc: OSError, restored: bool, staging: dict[Path, Path]) -> Text:
+    what = Text("outputs.cross_device") if exc.errno == errno.EXDEV else str(exc.strerror or exc)
     if restored:
-        return text + " Every output folder was restored to its state before this run."
-    kept = ", ".join(str(s) for s in staging.values())
-    return text + (f" Some earlier files could not be put back; they are kept in {kept} (folder 'backup'), "
-                   "and the next run into these folders puts them back.")
+        return Text("outputs.publish_failed_restored", what=what)
+    return Text("outputs.publish_failed_kept", what=what, kept=", ".join(str(s) for s in staging.values()))
 
 
 # --------------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ import json
 import logging
 import math
 import time
+import unicodedata
 from contextlib import contextmanager
 from importlib import resources
 from dataclasses import dataclass, field
@@ -23,7 +24,9 @@ import pandas as pd
 from ._safe_cells import write_csv
 from .config import StudyConfig, load_config
 from .crs import lonlat_columns
+from .errors import InputError, ProblemReport
 from .io import Study, load_study
+from .messages import RUN_LANGUAGE, ByLanguage, Text, text
 from .outputs import StagedOutputs, check_output_folder, safe_name
 
 log = logging.getLogger(__name__)
@@ -47,10 +50,22 @@ def sample_config_path() -> Path:
     if not path.is_file():
         from .errors import InputError
 
-        raise InputError("the embedded sample is missing from this installation.", str(path),
-                         "Reinstall eldercare-coverage, or pass your own study config: "
-                         "eldercare-coverage run study.toml")
+        raise InputError("pipeline.sample_missing", str(path))
     return path
+
+
+#: Stage names (the keys of run.json's timings) -> the message id of their terminal label.
+_STAGES = {"load and validate inputs": "stage.load", "write validated inputs": "stage.write_inputs",
+           "walk network": "stage.network", "walk access": "stage.access", "norm checks": "stage.norms",
+           "accessibility": "stage.accessibility", "siting": "stage.siting",
+           "accessibility tables and new sites": "stage.accessibility_tables", "map": "stage.map",
+           "reports": "stage.reports"}
+def _stage_label(name: str) -> str:
+    """A stage's name in the run's language, padded to a column of terminal width 26."""
+    base, _, detail = name.partition(" (")
+    label = text(_STAGES[base], RUN_LANGUAGE.get()) + (f" ({detail}" if detail else "") if base in _STAGES else name
+    wide = sum(unicodedata.east_asian_width(c) in "WF" for c in label)  # CJK characters take two columns
+    return label + " " * max(26 - len(label) - wide, 0)
 
 
 @contextmanager
@@ -60,7 +75,21 @@ def _timed(name: str, timings: dict[str, float]):
     yield
     timings[name] = time.perf_counter() - t0
     # the one line per stage the terminal shows by default (marked for the command line's filter)
-    log.info("%-26s %6.1f s", name, timings[name], extra={"stage": True})
+    log.info("%s %6.1f s", _stage_label(name), timings[name], extra={"stage": True})
+
+
+@contextmanager
+def _study_language(language: str):
+    """The run's stage lines, and problems raised by an engine function (which knows no study),
+    in the study's language."""
+    token = RUN_LANGUAGE.set(language)
+    try:
+        yield
+    except InputError as exc:
+        exc.report.language = language
+        raise
+    finally:
+        RUN_LANGUAGE.reset(token)
 
 
 def parameters_of(config: StudyConfig) -> dict:
@@ -99,10 +128,13 @@ def run(config: StudyConfig | str | Path | None = None, *, out_dir: str | Path |
         # current folder (in a checkout run from its root, that is its out/, reports/, maps/).
         out_dir = Path.cwd() if out_dir is None else out_dir
     if not isinstance(config, StudyConfig):
-        config = load_config(config)
+        config = load_config(config, raise_on_error=False)
+    if any(p.severity == "error" for p in getattr(config, "warnings", [])):
+        # config errors are reported with the inputs' problems, in one round, before anything is staged
+        check_inputs(config).report.raise_if_errors()
     if out_dir is not None:
         out = Path(out_dir).resolve()
-        check_output_folder(out)
+        check_output_folder(out, config.study.language)
         config.output.data_dir, config.output.reports_dir, config.output.maps_dir = (
             str(out / "out"), str(out / "reports"), str(out / "maps"))
     timings: dict[str, float] = {}
@@ -110,11 +142,11 @@ def run(config: StudyConfig | str | Path | None = None, *, out_dir: str | Path |
     # existing file this study did not write (outputs.py); staging folders are made here.
     staged = StagedOutputs({"data": config.output.data_dir, "reports": config.output.reports_dir,
                             "maps": config.output.maps_dir}, study=config.study.name, inputs=input_paths(config),
-                           expected=expected_outputs(config), adopt=_legacy_outputs(config))
-    with staged:
+                           expected=expected_outputs(config), adopt=_legacy_outputs(config),
+                           language=config.study.language)
+    with _study_language(config.study.language), staged:
         with _timed("load and validate inputs", timings):
-            study = load_study(config)
-            check_siting_inputs(study)
+            study = check_inputs(config)
             study.report.raise_if_errors()
             study = apply_profile_walk_limit(study)
         config = study.config
@@ -146,8 +178,7 @@ def run(config: StudyConfig | str | Path | None = None, *, out_dir: str | Path |
         siting = proposed = None
         if config.siting.model:
             if access is None:
-                study.report.warning(config.source or "config", "siting needs walk access: no network is configured, "
-                                     "so no sites are proposed.", "Set [inputs.network] path.", field="siting.model")
+                study.report.warning(config.source or "config", "pipeline.siting_needs_network", field="siting.model")
             else:
                 with _timed(f"siting ({config.siting.model})", timings):
                     siting = site_facilities(study, access, norms.profile)
@@ -242,7 +273,7 @@ def _read_network(path: str, metric_crs, area, margin_m: float, report):
     except (OSError, TypeError):
         key = None
     if key is None or _LAST_NETWORK.get("key") != key:
-        found = ProblemReport()
+        found = ProblemReport(language=report.language)
         net = network.load_walk_network(path, metric_crs, area=area, margin_m=margin_m, report=found)
         _LAST_NETWORK.clear()
         if key is not None:
@@ -286,15 +317,11 @@ def check_siting_inputs(study: Study) -> None:
     source = str(study.config.source or "config")
     n = len(study.candidates)
     if n == 0:
-        where = f"{spec.path} has none" if spec.path else "[inputs.candidates] is not set"
-        study.report.warning(source, f"siting.model '{cfg.model}' has no candidate sites to choose from ({where}), "
-                             "so coverage cannot improve: no new sites will be proposed.",
-                             "Give candidate sites in [inputs.candidates] path, or remove siting.model for a "
-                             "coverage-only run.", field="siting.model")
+        where = Text("pipeline.candidates_empty", path=str(spec.path)) if spec.path else \
+            Text("pipeline.candidates_unset")
+        study.report.warning(source, "pipeline.no_candidates", field="siting.model", model=cfg.model, where=where)
     elif cfg.model in _P_MODELS and cfg.p > n:
-        study.report.error(source, f"siting.p = {cfg.p} new sites, but there are only {n} candidate sites "
-                           f"(in {spec.path}).", f"Set siting.p to at most {n}, or add candidate sites.",
-                           field="siting.p")
+        study.report.error(source, "pipeline.p_above_candidates", field="siting.p", p=cfg.p, n=n, path=str(spec.path))
 
 
 def compute_study_access(study: Study, net, dem=None):
@@ -401,12 +428,10 @@ def apply_profile_walk_limit(study: Study, profile=None) -> Study:
     limit = norms.walk_limit(profile, cfg.walk_speed_mps, cfg.access.time_limit_min)
     if limit.basis == "study" or math.isclose(limit.limit_min, cfg.access.time_limit_min, rel_tol=1e-12):
         return study
-    study.report.warning(cfg.source or "config",
-                         f"norm profile '{profile.name}' sets the walk limit: {limit.explain('en', cfg.walk_speed_mps)}; "
-                         f"walk access uses {limit.limit_min:.2f} minutes ({limit.distance_m:g} m), not "
-                         f"[access] time_limit_min = {cfg.access.time_limit_min:g}.",
-                         "To plan on another limit, use a profile file that extends this profile and sets "
-                         "[access] time_limit_min or distance_m.", field="access.time_limit_min")
+    study.report.warning(cfg.source or "config", "pipeline.profile_sets_limit", field="access.time_limit_min",
+                         profile=profile.name, explain=ByLanguage(lambda lang: limit.explain(lang, cfg.walk_speed_mps)),
+                         minutes=f"{limit.limit_min:.2f}", metres=f"{limit.distance_m:g}",
+                         configured=f"{cfg.access.time_limit_min:g}")
     access = dataclasses.replace(cfg.access, time_limit_min=limit.limit_min)
     return dataclasses.replace(study, config=dataclasses.replace(cfg, access=access))
 
@@ -437,17 +462,14 @@ def compute_study_accessibility(study: Study, access, *, measure: str | None = N
     supply_col, demand_col = SUPPLY_COLUMNS[cfg.supply], DEMAND_COLUMNS[cfg.demand]
     if supply_col not in fac or fac[supply_col].isna().any():
         missing = fac["facility_id"][fac[supply_col].isna()] if supply_col in fac else fac["facility_id"]
-        study.report.warning(source, f"{len(missing)} facilities have no {supply_col} (e.g. "
-                             f"{', '.join(missing.astype(str).head(5))}); they add no supply to accessibility.",
-                             f"Give {supply_col} for every facility or set accessibility.supply to another column.",
-                             field="accessibility.supply")
+        study.report.warning(source, "pipeline.facilities_without_supply", field="accessibility.supply",
+                             n=len(missing), supply=supply_col, examples=", ".join(missing.astype(str).head(5)))
         if supply_col not in fac:
             fac[supply_col] = np.nan
     n_nan = int(access.demand[demand_col].isna().sum())
     if n_nan:
-        study.report.warning(source, f"{n_nan} demand points have no {demand_col}; they count as no demand in "
-                             "accessibility.", f"Give {demand_col} for every community or set "
-                             "accessibility.demand = \"residents\".", field="accessibility.demand")
+        study.report.warning(source, "pipeline.points_without_demand", field="accessibility.demand", n=n_nan,
+                             demand=demand_col)
     return analyse(access.facility_matrix, fac, access.demand, study.communities["community_id"].astype(str),
                    measure=measure or cfg.measure, supply=cfg.supply, demand=cfg.demand,
                    limit_min=float(study.config.access.time_limit_min), bands_min=cfg.bands_min,
@@ -466,19 +488,15 @@ def accessibility_siting(study: Study, access, tables, proposed=None) -> dict:
 
     cfg = study.config.accessibility
     source = str(study.config.source or "config")
-    fix = "Set accessibility.supply = \"floor_area\" and give candidates a max_floor_area_m2 column."
     area = study.candidates.set_index("candidate_id").loc[access.candidate_ids]["max_floor_area_m2"]
     area = area.to_numpy(dtype=float)
     if cfg.supply != "floor_area" or not np.isfinite(area).any():
-        study.report.warning(source, "accessibility after new sites is not computed: candidates supply only floor "
-                             "area (max_floor_area_m2)" + (", and none has one." if cfg.supply == "floor_area"
-                                                           else f", not {cfg.supply}."), fix,
-                             field="accessibility.supply")
+        study.report.warning(source, "pipeline.no_candidate_area" if cfg.supply == "floor_area"
+                             else "pipeline.candidates_supply_area", field="accessibility.supply", supply=cfg.supply)
         return {}
     if not np.isfinite(area).all():
-        study.report.warning(source, f"{int((~np.isfinite(area)).sum())} candidates have no max_floor_area_m2; "
-                             "for accessibility they take the median known area.",
-                             "Give every candidate its max_floor_area_m2.", field="accessibility.objective")
+        study.report.warning(source, "pipeline.candidates_median_area", field="accessibility.objective",
+                             n=int((~np.isfinite(area)).sum()))
         area = np.where(np.isfinite(area), area, np.nanmedian(area))
     res = tables.result
     kw = {k: res.params[k] for k in ("measure", "limit_min", "decay")}
@@ -554,12 +572,10 @@ def check_norms(study: Study, access=None, profile=None) -> NormResult:
     profile_limit = profile.walk_limit_min(study.config.walk_speed_mps)
     used_limit = float(study.config.access.time_limit_min)
     if access is not None and profile_limit is not None and abs(profile_limit - used_limit) > 0.01:
-        distance = f" ({profile.distance_m:g} m of network walking distance)" if profile.distance_m else ""
-        study.report.warning(study.config.source or "config",
-                             f"norm profile '{profile.name}' plans on a {profile_limit:.2f}-minute walk{distance} at "
-                             f"{study.config.walk_speed_mps:g} m/s, but walk access was computed for {used_limit:g} minutes.",
-                             "Compute access on apply_profile_walk_limit(study) to follow the profile "
-                             "(`run` does), or set [access] time_limit_min.", field="access.time_limit_min")
+        distance = Text("pipeline.network_distance", metres=f"{profile.distance_m:g}") if profile.distance_m else ""
+        study.report.warning(study.config.source or "config", "pipeline.profile_limit_differs",
+                             field="access.time_limit_min", profile=profile.name, minutes=f"{profile_limit:.2f}",
+                             distance=distance, speed=f"{study.config.walk_speed_mps:g}", used=f"{used_limit:g}")
     language = study.config.study.language
     table = norms.check_communities(study.communities, study.facilities, profile,
                                     access.communities if access is not None else None, language=language)
@@ -601,15 +617,13 @@ def siting_problem(study: Study, access, weight: str | None = None, profile=None
         kinds = cand["kind"].astype(str).to_numpy()
         allowed = np.column_stack([(kinds == "") | (kinds == t.name) for t in tiers])
         if not allowed.any():
-            raise InputError(f"no candidate may host any of siting.tiers {cfg.tiers} (their kind column names "
-                             "other tiers).", source, "Add those tiers to siting.tiers or blank the candidates' kind.")
+            raise InputError("pipeline.no_candidate_for_tiers", source, language=study.config.study.language,
+                             tiers=", ".join(cfg.tiers))
     cand_cap = exist_cap = None
     if cfg.capacitated:
         if not profile.per_resident_m2:
-            raise InputError(f"siting.capacitated needs the norm profile's floor area (建筑面积) per resident to turn "
-                             f"floor area into capacity; profile '{profile.name}' has none (land per resident, 用地, "
-                             "is not floor area).", source,
-                             "Use a profile with [area] per_resident_m2 (e.g. lhasa) or set capacitated = false.")
+            raise InputError("pipeline.capacitated_needs_area", source, language=study.config.study.language,
+                             profile=profile.name)
         population = access.demand["population"].to_numpy(dtype=float)
         scale = float(np.nansum(weights) / np.nansum(population)) if np.nansum(population) > 0 else 1.0
         fac = study.facilities.set_index("facility_id").loc[access.facility_ids]
@@ -626,10 +640,8 @@ def siting_problem(study: Study, access, weight: str | None = None, profile=None
 def _demand_weights(study: Study, access, weight: str):
     weights = access.demand[weight].to_numpy(dtype=float)
     if np.isnan(weights).any():
-        study.report.warning(study.config.source or "config",
-                             f"{int(np.isnan(weights).sum())} demand points have no {weight}; they weigh 0 in siting.",
-                             f"Give {weight} for every community or set siting.weight = \"population\".",
-                             field="siting.weight")
+        study.report.warning(study.config.source or "config", "pipeline.points_without_weight", field="siting.weight",
+                             n=int(np.isnan(weights).sum()), weight=weight)
         weights = np.nan_to_num(weights)
     return weights
 
@@ -681,24 +693,20 @@ def site_facilities(study: Study, access, profile=None):
     source = str(study.config.source or "config")
     cost = study.candidates["cost"].to_numpy(dtype=float)
     if cfg.budget and not np.isfinite(cost).any() and not cfg.tiers:
-        raise InputError("siting.budget is set but no candidate has a cost and no tiers (with their costs) are "
-                         "given, so the budget cannot be applied.", source,
-                         "Give candidates a cost column, or set siting.tiers (costs from the norm profile), "
-                         "or use siting.p instead of a budget.")
+        raise InputError("pipeline.budget_without_costs", source, language=study.config.study.language)
     try:
         problem = siting_problem(study, access, profile=profile)
         result = solve(problem, cfg.model, p=cfg.p or None, budget=cfg.budget or None, target_share=cfg.target_share,
                        min_group_share=cfg.min_district_share, capacitated=cfg.capacitated, method=cfg.method,
                        time_limit_s=cfg.time_limit_s, mip_gap=cfg.mip_gap)
     except ValueError as exc:  # options the model cannot take: the user's config, not our bug
-        raise InputError(f"siting: {exc}", source, "Correct the [siting] section of the config.") from None
+        raise InputError("pipeline.siting_options", source, language=study.config.study.language,
+                         detail=str(exc)) from None
     result.params.update({"weight": cfg.weight, "limit_min": float(study.config.access.time_limit_min),
                           "tiers": list(cfg.tiers), "capacitated": cfg.capacitated})
     if result.status not in ("optimal", "feasible"):
-        study.report.warning(source, f"siting ({result.model}) ended with status '{result.status}'"
-                             + (f": {result.message}" if result.message else "") + "; the proposed sites may be "
-                             "missing or not optimal.", "Relax the [siting] targets (p, budget, "
-                             "min_district_share, target_share) or raise siting.time_limit_s.", field="siting.model")
+        study.report.warning(source, "pipeline.siting_status", field="siting.model", model=result.model,
+                             status=result.status, detail=f": {result.message}" if result.message else "")
     return result
 
 
@@ -836,7 +844,8 @@ def _front_page_inputs(study: Study, access, siting, staged: StagedOutputs) -> d
         uncoverable = (float(siting.uncoverable_weight), float(siting.uncoverable_weight / siting.total_weight))
     left_out = off_network_lines(access, study, lang) if access is not None else []
     return {"map_png": png if png.is_file() else None, "left_out": left_out, "uncoverable": uncoverable,
-            "warnings": [p.message for p in study.report.warnings]}
+            "warnings": [Text(p.code, **p.params).render(lang) for p in study.report.warnings],
+            "siting_weight": study.config.siting.weight}
 
 
 def _street_basemap(access):
@@ -902,9 +911,7 @@ def _write_map(study: Study, access, norms: NormResult, proposed, staged: Staged
         if maps.find_chromium():
             maps.write_png(html, staged.path("maps", map_file_name(study.config, ".png")))
         else:
-            study.report.warning(html.name, "no static PNG of the map: no Chromium-family browser was found.",
-                                 "Install Chromium (bash scripts/setup_browser.sh) or set output.png = false.",
-                                 field="output.png")
+            study.report.warning(html.name, "pipeline.no_browser", field="output.png")
 
 
 def _write_manifest(result: RunResult, staged: StagedOutputs) -> None:
@@ -968,19 +975,38 @@ def _legacy_outputs(config: StudyConfig) -> list[str]:
 
 
 def validate(config: StudyConfig | str | Path | None = None) -> Study:
-    """Load and check the inputs only; returns the study with its problem report (never raises
-    for data problems; the config itself must be readable)."""
+    """Load and check the config and the inputs only; returns the study with its problem report
+    (never raises for config values or data problems; the config itself must be readable TOML)."""
     if config is None:
         config = sample_config_path()
     if not isinstance(config, StudyConfig):
-        config = load_config(config)
-    study = load_study(config, raise_on_error=False)
+        config = load_config(config, raise_on_error=False)
+    return check_inputs(config, network=True)
+
+
+def check_inputs(config: StudyConfig, *, network: bool = False) -> Study:
+    """Every check of the config and the inputs in one round, into one report: the config's own
+    problems (carried in ``config.warnings``), the input files, the siting inputs and, with
+    ``network`` or when anything else is wrong, the walk network (so a run stopped by a data error
+    names a broken network file too). Errors are not raised here."""
+    config_errors = [p for p in getattr(config, "warnings", []) if p.severity == "error"]
+    if any((p.field or "").startswith(("study.", "inputs.communities")) for p in config_errors):
+        # the inputs cannot be placed without these: report the config alone
+        raise InputError(ProblemReport(list(config.warnings), language=config.study.language))
+    try:
+        study = load_study(config, raise_on_error=False)
+    except InputError as exc:
+        exc.report.language = config.study.language
+        raise
     check_siting_inputs(study)
-    if config.inputs.network.path and study.communities is not None and study.metric_crs is not None:
+    if not (network or study.report.errors):
+        return study
+    if config.inputs.network.path and study.communities is not None and study.metric_crs is not None and \
+            not any(p.field == "inputs.network.path" for p in config_errors):
         # The same loader as run: an empty or unreadable network is found here, not mid-run.
         study_dem(study)
         net = build_network(study, raise_on_error=False)
         check_street_alignment(study, net)
-    elif config.inputs.network.download:
+    elif config.inputs.network.download and network:
         log.info("validate does not download the walk network; run fetches it")
     return study

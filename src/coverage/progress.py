@@ -11,6 +11,8 @@ import sys
 from typing import Iterable, TypeVar
 
 T = TypeVar("T")
+#: Bar labels -> their message id (the label is shown in the language of the run in progress).
+_LABELS = {"walk times": "progress.walk_times", "isochrones": "progress.isochrones"}
 
 _enabled = False
 
@@ -30,5 +32,8 @@ def progress(iterable: Iterable[T], *, total: int | None = None, desc: str = "",
         from tqdm import tqdm
     except ImportError:
         return iterable
-    return tqdm(iterable, total=total, desc=desc, unit=unit, delay=1.0, leave=False, file=sys.stderr,
+    from .messages import RUN_LANGUAGE, text
+
+    label = text(_LABELS[desc], RUN_LANGUAGE.get()) if desc in _LABELS else desc
+    return tqdm(iterable, total=total, desc=label, unit=unit, delay=1.0, leave=False, file=sys.stderr,
                 dynamic_ncols=True)

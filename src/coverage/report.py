@@ -35,6 +35,7 @@ import pandas as pd
 from . import report_front as front
 from ._safe_cells import XlsxText, write_csv
 from .errors import ProblemReport
+from .messages import text as catalogue_text
 from .summary import GLOSSARY
 from .xlsx_layout import freeze_after, print_layout, title_rows
 from .norms import REQUIREMENT_KINDS, NormProfile
@@ -181,6 +182,9 @@ _PARAMS: dict[str, tuple[str, str]] = {
     "steps_speed_factor": ("台阶步速系数(×步速)", "Steps speed factor (× walk speed)"),
     "avoid_steps": ("避开台阶(轮椅)", "Avoid steps (wheelchair)"), "dem": ("高程模型(坡度)", "Elevation model (slopes)"),
 }
+#: Notes the norm tables write into a rule column, in the words of the message catalogues.
+_VALUES["tier_required_rule"] = {code: (catalogue_text(key, "zh"), catalogue_text(key, "en")) for code, key in (
+    ("no tier rule in profile", "profile.value_no_tier_rule"), ("population unknown", "profile.value_population_unknown"))}
 _TRANSLATED = set(_VALUES)
 
 _TEXT: dict[str, tuple[str, str]] = {
@@ -370,7 +374,8 @@ def write_reports(community_table: pd.DataFrame, district_table: pd.DataFrame, o
                   siting: dict[str, pd.DataFrame] | None = None,
                   problems: ProblemReport | None = None, accessibility: Any = None, map_png: Path | None = None,
                   left_out: list[str] | None = None, warnings: list[str] | None = None,
-                  uncoverable: tuple[float, float] | None = None, gates: dict | None = None) -> dict[str, Path]:
+                  uncoverable: tuple[float, float] | None = None, gates: dict | None = None,
+                  siting_weight: str = "elderly_population") -> dict[str, Path]:
     """Write ``community_gaps.csv``, ``district_gaps.csv``, ``gaps.xlsx`` and ``report.html``.
 
     ``parameters`` (walk speed m/s, time limit min, profile name, …) is shown verbatim in the
@@ -383,7 +388,7 @@ def write_reports(community_table: pd.DataFrame, district_table: pd.DataFrame, o
     The page's first section also shows ``map_png`` (the static map, embedded), ``left_out``
     (lines saying what the analysis leaves out), ``warnings`` and, from siting, the
     ``siting["curve"]`` of coverage against new sites and ``uncoverable`` = (weight no site
-    reaches, its share).
+    reaches, its share), both counting ``siting_weight`` (older residents, residents or households).
 
     ``gates`` (:func:`eldercare_coverage.pipeline.gate_effect`) adds a section and a sheet: coverage
     per district with and without the compound gates, and the compounds with no known gate.
@@ -422,7 +427,7 @@ def write_reports(community_table: pd.DataFrame, district_table: pd.DataFrame, o
         extra = accessibility_section(accessibility, language)
     front_page = _front_page(district_table, community_table, profile, parameters, language,
                              curve=None if siting is None else siting.get("curve"), uncoverable=uncoverable,
-                             map_png=map_png, left_out=left_out or [], warnings=warnings or [])
+                             map_png=map_png, left_out=left_out or [], warnings=warnings or [], weight=siting_weight)
     gate_html = _gate_section(gates, parameters, language, profile) if gates else ""
     _write_html(paths["html"], tables, profile, parameters, checksums, language, title, front_page + gate_html + extra)
     return paths
@@ -711,7 +716,7 @@ def _land_summary(community: pd.DataFrame, language: str) -> list[tuple[str, str
 
 
 def _front_page(district, community, profile, parameters, language, *, curve, uncoverable, map_png, left_out,
-                warnings) -> str:
+                warnings, weight: str = "elderly_population") -> str:
     """The director's first page (see :mod:`eldercare_coverage.report_front`)."""
     i = 0 if language == "zh" else 1
     has_tiers = bool(profile.bands)
@@ -720,15 +725,15 @@ def _front_page(district, community, profile, parameters, language, *, curve, un
     ft = lambda k: _esc(front.TEXT[k][i])  # noqa: E731
     lines = front.sentences(district, community, profile_name=name or profile.name,
                             limit_min=float(parameters.get("time_limit_min") or 15), language=language,
-                            has_tiers=has_tiers, siting_curve=curve, uncoverable=uncoverable)
+                            has_tiers=has_tiers, siting_curve=curve, uncoverable=uncoverable, weight=weight)
     # land (用地) stays apart from floor area: its own lines, never a comparison
     sep = "：" if language == "zh" else ": "
     lines += [f"{k}{sep}{v}" for k, v in _land_summary(community, language)]
     parts = [f'<section id="front"><h2 id="summary">{ft("headline")}</h2>',
-             front.headline_html(front.headline_figures(district, curve, share, language, has_tiers)),
+             front.headline_html(front.headline_figures(district, curve, share, language, has_tiers, weight)),
              front.findings_html(lines),
              f'<h2 id="district-key">{ft("district_key")}</h2>', front.district_key_table(district, language, has_tiers),
-             f'<h2 id="charts">{ft("charts")}</h2>', front.chart_section(district, language, has_tiers, curve, share),
+             f'<h2 id="charts">{ft("charts")}</h2>', front.chart_section(district, language, has_tiers, curve, share, weight),
              f'<h2 id="map">{ft("map")}</h2>', front.map_image(map_png, language)]
     if left_out or warnings:
         parts.append(f'<h2 id="left-out">{ft("left_out")}</h2><ul class="findings">')

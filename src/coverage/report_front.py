@@ -17,7 +17,7 @@ from typing import Any
 import pandas as pd
 
 from . import charts
-from .summary import GLOSSARY, percent
+from .summary import GLOSSARY, percent, weight_label, weight_unit
 
 #: Text of the first page (zh, en) by id.
 TEXT: dict[str, tuple[str, str]] = {
@@ -39,9 +39,11 @@ TEXT: dict[str, tuple[str, str]] = {
     "chart_beds": ("各区县床位缺口（张）", "Bed shortfall by district"),
     "chart_stations": ("各区县服务站缺口（处）", "Service station shortfall by district"),
     "chart_new": ("各区县需新建设施（处）", "New facilities needed by district"),
-    "chart_curve": ("新增设施数量与老年人步行覆盖率", "Older residents' walk coverage against new sites"),
+    "chart_curve": ("新增设施数量与{weight}步行覆盖率", "Walk coverage of {weight} against new sites"),
     "curve_x": ("新增设施数量（处）", "New sites"),
-    "curve_y": ("老年人步行覆盖率", "Walk coverage"),
+    "after_siting": ("{weight}步行覆盖率（选址后）", "Walk coverage of {weight} (after siting)"),
+    "unreachable_weight": ("无法覆盖的{weight}", "{weight} no site can reach"),
+    "curve_y": ("{weight}步行覆盖率", "Walk coverage"),
     "ceiling": ("所有候选点都建设施时的上限 {share}", "ceiling with a site on every candidate: {share}"),
     "persons": ("人", "persons"), "m2": ("平方米", "m²"), "sites": ("处", "sites"),
     "total": ("合计", "Total"),
@@ -59,10 +61,10 @@ SENTENCES: dict[str, tuple[str, str]] = {
     "new": ("按人口分档，还需新建设施 {n} 处。", "The population bands call for {n} new facilities."),
     "no_tiers": ("所选规范没有按人口配置设施层级的规则，因此不计算需新建的设施。",
                  "The profile has no tier-by-population rule, so no new facilities are counted."),
-    "siting": ("若在建议的 {n} 处新建设施，老年人步行覆盖率可从 {before} 提高到 {after}，新增覆盖 {added:,} 人。",
-               "With the {n} proposed new sites, walk coverage of older residents rises from {before} to {after}, {added:,} more covered."),
-    "unreachable": ("仍有 {n:,} 名老年人（{share}）距离所有现有设施和候选点都超过 {limit} 分钟，需要增加候选点或改善步行路网。",
-                    "{n:,} older residents ({share}) are beyond {limit} minutes of every existing facility and candidate site: "
+    "siting": ("若在建议的 {n} 处新建设施，{weight}步行覆盖率可从 {before} 提高到 {after}，新增覆盖 {added:,} {unit}。",
+               "With the {n} proposed new sites, walk coverage of {weight} rises from {before} to {after}, {added:,} more covered."),
+    "unreachable": ("仍有 {n:,} {counted}（{share}）距离所有现有设施和候选点都超过 {limit} 分钟，需要增加候选点或改善步行路网。",
+                    "{n:,} {weight} ({share}) are beyond {limit} minutes of every existing facility and candidate site: "
                     "they need more candidate sites or better walking links."),
 }
 
@@ -154,8 +156,9 @@ def district_key_table(district: pd.DataFrame, language: str, has_tiers: bool) -
 
 
 def headline_figures(district: pd.DataFrame, siting_curve: pd.DataFrame | None, uncoverable_share: float | None,
-                     language: str, has_tiers: bool) -> list[tuple[str, str]]:
-    """(name, value) pairs of the headline boxes."""
+                     language: str, has_tiers: bool, weight: str = "elderly_population") -> list[tuple[str, str]]:
+    """(name, value) pairs of the headline boxes; ``weight``: the siting weight (what the
+    after-siting coverage and the demand no site reaches count)."""
     total = district[district["row_type"] == "total"].iloc[0] if "row_type" in district and \
         (district["row_type"] == "total").any() else district.sum(numeric_only=True)
     out = []
@@ -167,20 +170,25 @@ def headline_figures(district: pd.DataFrame, siting_curve: pd.DataFrame | None, 
     if has_tiers and "new_total" in district:
         out.append((metric_name("new_total", language), f"{whole(total['new_total'])} {_t('sites', language)}"))
     if siting_curve is not None and len(siting_curve) > 1:
-        name = GLOSSARY["zh" if language == "zh" else "en"]["share_elderly_within"][0]
-        after = "选址后" if language == "zh" else "after siting"
-        out.append((f"{name}（{after}）" if language == "zh" else f"{name} ({after})",
+        out.append((_t("after_siting", language).format(weight=weight_label(weight, language)),
                     percent(float(siting_curve["covered_share"].iloc[-1]), language)))
     if uncoverable_share is not None and math.isfinite(uncoverable_share):
-        out.append((metric_name("unreachable", language), percent(uncoverable_share, language)))
+        name = metric_name("unreachable", language) if weight == "elderly_population" else \
+            _t("unreachable_weight", language).format(weight=weight_label(weight, language)).capitalize()
+        out.append((name, percent(uncoverable_share, language)))
     return out
 
 
 def sentences(district: pd.DataFrame, community: pd.DataFrame, *, profile_name: str, limit_min: float,
               language: str, has_tiers: bool, siting_curve: pd.DataFrame | None = None,
-              uncoverable: tuple[float, float] | None = None) -> list[str]:
-    """A few generated sentences in planning language (plain text; escape when writing HTML)."""
+              uncoverable: tuple[float, float] | None = None, weight: str = "elderly_population") -> list[str]:
+    """A few generated sentences in planning language (plain text; escape when writing HTML);
+    ``weight``: the siting weight, which the siting and unreachable sentences count."""
     i = 0 if language == "zh" else 1
+    label = weight_label(weight, language)
+    # "3,686 名老年人" / "120 户": a measure word before persons, none before households (户 is both)
+    counted = {"weight": label, "unit": weight_unit(weight, language),
+               "counted": label if weight == "households" or language != "zh" else f"名{label}"}
     s = {k: v[i] for k, v in SENTENCES.items()}
     limit = f"{limit_min:g}"
     out = []
@@ -213,15 +221,16 @@ def sentences(district: pd.DataFrame, community: pd.DataFrame, *, profile_name: 
         first, last = siting_curve.iloc[0], siting_curve.iloc[-1]
         out.append(s["siting"].format(n=len(siting_curve) - 1, before=percent(first["covered_share"], language),
                                       after=percent(last["covered_share"], language),
-                                      added=round(last["covered_weight"] - first["covered_weight"])))
+                                      added=round(last["covered_weight"] - first["covered_weight"]), **counted))
     if uncoverable is not None and uncoverable[0] > 0.5:
         n, share = uncoverable
-        out.append(s["unreachable"].format(n=round(n), share=percent(share, language), limit=limit))
+        out.append(s["unreachable"].format(n=round(n), share=percent(share, language), limit=limit, **counted))
     return out
 
 
 def chart_section(district: pd.DataFrame, language: str, has_tiers: bool,
-                  siting_curve: pd.DataFrame | None = None, uncoverable_share: float | None = None) -> str:
+                  siting_curve: pd.DataFrame | None = None, uncoverable_share: float | None = None,
+                  weight: str = "elderly_population") -> str:
     """Inline SVG charts: coverage by district; gap by district per requirement the profile has;
     coverage against the number of new sites when siting ran."""
     groups = district[district["row_type"] == "group"] if "row_type" in district else district
@@ -239,10 +248,12 @@ def chart_section(district: pd.DataFrame, language: str, has_tiers: bool,
             parts.append(charts.bar_chart(names, pd.to_numeric(groups[col], errors="coerce").fillna(0).tolist(),
                                           title=_t(key, language), value_text=lambda v: f"{round(v):,}", color=color))
     if siting_curve is not None and len(siting_curve) > 1:
+        counted = weight_label(weight, language)
         ceiling = None if uncoverable_share is None else 1.0 - uncoverable_share
         parts.append(charts.line_chart(siting_curve["new_sites"].tolist(), siting_curve["covered_share"].tolist(),
-                                       title=_t("chart_curve", language), x_label=_t("curve_x", language),
-                                       y_label=_t("curve_y", language), y_text=lambda v: percent(v, language),
+                                       title=_t("chart_curve", language).format(weight=counted),
+                                       x_label=_t("curve_x", language),
+                                       y_label=_t("curve_y", language).format(weight=counted), y_text=lambda v: percent(v, language),
                                        ceiling=ceiling, ceiling_label=_t("ceiling", language).format(
                                            share=percent(ceiling, language)) if ceiling is not None else ""))
     return "".join(f'<figure class="chart">{p}</figure>' for p in parts)

@@ -2,105 +2,37 @@
 communities failing each norm, the floor-area gap, the proposed sites and what they add, and what
 is left out (demand no site can reach, points off the network or only on a fragment).
 
-The text comes from :data:`MESSAGES`, one catalogue per language keyed by message id; the
+The text comes from the catalogues of :mod:`eldercare_coverage.messages` (ids ``summary.*``); the
 figures come from the stages of a :class:`eldercare_coverage.pipeline.RunResult`. The command
 line prints :func:`run_summary`; a notebook can too.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
+from .messages import LANGUAGES, LIST_LIMIT, text  # noqa: F401  (LANGUAGES: public)
+
 if TYPE_CHECKING:
     from .pipeline import RunResult
 
-LANGUAGES = ("zh", "en")
+#: Siting weights -> the label of what they count (one label source for the summary and the report).
+WEIGHT_LABELS = {"elderly_population": "summary.weight_elderly_population",
+                 "population": "summary.weight_population", "households": "summary.weight_households"}
 
-#: Message catalogues: the same ids in every language (tested).
-MESSAGES: dict[str, dict[str, str]] = {
-    "zh": {
-        "heading": "结果：{title}",
-        "coverage": "步行 {limit:g} 分钟（{speed:g} 米/秒）范围内的老年人：{within:,} 人，占 {share}（共 {total:,} 人）。",
-        "coverage_district": "  {district}：{share}（{within:,} / {total:,} 人）",
-        "no_access": "未配置步行路网：未计算步行覆盖。",
-        "gate_effect": "小区出入口：按 {gates} 个出入口（{hour} 时的开放情况）计，上述比例为 {with_gates}；不考虑出入口（就近上街）时为 {without}，变化 {change} 个百分点。{note}",
-        "gate_note_illustrative": "输入的 {total} 个出入口中 {n} 个为示意数据（非实测）。",
-        "gate_ungated": "  {n} 个小区没有已知可用的出入口，其住宅仍按就近上街计算（名单见报告）。",
-        "norms_heading": "未达标的社区（共 {total} 个社区，标准：{profile}）：",
-        "norm_area": "  设施建筑面积不足：{n} 个社区",
-        "norm_tier": "  缺少应配置的设施层级：{n} 个社区",
-        "norm_beds": "  床位不足：{n} 个社区",
-        "norm_stations": "  服务站数量不足：{n} 个社区",
-        "norm_capacity": "  服务能力不足：{n} 个社区",
-        "norms_all_met": "  所有社区均达标。",
-        "area_gap": "设施建筑面积缺口合计：{gap:,} 平方米。",
-        "siting": "选址（{model}）：新增 {n} 处设施，{weight}步行覆盖率从 {before} 提高到 {after}，新增覆盖 {added:,} 人。",
-        "siting_status": "  求解状态：{status}；结果可能不是最优。",
-        "site": "  {name}（{id}）{tier}：经度 {lon:.6f}，纬度 {lat:.6f}{web}；新增覆盖{weight} {new:,} 人",
-        "site_web": "（{system}：{lon:.6f}, {lat:.6f}）",
-        "no_sites": "  没有提出新设施。",
-        "left_out_heading": "未能覆盖的部分：",
-        "unreachable_demand": "  任何现有设施或候选点都无法在 {limit:g} 分钟内到达的{weight}：{n:,} 人，占 {share}；即使在所有候选点都建设施，覆盖率最多为 {max_share}。",
-        "off_network": "  不在路网上或只连到孤立路段的需求点（计为不可达）：{points} 个点，约 {people:,} 名老年人，分布在 {communities} 个社区：",
-        "off_network_row": "    {name}（{id}）：{points} 个点（{off} 个离街道超过 {max_m:g} 米，{frag} 个只连到孤立路段），约 {people:,} 名老年人",
-        "fragment_row": "    孤立路段 {nodes} 个节点 / {length:,} 米，位于经度 {lon:.5f}，纬度 {lat:.5f}，靠近{community}",
-        "fragments": "  路网中有 {n} 段孤立路段（与主路网不连通），最大的几段：",
-        "nothing_left_out": "  无：所有需求点都在主路网上。",
-        "more": "    ……及其他 {n} 项（完整列表见 {path}）",
-        "warnings": "{n} 条警告，完整列表见 {path}。",
-        "outputs": "输出文件已写入：{paths}",
-        "weight_elderly_population": "老年人",
-        "weight_population": "居民",
-        "weight_households": "户",
-        "unit_households": "户",
-    },
-    "en": {
-        "heading": "Results: {title}",
-        "coverage": "Older residents within a {limit:g}-minute walk ({speed:g} m/s): {within:,}, {share} of {total:,}.",
-        "coverage_district": "  {district}: {share} ({within:,} of {total:,})",
-        "no_access": "No walk network configured: walk coverage was not computed.",
-        "gate_effect": "Compound gates: with {gates} gates (open as at {hour}) that share is {with_gates}; without gates "
-                       "(every home on its nearest street) it would be {without}, a difference of {change} "
-                       "percentage points.{note}",
-        "gate_note_illustrative": " {n} of the {total} gates given are illustrative (not surveyed).",
-        "gate_ungated": "  {n} compounds have no known usable gate: their homes still use the nearest street (listed "
-                        "in the report).",
-        "norms_heading": "Communities failing a norm (of {total}; norms: {profile}):",
-        "norm_area": "  too little facility floor area: {n} communities",
-        "norm_tier": "  missing the facility tier they need: {n} communities",
-        "norm_beds": "  too few beds: {n} communities",
-        "norm_stations": "  too few service stations: {n} communities",
-        "norm_capacity": "  too little service capacity: {n} communities",
-        "norms_all_met": "  every community meets every norm.",
-        "area_gap": "Total facility floor-area gap: {gap:,} m².",
-        "siting": "Siting ({model}): {n} new sites raise the walk coverage of {weight} from {before} to {after}, "
-                  "{added:,} more covered.",
-        "siting_status": "  Solver status: {status}; the sites may not be optimal.",
-        "site": "  {name} ({id}){tier}: lon {lon:.6f}, lat {lat:.6f}{web}; newly covers {new:,} {weight}",
-        "site_web": " ({system}: {lon:.6f}, {lat:.6f})",
-        "no_sites": "  No new site proposed.",
-        "left_out_heading": "Left out:",
-        "unreachable_demand": "  {weight} no existing facility or candidate site reaches within {limit:g} minutes: {n:,}, "
-                              "{share}; even a site on every candidate covers at most {max_share}.",
-        "off_network": "  Demand points off the network or only on a disconnected fragment (counted as not reached): "
-                       "{points} points, about {people:,} older residents, in {communities} communities:",
-        "off_network_row": "    {name} ({id}): {points} points ({off} farther than {max_m:g} m from a street, {frag} only "
-                           "on a fragment), about {people:,} older residents",
-        "fragment_row": "    fragment of {nodes} nodes / {length:,} m at lon {lon:.5f}, lat {lat:.5f}, near {community}",
-        "fragments": "  The network has {n} disconnected fragments; the largest:",
-        "nothing_left_out": "  Nothing: every demand point is on the main network.",
-        "more": "    ... and {n} more (the full list is in {path})",
-        "warnings": "{n} warning(s); the full list is in {path}.",
-        "outputs": "Outputs written to: {paths}",
-        "weight_elderly_population": "older residents",
-        "weight_population": "residents",
-        "weight_households": "households",
-        "unit_households": "households",
-    },
-}
+
+def weight_label(weight: str, language: str) -> str:
+    """What a siting weight counts ("older residents", "residents", "households") in ``language``."""
+    return text(WEIGHT_LABELS.get(weight, "summary.weight_elderly_population"), language)
+
+
+def weight_unit(weight: str, language: str) -> str:
+    """The unit of a siting weight's count ("人" or "户" in zh; empty in en, where the label is the noun)."""
+    return text("summary.unit_households" if weight == "households" else "summary.unit_persons", language)
+
 
 #: One name and one definition per metric, used by the summary, the report's glossary and its
 #: headers (metric id -> (name, definition)); the same ids in every language (tested).
@@ -135,15 +67,6 @@ GLOSSARY: dict[str, dict[str, tuple[str, str]]] = {
     },
 }
 
-#: Rows shown per list before "and N more".
-LIST_LIMIT = 10
-
-
-def message(key: str, language: str, **values: Any) -> str:
-    """The catalogue text ``key`` in ``language`` (zh or en), filled with ``values``."""
-    return MESSAGES[language if language in MESSAGES else "zh"][key].format(**values)
-
-
 def clock(hour: float) -> str:
     """An hour of the day 0-24 as HH:MM (10.5 -> "10:30")."""
     minutes = int(round(float(hour) * 60))
@@ -167,7 +90,7 @@ def run_summary(result: "RunResult", *, validation_path: str = "validation.txt")
     study = result.study
     cfg = study.config
     lang = cfg.study.language
-    lines = [message("heading", lang, title=cfg.study.title or cfg.study.name)]
+    lines = [text("summary.heading", lang, title=cfg.study.title or cfg.study.name)]
     access = result.stages.get("access")
     norms = result.stages.get("norms")
     lines += _coverage_lines(access, cfg, lang)
@@ -180,24 +103,24 @@ def run_summary(result: "RunResult", *, validation_path: str = "validation.txt")
     if access is not None:
         lines += _left_out_lines(access, siting, study, lang, validation_path)
     if study.report.warnings:
-        lines.append(message("warnings", lang, n=len(study.report.warnings), path=validation_path))
+        lines.append(text("summary.warnings", lang, n=len(study.report.warnings), path=validation_path))
     return lines
 
 
 def _coverage_lines(access, cfg, lang: str) -> list[str]:
     if access is None:
-        return [message("no_access", lang)]
+        return [text("summary.no_access", lang)]
     demand = access.demand
     w = demand["elderly_population"].to_numpy(dtype=float)
     w = np.nan_to_num(w)
     within = demand["within_limit"].to_numpy(dtype=bool)
     total = w.sum()
-    lines = [message("coverage", lang, limit=float(cfg.access.time_limit_min), speed=cfg.walk_speed_mps,
+    lines = [text("summary.coverage", lang, limit=float(cfg.access.time_limit_min), speed=cfg.walk_speed_mps,
                      within=_people(w[within].sum()), total=_people(total),
                      share=percent(w[within].sum() / total if total > 0 else np.nan, lang))]
     by = pd.DataFrame({"district": demand["district"].astype(str), "w": w, "in": np.where(within, w, 0.0)})
     for district, row in by.groupby("district", sort=True).sum().iterrows():
-        lines.append(message("coverage_district", lang, district=district, within=_people(row["in"]),
+        lines.append(text("summary.coverage_district", lang, district=district, within=_people(row["in"]),
                              total=_people(row["w"]), share=percent(row["in"] / row["w"] if row["w"] > 0 else np.nan, lang)))
     return lines
 
@@ -209,13 +132,13 @@ def gate_lines(effect: dict | None, lang: str) -> list[str]:
         return []
     total = effect["table"].set_index("district").loc["(all)"]
     n_ill = effect["gates_illustrative"]
-    note = message("gate_note_illustrative", lang, n=n_ill, total=effect["gates_given"]) if n_ill else ""
-    lines = [message("gate_effect", lang, gates=effect["gates_used"], hour=clock(effect["gate_hour"]),
+    note = text("summary.gate_note_illustrative", lang, n=n_ill, total=effect["gates_given"]) if n_ill else ""
+    lines = [text("summary.gate_effect", lang, gates=effect["gates_used"], hour=clock(effect["gate_hour"]),
                      with_gates=f"{total['share_elderly_within'] * 100:.1f}%",
                      without=f"{total['share_elderly_within_no_gates'] * 100:.1f}%",
                      change=f"{total['change_pp']:+.1f}", note=note)]
     if len(effect["ungated"]):
-        lines.append(message("gate_ungated", lang, n=len(effect["ungated"])))
+        lines.append(text("summary.gate_ungated", lang, n=len(effect["ungated"])))
     return lines
 
 
@@ -224,12 +147,12 @@ def _norm_lines(norms, lang: str) -> list[str]:
     c = norms.communities
     profile = norms.profile
     name = getattr(profile, "title" if lang == "zh" else "title_en", "") or getattr(profile, "name", "")
-    checks = [("norm_area", c.get("area_gap_m2"))]
+    checks = [("summary.norm_area", c.get("area_gap_m2"))]
     if "tier_required" in c and (c["tier_required"].astype(str) != "").any():
-        checks.append(("norm_tier", (c["tier_required"].astype(str) != "") & ~c["tier_met"].fillna(True).astype(bool)))
-    checks += [("norm_beds", c.get("bed_shortfall")), ("norm_stations", c.get("station_shortfall")),
-               ("norm_capacity", c.get("capacity_gap"))]
-    lines = [message("norms_heading", lang, total=len(c), profile=name)]
+        checks.append(("summary.norm_tier", (c["tier_required"].astype(str) != "") & ~c["tier_met"].fillna(True).astype(bool)))
+    checks += [("summary.norm_beds", c.get("bed_shortfall")), ("summary.norm_stations", c.get("station_shortfall")),
+               ("summary.norm_capacity", c.get("capacity_gap"))]
+    lines = [text("summary.norms_heading", lang, total=len(c), profile=name)]
     failing = []
     for key, col in checks:
         if col is None:
@@ -242,25 +165,26 @@ def _norm_lines(norms, lang: str) -> list[str]:
         else:
             continue  # the profile has no such rule
         if n:
-            failing.append(message(key, lang, n=n))
-    lines += failing or [message("norms_all_met", lang)]
+            failing.append(text(key, lang, n=n))
+    lines += failing or [text("summary.norms_all_met", lang)]
     if "area_gap_m2" in c:
-        lines.append(message("area_gap", lang, gap=int(round(float(c["area_gap_m2"].fillna(0).sum())))))
+        lines.append(text("summary.area_gap", lang, gap=int(round(float(c["area_gap_m2"].fillna(0).sum())))))
     return lines
 
 
 def _siting_lines(siting, proposed, cfg, lang: str) -> list[str]:
-    weight = message(f"weight_{cfg.siting.weight}", lang)
+    weight = weight_label(cfg.siting.weight, lang)
     total = siting.total_weight
     before = float((siting.weights * siting.covered_before).sum())
-    lines = [message("siting", lang, model=siting.model.upper(), n=len(siting.selected_ids), weight=weight,
+    unit = weight_unit(cfg.siting.weight, lang)
+    lines = [text("summary.siting", lang, model=siting.model.upper(), n=len(siting.selected_ids), weight=weight, unit=unit,
                      before=percent(before / total if total else np.nan, lang),
                      after=percent(siting.covered_weight / total if total else np.nan, lang),
                      added=_people(siting.covered_weight - before))]
     if siting.status not in ("optimal",):
-        lines.append(message("siting_status", lang, status=siting.status))
+        lines.append(text("summary.siting_status", lang, status=siting.status))
     if proposed is None or not len(proposed):
-        return lines + [message("no_sites", lang)]
+        return lines + [text("summary.no_sites", lang)]
     from .schema import FACILITY_KINDS
 
     for row in proposed.head(LIST_LIMIT).itertuples(index=False):
@@ -270,22 +194,24 @@ def _siting_lines(siting, proposed, cfg, lang: str) -> list[str]:
         for system in ("GCJ-02", "BD-09"):
             col = system.lower().replace("-", "")
             if f"lon_{col}" in proposed.columns:
-                web = message("site_web", lang, system=system, lon=getattr(row, f"lon_{col}"),
+                web = text("summary.site_web", lang, system=system, lon=getattr(row, f"lon_{col}"),
                               lat=getattr(row, f"lat_{col}"))
-        lines.append(message("site", lang, name=str(getattr(row, "name", "") or row.candidate_id), id=row.candidate_id,
+        lines.append(text("summary.site", lang, name=str(getattr(row, "name", "") or row.candidate_id), id=row.candidate_id,
                              tier=(f" {tier_text}" if lang == "zh" else f", {tier_text}") if tier_text else "",
-                             lon=row.lon, lat=row.lat, web=web, new=_people(row.newly_covered_weight), weight=weight))
+                             lon=row.lon, lat=row.lat, web=web, new=_people(row.newly_covered_weight), weight=weight,
+                             unit=unit))
     if len(proposed) > LIST_LIMIT:
-        lines.append(message("more", lang, n=len(proposed) - LIST_LIMIT, path="proposed_sites.csv"))
+        lines.append(text("summary.more", lang, n=len(proposed) - LIST_LIMIT, path="proposed_sites.csv"))
     return lines
 
 
 def _left_out_lines(access, siting, study, lang: str, validation_path: str) -> list[str]:
-    lines = [message("left_out_heading", lang)]
+    lines = [text("summary.left_out_heading", lang)]
     cfg = study.config
     if siting is not None and siting.total_weight:
         share = siting.uncoverable_weight / siting.total_weight
-        lines.append(message("unreachable_demand", lang, weight=message(f"weight_{cfg.siting.weight}", lang),
+        lines.append(text("summary.unreachable_demand", lang, weight=weight_label(cfg.siting.weight, lang),
+                          unit=weight_unit(cfg.siting.weight, lang),
                              limit=float(cfg.access.time_limit_min), n=_people(siting.uncoverable_weight),
                              share=percent(share, lang), max_share=percent(1.0 - share, lang)))
     lines += off_network_lines(access, study, lang, validation_path)
@@ -305,25 +231,25 @@ def off_network_lines(access, study, lang: str, validation_path: str = "validati
                          people=np.nan_to_num(bad["elderly_population"].to_numpy(dtype=float))) \
             .groupby("community_id").agg(points=("off", "size"), off=("off", "sum"), frag=("frag", "sum"),
                                          people=("people", "sum")).sort_values("people", ascending=False)
-        lines.append(message("off_network", lang, points=len(bad), people=_people(per["people"].sum()),
+        lines.append(text("summary.off_network", lang, points=len(bad), people=_people(per["people"].sum()),
                              communities=len(per)))
         for cid, row in per.head(LIST_LIMIT).iterrows():
-            lines.append(message("off_network_row", lang, name=names.get(cid, cid), id=cid, points=int(row["points"]),
+            lines.append(text("summary.off_network_row", lang, name=names.get(cid, cid), id=cid, points=int(row["points"]),
                                  off=int(row["off"]), frag=int(row["frag"]), people=_people(row["people"]),
                                  max_m=float(access.params.get("snap_max_m", 250.0))))
         if len(per) > LIST_LIMIT:
-            lines.append(message("more", lang, n=len(per) - LIST_LIMIT, path=validation_path))
+            lines.append(text("summary.more", lang, n=len(per) - LIST_LIMIT, path=validation_path))
     net = access.network
     fragments = getattr(net, "fragments", None)
     if fragments is not None and len(fragments):
-        lines.append(message("fragments", lang, n=len(fragments)))
+        lines.append(text("summary.fragments", lang, n=len(fragments)))
         top = fragments.head(3)
         lon, lat, near = locate(top["x"].to_numpy(), top["y"].to_numpy(), study)
         for k, row in enumerate(top.itertuples()):
-            lines.append(message("fragment_row", lang, nodes=int(row.nodes), length=int(round(row.length_m)),
+            lines.append(text("summary.fragment_row", lang, nodes=int(row.nodes), length=int(round(row.length_m)),
                                  lon=lon[k], lat=lat[k], community=near[k]))
     if len(lines) == 0:
-        lines.append(message("nothing_left_out", lang))
+        lines.append(text("summary.nothing_left_out", lang))
     return lines
 
 

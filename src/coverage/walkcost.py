@@ -136,8 +136,7 @@ def read_dem(path: str | Path, area: Any, metric_crs: Any, crs: str = "", margin
         import rasterio.errors
         import rasterio.windows
     except ImportError:
-        report.error(name, "reading a DEM needs the rasterio package, which is not installed.",
-                     "pip install \"eldercare-coverage[dem]\", or remove [inputs.dem].", field="inputs.dem.path")
+        report.error(name, "dem.no_rasterio", field="inputs.dem.path")
         return None
     try:
         with rasterio.open(path) as src:
@@ -161,24 +160,18 @@ def read_dem(path: str | Path, area: Any, metric_crs: Any, crs: str = "", margin
             t = src.transform  # the window's own transform: its origin moved to pixel (c0, r0)
             transform = type(t)(t.a, t.b, t.c + t.a * c0 + t.b * r0, t.d, t.e, t.f + t.d * c0 + t.e * r0)
     except rasterio.errors.RasterioError as exc:
-        report.error(name, f"cannot read the DEM: {exc}.",
-                     "Give a GeoTIFF elevation model (metres above sea level) covering the study area.",
-                     field="inputs.dem.path")
+        report.error(name, "dem.unreadable", field="inputs.dem.path", detail=str(exc))
         return None
     fin = z[np.isfinite(z)]
     lo, hi = ELEVATION_RANGE_M
     if not len(fin):
-        report.error(name, "the DEM has no elevation values (all nodata) over the study area.",
-                     "Give a DEM with elevations over the study area.", field="inputs.dem.path")
+        report.error(name, "dem.all_nodata", field="inputs.dem.path")
         return None
     if fin.min() < lo or fin.max() > hi:
-        fix = "Give a single-band elevation model in metres above sea level."
-        if fin.min() < lo:  # SRTM-style voids (-32768, -9999) in a file that declares no nodata value
-            fix += (f" If {fin.min():g} marks missing cells, declare it as the file's nodata value "
-                    f"(gdal_translate -a_nodata {fin.min():g} in.tif out.tif).")
-        report.error(name, f"DEM values range from {fin.min():g} to {fin.max():g}, outside {lo:g}..{hi:g} m: "
-                     "not elevations in metres (a different band, units in feet, or a scaled product?).",
-                     fix, field="inputs.dem.path")
+        # SRTM-style voids (-32768, -9999) in a file that declares no nodata value get their own fix
+        code = "dem.values_void" if fin.min() < lo else "dem.values_range"
+        report.error(name, code, field="inputs.dem.path", low=f"{fin.min():g}", high=f"{fin.max():g}",
+                     lo=f"{lo:g}", hi=f"{hi:g}")
         return None
     log.info("DEM %s: %d x %d cells around the study area, %.0f..%.0f m, %.1f %% nodata", Path(name).name,
              z.shape[1], z.shape[0], fin.min(), fin.max(), 100.0 * (1 - len(fin) / z.size))
@@ -195,13 +188,10 @@ def _dem_crs(src: Any, crs: str, name: str, report: ProblemReport) -> pyproj.CRS
         try:
             return pyproj.CRS.from_user_input(crs)
         except pyproj.exceptions.CRSError:
-            report.error(name, f"inputs.dem.crs '{crs}' is not a coordinate system pyproj knows.",
-                         "Give an EPSG code such as \"EPSG:4326\" or \"EPSG:32648\".", field="inputs.dem.crs")
+            report.error(name, "dem.crs_unknown", field="inputs.dem.crs", value=crs)
             return None
     if src.crs is None:
-        report.error(name, "the DEM declares no coordinate system.",
-                     "Set [inputs.dem] crs (e.g. \"EPSG:4326\" for longitude/latitude), or save the "
-                     "DEM as a GeoTIFF with its CRS.", field="inputs.dem.crs")
+        report.error(name, "dem.no_crs", field="inputs.dem.crs")
         return None
     return pyproj.CRS.from_user_input(src.crs.to_wkt())
 
@@ -216,14 +206,10 @@ def _covers(bounds: Any, area_dem: Any, name: str, dem_crs: pyproj.CRS, report: 
     a = ", ".join(fmt.format(v) for v in shapely.bounds(area_dem))
     crs_name = dem_crs.to_string()
     if inside == 0:
-        report.error(name, f"the DEM does not overlap the study area: its extent is ({b}) and the study area "
-                     f"({a}), both in the DEM's CRS {crs_name}.",
-                     "Check that the DEM covers the study area and that its CRS is right; if the file "
-                     "declares a wrong CRS, set [inputs.dem] crs.", field="inputs.dem.path")
+        report.error(name, "dem.no_overlap", field="inputs.dem.path", extent=b, area=a, crs=crs_name)
     else:
-        report.error(name, f"the DEM covers only {inside:.0%} of the study area (DEM extent ({b}), study area "
-                     f"({a}) in {crs_name}).", "Give a DEM (or a mosaic) covering the whole study area.",
-                     field="inputs.dem.path")
+        report.error(name, "dem.partial", field="inputs.dem.path", share=f"{inside:.0%}", extent=b, area=a,
+                     crs=crs_name)
     return False
 
 
@@ -310,11 +296,8 @@ def walk_costs(net: WalkNetwork, steps_factor: float = 1.0, dem: Dem | None = No
         cf, cb, missing = slope_costs(net, dem)
         gap = missing.sum()
         if gap > 0 and report is not None:
-            report.warning(dem.path, f"{gap / 1000:.1f} km of {L.sum() / 1000:.1f} km of walk network "
-                           f"({int((missing > 0).sum())} edges) lie over DEM nodata holes or beyond the DEM; "
-                           "those pieces are walked at the flat speed.",
-                           "Fill the holes (e.g. gdal_fillnodata) or give a DEM covering the network's margin.",
-                           field="inputs.dem.path")
+            report.warning(dem.path, "dem.holes", field="inputs.dem.path", km=f"{gap / 1000:.1f}",
+                           total_km=f"{L.sum() / 1000:.1f}", edges=int((missing > 0).sum()))
         up = np.maximum(cf, cb) / np.where(L > 0, L, 1.0)
         log.info("slopes from %s: steepest edge costs %.2fx its flat time; %.1f km walked with a cost "
                  "differing from the flat", Path(dem.path).name, float(up.max(initial=1.0)),
