@@ -24,7 +24,8 @@ def effect_table(district: np.ndarray, weight: np.ndarray, within_gated: np.ndar
     ``elderly_within`` / ``share_elderly_within`` (through the gates) and ``change_pp``
     (percentage points, gates minus no gates). ``within_*`` are booleans per demand point."""
     w = np.nan_to_num(np.asarray(weight, dtype=float))
-    by = pd.DataFrame({"district": np.asarray(district).astype(str), "elderly_population": w,
+    # a point in no district groups under "" (as the district tables do), not under "nan"
+    by = pd.DataFrame({"district": pd.Series(district).fillna("").astype(str).to_numpy(), "elderly_population": w,
                        "elderly_within_no_gates": np.where(within_plain, w, 0.0),
                        "elderly_within": np.where(within_gated, w, 0.0)})
     table = by.groupby("district", sort=True).sum()

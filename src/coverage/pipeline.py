@@ -57,9 +57,11 @@ def sample_config_path() -> Path:
 #: Stage names (the keys of run.json's timings) -> the message id of their terminal label.
 _STAGES = {"load and validate inputs": "stage.load", "write validated inputs": "stage.write_inputs",
            "walk network": "stage.network", "walk access": "stage.access", "norm checks": "stage.norms",
-           "accessibility": "stage.accessibility", "siting": "stage.siting",
+           "accessibility": "stage.accessibility", "siting": "stage.siting", "siting phases": "stage.siting_phases",
            "accessibility tables and new sites": "stage.accessibility_tables", "map": "stage.map",
            "reports": "stage.reports"}
+
+
 def _stage_label(name: str) -> str:
     """A stage's name in the run's language, padded to a column of terminal width 26."""
     base, _, detail = name.partition(" (")
@@ -391,7 +393,8 @@ def gate_effect(study: Study, access, net) -> dict | None:
     ungated = pd.DataFrame(study.communities.iloc[rows][[c for c in ("community_id", "name", "district")
                                                           if c in study.communities]])
     given = study_gates(study)
-    return {"table": table, "ungated": ungated.reset_index(drop=True), "gates_used": len(access.gates),
+    return {"table": table, "ungated": ungated.reset_index(drop=True),
+            "gates_used": int(access.gates["gate"].nunique()),  # a gate on a shared wall serves two compounds
             "gates_given": len(given), "gates_illustrative": illustrative_count(given),
             "gate_hour": float(cfg.gate_hour)}
 

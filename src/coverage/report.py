@@ -35,6 +35,7 @@ import pandas as pd
 from . import report_front as front
 from ._safe_cells import XlsxText, write_csv
 from .errors import ProblemReport
+from .gate_effect import TOTAL as GATE_TOTAL
 from .messages import text as catalogue_text
 from .summary import GLOSSARY
 from .xlsx_layout import freeze_after, print_layout, title_rows
@@ -185,6 +186,16 @@ _PARAMS: dict[str, tuple[str, str]] = {
 #: Notes the norm tables write into a rule column, in the words of the message catalogues.
 _VALUES["tier_required_rule"] = {code: (catalogue_text(key, "zh"), catalogue_text(key, "en")) for code, key in (
     ("no tier rule in profile", "profile.value_no_tier_rule"), ("population unknown", "profile.value_population_unknown"))}
+#: Notes the norm tables write into any rule column (norms.py), whatever the column.
+_RULE_NOTES: dict[str, str] = {
+    "no tier rule in profile": "profile.value_no_tier_rule", "population unknown": "profile.value_population_unknown",
+    "no per-resident floor-area rule in profile": "profile.value_no_resident_rule",
+    "no per-household rule in profile": "profile.value_no_household_rule",
+    "no land rule in profile": "profile.value_no_land_rule",
+    "no service capacity rule in profile": "profile.value_no_capacity_rule",
+    "households unknown": "profile.value_households_unknown",
+    "no floor-area rule applies": "profile.value_no_area_rule_applies"}
+_NOT_APPLICABLE = "not applicable: "
 _TRANSLATED = set(_VALUES)
 
 _TEXT: dict[str, tuple[str, str]] = {
@@ -260,6 +271,11 @@ def display_value(column: str, value: Any, language: str = "zh") -> Any:
     """A cell as shown in XLSX/HTML: canonical codes (kinds, statuses) translated, rest unchanged."""
     if isinstance(value, str) and value in _VALUES.get(column, {}):
         return _VALUES[column][value][0 if language == "zh" else 1]
+    if isinstance(value, str) and column.endswith("_rule"):
+        if value in _RULE_NOTES:
+            return catalogue_text(_RULE_NOTES[value], language)
+        if value.startswith(_NOT_APPLICABLE):
+            return catalogue_text("profile.value_not_applicable", language, rule=value[len(_NOT_APPLICABLE):])
     return value
 
 
@@ -328,7 +344,7 @@ def _rules(profile: NormProfile, language: str) -> pd.DataFrame:
 
 def _parameter_rows(profile: NormProfile, parameters: dict, language: str) -> list[tuple[str, str]]:
     i = 0 if language == "zh" else 1
-    rows = [(_PARAMS[k][i] if k in _PARAMS else str(k), _fmt_param(display_value(k.replace("siting_", ""), v, language)))
+    rows = [(_PARAMS[k][i] if k in _PARAMS else str(k), _fmt_param(display_value(k.replace("siting_", ""), v, language), language))
             for k, v in parameters.items()]
     title = profile.title if language == "zh" else (profile.title_en or profile.title)
     rows.append((_text("profile", language), f"{profile.name} — {title}"))
@@ -356,7 +372,11 @@ def _parameter_rows(profile: NormProfile, parameters: dict, language: str) -> li
     return rows
 
 
-def _fmt_param(value: Any) -> str:
+def _fmt_param(value: Any, language: str = "zh") -> str:
+    if isinstance(value, bool):
+        return catalogue_text("value.yes" if value else "value.no", language)
+    if value is None:
+        return catalogue_text("value.none", language)
     if isinstance(value, (list, tuple)):
         return ", ".join(str(v) for v in value)
     if isinstance(value, float):
@@ -444,7 +464,7 @@ def _gate_section(gates: dict, parameters: dict, language: str, profile: NormPro
     from .summary import clock
 
     t = lambda k: _text(k, language)  # noqa: E731
-    total = gates["table"].set_index("district").loc["(all)"]
+    total = gates["table"].set_index("district").loc[GATE_TOTAL]
     limit = parameters.get("time_limit_min") or 15
     parts = [f'<section id="gates"><h2 id="gate-effect">{_esc(t("gate_effect"))}</h2>',
              "<p>" + _esc(t("gate_sentence").format(
@@ -584,7 +604,7 @@ def _write_xlsx(path: Path, tables, profile, parameters, checksums, language, ti
         numeric = [_is_number_column(df[c]) for c in cols]
         body = df.copy()
         for c, is_num in zip(cols, numeric):
-            if not is_num and c in _TRANSLATED:
+            if not is_num and (c in _TRANSLATED or c.endswith("_rule")):
                 body[c] = body[c].map(lambda v, c=c: display_value(c, v, language))
             elif pd.api.types.is_bool_dtype(body[c]):
                 body[c] = body[c].map({True: "是" if language == "zh" else "yes",

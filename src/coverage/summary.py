@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from .gate_effect import TOTAL as GATE_TOTAL
 from .messages import LANGUAGES, LIST_LIMIT, text  # noqa: F401  (LANGUAGES: public)
 
 if TYPE_CHECKING:
@@ -130,7 +131,7 @@ def gate_lines(effect: dict | None, lang: str) -> list[str]:
     without gates."""
     if not effect:
         return []
-    total = effect["table"].set_index("district").loc["(all)"]
+    total = effect["table"].set_index("district").loc[GATE_TOTAL]
     n_ill = effect["gates_illustrative"]
     note = text("summary.gate_note_illustrative", lang, n=n_ill, total=effect["gates_given"]) if n_ill else ""
     lines = [text("summary.gate_effect", lang, gates=effect["gates_used"], hour=clock(effect["gate_hour"]),
