@@ -57,8 +57,14 @@ def page_of():
 
 
 def _zoom(page, lat: float, lon: float, z: int) -> None:
-    page.evaluate(f"COVERAGE.map.setView([{lat}, {lon}], {z}, {{animate: false}}); 0")
-    page.wait_for_timeout(300)
+    """Move the map and wait for its moveend (the page places labels in its own moveend handler,
+    registered first) plus two frames, rather than a fixed delay."""
+    page.evaluate("""([lat, lon, z]) => new Promise(done => {
+        const m = COVERAGE.map;
+        m.once("moveend", () => requestAnimationFrame(() => requestAnimationFrame(done)));
+        m.setView([lat, lon], z, {animate: false});
+        m.fire("moveend");  // setView to the current view fires none
+    })""", [lat, lon, z])
 
 
 def test_sample_map_labels_buildings_and_gates_by_zoom(sample_run, page_of):

@@ -409,7 +409,7 @@ def compute_access(communities: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame |
 
     demand = demand_points(communities, spacing_m=access_cfg.grid_spacing_m, buildings=buildings,
                            residential_landuse=residential_landuse, max_points=access_cfg.max_demand_points)
-    net = _without_steps(net, access_cfg)  # before snapping: nobody starts or ends on steps
+    net = _without_steps(net, access_cfg.avoid_steps)  # before snapping: nobody starts or ends on steps
     extra = access_cfg.fragment_max_extra_m
     ds = snap_points(net, demand.geometry.values, access_cfg.snap_max_m, extra)
     fs = snap_points(net, facilities.geometry.values, access_cfg.snap_max_m, extra)
@@ -494,17 +494,17 @@ def compute_access(communities: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame |
                         ungated=None if gated is None else gated.ungated, dem=dem)
 
 
-def _without_steps(net: WalkNetwork, access_cfg: AccessSection) -> WalkNetwork:
-    """The network without its steps when ``access_cfg.avoid_steps`` (wheelchair users)."""
-    return without_edges(net, steps_mask(net)) if access_cfg.avoid_steps else net
+def _without_steps(net: WalkNetwork, avoid_steps: bool) -> WalkNetwork:
+    """The network without its steps when ``avoid_steps`` (wheelchair users)."""
+    return without_edges(net, steps_mask(net)) if avoid_steps else net
 
 
-def street_network(net: WalkNetwork, access_cfg: AccessSection, dem: Any | None = None,
+def street_network(net: WalkNetwork, *, steps_factor: float, avoid_steps: bool, dem: Any | None = None,
                    report: ProblemReport | None = None) -> WalkNetwork:
     """The walk network as an analysis without compound gates searches it: without steps for
-    wheelchair users (``avoid_steps``), with the walk costs of steps and, given ``dem``, slopes."""
-    steps_factor = steps_speed_factor(access_cfg.walk_speed, access_cfg.steps_speed_factor)
-    return walk_costs(_without_steps(net, access_cfg), steps_factor, dem, report)
+    wheelchair users (``avoid_steps``), steps at ``steps_factor`` × the flat speed and, given
+    ``dem``, slopes (Tobler)."""
+    return walk_costs(_without_steps(net, avoid_steps), steps_factor, dem, report)
 
 
 def snap_through_gates(net: WalkNetwork, compounds: gpd.GeoDataFrame, gates: gpd.GeoDataFrame,

@@ -380,7 +380,8 @@ def gate_effect(study: Study, access, net) -> dict | None:
     if access is None or access.gates is None or not len(access.gates):
         return None
     cfg = study.config.access
-    net = street_network(net, cfg, access.dem)  # steps and slopes as in the run itself
+    net = street_network(net, steps_factor=_steps_factor(study.config), avoid_steps=cfg.avoid_steps,
+                         dem=access.dem)  # steps and slopes as in the run itself
     demand = access.demand
     ds = snap_points(net, demand.geometry.values, cfg.snap_max_m, cfg.fragment_max_extra_m)
     fs = snap_points(net, covering_facilities(study).geometry.values, cfg.snap_max_m, cfg.fragment_max_extra_m)
@@ -953,6 +954,8 @@ def expected_outputs(config: StudyConfig) -> dict[str, list[str]]:
         if config.siting.model:
             data += ["proposed_sites.gpkg", "proposed_sites.csv", "siting.json"]
             reports += ["siting_by_district.csv", "siting_by_community.csv"]
+            if config.siting.phases:
+                reports += ["siting_phases.csv", "siting_phases.svg"]
     maps = [map_file_name(config, ".html")] + ([map_file_name(config, ".png")] if config.output.png else [])
     return {"data": data, "reports": reports, "maps": maps}
 
