@@ -147,10 +147,28 @@ def test_config_rejects_phases_it_cannot_honour(sample_copy):
 
     cfg = sample_copy / "sample.toml"
     base = cfg.read_text(encoding="utf-8")
-    for bad, word in (("phases = [3, 2]", "increasing"), ("phases = [1, 2]\ncapacitated = true", "capacities")):
+    for bad, word in (("phases = [3, 2]", "increasing"), ("phases = [1, 2]\ncapacitated = true", "capacities"),
+                      ("phases = [1, 2]\nbudget = 3000000", "budget")):
         cfg.write_text(base.replace("p = 5\n", f"p = 5\n{bad}\n"), encoding="utf-8")
         with pytest.raises(InputError) as info:
             load_config(cfg)
         text = info.value.report.format("en")
         assert "siting.phases" in text and word in text
         assert "siting.phases" in info.value.report.format("zh")
+
+
+def test_extending_a_plan_that_holds_a_useless_option_still_fills_every_phase():
+    """An option that covers nobody has no row in the cover data: extending a plan holding it
+    must neither read another option's row (-1 = the last one) nor block that option's site."""
+    from eldercare_coverage.siting.phased import _Evaluator
+
+    inf = np.inf
+    times = np.array([[1.0, inf, inf, inf],   # option 0 covers point 0
+                      [inf, 1.0, inf, inf],   # option 1 covers point 1
+                      [inf, inf, 1.0, inf],   # option 2 covers point 2
+                      [inf, inf, inf, inf]])  # option 3 covers nobody
+    prob = SitingProblem.from_matrices(times, np.array([3.0, 2.0, 1.0, 5.0]), limit_min=LIMIT)
+    ev = _Evaluator(prob, "mclp")
+    plan = ev.extend(np.array([3]), 4)
+    assert plan[0] == 3 and sorted(plan[1:].tolist()) == [0, 1, 2]
+    assert ev.value(plan) == 6.0

@@ -600,6 +600,8 @@ def _validate_siting(config: StudyConfig, report: ProblemReport, file: str) -> N
         if any(not isinstance(v, int) or isinstance(v, bool) or v < 1 for v in ph) or any(
                 b <= a for a, b in zip(ph, ph[1:])):
             report.error(file, "config.phases_not_increasing", field="siting.phases", value=str(ph))
+        if s.budget > 0:  # phased plans count sites; a budget would be silently ignored by them
+            report.error(file, "config.phases_with_budget", field="siting.phases")
 
 
 def _validate_accessibility(config: StudyConfig, report: ProblemReport, file: str) -> None:

@@ -633,4 +633,8 @@ MESSAGES: dict[str, str | tuple[str, str]] = {
     "config.phases_not_increasing": (
         "siting.phases must be increasing whole numbers of new sites ≥ 1, got {value}.",
         "e.g. phases = [2, 5, 10] (cumulative sites after each phase)."),
+    "config.phases_with_budget": (
+        "siting.phases plans phases by number of new sites and cannot be combined with siting.budget: the "
+        "phased plans would not respect the budget.",
+        "Remove siting.budget and give the counts with siting.p and phases, or remove siting.phases."),
 }

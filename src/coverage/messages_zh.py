@@ -500,4 +500,7 @@ MESSAGES: dict[str, str | tuple[str, str]] = {
     "config.phases_not_increasing": (
         "siting.phases 必须是递增的、不小于 1 的新建设施数量，当前为 {value}。",
         "例如 phases = [2, 5, 10]（每期结束时累计新建数量）。"),
+    "config.phases_with_budget": (
+        "siting.phases 按新建设施数量分期，不能与 siting.budget（预算）同时使用：分期方案不会遵守预算。",
+        "删除 siting.budget 并用 siting.p 与 phases 给出每期数量，或删除 siting.phases。"),
 }

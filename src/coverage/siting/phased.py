@@ -105,10 +105,12 @@ class _Evaluator:
     def _extend_cover(self, opts: list[int], p: int, allowed: np.ndarray | None) -> np.ndarray:
         cd = self.cd
         A = cd.A.tocsr()
-        covered = np.asarray(A[self.row_of[opts]].sum(axis=0)).ravel() > 0 if opts else np.zeros(len(cd.w), bool)
+        rows = self.row_of[np.asarray(opts, int)] if opts else np.empty(0, int)
+        rows = rows[rows >= 0]  # an option that covers nothing has no row (-1 would read the last one)
+        covered = np.asarray(A[rows].sum(axis=0)).ravel() > 0 if len(rows) else np.zeros(len(cd.w), bool)
         gain = A @ (cd.w * ~covered)
         blocked = np.zeros(len(cd.options), bool)
-        taken_sites = set(cd.site[self.row_of[opts]].tolist()) if opts else set()
+        taken_sites = set(self.problem.options.site[np.asarray(opts, int)].tolist()) if opts else set()
         blocked |= np.isin(cd.site, list(taken_sites))
         if allowed is not None:
             blocked |= ~allowed[cd.options]
