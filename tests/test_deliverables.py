@@ -131,3 +131,81 @@ def test_map_draws_streets_offline_credits_osm_and_fits_800x600(sample_run):
         browser.close()
     spec = text[text.index("coverage_data_proposed"):]
     assert "新增覆盖人数" in text and "经度" in text
+
+
+#: Three or more English words in a row: a sentence, where a zh deliverable may hold only ids.
+ENGLISH_RUN = re.compile(r"[A-Za-z]{2,}(?:[ -][A-Za-z]{2,}){2,}")
+
+
+def _workbook_texts(path: Path) -> list[str]:
+    """Every text cell of every sheet."""
+    wb = load_workbook(path)
+    return [c.value for ws in wb.worksheets for row in ws.iter_rows() for c in row if isinstance(c.value, str)]
+
+
+def _visible_text(page: str) -> str:
+    """What a reader sees of the page: no style, script or chart markup, no tags, entities decoded."""
+    import html
+
+    text = re.sub(r"<(style|script|svg)\b[\s\S]*?</\1>", " ", page)
+    return html.unescape(re.sub(r"<[^>]+>", " ", text))
+
+
+def _ids_shown(result) -> list[str]:
+    """Ids a zh deliverable shows as they are, each with why it is no English text:"""
+    from eldercare_coverage.norm_sources import SOURCE_TEXTS
+
+    return [
+        # the study slug ([study] name, e.g. chengdu-north-sample): the id of its output files
+        result.study.config.study.name,
+        # the inputs listed with their checksums, by path (the repository's folder names vary)
+        *(str(f["path"]) for f in result.study.input_files),
+        # the shipped source texts, named [file] beside each document so a reader can open them
+        # (e.g. yuxi-community-eldercare-draft.txt)
+        *SOURCE_TEXTS,
+        # the attribution the OpenStreetMap licence asks for, in its own words
+        "OpenStreetMap contributors",
+    ]
+
+
+def test_zh_html_and_workbook_have_no_english_sentence(sample_run):
+    """Issue 13: no English in the zh deliverables apart from units and ids, the norm profile's
+    notes, choices and toolkit-default reasons included (they have a Chinese text and an _en one)."""
+    out, result = sample_run
+    assert result.study.config.study.language == "zh"
+    texts = _workbook_texts(out / "reports" / "gaps.xlsx")
+    texts.append(_visible_text((out / "reports" / "report.html").read_text(encoding="utf-8")))
+    ids = sorted(_ids_shown(result), key=len, reverse=True)  # a path before the file name inside it
+    found = []
+    for text in texts:
+        for name in ids:
+            text = text.replace(name, " ")
+        found += ENGLISH_RUN.findall(text)
+    assert not found, sorted(set(found))[:20]
+    # the profile's texts are there, in Chinese: its note, a choice, a toolkit default, the clause
+    page = texts[-1]
+    assert "这些数值的国家层面出处不在本工具收录的文本中" in page
+    assert "取舍：在本工具收录的文本中，只有玉溪征求意见稿给出此数值" in page
+    assert "工具默认值（无原文依据）：输入未给出小区类型的社区按已建成小区的标准" in page
+    assert "拉政办发〔2020〕38号 序言（列出了国家依据" in page
+
+
+def test_en_deliverables_show_the_profile_texts_in_english(sample_run, tmp_path):
+    """The same run's tables written in English: the profile's _en texts, never the Chinese ones."""
+    from eldercare_coverage import report
+
+    _, result = sample_run
+    norms = result.stages["norms"]
+    paths = report.write_reports(norms.communities, norms.districts, tmp_path, profile=norms.profile,
+                                 parameters={"walk_speed_mps": 0.9, "time_limit_min": 15.0}, input_files=[],
+                                 language="en", title="Chengdu north")
+    page = _visible_text(paths["html"].read_text(encoding="utf-8"))
+    cells = "\n".join(_workbook_texts(paths["xlsx"]))
+    for text in (page, cells):
+        assert "The national source of these figures is not among our texts." in text
+        assert "choice: Only the Yuxi draft for comment states this figure among our texts" in text
+        assert ("toolkit default (no source text): A community whose estate type the input does not give is "
+                "checked at the existing-estate rate") in text
+        assert "拉政办发〔2020〕38号 序言 (preamble: the national basis named; its text is not in our copies)" in text
+        for zh in ("这些数值的国家层面出处", "在本工具收录的文本中，只有玉溪", "输入未给出小区类型", "列出了国家依据"):
+            assert zh not in text

@@ -84,7 +84,8 @@ def test_titles_numbers_and_status_are_exact():
     assert "北京市民政局" in listing.loc["beijing", "source_document"]
     assert "中共天津市河西区委" in listing.loc["tianjin_hexi", "source_document"]
     assert "无国家文件原文" in listing.loc["national", "source_document"]
-    assert "not among our texts" in norms.load_profile("national").source["note"]
+    national = norms.load_profile("national").source
+    assert "不在本工具收录的文本中" in national["note"] and "not among our texts" in national["note_en"]
 
 
 def test_unsupported_figures_are_gone():
@@ -104,9 +105,10 @@ def test_the_baoji_banding_choice_is_stated_with_its_quote():
     cites = norms.load_profile("baoji").citations
     (c,) = cites["tiers.service_centre.min_population"]
     assert "5000—10000人" in c.quote and "5000人以下" in c.quote
-    assert "exactly 5,000 residents in the service-centre band" in c.choice
+    assert "exactly 5,000 residents in the service-centre band" in c.choice_en
+    assert "本配置把恰好5000人的社区归入养老服务中心档" in c.choice
     (c,) = cites["tiers.day_care_centre.min_population"]
-    assert c.written == "万人以上" and "exactly 10,000" in c.choice
+    assert c.written == "万人以上" and "exactly 10,000" in c.choice_en and "恰好10000人" in c.choice
 
 
 def test_reports_label_drafts_quotes_and_toolkit_defaults():
@@ -224,3 +226,105 @@ def test_tianjin_hexi_layout_is_compared_with_the_study_facilities():
 def test_district_key_matches_renamed_districts_but_not_different_counties():
     key = norm_sources.district_key
     assert key("凤翔县") == key("凤翔区") and key("眉县") == "眉县" and key("凤县") != key("凤翔县")
+
+
+# --- the study language: plain key Chinese, <key>_en English -------------------------------------
+
+#: Three or more English words in a row: a sentence, which a Chinese text must not hold.
+ENGLISH_RUN = re.compile(r"[A-Za-z]{2,}(?:[ -][A-Za-z]{2,}){2,}")
+#: Free-text keys of a profile shown in the reports; each has a Chinese text and an _en one.
+FREE_TEXT = ("title", "document", "note", "choice", "toolkit_default", "text")
+
+
+def _tables(raw: object, where: str = ""):
+    """(place, table) for every table of a parsed TOML file, arrays of tables included."""
+    if isinstance(raw, dict):
+        yield where, raw
+        for key, value in raw.items():
+            yield from _tables(value, f"{where}.{key}".lstrip("."))
+    elif isinstance(raw, list):
+        for i, item in enumerate(raw):
+            yield from _tables(item, f"{where}[{i}]")
+
+
+@pytest.mark.parametrize("name", PROFILES)
+def test_every_free_text_is_written_in_chinese_and_in_english(name):
+    import tomllib
+
+    raw = tomllib.loads(norms._profiles_dir().joinpath(f"{name}.toml").read_text(encoding="utf-8"))
+    pairs = 0
+    for where, table in _tables(raw):
+        for key, value in table.items():
+            if key.endswith("_en"):
+                assert table.get(key[:-3]), f"{name}: {where}.{key} has no Chinese {key[:-3]}"
+            elif key in FREE_TEXT or f"{key}_en" in table:
+                assert table.get(f"{key}_en"), f"{name}: {where}.{key} has no {key}_en"
+                assert re.search(r"[\u4e00-\u9fff]", value) and not ENGLISH_RUN.search(value), \
+                    f"{name}: {where}.{key} is not Chinese: {value}"
+                pairs += 1
+    assert pairs >= 3, name
+
+
+@pytest.mark.parametrize("name", PROFILES)
+def test_reports_show_each_profile_text_in_the_study_language(name):
+    """The parameter rows and the rules table of every shipped profile: no English sentence in
+    zh (file names of the source texts are ids), and in en the _en texts, not the Chinese ones."""
+    profile = norms.load_profile(name)
+
+    def shown(language: str) -> str:
+        rows = report._parameter_rows(profile, {}, language)
+        rules = report._rules(profile, language)
+        return "\n".join([v for _, v in rows] + rules["source_clause"].tolist() + rules["source_document"].tolist())
+
+    zh = shown("zh")
+    for file in SOURCE_TEXTS:
+        zh = zh.replace(file, " ")
+    assert not ENGLISH_RUN.findall(zh), (name, ENGLISH_RUN.findall(zh)[:5])
+    en = shown("en")
+    texts = [profile.source.get("note_en", "")]
+    texts += [t for cites in profile.citations.values() for c in cites
+              for t in (c.choice_en, c.toolkit_default_en, c.clause_en)]
+    texts += [n.text_en for n in profile.notes]
+    if profile.official_targets is not None:
+        texts.append(profile.official_targets.note_en)
+    texts = [t for t in texts if t]
+    assert texts
+    for t in texts:
+        assert t in en, (name, t)
+    for z in [profile.source.get("note", "")] + [c.choice for cs in profile.citations.values() for c in cs]:
+        assert not z or z not in en, (name, z)
+
+
+def test_an_older_user_profile_with_english_plain_texts_is_shown_as_written(tmp_path):
+    """Before the _en keys, a user's note, choice or toolkit default could be English in the plain
+    key: it loads, and both languages show it as written."""
+    mine = tmp_path / "mine.toml"
+    mine.write_text('''extends = "baoji"
+[source]
+note = "Our own reading of the Baoji plan for the north district."
+[tiers.day_care_centre]
+min_population = 12000
+[cite."tiers.day_care_centre.min_population"]
+toolkit_default = "The district board asked for a higher threshold in 2024."
+[land]
+per_resident_m2 = 0.12
+[cite."land.per_resident_m2"]
+file = "baoji-2019-pilot-plan.txt"
+clause = "二、（一）2. 落实用地供给"
+quote = "按照人均用地不少于0.1平方米的标准"
+choice = "We plan 0.12 m² per resident, above the minimum."
+''', encoding="utf-8")
+    profile = norms.load_profile("baoji", mine)
+    for language in ("zh", "en"):
+        rows = dict(report._parameter_rows(profile, {}, language))
+        notes = [v for k, v in rows.items() if "mine.toml" in k]
+        assert "Our own reading of the Baoji plan for the north district." in notes
+        rules = report._rules(profile, language).set_index("key")
+        assert "The district board asked for a higher threshold in 2024." in \
+            rules.loc["tiers.day_care_centre.min_population", "source_clause"]
+        assert "We plan 0.12 m² per resident, above the minimum." in rules.loc["land.per_resident_m2", "source_clause"]
+    # a user file without a document is named in the study language
+    zh = dict(report._parameter_rows(profile, {}, "zh"))
+    en = dict(report._parameter_rows(profile, {}, "en"))
+    assert zh["来源文件 (mine.toml)"] == f"用户规范文件：{mine}"
+    assert en["Source document (mine.toml)"] == f"user profile file: {mine}"

@@ -11,9 +11,11 @@ whitespace and line breaks ignored, since the texts keep the layout artefacts of
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -37,11 +39,12 @@ STATUS_LABELS: dict[str, tuple[str, str]] = {
     "restated": ("无国家文件原文，按地方文件转述", "no national text; as restated by local documents"),
     "user": ("用户规范文件", "user profile file"),
 }
-CITE_KEYS = {"file": "text", "clause": "text", "quote": "text", "written": "text", "choice": "text",
-             "toolkit_default": "text"}
+# Free text follows the profile convention: the plain key is Chinese, ``<key>_en`` English.
+CITE_KEYS = {"file": "text", "clause": "text", "clause_en": "text", "quote": "text", "written": "text",
+             "choice": "text", "choice_en": "text", "toolkit_default": "text", "toolkit_default_en": "text"}
 NOTE_KEYS = {"file": "text", "clause": "text", "quote": "text", "text": "text", "text_en": "text"}
-TARGET_KEYS = {"file": "text", "clause": "text", "quote": "text", "note": "text", "columns": "list",
-               "rows": "list", "total": "text", "districts": "table"}
+TARGET_KEYS = {"file": "text", "clause": "text", "quote": "text", "note": "text", "note_en": "text",
+               "columns": "list", "rows": "list", "total": "text", "districts": "table"}
 #: District-table columns an official target may be compared with.
 TARGET_COLUMNS = ("communities", "communities_band_day_care_centre", "communities_band_service_centre",
                   "communities_band_service_station", "existing_day_care_centre", "existing_service_centre",
@@ -49,18 +52,37 @@ TARGET_COLUMNS = ("communities", "communities_band_day_care_centre", "communitie
                   "new_service_station", "new_total")
 
 
+def in_language(zh: str, en: str, language: str) -> str:
+    """One text of a plain (Chinese) / ``_en`` (English) pair in ``language``; the other one when
+    that is empty, so a profile that writes only one (an older user file with English in the
+    plain key) is shown as written."""
+    first, other = (zh, en) if language == "zh" else (en, zh)
+    return first or other
+
+
+def field_text(table: Mapping[str, Any], key: str, language: str) -> str:
+    """``table[key]`` / ``table[key + "_en"]`` in ``language`` (see :func:`in_language`)."""
+    return in_language(str(table.get(key) or ""), str(table.get(f"{key}_en") or ""), language)
+
+
 @dataclass(frozen=True)
 class Citation:
     """The text behind one profile figure: a verbatim quote, or the reason it is a toolkit default."""
 
     file: str = ""
+    #: The clause in Chinese (section numbers and headings as the source prints them).
     clause: str = ""
+    #: English wording of the clause, where it carries more than the source's heading.
+    clause_en: str = ""
     quote: str = ""
     #: How the figure is written in the quote when not as the plain number (e.g. "万人以上").
     written: str = ""
-    #: The reading the profile chose where the text allows two (e.g. a band boundary).
+    #: The reading the profile chose where the text allows two (e.g. a band boundary); zh / en.
     choice: str = ""
+    choice_en: str = ""
+    #: Why a figure with no source text has its value; zh / en.
     toolkit_default: str = ""
+    toolkit_default_en: str = ""
 
     @property
     def document(self) -> str:
@@ -70,14 +92,21 @@ class Citation:
     def status(self) -> str:
         return SOURCE_TEXTS.get(self.file, ("", ""))[1]
 
+    @property
+    def is_toolkit_default(self) -> bool:
+        return bool(self.toolkit_default or self.toolkit_default_en)
+
     def describe(self, language: str = "zh") -> str:
-        """One line for reports: clause and quote, or the toolkit-default reason."""
-        if self.toolkit_default:
-            word = "工具默认值（无原文依据）" if language == "zh" else "toolkit default (no source text)"
-            return f"{word}: {self.toolkit_default}"
-        text = f"{self.clause}「{self.quote}」" if self.quote else self.clause
-        if self.choice:
-            text += f" — {'取舍' if language == 'zh' else 'choice'}: {self.choice}"
+        """One line for reports, in ``language``: clause and quote, or the toolkit-default reason."""
+        zh = language == "zh"
+        if self.is_toolkit_default:
+            word = "工具默认值（无原文依据）：" if zh else "toolkit default (no source text): "
+            return word + in_language(self.toolkit_default, self.toolkit_default_en, language)
+        clause = in_language(self.clause, self.clause_en, language)
+        text = f"{clause}「{self.quote}」" if self.quote else clause
+        choice = in_language(self.choice, self.choice_en, language)
+        if choice:
+            text += f" — {'取舍：' if zh else 'choice: '}{choice}"
         return text
 
 
@@ -99,7 +128,9 @@ class OfficialTargets:
     file: str
     clause: str
     quote: str
+    #: What the targets are and how they are compared; zh / en.
     note: str = ""
+    note_en: str = ""
     #: District name -> {district-table column: official figure}.
     districts: dict[str, dict[str, float]] = field(default_factory=dict)
     #: District name -> the verbatim row (or sentence) the figures were read from.
@@ -171,7 +202,7 @@ def parse_official_targets(raw: dict, default_file: str) -> OfficialTargets | No
         total = {c: float(v) for c, v in zip(columns, split_row(body["total"])) if c in TARGET_COLUMNS and v != ""}
     return OfficialTargets(file=str(body.get("file", default_file)), clause=str(body.get("clause", "")),
                            quote=str(body.get("quote", "")), note=str(body.get("note", "")),
-                           districts=districts, quotes=quotes, total=total)
+                           note_en=str(body.get("note_en", "")), districts=districts, quotes=quotes, total=total)
 
 
 def split_row(row: str) -> list[str]:

@@ -46,7 +46,8 @@ import tomllib
 from .errors import InputError, ProblemReport
 from .messages import Text
 from .norm_sources import (CITE_KEYS, NOTE_KEYS, STATUS_LABELS, TARGET_KEYS, Citation, Note, OfficialTargets,
-                           compare_official_targets, parse_citations, parse_notes, parse_official_targets)
+                           compare_official_targets, field_text, parse_citations, parse_notes,
+                           parse_official_targets)
 from .schema import FACILITY_KINDS
 
 #: Tiered kinds, highest first; their ``new_*`` / ``communities_band_*`` columns are always present.
@@ -77,7 +78,7 @@ _TOP = {"name": "text", "title": "text", "title_en": "text", "extends": "text"}
 _META = ("cite", "notes", "official_targets")
 _SECTIONS: dict[str, dict[str, str]] = {
     "source": {"document": "text", "document_en": "text", "clause": "text", "clause_en": "text",
-               "note": "text", "url": "text", "file": "text", "issuer": "text", "date": "text",
+               "note": "text", "note_en": "text", "url": "text", "file": "text", "issuer": "text", "date": "text",
                "status": "choice:" + "|".join(STATUS_LABELS)},
     "access": {"time_limit_min": "number>0", "distance_m": "number>0"},
     "land": {"per_resident_m2": "number>=0", "estate_types": "estates"},
@@ -239,13 +240,12 @@ class NormProfile:
         _, origin = self.values[key]
         cites = self.citations.get(key, ())
         if not cites:
-            src = self.sources.get(origin, {})
-            doc = src.get("document", "")
+            doc = field_text(self.sources.get(origin, {}), "document", language)
             word = "未引用原文" if language == "zh" else "no source text quoted"
             return doc, word
         docs = []
         for c in cites:
-            if c.toolkit_default:
+            if c.is_toolkit_default:
                 continue
             status = STATUS_LABELS.get(c.status, ("", ""))[0 if language == "zh" else 1]
             label = f"{c.document}（{status}）" if language == "zh" else f"{c.document} ({status})"
@@ -265,7 +265,7 @@ class NormProfile:
                          "kind": requirement_kind(key),
                          "description_zh": _describe(key, "zh"), "description_en": _describe(key, "en"),
                          "source_document": doc, "source_clause": clause,
-                         "toolkit_default": any(c.toolkit_default for c in self.citations.get(key, ()))})
+                         "toolkit_default": any(c.is_toolkit_default for c in self.citations.get(key, ()))})
         return pd.DataFrame(rows, columns=["rule", "key", "value", "origin", "kind", "description_zh",
                                            "description_en", "source_document", "source_clause",
                                            "toolkit_default"])
@@ -365,7 +365,9 @@ def load_profile(name: str = "national", user_file: str | Path | None = None) ->
         targets = parse_official_targets(raw, file) or targets
         if origin == layers[-1][0] and user_file is not None:
             # A user file without a [source] is still named as the source of the figures it sets.
-            sources[origin].setdefault("document", f"用户规范文件 / user profile file: {user_file}")
+            if not (sources[origin].get("document") or sources[origin].get("document_en")):
+                sources[origin] |= {"document": f"用户规范文件：{user_file}",
+                                    "document_en": f"user profile file: {user_file}"}
             sources[origin].setdefault("status", "user")
     profile = _build_profile(layers[-1][1].get("name") or layers[-1][0], values, sources,
                              tuple(o for o, _ in layers), report, layers[-1][0])

@@ -40,7 +40,7 @@ from .messages import text as catalogue_text
 from .summary import GLOSSARY
 from .xlsx_layout import freeze_after, print_layout, title_rows
 from .norms import REQUIREMENT_KINDS, NormProfile
-from .norm_sources import STATUS_LABELS
+from .norm_sources import STATUS_LABELS, field_text, in_language
 from .schema import FACILITY_KINDS
 
 CSV_ENCODING = "utf-8-sig"
@@ -351,21 +351,21 @@ def _parameter_rows(profile: NormProfile, parameters: dict, language: str) -> li
     rows.append((_PARAMS["profile_chain"][i], " → ".join(profile.chain)))
     for origin in profile.chain:
         src = profile.sources.get(origin, {})
-        doc = src.get("document" if language == "zh" else "document_en") or src.get("document", "")
-        clause = src.get("clause" if language == "zh" else "clause_en") or src.get("clause", "")
-        rows.append((f"{_text('source', language)} ({origin})", doc))
+        rows.append((f"{_text('source', language)} ({origin})", field_text(src, "document", language)))
         if src.get("status"):
             status = STATUS_LABELS.get(src["status"], (src["status"],) * 2)[0 if language == "zh" else 1]
             rows.append((f"{_text('status', language)} ({origin})", status))
-        rows.append((f"{_text('clause', language)} ({origin})", clause))
-        if src.get("note"):
-            rows.append((f"{_text('note', language)} ({origin})", src["note"]))
+        rows.append((f"{_text('clause', language)} ({origin})", field_text(src, "clause", language)))
+        note = field_text(src, "note", language)
+        if note:
+            rows.append((f"{_text('note', language)} ({origin})", note))
     for n in profile.notes:
-        text = n.text if language == "zh" else (n.text_en or n.text)
+        text = in_language(n.text, n.text_en, language)
         rows.append((_text("official_note", language), f"{text} — {n.clause}「{n.quote}」"))
     targets = profile.official_targets
     if targets is not None:
-        rows.append((_text("official_note", language), f"{targets.clause}「{targets.quote}」 {targets.note}".strip()))
+        note = in_language(targets.note, targets.note_en, language)
+        rows.append((_text("official_note", language), f"{targets.clause}「{targets.quote}」 {note}".strip()))
     for t in profile.bands:
         name = FACILITY_KINDS[t.kind]["zh" if language == "zh" else "en"]
         rows.append((f"{_text('bands', language)}: {name}", profile.band_label(t.kind, language)))
