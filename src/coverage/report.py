@@ -163,6 +163,10 @@ _VALUES: dict[str, dict[str, tuple[str, str]]] = {
                "households": ("户数", "households")},
     "status": {"optimal": ("最优", "optimal"), "feasible": ("可行（未证明最优）", "feasible (not proven optimal)"),
                "time_limit": ("达到时间限制", "time limit reached"), "infeasible": ("无可行解", "infeasible")},
+    "walk_speed": {"older": ("老年人步速", "older walkers"), "general": ("一般步速", "general walkers"),
+                   "frail": ("体弱老人步速", "frail walkers")},
+    "method": {"auto": ("自动（启发式 + 精确求解）", "auto (heuristic + exact)"), "exact": ("精确求解", "exact"),
+               "heuristic": ("启发式", "heuristic")},
     "model": {"mclp": ("最大覆盖 MCLP", "MCLP"), "lscp": ("集合覆盖 LSCP", "LSCP"), "partial": ("部分覆盖", "partial cover"),
               "pmedian": ("P 中值", "p-median"), "pcenter": ("P 中心", "p-center")},
 }
