@@ -285,8 +285,9 @@ def _run_jobs(jobs, inputs, net, access, kinds, speed, pending, client, cache, r
 
     futures = {}
     for name in todo:
-        data = client.scatter(payload(name), hash=False)
-        futures[client.submit(run_tile, data, key=f"eldercare-tile-{name}-{_digest(name, access)}",
+        # the payload travels inside the task (not scattered to one worker), so the scheduler can
+        # rerun the tile elsewhere when that worker dies
+        futures[client.submit(run_tile, payload(name), key=f"eldercare-tile-{name}-{_digest(name, access)}",
                               retries=retries, pure=False)] = name
     for fut in progress(as_completed(futures), total=len(futures), desc="tiles", unit="tile"):
         keep(futures[fut], fut.result())
