@@ -221,18 +221,16 @@ def compute_tiled_access(study, net, *, tiling: str = "district", tile_size_m: f
     run = TileRun(len(tiles), [], [], {}, halo0, scheduler if client is None else "client", {})
     results: dict[str, bytes] = {}
     pending = {t.tile_id: t for t in tiles}
-    level = 0
+    level, trees = 0, {}
     with _client(scheduler, workers, client) as cl:
         while pending:
-            halo = halo0 * 2.0 ** level
+            # past MAX_HALO_LEVELS doublings, one halo that takes the whole study (1,000,000 km)
+            halo = halo0 * 2.0 ** level if level < MAX_HALO_LEVELS else 1e9
             jobs = {}
             for tid, tile in pending.items():
                 ext = tile_extent(tile, inputs.communities, inputs.facilities, inputs.candidates, net, halo,
                                   cfg.snap_max_m, gates=inputs.gates, buildings=inputs.buildings,
-                                  gate_tolerance_m=cfg.gate_tolerance_m)
-                if level >= MAX_HALO_LEVELS:  # the doubling did not reach the whole study: take it all
-                    ext = tile_extent(tile, inputs.communities, inputs.facilities, inputs.candidates, net, np.inf,
-                                      cfg.snap_max_m, gates=inputs.gates, buildings=inputs.buildings)
+                                  gate_tolerance_m=cfg.gate_tolerance_m, trees=trees)
                 jobs[f"{tid}-h{level}"] = (tid, ext)
             done = _run_jobs(jobs, inputs, net, access, kinds, speed, pending, cl, cache, retries, run)
             nxt = {}

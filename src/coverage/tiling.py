@@ -141,36 +141,42 @@ def _tile_name(label: str) -> str:
 def tile_extent(tile: Tile, communities: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame,
                 candidates: gpd.GeoDataFrame, net: WalkNetwork, halo_m: float, snap_max_m: float, *,
                 gates: gpd.GeoDataFrame | None = None, buildings: gpd.GeoDataFrame | None = None,
-                gate_tolerance_m: float = 0.0) -> TileExtent:
-    """The communities, sites, gates, buildings and network edges a tile needs for ``halo_m``."""
+                gate_tolerance_m: float = 0.0, trees: dict | None = None) -> TileExtent:
+    """The communities, sites, gates, buildings and network edges a tile needs for ``halo_m``.
+
+    ``trees``: a dict kept by the caller across tiles, where the spatial indexes of the layers
+    are built once (a national network's index takes seconds to build)."""
+    trees = {} if trees is None else trees
+
+    def _intersecting(geoms: np.ndarray, zone, name: str) -> np.ndarray:
+        """Sorted positions of the geometries that intersect ``zone``."""
+        if not len(geoms):
+            return np.empty(0, dtype=np.int64)
+        if name not in trees:
+            trees[name] = shapely.STRtree(geoms)
+        return np.sort(trees[name].query(zone, predicate="intersects")).astype(np.int64)
+
     cgeom = communities.geometry.to_numpy()
     parts = [cgeom[tile.communities], facilities.geometry.to_numpy()[tile.facilities],
              candidates.geometry.to_numpy()[tile.candidates]]
     region = shapely.union_all(np.concatenate([p[~(shapely.is_missing(p) | shapely.is_empty(p))] for p in parts]))
     site_zone = shapely.buffer(region, halo_m)
-    comm = _intersecting(cgeom, shapely.buffer(region, halo_m + snap_max_m))
+    comm = _intersecting(cgeom, shapely.buffer(region, halo_m + snap_max_m), "communities")
     comm = np.union1d(comm, tile.communities)
     # gated compounds in the tile keep every gate and the streets those gates open onto
     compounds = shapely.union_all(cgeom[comm]) if len(comm) else shapely.Polygon()
     net_zone = shapely.union(shapely.buffer(region, halo_m + snap_max_m),
                              shapely.buffer(compounds, gate_tolerance_m + 2 * snap_max_m))
-    edges = _intersecting(net.edge_geometry, net_zone)
-    fac = np.union1d(_intersecting(facilities.geometry.to_numpy(), site_zone), tile.facilities)
-    cand = np.union1d(_intersecting(candidates.geometry.to_numpy(), site_zone), tile.candidates)
-    gate_rows = (_intersecting(gates.geometry.to_numpy(), shapely.buffer(compounds, gate_tolerance_m + 1.0))
+    edges = _intersecting(net.edge_geometry, net_zone, "edges")
+    fac = np.union1d(_intersecting(facilities.geometry.to_numpy(), site_zone, "facilities"), tile.facilities)
+    cand = np.union1d(_intersecting(candidates.geometry.to_numpy(), site_zone, "candidates"), tile.candidates)
+    gate_rows = (_intersecting(gates.geometry.to_numpy(), shapely.buffer(compounds, gate_tolerance_m + 1.0), "gates")
                  if gates is not None and len(gates) else np.empty(0, np.int64))
-    bld = (_intersecting(buildings.geometry.to_numpy(), compounds)
+    bld = (_intersecting(buildings.geometry.to_numpy(), compounds, "buildings")
            if buildings is not None and len(buildings) else np.empty(0, np.int64))
     whole = len(edges) == net.n_edges and len(fac) == len(facilities) and len(cand) == len(candidates)
     return TileExtent(float(halo_m), comm, np.isin(comm, tile.communities), fac, cand, gate_rows, bld,
                       edges, bool(whole))
-
-
-def _intersecting(geoms: np.ndarray, zone) -> np.ndarray:
-    """Sorted positions of the geometries that intersect ``zone``."""
-    if not len(geoms):
-        return np.empty(0, dtype=np.int64)
-    return np.sort(shapely.STRtree(geoms).query(zone, predicate="intersects")).astype(np.int64)
 
 
 def subnetwork(net: WalkNetwork, edges: np.ndarray) -> dict[str, np.ndarray]:
