@@ -83,14 +83,15 @@ def run_tile(payload: bytes) -> bytes:
     pos = pd.Index(layers["communities"]["community_id"].astype(str)).get_indexer(demand["community_id"].astype(str))
     demand["_community"] = a["communities_index"][pos]
     demand["_order"] = demand.pop("point_id").to_numpy()
-    unresolved = _unresolved(demand, meta["kinds"], meta["speed_mps"], meta["halo_m"]) if not meta["whole"] else 0
+    unresolved = (_unresolved(demand, meta["kinds"], meta["speed_mps"], meta["halo_m"]) if not meta["whole"]
+                  else np.zeros(len(demand), dtype=bool))
     owned = set(np.asarray(meta["owned_facilities"], dtype=str))
     iso = res.isochrones[res.isochrones["site_id"].astype(str).isin(owned).to_numpy()].reset_index(drop=True)
     out = store.frame_arrays("demand", demand)
     out.update(store.frame_arrays("isochrones", iso))
     out.update(store.sparse_arrays("fmat", _rows_to_global(res.facility_matrix[:, keep], a["facilities_index"])))
     out.update(store.sparse_arrays("cmat", _rows_to_global(res.candidate_matrix[:, keep], a["candidates_index"])))
-    out["meta"] = store.text(json.dumps({"tile": meta["tile"], "unresolved": int(unresolved),
+    out["meta"] = store.text(json.dumps({"tile": meta["tile"], "unresolved": np.unique(demand["_community"].to_numpy()[unresolved]).tolist(),
                                          "seconds": time.perf_counter() - t0, "edges": int(net.n_edges),
                                          "params": res.params}, default=_json_value))
     return store.pack(out)
@@ -108,15 +109,15 @@ def _rows_to_global(mat: sp.csr_matrix, index: np.ndarray) -> sp.coo_matrix:
                                                                         mat.shape[1]))
 
 
-def _unresolved(demand: pd.DataFrame, kinds: list[str], speed_mps: float, halo_m: float) -> int:
-    """Snapped demand points whose nearest-facility walk (overall or of a kind) is longer than
-    the halo: the tile cannot vouch for those times."""
+def _unresolved(demand: pd.DataFrame, kinds: list[str], speed_mps: float, halo_m: float) -> np.ndarray:
+    """Which snapped demand points have a nearest-facility walk (overall or of a kind) longer
+    than the halo: the tile cannot vouch for those times."""
     snapped = demand["snapped"].to_numpy(bool)
     bad = np.zeros(len(demand), dtype=bool)
     for col in ["time_min"] + [f"time_min_{k}" for k in kinds]:
         t = demand[col].to_numpy(float) if col in demand else np.full(len(demand), np.inf)
         bad |= snapped & ~(t * speed_mps * 60.0 <= halo_m)
-    return int(bad.sum())
+    return bad
 
 
 def warm_kernels() -> None:
@@ -219,36 +220,35 @@ def compute_tiled_access(study, net, *, tiling: str = "district", tile_size_m: f
         cache.open()
         cache.write_key({"tiling": tiling, "tile_size_m": tile_size_m, "halo_m": halo0, "access": access})
     run = TileRun(len(tiles), [], [], {}, halo0, scheduler if client is None else "client", {})
-    results: dict[str, bytes] = {}
+    parts: list[tuple[int, bytes]] = []
     pending = {t.tile_id: t for t in tiles}
     level, trees = 0, {}
     with _client(scheduler, workers, client) as cl:
         while pending:
             # past MAX_HALO_LEVELS doublings, one halo that takes the whole study (1,000,000 km)
             halo = halo0 * 2.0 ** level if level < MAX_HALO_LEVELS else 1e9
-            jobs = {}
-            for tid, tile in pending.items():
-                ext = tile_extent(tile, inputs.communities, inputs.facilities, inputs.candidates, net, halo,
-                                  cfg.snap_max_m, gates=inputs.gates, buildings=inputs.buildings,
-                                  gate_tolerance_m=cfg.gate_tolerance_m, trees=trees)
-                jobs[f"{tid}-h{level}"] = (tid, ext)
+            jobs = {f"{tid}-h{level}": (tid, tile_extent(
+                tile, inputs.communities, inputs.facilities, inputs.candidates, net, halo, cfg.snap_max_m,
+                gates=inputs.gates, buildings=inputs.buildings, gate_tolerance_m=cfg.gate_tolerance_m, trees=trees))
+                for tid, tile in pending.items()}
             done = _run_jobs(jobs, inputs, net, access, kinds, speed, pending, cl, cache, retries, run)
             nxt = {}
             for name, data in done.items():
                 tid, ext = jobs[name]
-                meta = json.loads(str(store.unpack(data)["meta"]))
-                if meta["unresolved"] and not ext.whole:
-                    nxt[tid] = pending[tid]
-                else:
-                    results[tid] = data
-                    run.levels[tid] = level
+                parts.append((level, data))
+                run.levels[tid] = level
+                far = json.loads(str(store.unpack(data)["meta"]))["unresolved"]
+                if far and not ext.whole:
+                    # only the communities with walks beyond the halo go again, with a wider halo
+                    nxt[tid] = Tile(tid, np.asarray(far, dtype=np.int64), np.empty(0, np.int64),
+                                    np.empty(0, np.int64))
             if nxt:
-                log.info("%d tile(s) have nearest-facility walks beyond a %.0f m halo: rerun with %.0f m",
-                         len(nxt), halo, 2 * halo)
+                log.info("%d tile(s) have nearest-facility walks beyond a %.0f m halo: their %d communities "
+                         "again with %.0f m", len(nxt), halo, sum(len(t.communities) for t in nxt.values()), 2 * halo)
             pending = nxt
             level += 1
     run.seconds["tiles"] = time.perf_counter() - t0
-    result = stitch(study, net, inputs, [results[t.tile_id] for t in tiles], kinds)
+    result = stitch(study, net, inputs, parts, kinds)
     run.seconds["total"] = time.perf_counter() - t0
     result.params["tiles"] = dataclasses.asdict(run)
     return result
@@ -361,20 +361,30 @@ def _with_gate_ids(gates: gpd.GeoDataFrame | None) -> gpd.GeoDataFrame | None:
 # Stitching
 
 
-def stitch(study, net, inputs: _Inputs, parts: list[bytes], kinds: list[str]):
-    """The study's :class:`AccessResult` from its tiles' results (one per tile, any order)."""
+def stitch(study, net, inputs: _Inputs, parts: list[tuple[int, bytes]], kinds: list[str]):
+    """The study's :class:`AccessResult` from its tiles' results ``(halo level, npz bytes)``, in
+    any order: each community's demand comes from the widest halo that computed it."""
     from .access import AccessResult, community_table, district_table
 
-    frames, fm, cm, iso, offset = [], [], [], [], 0
-    for data in parts:
-        a = store.unpack(data)
-        params = json.loads(str(a["meta"]))["params"]
+    unpacked = [(lvl, store.unpack(data)) for lvl, data in parts]
+    best = np.full(len(inputs.communities), -1)
+    demands = []
+    for lvl, a in unpacked:
         d = store.frame_from("demand", a)
-        frames.append(d)
+        demands.append(d)
+        np.maximum.at(best, d["_community"].to_numpy(np.int64), lvl)
+    frames, fm, cm, iso, offset = [], [], [], [], 0
+    for (lvl, a), d in zip(unpacked, demands):
+        params = json.loads(str(a["meta"]))["params"]
+        keep = best[d["_community"].to_numpy(np.int64)] == lvl
+        col = np.full(len(d), -1, dtype=np.int64)
+        col[keep] = offset + np.arange(int(keep.sum()))
+        frames.append(d[keep])
         for key, acc in (("fmat", fm), ("cmat", cm)):
-            acc.append((a[f"{key}/row"], a[f"{key}/col"] + offset, a[f"{key}/val"]))
+            c = col[a[f"{key}/col"]]
+            acc.append((a[f"{key}/row"][c >= 0], c[c >= 0], a[f"{key}/val"][c >= 0]))
         iso.append(store.frame_from("isochrones", a))
-        offset += len(d)
+        offset += int(keep.sum())
     demand = pd.concat(frames, ignore_index=True)
     order = np.lexsort((demand["_order"].to_numpy(), demand["_community"].to_numpy()))
     where = np.empty(len(order), dtype=np.int64)
