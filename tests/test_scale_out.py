@@ -79,13 +79,14 @@ def test_tiles_partition_the_demand_and_cover_the_halo(single):
         assert sorted(rows.tolist()) == list(range(n))
     halo = tiling.halo_distance_m(15, 0.9, 250, 250)
     assert halo == 15 * 60 * 0.9 + 500
-    t = tiles[0]
-    ext = tiling.tile_extent(t, study.communities, fac, cand, net, halo, 250.0)
+    # the sample is small: a 1.3 km halo takes all its streets; a 300 m one shows the cut
+    t, small = tiles[0], 300.0
+    ext = tiling.tile_extent(t, study.communities, fac, cand, net, small, 50.0)
     assert not ext.whole and 0 < len(ext.edges) < net.n_edges
     core = shapely.union_all(study.communities.geometry.to_numpy()[t.communities])
     kept = shapely.union_all(net.edge_geometry[ext.edges])
     # every street within the halo (+ snap) of the core is in the tile's network
-    near = np.flatnonzero(shapely.dwithin(net.edge_geometry, core, halo + 250.0))
+    near = np.flatnonzero(shapely.dwithin(net.edge_geometry, core, small + 50.0))
     assert np.isin(near, ext.edges).all() and kept.intersects(core)
     # the tile network keeps the whole network's main part
     sub = tiling.network_from_tile(tiling.subnetwork(net, ext.edges), net.crs)
@@ -258,3 +259,21 @@ def test_tiled_run_publishes_the_single_run_outputs(sample_run, sample_copy, tmp
         pd.testing.assert_frame_equal(pd.DataFrame(a.drop(columns="geometry")),
                                       pd.DataFrame(b.drop(columns="geometry")))
     assert not list((out / "out").glob(".eldercare-tiles-*"))
+
+
+def test_short_walks_cut_the_network_and_still_match(single):
+    """With a 5-minute walk the halo (270 + 250 + 50 m) is a fraction of the sample, so each
+    tile computes on part of the network and the far homes go round again with wider halos."""
+    from eldercare_coverage import pipeline
+
+    study, net, _ = single
+    cfg = study.config
+    short = dataclasses.replace(study, config=dataclasses.replace(
+        cfg, access=dataclasses.replace(cfg.access, time_limit_min=5.0, bands_min=[5.0])), report=ProblemReport())
+    ref = pipeline.compute_study_access(short, net)
+    tiled = compute.compute_tiled_access(short, net, tiling="grid", tile_size_m=four_tiles(study), halo_margin_m=50.0)
+    run = tiled.params["tiles"]
+    assert run["tiles"] == 4 and max(run["levels"].values()) >= 1  # some homes needed a wider halo
+    first = [n for name, n in run["edges"].items() if name.endswith("-h0")]
+    assert len(first) == 4 and max(first) < net.n_edges  # the first round cuts the network
+    assert_same_access(tiled, ref)

@@ -42,7 +42,8 @@ MAX_HALO_LEVELS = 12
 
 @dataclass
 class TileRun:
-    """How a tiled computation went: tiles, halo levels, which came from the cache."""
+    """How a tiled computation went: tiles, halo levels, which jobs came from the cache, the
+    streets in each job's network and the seconds each job's task took."""
 
     tiles: int
     computed: list[str]
@@ -51,6 +52,8 @@ class TileRun:
     halo_m: float
     scheduler: str
     seconds: dict[str, float]
+    edges: dict[str, int] = dataclasses.field(default_factory=dict)
+    task_s: dict[str, float] = dataclasses.field(default_factory=dict)
 
 
 # --------------------------------------------------------------------------------------------
@@ -74,9 +77,11 @@ def run_tile(payload: bytes) -> bytes:
     layers = {name: store.frame_from(name, a) if f"{name}/meta" in a else None
               for name in ("communities", "facilities", "candidates", "gates", "buildings")}
     access_cfg = dataclasses.replace(AccessSection(), **meta["access"])
+    owned = set(meta["owned_facilities"])
     res = compute_access(communities=layers["communities"], facilities=layers["facilities"],
                          candidates=layers["candidates"], net=net, access_cfg=access_cfg,
-                         buildings=layers["buildings"], report=ProblemReport(), gates=layers["gates"])
+                         buildings=layers["buildings"], report=ProblemReport(), gates=layers["gates"],
+                         isochrone_sites=layers["facilities"]["facility_id"].astype(str).isin(owned).to_numpy())
     core_ids = layers["communities"]["community_id"].astype(str).to_numpy()[a["core"]]
     keep = np.flatnonzero(res.demand["community_id"].astype(str).isin(core_ids).to_numpy())
     demand = res.demand.iloc[keep].reset_index(drop=True)
@@ -85,8 +90,7 @@ def run_tile(payload: bytes) -> bytes:
     demand["_order"] = demand.pop("point_id").to_numpy()
     unresolved = (_unresolved(demand, meta["kinds"], meta["speed_mps"], meta["halo_m"]) if not meta["whole"]
                   else np.zeros(len(demand), dtype=bool))
-    owned = set(np.asarray(meta["owned_facilities"], dtype=str))
-    iso = res.isochrones[res.isochrones["site_id"].astype(str).isin(owned).to_numpy()].reset_index(drop=True)
+    iso = res.isochrones
     out = store.frame_arrays("demand", demand)
     out.update(store.frame_arrays("isochrones", iso))
     out.update(store.sparse_arrays("fmat", _rows_to_global(res.facility_matrix[:, keep], a["facilities_index"])))
@@ -237,7 +241,9 @@ def compute_tiled_access(study, net, *, tiling: str = "district", tile_size_m: f
                 tid, ext = jobs[name]
                 parts.append((level, data))
                 run.levels[tid] = level
-                far = json.loads(str(store.unpack(data)["meta"]))["unresolved"]
+                meta = json.loads(str(store.unpack(data)["meta"]))
+                far = meta["unresolved"]
+                run.edges[name], run.task_s[name] = meta["edges"], meta["seconds"]
                 if far and not ext.whole:
                     # only the communities with walks beyond the halo go again, with a wider halo
                     nxt[tid] = Tile(tid, np.asarray(far, dtype=np.int64), np.empty(0, np.int64),
