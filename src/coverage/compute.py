@@ -60,10 +60,11 @@ class TileRun:
 # The tile task (runs on a worker; plain bytes in and out)
 
 
-def run_tile(payload: bytes) -> bytes:
-    """Walk access of one tile: ``payload`` from :func:`tile_payload`, result as npz bytes."""
+def run_tile(payload: bytes, overrides: str = "") -> bytes:
+    """Walk access of one tile: ``payload`` from :func:`tile_payload`, result as npz bytes.
+    ``overrides``: JSON of ``[access]`` settings replacing the payload's (scenario sweeps)."""
     from .access import compute_access
-    from .config import AccessSection
+    from .config import AccessSection, resolve_walk_speed
     from .errors import ProblemReport
     from .tiling import network_from_tile
 
@@ -76,7 +77,7 @@ def run_tile(payload: bytes) -> bytes:
     net = network_from_tile(net_arrays, meta["crs"], source=meta["source"])
     layers = {name: store.frame_from(name, a) if f"{name}/meta" in a else None
               for name in ("communities", "facilities", "candidates", "gates", "buildings")}
-    access_cfg = dataclasses.replace(AccessSection(), **meta["access"])
+    access_cfg = dataclasses.replace(AccessSection(), **dict(meta["access"], **json.loads(overrides or "{}")))
     owned = set(meta["owned_facilities"])
     res = compute_access(communities=layers["communities"], facilities=layers["facilities"],
                          candidates=layers["candidates"], net=net, access_cfg=access_cfg,
@@ -88,14 +89,16 @@ def run_tile(payload: bytes) -> bytes:
     pos = pd.Index(layers["communities"]["community_id"].astype(str)).get_indexer(demand["community_id"].astype(str))
     demand["_community"] = a["communities_index"][pos]
     demand["_order"] = demand.pop("point_id").to_numpy()
-    unresolved = (_unresolved(demand, meta["kinds"], meta["speed_mps"], meta["halo_m"]) if not meta["whole"]
+    speed = resolve_walk_speed(access_cfg.walk_speed)
+    unresolved = (_unresolved(demand, meta["kinds"], speed, meta["halo_m"]) if not meta["whole"]
                   else np.zeros(len(demand), dtype=bool))
     iso = res.isochrones
     out = store.frame_arrays("demand", demand)
     out.update(store.frame_arrays("isochrones", iso))
     out.update(store.sparse_arrays("fmat", _rows_to_global(res.facility_matrix[:, keep], a["facilities_index"])))
     out.update(store.sparse_arrays("cmat", _rows_to_global(res.candidate_matrix[:, keep], a["candidates_index"])))
-    out["meta"] = store.text(json.dumps({"tile": meta["tile"], "unresolved": np.unique(demand["_community"].to_numpy()[unresolved]).tolist(),
+    far = np.unique(demand["_community"].to_numpy()[unresolved]).tolist()
+    out["meta"] = store.text(json.dumps({"tile": meta["tile"], "unresolved": far,
                                          "seconds": time.perf_counter() - t0, "edges": int(net.n_edges),
                                          "params": res.params}, default=_json_value))
     return store.pack(out)
@@ -168,8 +171,20 @@ class _Inputs:
     buildings: gpd.GeoDataFrame | None
 
 
-def tile_payload(tile: Tile, ext: TileExtent, inputs: _Inputs, net, access: dict, kinds: list[str],
-                 speed_mps: float) -> bytes:
+def study_inputs(study) -> tuple[_Inputs, list[str]]:
+    """The layers tiles take subsets of (rows renumbered from 0), and the facility kinds."""
+    from .pipeline import covering_facilities, study_gates
+
+    inputs = _Inputs(study.communities.reset_index(drop=True), covering_facilities(study).reset_index(drop=True),
+                     study.candidates.reset_index(drop=True), _with_gate_ids(study_gates(study)),
+                     study.buildings.reset_index(drop=True) if study.buildings is not None else None)
+    if study.config.access.gated_compounds != "auto":
+        inputs.gates = None
+    kinds = sorted(set(inputs.facilities["kind"].astype(str)) - {""}) if "kind" in inputs.facilities else []
+    return inputs, kinds
+
+
+def tile_payload(tile: Tile, ext: TileExtent, inputs: _Inputs, net, access: dict, kinds: list[str]) -> bytes:
     """Everything tile ``tile`` needs at extent ``ext``, as npz bytes."""
     arrays = subnetwork(net, ext.edges)
     out = {f"net/{k}": v for k, v in arrays.items() if k not in ("edge_geometry", "edge_attrs")}
@@ -189,7 +204,7 @@ def tile_payload(tile: Tile, ext: TileExtent, inputs: _Inputs, net, access: dict
     owned = inputs.facilities["facility_id"].astype(str).to_numpy()[tile.facilities]
     out["meta"] = store.text(json.dumps({
         "tile": tile.tile_id, "halo_m": ext.halo_m, "whole": ext.whole, "crs": net.crs.to_wkt(),
-        "source": net.source, "access": access, "kinds": kinds, "speed_mps": speed_mps,
+        "source": net.source, "access": access, "kinds": kinds,
         "owned_facilities": owned.tolist()}, ensure_ascii=False))
     return store.pack(out)
 
@@ -205,17 +220,10 @@ def compute_tiled_access(study, net, *, tiling: str = "district", tile_size_m: f
     resumed run. ``client``: a ``dask.distributed.Client`` to use instead of ``scheduler``.
     The returned result's ``params["tiles"]`` says how the run went (:class:`TileRun`).
     """
-    from .pipeline import covering_facilities, study_gates
-
     t0 = time.perf_counter()
     cfg = study.config.access
     speed = study.config.walk_speed_mps
-    inputs = _Inputs(study.communities.reset_index(drop=True), covering_facilities(study).reset_index(drop=True),
-                     study.candidates.reset_index(drop=True), _with_gate_ids(study_gates(study)),
-                     study.buildings.reset_index(drop=True) if study.buildings is not None else None)
-    if cfg.gated_compounds != "auto":
-        inputs.gates = None
-    kinds = sorted(set(inputs.facilities["kind"].astype(str)) - {""}) if "kind" in inputs.facilities else []
+    inputs, kinds = study_inputs(study)
     access = _access_params(cfg)
     halo0 = halo_distance_m(cfg.time_limit_min, speed, cfg.snap_max_m, halo_margin_m)
     tiles = make_tiles(inputs.communities, inputs.facilities, inputs.candidates, by=tiling, tile_size_m=tile_size_m)
@@ -235,7 +243,7 @@ def compute_tiled_access(study, net, *, tiling: str = "district", tile_size_m: f
                 tile, inputs.communities, inputs.facilities, inputs.candidates, net, halo, cfg.snap_max_m,
                 gates=inputs.gates, buildings=inputs.buildings, gate_tolerance_m=cfg.gate_tolerance_m, trees=trees))
                 for tid, tile in pending.items()}
-            done = _run_jobs(jobs, inputs, net, access, kinds, speed, pending, cl, cache, retries, run)
+            done = _run_jobs(jobs, inputs, net, access, kinds, pending, cl, cache, retries, run)
             nxt = {}
             for name, data in done.items():
                 tid, ext = jobs[name]
@@ -260,7 +268,7 @@ def compute_tiled_access(study, net, *, tiling: str = "district", tile_size_m: f
     return result
 
 
-def _run_jobs(jobs, inputs, net, access, kinds, speed, pending, client, cache, retries, run) -> dict[str, bytes]:
+def _run_jobs(jobs, inputs, net, access, kinds, pending, client, cache, retries, run) -> dict[str, bytes]:
     """Run (or read from the cache) every job ``name -> (tile id, extent)``; returns name -> result."""
     out: dict[str, bytes] = {}
     todo = []
@@ -273,7 +281,7 @@ def _run_jobs(jobs, inputs, net, access, kinds, speed, pending, client, cache, r
 
     def payload(name: str) -> bytes:
         tid, ext = jobs[name]
-        return tile_payload(pending[tid], ext, inputs, net, access, kinds, speed)
+        return tile_payload(pending[tid], ext, inputs, net, access, kinds)
 
     def keep(name: str, data: bytes) -> None:
         if cache is not None:

@@ -62,15 +62,22 @@ def read_walk_arrays(path: str | Path, metric_crs, *, bbox: tuple[float, float, 
     way_ids: list[int] = []
     highways: list[str] = []
     ways = 0
+    wanted = frozenset(WAY_TAGS)
+    # ways share few tag combinations: the rule runs once per combination
+    walkable: dict[tuple, bool] = {}
     fp = osmium.FileProcessor(str(path), osmium.osm.NODE | osmium.osm.WAY).with_locations().with_filter(
         osmium.filter.KeyFilter("highway"))
     for obj in fp:
         if not obj.is_way():
             continue
         ways += 1
-        tags = {k: obj.tags.get(k) for k in WAY_TAGS if k in obj.tags}
-        if not is_walkable(tags):
+        key = tuple(sorted((t.k, t.v) for t in obj.tags if t.k in wanted))
+        ok = walkable.get(key)
+        if ok is None:
+            ok = walkable[key] = is_walkable(dict(key))
+        if not ok:
             continue
+        tags = dict(key)
         nodes = [(n.ref, n.location.lon, n.location.lat) for n in obj.nodes if n.location.valid()]
         if len(nodes) < 2:
             continue
