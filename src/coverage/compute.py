@@ -234,14 +234,16 @@ def compute_tiled_access(study, net, *, tiling: str = "district", tile_size_m: f
     run = TileRun(len(tiles), [], [], {}, halo0, scheduler if client is None else "client", {})
     parts: list[tuple[int, bytes]] = []
     pending = {t.tile_id: t for t in tiles}
-    level, trees = 0, {}
+    level, trees, all_streets = 0, {}, set()
     with _client(scheduler, workers, client) as cl:
         while pending:
             # past MAX_HALO_LEVELS doublings, one halo that takes the whole study (1,000,000 km)
             halo = halo0 * 2.0 ** level if level < MAX_HALO_LEVELS else 1e9
+            # a tile that already had every street takes every site next (doubling adds nothing else)
             jobs = {f"{tid}-h{level}": (tid, tile_extent(
-                tile, inputs.communities, inputs.facilities, inputs.candidates, net, halo, cfg.snap_max_m,
-                gates=inputs.gates, buildings=inputs.buildings, gate_tolerance_m=cfg.gate_tolerance_m, trees=trees))
+                tile, inputs.communities, inputs.facilities, inputs.candidates, net,
+                1e9 if tid in all_streets else halo, cfg.snap_max_m, gates=inputs.gates,
+                buildings=inputs.buildings, gate_tolerance_m=cfg.gate_tolerance_m, trees=trees))
                 for tid, tile in pending.items()}
             done = _run_jobs(jobs, inputs, net, access, kinds, pending, cl, cache, retries, run)
             nxt = {}
@@ -252,6 +254,8 @@ def compute_tiled_access(study, net, *, tiling: str = "district", tile_size_m: f
                 meta = json.loads(str(store.unpack(data)["meta"]))
                 far = meta["unresolved"]
                 run.edges[name], run.task_s[name] = meta["edges"], meta["seconds"]
+                if len(ext.edges) == net.n_edges:
+                    all_streets.add(tid)
                 if far and not ext.whole:
                     # only the communities with walks beyond the halo go again, with a wider halo
                     nxt[tid] = Tile(tid, np.asarray(far, dtype=np.int64), np.empty(0, np.int64),
