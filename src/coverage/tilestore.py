@@ -138,7 +138,11 @@ class TileCache:
         """Create the cache folder (owned by the study) and drop caches of other keys."""
         owner = self.root / _OWNER
         if self.root.exists() and not self._owned():
-            raise FileExistsError(f"{self.root} exists but is not this study's tile cache")
+            from .errors import InputError
+
+            raise InputError("this folder is in the way of the study's tile cache and was not written by this "
+                             "study, so it is left alone.", str(self.root),
+                             "Move or rename it, or choose another [output] data_dir.")
         self.folder.mkdir(parents=True, exist_ok=True)
         if not owner.exists():
             owner.write_text(json.dumps({"study": self.study}, ensure_ascii=False), encoding="utf-8")
