@@ -48,7 +48,6 @@ def scenario_study(study, scenario: dict):
 def sweep(study, net, scenarios: list[dict], *, tiling: str = "district", tile_size_m: float = 5000.0,
           halo_margin_m: float = 250.0, scheduler: str = "local", workers: int = 2, client=None) -> pd.DataFrame:
     """One row per scenario: its settings, walk coverage, norm results and new sites (tidy)."""
-    from . import tilestore as store
     from .compute import _access_params, _client, run_tile, stitch, study_inputs, tile_payload
     from .tiling import halo_distance_m, make_tiles, tile_extent
 
