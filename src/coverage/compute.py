@@ -306,7 +306,8 @@ def _run_jobs(jobs, inputs, net, access, kinds, pending, client, cache, retries,
         futures[client.submit(run_tile, payload(name), key=f"eldercare-tile-{name}-{_digest(name, access)}",
                               retries=retries, pure=False)] = name
     for fut in progress(as_completed(futures), total=len(futures), desc="tiles", unit="tile"):
-        keep(futures[fut], fut.result())
+        keep(futures.pop(fut), fut.result())
+        fut.release()  # the cache has it: the worker may forget it
     return out
 
 
