@@ -249,7 +249,8 @@ def stage_cluster(folder: Path, workers: int) -> dict:
         per_worker = client.run(_worker_peak_mb)
     info.update(tiled_s=time.perf_counter() - t1, tiles_s=run["seconds"]["tiles"],
                 stitch_s=run["seconds"]["total"] - run["seconds"]["tiles"], total_s=time.perf_counter() - t0,
-                tiles=run["tiles"], jobs=len(run["computed"]), worker_peak_mb=max(per_worker.values()),
+                tiles=run["tiles"], jobs=len(run["computed"]), task_s_sum=sum(run["task_s"].values()),
+                worker_peak_mb=max(per_worker.values()),
                 driver_peak_mb=peak_mb(), fingerprint=_fingerprint(acc))
     return info
 
@@ -322,11 +323,13 @@ def main() -> None:
          single["load_before"]),
         ("single process: access stage", f"{single['access_s']:.1f} s (total {single['total_s']:.1f} s), "
          f"peak {single['peak_mb']:,.0f} MB", single["load_after"]),
-        ("LocalCluster 1 worker: tile stage", f"{one['tiles_s']:.1f} s ({one['jobs']} jobs / {one['tiles']} tiles), "
+        ("LocalCluster 1 worker: tile stage", f"{one['tiles_s']:.1f} s ({one['jobs']} jobs / {one['tiles']} tiles, "
+         f"tasks {one['task_s_sum']:.1f} s), "
          f"stitch {one['stitch_s']:.1f} s, total {one['total_s']:.1f} s", one["load_before"]),
         ("LocalCluster 1 worker: peak memory", f"worker {one['worker_peak_mb']:,.0f} MB, driver "
          f"{one['driver_peak_mb']:,.0f} MB", one["load_after"]),
-        ("LocalCluster 2 workers: tile stage", f"{two['tiles_s']:.1f} s, stitch {two['stitch_s']:.1f} s, total "
+        ("LocalCluster 2 workers: tile stage", f"{two['tiles_s']:.1f} s (tasks {two['task_s_sum']:.1f} s), "
+         f"stitch {two['stitch_s']:.1f} s, total "
          f"{two['total_s']:.1f} s", two["load_before"]),
         ("LocalCluster 2 workers: peak memory", f"worker {two['worker_peak_mb']:,.0f} MB, driver "
          f"{two['driver_peak_mb']:,.0f} MB", two["load_after"]),
