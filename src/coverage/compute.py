@@ -343,8 +343,7 @@ def _client(scheduler: str, workers: int, client):
     except ImportError as exc:
         from .errors import InputError
 
-        raise InputError(f"[compute] scheduler = \"{scheduler}\" needs Dask, which is not installed.", "config",
-                         "pip install 'eldercare-coverage[cluster]', or set scheduler = \"local\".") from exc
+        raise InputError("config.compute_needs_dask", "config", value=scheduler, field="compute.scheduler") from exc
     if scheduler == "processes":
         cluster = LocalCluster(n_workers=int(workers), threads_per_worker=1, processes=True,
                                dashboard_address=None)

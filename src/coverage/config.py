@@ -362,12 +362,9 @@ NUMERIC_RANGES: dict[str, Range] = {
 
 def _validate_compute(cfg: ComputeSection, report: ProblemReport, file: str) -> None:
     if cfg.scheduler not in ("local", "processes") and not cfg.scheduler.startswith("tcp://"):
-        report.error(file, f"compute.scheduler '{cfg.scheduler}' is not known.",
-                     "Use \"local\", \"processes\" or the address of a Dask scheduler (\"tcp://host:8786\").",
-                     field="compute.scheduler")
+        report.error(file, "config.compute_scheduler_unknown", value=cfg.scheduler, field="compute.scheduler")
     if cfg.tiling not in ("auto", "none", "district", "grid"):
-        report.error(file, f"compute.tiling '{cfg.tiling}' is not known.", "Use auto, none, district or grid.",
-                     field="compute.tiling")
+        report.error(file, "config.compute_tiling_unknown", value=cfg.tiling, field="compute.tiling")
 
 
 def _check_ranges(config: StudyConfig, report: ProblemReport, file: str) -> None:

@@ -338,12 +338,10 @@ def compute_study_access(study: Study, net, dem=None):
     if tiling != "none":
         from .compute import compute_tiled_access
 
-        if dem is not None:
-            from .errors import InputError
-
-            raise InputError("[compute] tiles do not take an elevation model yet ([inputs.dem]).",
-                             str(study.config.source or "config"),
-                             "Set [compute] tiling = \"none\" (one process) or remove [inputs.dem].")
+        if dem is not None or study.config.access.avoid_steps:
+            # both change the network before snapping, which a tile would redo on its own part
+            raise InputError("config.compute_tiles_unsupported", str(study.config.source or "config"),
+                             language=study.config.study.language, field="compute.tiling")
 
         c = study.config.compute
         return compute_tiled_access(study, net, tiling=tiling, tile_size_m=c.tile_size_m,

@@ -140,9 +140,7 @@ class TileCache:
         if self.root.exists() and not self._owned():
             from .errors import InputError
 
-            raise InputError("this folder is in the way of the study's tile cache and was not written by this "
-                             "study, so it is left alone.", str(self.root),
-                             "Move or rename it, or choose another [output] data_dir.")
+            raise InputError("pipeline.tile_cache_in_the_way", str(self.root))
         self.folder.mkdir(parents=True, exist_ok=True)
         if not owner.exists():
             owner.write_text(json.dumps({"study": self.study}, ensure_ascii=False), encoding="utf-8")
