@@ -384,7 +384,8 @@ def compute_access(communities: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame |
                    candidates: gpd.GeoDataFrame | None, net: WalkNetwork, access_cfg: AccessSection,
                    buildings: gpd.GeoDataFrame | None = None, report: ProblemReport | None = None,
                    residential_landuse: gpd.GeoDataFrame | None = None,
-                   gates: gpd.GeoDataFrame | None = None, dem: Any | None = None) -> AccessResult:
+                   gates: gpd.GeoDataFrame | None = None, dem: Any | None = None, *,
+                   isochrone_sites: np.ndarray | None = None) -> AccessResult:
     """Run the access analysis: demand points, snapping, nearest facility (overall and per
     kind), coverage matrices of facilities and candidates, isochrones and the tables.
 
@@ -395,6 +396,8 @@ def compute_access(communities: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame |
     are walked at ``access_cfg.steps_speed_factor`` (or left out with ``avoid_steps``) and, with
     ``dem`` (a :class:`~eldercare_coverage.walkcost.Dem`), slopes follow Tobler's function
     (:mod:`.walkcost`); times run from home to facility.
+    ``isochrone_sites`` (bool per facility) draws isochrones for those facilities only (a tile
+    of a scale-out run draws the ones it owns, :mod:`.compute`).
     """
     from .demand import demand_points
     from .isochrones import isochrones as make_isochrones
@@ -447,7 +450,8 @@ def compute_access(communities: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame |
     cmat = coverage_matrix(net, cs, ds, speed, limit)
     bands = sorted({float(b) for b in access_cfg.bands_min} | {limit})
     # the polygons follow the demand's access model: snapped within snap_max_m of a street
-    iso = make_isochrones(net, fs, fac_ids, fac_kind, speed, limits_min=bands,
+    drawn = np.arange(len(fac_ids)) if isochrone_sites is None else np.flatnonzero(isochrone_sites)
+    iso = make_isochrones(net, fs.subset(drawn), fac_ids[drawn], fac_kind[drawn], speed, limits_min=bands,
                           access_max_m=access_cfg.snap_max_m)
 
     comm = community_table(demand, communities)

@@ -235,6 +235,25 @@ class AccessibilitySection:
 
 
 @dataclass
+class ComputeSection:
+    """Where walk access is computed (README "Scale-out"): here, or tile by tile on Dask."""
+
+    #: "local" (default: this process), "processes" (a Dask LocalCluster of ``workers``
+    #: processes) or "tcp://host:8786" (a running Dask cluster).
+    scheduler: str = "local"
+    workers: int = 2
+    #: "auto" (no tiles under "local"; by district, or a grid without districts, on Dask),
+    #: "none", "district" or "grid".
+    tiling: str = "auto"
+    #: Grid cell size (m) for tiling = "grid".
+    tile_size_m: float = 5000.0
+    #: Added to the walk limit and snap distance to make a tile's halo (m).
+    halo_margin_m: float = 250.0
+    #: Attempts after a tile fails.
+    retries: int = 2
+
+
+@dataclass
 class OutputSection:
     #: Folders for tables/GeoPackages, reports and maps.
     data_dir: str = "out"
@@ -258,6 +277,7 @@ class StudyConfig:
     siting: SitingSection = field(default_factory=SitingSection)
     accessibility: AccessibilitySection = field(default_factory=AccessibilitySection)
     output: OutputSection = field(default_factory=OutputSection)
+    compute: ComputeSection = field(default_factory=ComputeSection)
     #: The config file this came from (None when built in Python).
     source: Path | None = None
 
@@ -333,7 +353,18 @@ NUMERIC_RANGES: dict[str, Range] = {
     "accessibility.decay": Range(0, 10, "", "1.0", low_open=True),
     "accessibility.bands_min": Range(0, 120, "minutes", "[5, 10, 15]", low_open=True),
     "accessibility.threshold": Range(0, 1e9, "supply per demand unit", "0"),
+    "compute.workers": Range(1, 4096, "workers", "2"),
+    "compute.tile_size_m": Range(100, 1_000_000, "m", "5000"),
+    "compute.halo_margin_m": Range(0, 50_000, "m", "250"),
+    "compute.retries": Range(0, 100, "attempts", "2"),
 }
+
+
+def _validate_compute(cfg: ComputeSection, report: ProblemReport, file: str) -> None:
+    if cfg.scheduler not in ("local", "processes") and not cfg.scheduler.startswith("tcp://"):
+        report.error(file, "config.compute_scheduler_unknown", value=cfg.scheduler, field="compute.scheduler")
+    if cfg.tiling not in ("auto", "none", "district", "grid"):
+        report.error(file, "config.compute_tiling_unknown", value=cfg.tiling, field="compute.tiling")
 
 
 def _check_ranges(config: StudyConfig, report: ProblemReport, file: str) -> None:
@@ -552,6 +583,7 @@ def validate_config(config: StudyConfig, report: ProblemReport, file: str = "con
         report.error(file, "config.siting_method_unknown", field="siting.method", value=config.siting.method)
     _validate_siting(config, report, file)
     _validate_accessibility(config, report, file)
+    _validate_compute(config.compute, report, file)
     from .schema import FACILITY_KINDS
 
     for kind in config.access.facility_kinds:

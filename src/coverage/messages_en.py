@@ -637,4 +637,17 @@ MESSAGES: dict[str, str | tuple[str, str]] = {
         "siting.phases plans phases by number of new sites and cannot be combined with siting.budget: the "
         "phased plans would not respect the budget.",
         "Remove siting.budget and give the counts with siting.p and phases, or remove siting.phases."),
+    "config.compute_scheduler_unknown": (
+        "compute.scheduler '{value}' is not known.",
+        "Use \"local\", \"processes\" or the address of a Dask scheduler (\"tcp://host:8786\")."),
+    "config.compute_tiling_unknown": ("compute.tiling '{value}' is not known.", "Use auto, none, district or grid."),
+    "config.compute_needs_dask": (
+        "[compute] scheduler = \"{value}\" needs Dask, which is not installed.",
+        "pip install 'eldercare-coverage[cluster]', or set scheduler = \"local\"."),
+    "config.compute_tiles_unsupported": (
+        "[compute] tiles do not take an elevation model ([inputs.dem]) or access.avoid_steps yet.",
+        "Set [compute] tiling = \"none\" (one process), or remove [inputs.dem] and access.avoid_steps."),
+    "pipeline.tile_cache_in_the_way": (
+        "this folder is in the way of the study's tile cache and was not written by this study, so it is left alone.",
+        "Move or rename it, or choose another [output] data_dir."),
 }

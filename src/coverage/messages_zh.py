@@ -503,4 +503,9 @@ MESSAGES: dict[str, str | tuple[str, str]] = {
     "config.phases_with_budget": (
         "siting.phases 按新建设施数量分期，不能与 siting.budget（预算）同时使用：分期方案不会遵守预算。",
         "删除 siting.budget 并用 siting.p 与 phases 给出每期数量，或删除 siting.phases。"),
+    "config.compute_scheduler_unknown": ("compute.scheduler「{value}」无法识别。", "使用 \"local\"、\"processes\" 或 Dask 调度器地址（\"tcp://host:8786\"）。"),
+    "config.compute_tiling_unknown": ("compute.tiling「{value}」无法识别。", "使用 auto、none、district 或 grid。"),
+    "config.compute_needs_dask": ("[compute] scheduler = \"{value}\" 需要 Dask，但未安装。", "pip install 'eldercare-coverage[cluster]'，或设置 scheduler = \"local\"。"),
+    "config.compute_tiles_unsupported": ("[compute] 分块计算暂不支持高程模型（[inputs.dem]）或 access.avoid_steps。", "设置 [compute] tiling = \"none\"（单进程），或去掉 [inputs.dem] 和 access.avoid_steps。"),
+    "pipeline.tile_cache_in_the_way": ("此文件夹占用了本研究分块缓存的位置，且不是本研究写入的，因此不予改动。", "移动或重命名它，或另选 [output] data_dir。"),
 }

@@ -207,6 +207,8 @@ def run(config: StudyConfig | str | Path | None = None, *, out_dir: str | Path |
         staged.path("data", "validation.txt").write_text(study.report.format() + "\n", encoding="utf-8")
         _write_manifest(result, staged)
         result.outputs = staged.publish(inputs=[f["path"] for f in study.input_files])
+    if access is not None and "tiles" in access.params:
+        study_tile_cache(study).remove()  # published: the finished tiles are no longer needed
     for path in result.outputs:
         log.debug("wrote %s", path)
     return result
@@ -328,9 +330,23 @@ def check_siting_inputs(study: Study) -> None:
 
 def compute_study_access(study: Study, net, dem=None):
     """Walk access of the study's demand to its facilities and candidates (``dem`` from
-    :func:`study_dem`: slope-aware walk times)."""
+    :func:`study_dem`: slope-aware walk times); tile by tile, here or on Dask, when ``[compute]``
+    asks for tiles (:mod:`eldercare_coverage.compute`)."""
     from .access import compute_access
 
+    tiling = study_tiling(study)
+    if tiling != "none":
+        from .compute import compute_tiled_access
+
+        if dem is not None or study.config.access.avoid_steps:
+            # both change the network before snapping, which a tile would redo on its own part
+            raise InputError("config.compute_tiles_unsupported", str(study.config.source or "config"),
+                             language=study.config.study.language, field="compute.tiling")
+
+        c = study.config.compute
+        return compute_tiled_access(study, net, tiling=tiling, tile_size_m=c.tile_size_m,
+                                    halo_margin_m=c.halo_margin_m, scheduler=c.scheduler, workers=c.workers,
+                                    retries=c.retries, cache=study_tile_cache(study))
     return compute_access(study.communities, covering_facilities(study), study.candidates, net,
                           study.config.access, buildings=study.buildings, report=study.report,
                           gates=study_gates(study), dem=dem)
@@ -347,6 +363,30 @@ def study_dem(study: Study):
         return None
     return read_dem(cfg.dem.path, study_area(study), study.metric_crs, crs=cfg.dem.crs,
                     margin_m=cfg.network.margin_m, report=study.report)
+
+
+def study_tiling(study: Study) -> str:
+    """``[compute] tiling`` resolved: "auto" is no tiles under the local scheduler, else tiles by
+    district, or a grid when no community names a district."""
+    c = study.config.compute
+    if c.tiling != "auto":
+        return c.tiling
+    if c.scheduler == "local":
+        return "none"
+    districts = study.communities["district"] if "district" in study.communities else pd.Series(dtype=str)
+    return "district" if districts.fillna("").astype(str).ne("").any() else "grid"
+
+
+def study_tile_cache(study: Study):
+    """The study's tile cache in its data folder, keyed on its inputs (checksums) and settings."""
+    import hashlib
+
+    from .tilestore import TileCache
+
+    cfg = study.config
+    key = json.dumps({"inputs": study.input_files, "access": dataclasses.asdict(cfg.access),
+                      "tiles": [cfg.compute.tiling, cfg.compute.tile_size_m, cfg.compute.halo_margin_m]}, sort_keys=True, default=str)
+    return TileCache(cfg.output.data_dir, cfg.study.name, hashlib.sha256(key.encode()).hexdigest()[:16])
 
 
 def study_gates(study: Study) -> gpd.GeoDataFrame | None:

@@ -1,0 +1,360 @@
+"""Benchmark: a synthetic province through the tiled access stage (issue 17).
+
+    python bench/bench_scale.py --small                 # 4 cities x 30,000 nodes: a few minutes
+    python bench/bench_scale.py                         # 16 cities x 250,000 nodes (the issue's size)
+    python bench/bench_scale.py --cities 16 --nodes 50000 --workdir /tmp/prov   # anything between
+
+Writes a province of ``--cities`` synthetic cities (bench/citygen.py street lattices, 4 km
+apart on a square grid, near Chengdu in UTM 48N) as a real ``.osm.pbf`` with osmium's writer,
+one way per street segment, plus its communities (400 m blocks, 60 % residential, one district
+per city), facilities and candidate sites. Then, each in its own process so that its peak
+memory is its own, and in one run of this script:
+
+1. the PBF read through osmium's key filter (``pbf.read_walk_arrays``): ways/s, peak memory;
+2. the single-process access stage (``pipeline.compute_study_access``, threads on all cores);
+3. the tiled stage on a ``LocalCluster`` of 1 and of 2 worker processes (tiles by district):
+   tile-stage time, peak memory per worker, and the scaling ratio 1 worker / 2 workers.
+
+All runs must give identical demand times and coverage matrices (a fingerprint is compared).
+The load average is printed with every figure: on a shared machine the ratios are what counts.
+Targets (2 cores): province end to end ≤ 10 min, ≤ 4 GB per worker, 2 workers ≥ 1.7× 1 worker.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import math
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from citygen import make_city, points_near_edges  # noqa: E402
+
+CRS = "EPSG:32648"
+X0, Y0 = 380_000.0, 3_370_000.0
+GAP_M = 4_000.0
+KINDS = ("day_care_centre", "service_centre", "service_station")
+
+
+def peak_mb() -> float:
+    """This process's peak resident memory (MB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def load() -> str:
+    return "/".join(f"{v:.1f}" for v in os.getloadavg())
+
+
+# --------------------------------------------------------------------------------------------
+# The synthetic province
+
+
+def generate(folder: Path, cities: int, nodes: int, homes: int, facilities: int, candidates: int) -> dict:
+    """Write province.osm.pbf, communities/facilities/candidates GeoJSON and study.toml."""
+    import geopandas as gpd
+    import osmium
+    import pyproj
+    import shapely
+
+    t0 = time.perf_counter()
+    folder.mkdir(parents=True, exist_ok=True)
+    pbf = folder / "province.osm.pbf"
+    for old in (pbf, folder / "network.npz"):
+        if old.exists():
+            old.unlink()
+    tf = pyproj.Transformer.from_crs(CRS, "EPSG:4326", always_xy=True)
+    side = math.ceil(math.sqrt(cities))
+    writer = osmium.SimpleWriter(str(pbf))
+    way_parts, comm, fac, cand = [], [], [], []
+    next_node, n_nodes, n_ways = 1, 0, 0
+    rng = np.random.default_rng(7)
+    for k in range(cities):
+        x, y, u, v = make_city(nodes, seed=k)
+        extent = max(x.max(), y.max())
+        ox, oy = X0 + (k % side) * (extent + GAP_M), Y0 + (k // side) * (extent + GAP_M)
+        lon, lat = tf.transform(x + ox, y + oy)
+        ids = next_node + np.arange(len(x))
+        next_node += len(x)
+        for i, lo, la in zip(ids.tolist(), lon.tolist(), lat.tolist()):
+            writer.add_node(osmium.osm.mutable.Node(id=i, location=(lo, la)))
+        n_nodes += len(x)
+        # tags: mostly residential streets and footways; 1 % motorway that the filter must drop
+        tag = rng.choice(np.array(["residential", "footway", "service", "tertiary", "motorway"]), len(u),
+                         p=[0.70, 0.15, 0.08, 0.06, 0.01])
+        way_parts.append((ids[u], ids[v], tag))
+        # communities: 400 m blocks, 60 % of them residential
+        bx, by = np.meshgrid(np.arange(0, extent - 400, 400.0), np.arange(0, extent - 400, 400.0))
+        keep = rng.random(bx.size) < 0.6
+        bx, by = bx.ravel()[keep], by.ravel()[keep]
+        polys = shapely.box(bx + ox + 10, by + oy + 10, bx + ox + 390, by + oy + 390)
+        households = np.full(len(polys), homes // len(polys))
+        comm.append(gpd.GeoDataFrame({
+            "community_id": [f"C{k:02d}-{i:05d}" for i in range(len(polys))], "name": "",
+            "district": f"city{k:02d}", "households": households, "population": households * 26 // 10,
+            "elderly_population": households * 26 // 10 * 18 // 100}, geometry=polys, crs=CRS))
+        pts = points_near_edges(x + ox, y + oy, u, v, facilities + candidates, seed=100 + k)
+        fac.append(gpd.GeoDataFrame({
+            "facility_id": [f"F{k:02d}-{i:05d}" for i in range(facilities)], "name": "",
+            "kind": [KINDS[i % 3] for i in range(facilities)], "floor_area_m2": 400.0}, geometry=pts[:facilities],
+            crs=CRS))
+        cand.append(gpd.GeoDataFrame({
+            "candidate_id": [f"S{k:02d}-{i:05d}" for i in range(candidates)], "name": "", "kind": "",
+            "max_floor_area_m2": 300.0}, geometry=pts[facilities:], crs=CRS))
+    way = 1
+    for a, b, tag in way_parts:
+        for i, j, t in zip(a.tolist(), b.tolist(), tag.tolist()):
+            writer.add_way(osmium.osm.mutable.Way(id=way, nodes=[i, j], tags={"highway": t}))
+            way += 1
+        n_ways += len(a)
+    writer.close()
+    import pandas as pd
+
+    for name, parts in (("communities", comm), ("facilities", fac), ("candidates", cand)):
+        pd.concat(parts, ignore_index=True).to_crs(4326).to_file(folder / f"{name}.geojson", driver="GeoJSON")
+    (folder / "study.toml").write_text(STUDY, encoding="utf-8")
+    return {"nodes": n_nodes, "ways": n_ways, "communities": sum(len(c) for c in comm),
+            "facilities": sum(len(f) for f in fac), "candidates": sum(len(c) for c in cand),
+            "pbf_mb": pbf.stat().st_size / 1e6, "seconds": time.perf_counter() - t0}
+
+
+STUDY = """[study]
+name = "synthetic-province"
+language = "en"
+metric_crs = "EPSG:32648"
+
+[inputs.communities]
+path = "communities.geojson"
+
+[inputs.facilities]
+path = "facilities.geojson"
+
+[inputs.candidates]
+path = "candidates.geojson"
+
+[inputs.network]
+path = "province.osm.pbf"
+
+[access]
+walk_speed = "older"
+time_limit_min = 15
+bands_min = [15]
+grid_spacing_m = 60
+max_demand_points = 20000000
+gated_compounds = "off"
+
+[output]
+data_dir = "out"
+reports_dir = "reports"
+maps_dir = "maps"
+png = false
+"""
+
+
+# --------------------------------------------------------------------------------------------
+# Stages (each run in its own process by main)
+
+
+def _study_and_network(folder: Path):
+    from eldercare_coverage import pbf
+    from eldercare_coverage.config import load_config
+    from eldercare_coverage.io import load_study
+
+    t0 = time.perf_counter()
+    study = load_study(load_config(folder / "study.toml"))
+    t_load = time.perf_counter() - t0
+    saved = folder / "network.npz"
+    if saved.exists():  # written by the read stage: the PBF is read once per benchmark
+        with np.load(saved, allow_pickle=False) as z:
+            arrays = pbf.WalkArrays(z["node_id"], z["x"], z["y"], z["edge_u"], z["edge_v"], z["way_id"],
+                                    z["highway"].astype(object), int(z["ways_read"]), 0.0)
+        arrays.seconds = time.perf_counter() - t0 - t_load
+    else:
+        arrays = pbf.read_walk_arrays(folder / "province.osm.pbf", study.metric_crs)
+    t1 = time.perf_counter()
+    net = pbf.network_from_walk_arrays(arrays, study.metric_crs, source="province.osm.pbf")
+    return study, net, {"load_s": t_load, "read_s": arrays.seconds, "network_s": time.perf_counter() - t1,
+                        "ways_read": arrays.ways_read}
+
+
+def _fingerprint(acc) -> str:
+    h = hashlib.sha256()
+    h.update(np.ascontiguousarray(acc.demand["time_min"].to_numpy(float)).tobytes())
+    for m in (acc.facility_matrix, acc.candidate_matrix):
+        m = m.tocsr()
+        m.sort_indices()
+        for arr in (m.indptr, m.indices, m.data):
+            h.update(np.ascontiguousarray(arr).tobytes())
+    return h.hexdigest()[:16]
+
+
+def stage_read(folder: Path) -> dict:
+    from eldercare_coverage import pbf
+
+    arrays = pbf.read_walk_arrays(folder / "province.osm.pbf", CRS)
+    import shapely
+
+    t0 = time.perf_counter()
+    comm = __import__("geopandas").read_file(folder / "communities.geojson").to_crs(CRS)
+    zones = {d: shapely.buffer(shapely.union_all(g.geometry.to_numpy()).envelope, 1310.0)
+             for d, g in comm.groupby("district")}
+    files = pbf.write_tile_networks(pbf.tile_networks(arrays, zones), folder / "tile_networks")
+    np.savez(folder / "network.npz", node_id=arrays.node_id, x=arrays.x, y=arrays.y, edge_u=arrays.edge_u,
+             edge_v=arrays.edge_v, way_id=arrays.way_id, highway=arrays.highway.astype(str),
+             ways_read=arrays.ways_read)
+    return {"ways": arrays.ways_read, "segments": len(arrays.edge_u), "nodes": len(arrays.x),
+            "read_s": arrays.seconds, "ways_per_s": arrays.ways_read / arrays.seconds,
+            "tile_csr_s": time.perf_counter() - t0, "tile_csr_mb": sum(f.stat().st_size for f in files) / 1e6,
+            "peak_mb": peak_mb()}
+
+
+def stage_single(folder: Path) -> dict:
+    from eldercare_coverage.pipeline import compute_study_access
+
+    t0 = time.perf_counter()
+    study, net, info = _study_and_network(folder)
+    t1 = time.perf_counter()
+    acc = compute_study_access(study, net)
+    info.update(access_s=time.perf_counter() - t1, total_s=time.perf_counter() - t0, peak_mb=peak_mb(),
+                demand_points=len(acc.demand), pairs=int(acc.facility_matrix.nnz + acc.candidate_matrix.nnz),
+                fingerprint=_fingerprint(acc), edges=net.n_edges)
+    return info
+
+
+def _worker_peak_mb() -> float:
+    import resource as r
+
+    return r.getrusage(r.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def stage_cluster(folder: Path, workers: int) -> dict:
+    from distributed import Client, LocalCluster
+
+    from eldercare_coverage.compute import compute_tiled_access
+
+    t0 = time.perf_counter()
+    study, net, info = _study_and_network(folder)
+    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
+                      memory_limit=0) as cluster, Client(cluster) as client:
+        t1 = time.perf_counter()
+        acc = compute_tiled_access(study, net, tiling="district", client=client)
+        run = acc.params["tiles"]
+        per_worker = client.run(_worker_peak_mb)
+    info.update(tiled_s=time.perf_counter() - t1, tiles_s=run["seconds"]["tiles"],
+                stitch_s=run["seconds"]["total"] - run["seconds"]["tiles"], total_s=time.perf_counter() - t0,
+                tiles=run["tiles"], jobs=len(run["computed"]), task_s_sum=sum(run["task_s"].values()),
+                worker_peak_mb=max(per_worker.values()),
+                driver_peak_mb=peak_mb(), fingerprint=_fingerprint(acc))
+    return info
+
+
+# --------------------------------------------------------------------------------------------
+
+
+def _run_stage(args, stage: str, workers: int = 0) -> dict:
+    cmd = [sys.executable, __file__, "--stage", stage, "--workdir", str(args.workdir), "--workers", str(workers)]
+    before = load()
+    t0 = time.perf_counter()
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True)
+    res = json.loads(out.stdout.strip().splitlines()[-1])
+    res.update(wall_s=time.perf_counter() - t0, load_before=before, load_after=load())
+    print(f"  {stage}{workers or ''}: {json.dumps({k: (round(v, 2) if isinstance(v, float) else v) for k, v in res.items()})}",
+          flush=True)
+    return res
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--small", action="store_true", help="4 cities x 30,000 nodes")
+    ap.add_argument("--cities", type=int, default=16)
+    ap.add_argument("--nodes", type=int, default=250_000, help="nodes per city")
+    ap.add_argument("--homes", type=int, default=100_000, help="homes (households) per city")
+    ap.add_argument("--facilities", type=int, default=1_000, help="facilities per city")
+    ap.add_argument("--candidates", type=int, default=500, help="candidate sites per city")
+    ap.add_argument("--workdir", type=Path, default=Path("/tmp/eldercare-province"))
+    ap.add_argument("--stage", default="")
+    ap.add_argument("--only", default="read,single,cluster1,cluster2",
+                    help="stages to run (comma-separated; the table needs all four)")
+    ap.add_argument("--no-generate", action="store_true", help="reuse the province in --workdir")
+    ap.add_argument("--workers", type=int, default=0)
+    args = ap.parse_args()
+    if args.stage:
+        fn = {"read": lambda: stage_read(args.workdir), "single": lambda: stage_single(args.workdir),
+              "cluster": lambda: stage_cluster(args.workdir, args.workers)}[args.stage]
+        print(json.dumps(fn()))
+        return
+    if args.small:
+        args.cities, args.nodes, args.homes, args.facilities, args.candidates = 4, 30_000, 12_000, 120, 60
+    print(f"load average at start: {load()} on {os.cpu_count()} cores")
+    gen_file = args.workdir / "generated.json"
+    if args.no_generate:
+        gen = json.loads(gen_file.read_text())
+    else:
+        gen = generate(args.workdir, args.cities, args.nodes, args.homes, args.facilities, args.candidates)
+        gen_file.write_text(json.dumps(gen))
+    print(f"generated: {json.dumps({k: round(v, 1) if isinstance(v, float) else v for k, v in gen.items()})}")
+    only = set(args.only.split(","))
+    read = _run_stage(args, "read") if "read" in only else None
+    single = _run_stage(args, "single") if "single" in only else None
+    one = _run_stage(args, "cluster", 1) if "cluster1" in only else None
+    two = _run_stage(args, "cluster", 2) if "cluster2" in only else None
+    if None in (read, single, one, two):
+        return  # partial runs print their stages' lines only
+    same = single["fingerprint"] == one["fingerprint"] == two["fingerprint"]
+    ratio = one["tiles_s"] / two["tiles_s"]
+    print()
+    print(f"| synthetic province: {args.cities} cities x {args.nodes:,} nodes, {gen['nodes']:,} nodes, "
+          f"{gen['ways']:,} ways, {gen['communities']:,} communities, {single['demand_points']:,} demand points, "
+          f"{gen['facilities']:,} facilities, {gen['candidates']:,} candidates | value | load avg (1/5/15 min) |")
+    print("|---|---:|---|")
+    rows = [
+        ("PBF read (osmium key filter + walk rule)", f"{read['read_s']:.1f} s, {read['ways_per_s']:,.0f} ways/s, "
+         f"peak {read['peak_mb']:,.0f} MB", read["load_before"]),
+        ("per-tile CSR npz written", f"{read['tile_csr_s']:.1f} s, {read['tile_csr_mb']:,.0f} MB", read["load_after"]),
+        ("single process: load inputs + network arrays (saved by the read stage) + network",
+         f"{single['load_s'] + single['read_s'] + single['network_s']:.1f} s",
+         single["load_before"]),
+        ("single process: access stage", f"{single['access_s']:.1f} s (total {single['total_s']:.1f} s), "
+         f"peak {single['peak_mb']:,.0f} MB", single["load_after"]),
+        ("LocalCluster 1 worker: tile stage", f"{one['tiles_s']:.1f} s ({one['jobs']} jobs / {one['tiles']} tiles, "
+         f"tasks {one['task_s_sum']:.1f} s), "
+         f"stitch {one['stitch_s']:.1f} s, total {one['total_s']:.1f} s", one["load_before"]),
+        ("LocalCluster 1 worker: peak memory", f"worker {one['worker_peak_mb']:,.0f} MB, driver "
+         f"{one['driver_peak_mb']:,.0f} MB", one["load_after"]),
+        ("LocalCluster 2 workers: tile stage", f"{two['tiles_s']:.1f} s (tasks {two['task_s_sum']:.1f} s), "
+         f"stitch {two['stitch_s']:.1f} s, total "
+         f"{two['total_s']:.1f} s", two["load_before"]),
+        ("LocalCluster 2 workers: peak memory", f"worker {two['worker_peak_mb']:,.0f} MB, driver "
+         f"{two['driver_peak_mb']:,.0f} MB", two["load_after"]),
+        ("scaling 1 → 2 workers (tile stage)", f"{ratio:.2f}× (target ≥ 1.7×)", ""),
+        ("identical results (single, 1 worker, 2 workers)", "yes" if same else "NO", ""),
+        ("province end to end, 2 workers (PBF read + inputs + tiles + stitch)",
+         f"{read['read_s'] + two['total_s']:.1f} s (target ≤ 600 s)", ""),
+    ]
+    for name, value, avg in rows:
+        print(f"| {name} | {value} | {avg} |")
+    # national projection: tile work grows with the communities; the driver's with the network
+    nat = 600_000
+    per_comm = one["tiles_s"] / gen["communities"]
+    print()
+    print(f"National projection (assumptions: {nat:,} communities of this density; tile work linear in "
+          f"communities at this run's {per_comm * 1000:.1f} ms per community on one worker; tiles spread "
+          f"evenly; 1.7x per doubling of workers is NOT assumed, only the measured {ratio:.2f}x for 2 and "
+          f"perfect scaling beyond):")
+    for w in (2, 16, 64):
+        eff = min(1.0, ratio / 2.0)
+        print(f"  {w:>3} workers: tile stage ≈ {per_comm * nat / (w * eff) / 60:.0f} min "
+              f"(+ the driver: reading the national PBF and snapping every point, not tiled)")
+    if not same:
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,493 @@
+"""Scale-out walk access: the study cut into tiles (:mod:`.tiling`), each tile a task run in this
+process or on Dask, and the tiles' results stitched into the single-run :class:`AccessResult`.
+
+Schedulers (``[compute] scheduler``): ``"local"`` runs the tiles one after another here (no Dask
+needed); ``"processes"`` starts a ``dask.distributed.LocalCluster`` of ``workers`` processes;
+``"tcp://host:port"`` uses a running Dask cluster. A tile task receives and returns ``.npz``
+bytes (:mod:`.tilestore`), computes with the unchanged access stage
+(:func:`~eldercare_coverage.access.compute_access`), and its result is written to the tile cache
+as soon as it arrives, so an interrupted run resumes with the missing tiles only. Dask retries a
+failed tile (``retries``) and reruns the tiles of a worker that died.
+
+What the driver does itself, once for the whole study: read the network, snap every point (a
+vectorised nearest-street query, which also rebuilds the gated network the maps draw) and build
+the tables from the stitched demand. The searches, the part that grows with the area, run in
+the tiles.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import logging
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from . import tilestore as store
+from .progress import progress
+from .tiling import Tile, TileExtent, halo_distance_m, make_tiles, subnetwork, tile_extent
+
+log = logging.getLogger(__name__)
+
+#: How many times a tile's halo may double when some of its nearest-facility times exceed it.
+MAX_HALO_LEVELS = 12
+
+
+@dataclass
+class TileRun:
+    """How a tiled computation went: tiles, halo levels, which jobs came from the cache, the
+    streets in each job's network and the seconds each job's task took."""
+
+    tiles: int
+    computed: list[str]
+    cached: list[str]
+    levels: dict[str, int]
+    halo_m: float
+    scheduler: str
+    seconds: dict[str, float]
+    edges: dict[str, int] = dataclasses.field(default_factory=dict)
+    task_s: dict[str, float] = dataclasses.field(default_factory=dict)
+
+
+# --------------------------------------------------------------------------------------------
+# The tile task (runs on a worker; plain bytes in and out)
+
+
+def run_tile(payload: bytes, overrides: str = "") -> bytes:
+    """Walk access of one tile: ``payload`` from :func:`tile_payload`, result as npz bytes.
+    ``overrides``: JSON of ``[access]`` settings replacing the payload's (scenario sweeps)."""
+    from .access import compute_access
+    from .config import AccessSection, resolve_walk_speed
+    from .errors import ProblemReport
+    from .tiling import network_from_tile
+
+    t0 = time.perf_counter()
+    a = store.unpack(payload)
+    meta = json.loads(str(a["meta"]))
+    net_arrays = {k[4:]: v for k, v in a.items() if k.startswith("net/") and "/" not in k[4:]}
+    net_arrays["edge_geometry"] = store.geometry_from(a["net/geom/wkb"], a["net/geom/off"])
+    net_arrays["edge_attrs"] = store.frame_from("net/attrs", a)
+    net = network_from_tile(net_arrays, meta["crs"], source=meta["source"])
+    layers = {name: store.frame_from(name, a) if f"{name}/meta" in a else None
+              for name in ("communities", "facilities", "candidates", "gates", "buildings")}
+    access_cfg = dataclasses.replace(AccessSection(), **dict(meta["access"], **json.loads(overrides or "{}")))
+    owned = set(meta["owned_facilities"])
+    res = compute_access(communities=layers["communities"], facilities=layers["facilities"],
+                         candidates=layers["candidates"], net=net, access_cfg=access_cfg,
+                         buildings=layers["buildings"], report=ProblemReport(), gates=layers["gates"],
+                         isochrone_sites=layers["facilities"]["facility_id"].astype(str).isin(owned).to_numpy())
+    core_ids = layers["communities"]["community_id"].astype(str).to_numpy()[a["core"]]
+    keep = np.flatnonzero(res.demand["community_id"].astype(str).isin(core_ids).to_numpy())
+    demand = res.demand.iloc[keep].reset_index(drop=True)
+    pos = pd.Index(layers["communities"]["community_id"].astype(str)).get_indexer(demand["community_id"].astype(str))
+    demand["_community"] = a["communities_index"][pos]
+    demand["_order"] = demand.pop("point_id").to_numpy()
+    speed = resolve_walk_speed(access_cfg.walk_speed)
+    unresolved = (_unresolved(demand, meta["kinds"], speed, meta["halo_m"]) if not meta["whole"]
+                  else np.zeros(len(demand), dtype=bool))
+    iso = res.isochrones
+    out = store.frame_arrays("demand", demand)
+    out.update(store.frame_arrays("isochrones", iso))
+    out.update(store.sparse_arrays("fmat", _rows_to_global(res.facility_matrix[:, keep], a["facilities_index"])))
+    out.update(store.sparse_arrays("cmat", _rows_to_global(res.candidate_matrix[:, keep], a["candidates_index"])))
+    far = np.unique(demand["_community"].to_numpy()[unresolved]).tolist()
+    out["meta"] = store.text(json.dumps({"tile": meta["tile"], "unresolved": far,
+                                         "seconds": time.perf_counter() - t0, "edges": int(net.n_edges),
+                                         "params": res.params}, default=_json_value))
+    return store.pack(out)
+
+
+def _json_value(value):
+    """numpy scalars in the tile's parameters as plain JSON numbers."""
+    return value.item() if isinstance(value, np.generic) else str(value)
+
+
+def _rows_to_global(mat: sp.csr_matrix, index: np.ndarray) -> sp.coo_matrix:
+    """The tile's sites × core-demand matrix with rows renumbered to the study's site rows."""
+    coo = mat.tocoo()
+    return sp.coo_matrix((coo.data, (index[coo.row], coo.col)), shape=(int(index.max()) + 1 if len(index) else 0,
+                                                                        mat.shape[1]))
+
+
+def _unresolved(demand: pd.DataFrame, kinds: list[str], speed_mps: float, halo_m: float) -> np.ndarray:
+    """Which snapped demand points have a nearest-facility walk (overall or of a kind) longer
+    than the halo: the tile cannot vouch for those times."""
+    snapped = demand["snapped"].to_numpy(bool)
+    bad = np.zeros(len(demand), dtype=bool)
+    for col in ["time_min"] + [f"time_min_{k}" for k in kinds]:
+        t = demand[col].to_numpy(float) if col in demand else np.full(len(demand), np.inf)
+        bad |= snapped & ~(t * speed_mps * 60.0 <= halo_m)
+    return bad
+
+
+def warm_kernels() -> None:
+    """Compile (or load from numba's disk cache) the search kernels on a tiny network, so a
+    worker's first tile does not pay for it."""
+    import shapely
+
+    from .access import coverage_matrix, nearest_facility, snap_points
+    from .isochrones import isochrones
+    from .network import network_from_arrays
+
+    net = network_from_arrays(np.array([0.0, 100.0, 200.0]), np.zeros(3), np.array([0, 1]), np.array([1, 2]),
+                              "EPSG:3857")
+    s = snap_points(net, shapely.points([50.0, 150.0], [10.0, 10.0]), 250.0)
+    nearest_facility(net, s, s, 1.0)
+    coverage_matrix(net, s, s, 1.0, 15.0, n_threads=1)
+    isochrones(net, s, np.array(["a", "b"]), np.array(["", ""]), 1.0, limits_min=[15.0], access_max_m=250.0)
+
+
+def _warm_plugin():
+    from distributed import WorkerPlugin
+
+    class WarmKernels(WorkerPlugin):
+        """Warms the numba kernels on every worker, including one restarted after a crash."""
+
+        name = "eldercare-warm-kernels"
+
+        def setup(self, worker) -> None:
+            warm_kernels()
+
+    return WarmKernels()
+
+
+# --------------------------------------------------------------------------------------------
+# The driver
+
+
+@dataclass
+class _Inputs:
+    communities: gpd.GeoDataFrame
+    facilities: gpd.GeoDataFrame
+    candidates: gpd.GeoDataFrame
+    gates: gpd.GeoDataFrame | None
+    buildings: gpd.GeoDataFrame | None
+
+
+def study_inputs(study) -> tuple[_Inputs, list[str]]:
+    """The layers tiles take subsets of (rows renumbered from 0), and the facility kinds."""
+    from .pipeline import covering_facilities, study_gates
+
+    inputs = _Inputs(study.communities.reset_index(drop=True), covering_facilities(study).reset_index(drop=True),
+                     study.candidates.reset_index(drop=True), _with_gate_ids(study_gates(study)),
+                     study.buildings.reset_index(drop=True) if study.buildings is not None else None)
+    if study.config.access.gated_compounds != "auto":
+        inputs.gates = None
+    kinds = sorted(set(inputs.facilities["kind"].astype(str)) - {""}) if "kind" in inputs.facilities else []
+    return inputs, kinds
+
+
+def tile_payload(tile: Tile, ext: TileExtent, inputs: _Inputs, net, access: dict, kinds: list[str]) -> bytes:
+    """Everything tile ``tile`` needs at extent ``ext``, as npz bytes."""
+    arrays = subnetwork(net, ext.edges)
+    out = {f"net/{k}": v for k, v in arrays.items() if k not in ("edge_geometry", "edge_attrs")}
+    out["net/geom/wkb"], out["net/geom/off"] = store.geometry_arrays(arrays["edge_geometry"])
+    out.update(store.frame_arrays("net/attrs", arrays["edge_attrs"]))
+    out.update(store.frame_arrays("communities", inputs.communities.iloc[ext.communities].reset_index(drop=True)))
+    out.update(store.frame_arrays("facilities", inputs.facilities.iloc[ext.facilities].reset_index(drop=True)))
+    out.update(store.frame_arrays("candidates", inputs.candidates.iloc[ext.candidates].reset_index(drop=True)))
+    if inputs.gates is not None:
+        out.update(store.frame_arrays("gates", inputs.gates.iloc[ext.gates].reset_index(drop=True)))
+    if inputs.buildings is not None:
+        out.update(store.frame_arrays("buildings", inputs.buildings.iloc[ext.buildings].reset_index(drop=True)))
+    out["core"] = ext.core
+    out["communities_index"] = ext.communities
+    out["facilities_index"] = ext.facilities
+    out["candidates_index"] = ext.candidates
+    owned = inputs.facilities["facility_id"].astype(str).to_numpy()[tile.facilities]
+    out["meta"] = store.text(json.dumps({
+        "tile": tile.tile_id, "halo_m": ext.halo_m, "whole": ext.whole, "crs": net.crs.to_wkt(),
+        "source": net.source, "access": access, "kinds": kinds,
+        "owned_facilities": owned.tolist()}, ensure_ascii=False))
+    return store.pack(out)
+
+
+def compute_tiled_access(study, net, *, tiling: str = "district", tile_size_m: float = 5000.0,
+                         halo_margin_m: float = 250.0, scheduler: str = "local", workers: int = 2,
+                         retries: int = 2, cache: store.TileCache | None = None, client=None):
+    """Walk access of ``study`` on ``net`` computed tile by tile; the same
+    :class:`~eldercare_coverage.access.AccessResult` as ``pipeline.compute_study_access``.
+
+    ``tiling`` "district" or "grid" (cells of ``tile_size_m`` metres); the halo is the walk limit
+    plus ``access.snap_max_m`` plus ``halo_margin_m`` (m). ``cache`` keeps finished tiles for a
+    resumed run. ``client``: a ``dask.distributed.Client`` to use instead of ``scheduler``.
+    The returned result's ``params["tiles"]`` says how the run went (:class:`TileRun`).
+    """
+    t0 = time.perf_counter()
+    cfg = study.config.access
+    speed = study.config.walk_speed_mps
+    inputs, kinds = study_inputs(study)
+    access = _access_params(cfg)
+    halo0 = halo_distance_m(cfg.time_limit_min, speed, cfg.snap_max_m, halo_margin_m)
+    tiles = make_tiles(inputs.communities, inputs.facilities, inputs.candidates, by=tiling, tile_size_m=tile_size_m)
+    log.info("%d tiles (%s), halo %.0f m", len(tiles), tiling, halo0)
+    if cache is not None:
+        cache.open()
+        cache.write_key({"tiling": tiling, "tile_size_m": tile_size_m, "halo_m": halo0, "access": access})
+    run = TileRun(len(tiles), [], [], {}, halo0, scheduler if client is None else "client", {})
+    parts: list[tuple[int, bytes]] = []
+    pending = {t.tile_id: t for t in tiles}
+    level, trees, all_streets = 0, {}, set()
+    with _client(scheduler, workers, client) as cl:
+        while pending:
+            # past MAX_HALO_LEVELS doublings, one halo that takes the whole study (1,000,000 km)
+            halo = halo0 * 2.0 ** level if level < MAX_HALO_LEVELS else 1e9
+            # a tile that already had every street takes every site next (doubling adds nothing else)
+            jobs = {f"{tid}-h{level}": (tid, tile_extent(
+                tile, inputs.communities, inputs.facilities, inputs.candidates, net,
+                1e9 if tid in all_streets else halo, cfg.snap_max_m, gates=inputs.gates,
+                buildings=inputs.buildings, gate_tolerance_m=cfg.gate_tolerance_m, trees=trees))
+                for tid, tile in pending.items()}
+            done = _run_jobs(jobs, inputs, net, access, kinds, pending, cl, cache, retries, run)
+            nxt = {}
+            for name, data in done.items():
+                tid, ext = jobs[name]
+                parts.append((level, data))
+                run.levels[tid] = level
+                meta = json.loads(str(store.unpack(data)["meta"]))
+                far = meta["unresolved"]
+                run.edges[name], run.task_s[name] = meta["edges"], meta["seconds"]
+                if len(ext.edges) == net.n_edges:
+                    all_streets.add(tid)
+                if far and not ext.whole:
+                    # only the communities with walks beyond the halo go again, with a wider halo
+                    nxt[tid] = Tile(tid, np.asarray(far, dtype=np.int64), np.empty(0, np.int64),
+                                    np.empty(0, np.int64))
+            if nxt:
+                log.info("%d tile(s) have nearest-facility walks beyond a %.0f m halo: their %d communities "
+                         "again with %.0f m", len(nxt), halo, sum(len(t.communities) for t in nxt.values()), 2 * halo)
+            pending = nxt
+            level += 1
+    run.seconds["tiles"] = time.perf_counter() - t0
+    result = stitch(study, net, inputs, parts, kinds)
+    run.seconds["total"] = time.perf_counter() - t0
+    result.params["tiles"] = dataclasses.asdict(run)
+    return result
+
+
+def _run_jobs(jobs, inputs, net, access, kinds, pending, client, cache, retries, run) -> dict[str, bytes]:
+    """Run (or read from the cache) every job ``name -> (tile id, extent)``; returns name -> result."""
+    out: dict[str, bytes] = {}
+    todo = []
+    for name, (tid, ext) in jobs.items():
+        if cache is not None and cache.done(name):
+            out[name] = cache.read(name)
+            run.cached.append(name)
+        else:
+            todo.append(name)
+
+    def payload(name: str) -> bytes:
+        tid, ext = jobs[name]
+        return tile_payload(pending[tid], ext, inputs, net, access, kinds)
+
+    def keep(name: str, data: bytes) -> None:
+        if cache is not None:
+            cache.write(name, data)
+        out[name] = data
+        run.computed.append(name)
+
+    if client is None:
+        for name in progress(todo, total=len(todo), desc="tiles", unit="tile"):
+            keep(name, _with_retries(payload(name), retries))
+        return out
+    from distributed import as_completed
+
+    futures = {}
+    for name in todo:
+        # the payload travels inside the task (not scattered to one worker), so the scheduler can
+        # rerun the tile elsewhere when that worker dies
+        futures[client.submit(run_tile, payload(name), key=f"eldercare-tile-{name}-{_digest(name, access)}",
+                              retries=retries, pure=False)] = name
+    for fut in progress(as_completed(futures), total=len(futures), desc="tiles", unit="tile"):
+        keep(futures.pop(fut), fut.result())
+        fut.release()  # the cache has it: the worker may forget it
+    return out
+
+
+def _with_retries(payload: bytes, retries: int) -> bytes:
+    for attempt in range(retries + 1):
+        try:
+            return run_tile(payload)
+        except MemoryError:
+            raise
+        except Exception:  # noqa: BLE001 - a tile failing for a transient reason is tried again
+            if attempt == retries:
+                raise
+            log.warning("tile failed (attempt %d of %d), retrying", attempt + 1, retries + 1, exc_info=True)
+    raise AssertionError("unreachable")
+
+
+def _digest(*parts) -> str:
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:10]
+
+
+@contextmanager
+def _client(scheduler: str, workers: int, client):
+    """None for "local", else a distributed Client (closing what it started)."""
+    if client is not None:
+        client.register_plugin(_warm_plugin())
+        yield client
+        return
+    if scheduler == "local":
+        yield None
+        return
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError as exc:
+        from .errors import InputError
+
+        raise InputError("config.compute_needs_dask", "config", value=scheduler, field="compute.scheduler") from exc
+    if scheduler == "processes":
+        cluster = LocalCluster(n_workers=int(workers), threads_per_worker=1, processes=True,
+                               dashboard_address=None)
+        cl = Client(cluster)
+    else:
+        cluster, cl = None, Client(scheduler, timeout="30s")
+    try:
+        cl.register_plugin(_warm_plugin())
+        yield cl
+    finally:
+        cl.close()
+        if cluster is not None:
+            cluster.close()
+
+
+def _access_params(cfg) -> dict:
+    return {f.name: getattr(cfg, f.name) for f in dataclasses.fields(cfg)}
+
+
+def _with_gate_ids(gates: gpd.GeoDataFrame | None) -> gpd.GeoDataFrame | None:
+    """Gates with the ids a whole-study run gives blank ones (``gate-<row>``), fixed before any
+    tile takes a subset (a tile's own row numbers would name them differently)."""
+    if gates is None:
+        return None
+    from .gates import _text
+
+    gates = gates.reset_index(drop=True)
+    ids = _text(gates, "gate_id")
+    return gates.assign(gate_id=np.where(ids == "", [f"gate-{i}" for i in range(len(gates))], ids))
+
+
+# --------------------------------------------------------------------------------------------
+# Stitching
+
+
+def stitch(study, net, inputs: _Inputs, parts: list[tuple[int, bytes]], kinds: list[str]):
+    """The study's :class:`AccessResult` from its tiles' results ``(halo level, npz bytes)``, in
+    any order: each community's demand comes from the widest halo that computed it."""
+    from .access import AccessResult, community_table, district_table
+
+    unpacked = [(lvl, store.unpack(data)) for lvl, data in parts]
+    best = np.full(len(inputs.communities), -1)
+    demands = []
+    for lvl, a in unpacked:
+        d = store.frame_from("demand", a)
+        demands.append(d)
+        np.maximum.at(best, d["_community"].to_numpy(np.int64), lvl)
+    frames, fm, cm, iso, offset = [], [], [], [], 0
+    for (lvl, a), d in zip(unpacked, demands):
+        params = json.loads(str(a["meta"]))["params"]
+        keep = best[d["_community"].to_numpy(np.int64)] == lvl
+        col = np.full(len(d), -1, dtype=np.int64)
+        col[keep] = offset + np.arange(int(keep.sum()))
+        frames.append(d[keep])
+        for key, acc in (("fmat", fm), ("cmat", cm)):
+            c = col[a[f"{key}/col"]]
+            acc.append((a[f"{key}/row"][c >= 0], c[c >= 0], a[f"{key}/val"][c >= 0]))
+        iso.append(store.frame_from("isochrones", a))
+        offset += int(keep.sum())
+    demand = pd.concat(frames, ignore_index=True)
+    order = np.lexsort((demand["_order"].to_numpy(), demand["_community"].to_numpy()))
+    where = np.empty(len(order), dtype=np.int64)
+    where[order] = np.arange(len(order))  # stitched position -> single-run position
+    demand = demand.iloc[order].drop(columns=["_community", "_order"]).reset_index(drop=True)
+    demand.insert(0, "point_id", np.arange(len(demand), dtype=np.int64))
+    demand = _kind_columns(demand, kinds)
+    demand = gpd.GeoDataFrame(demand, geometry="geometry", crs=study.metric_crs)
+    fmat = _matrix(fm, where, len(inputs.facilities))
+    cmat = _matrix(cm, where, len(inputs.candidates))
+    gnet, sites, unreachable, gated, params = _whole_study_snaps(study, net, inputs, demand, params)
+    isochrones = _isochrones(iso, inputs.facilities, study.metric_crs)
+    return AccessResult(demand, fmat, cmat, inputs.facilities["facility_id"].astype(str).to_numpy(),
+                        inputs.candidates["candidate_id"].astype(str).to_numpy(), demand["point_id"].to_numpy(),
+                        isochrones, community_table(demand, inputs.communities), district_table(demand), unreachable,
+                        sites, params, gnet, gates=None if gated is None else gated.gates,
+                        ungated=None if gated is None else gated.ungated)
+
+
+def _matrix(parts, where: np.ndarray, n_rows: int) -> sp.csr_matrix:
+    rows = np.concatenate([p[0] for p in parts]) if parts else np.empty(0, np.int64)
+    cols = np.concatenate([p[1] for p in parts]) if parts else np.empty(0, np.int64)
+    vals = np.concatenate([p[2] for p in parts]) if parts else np.empty(0)
+    mat = sp.csr_matrix((vals, (rows, where[cols])), shape=(n_rows, len(where)))
+    mat.sort_indices()
+    return mat
+
+
+def _kind_columns(demand: pd.DataFrame, kinds: list[str]) -> pd.DataFrame:
+    """Per-kind nearest columns for every kind of the study, after the others (as one run
+    orders them); a kind a tile lacked has no facility within reach there."""
+    per_kind = []
+    for k in kinds:
+        ids, times = f"nearest_{k}_id", f"time_min_{k}"
+        if ids not in demand:
+            demand[ids] = ""
+            demand[times] = np.inf
+        demand[ids] = demand[ids].fillna("")
+        per_kind += [ids, times]
+    rest = [c for c in demand.columns if c not in per_kind]
+    return demand[rest + per_kind]
+
+
+def _isochrones(parts: list[pd.DataFrame], facilities: pd.DataFrame, crs) -> gpd.GeoDataFrame:
+    """Each facility's isochrones come whole from the tile that owns it; a facility in more
+    than one tile's output (it cannot be, by ownership) would be unioned per band."""
+    iso = pd.concat([p for p in parts if len(p)], ignore_index=True) if any(len(p) for p in parts) else parts[0]
+    iso = gpd.GeoDataFrame(iso, geometry="geometry", crs=crs)
+    keys = [c for c in iso.columns if c != "geometry"]
+    if len(iso) and iso.duplicated(subset=["site_id", "limit_min"]).any():
+        iso = iso.dissolve(by=["site_id", "limit_min"], as_index=False, aggfunc="first")[list(iso.columns)]
+    rank = pd.Index(facilities["facility_id"].astype(str)).get_indexer(iso["site_id"].astype(str))
+    order = np.lexsort((iso["limit_min"].to_numpy(float), rank)) if len(iso) else np.empty(0, int)
+    return iso.iloc[order].reset_index(drop=True)[keys + ["geometry"]]
+
+
+def _whole_study_snaps(study, net, inputs: _Inputs, demand: gpd.GeoDataFrame, params: dict):
+    """Snaps of every point on the whole network (vectorised), the gated network, the sites and
+    unreachable tables and the parameters, exactly as a single run makes them."""
+    from . import access as A
+
+    cfg = study.config.access
+    extra = cfg.fragment_max_extra_m
+    geoms = [demand.geometry.values, inputs.facilities.geometry.values, inputs.candidates.geometry.values]
+    ds, fs, cs = (A.snap_points(net, g, cfg.snap_max_m, extra) for g in geoms)
+    gnet, gated = net, None
+    if inputs.gates is not None and len(inputs.gates):
+        gnet, (ds, fs, cs), gated = A.snap_through_gates(
+            net, inputs.communities, inputs.gates, [ds, fs, cs], geoms, [False, True, True],
+            snap_max_m=cfg.snap_max_m, tolerance_m=cfg.gate_tolerance_m, hour=cfg.gate_hour)
+    fac, cand = inputs.facilities, inputs.candidates
+    unreachable = A._unreachable(demand, ds, fac, fs, "facilities", "facility_id", cand, cs, "candidates",
+                                 "candidate_id", net.crs)
+    sites = A._sites_table(fac, fs, "facility_id", cand, cs, "candidate_id", net.crs)
+    if study.report is not None:
+        A._report_unreachable(unreachable, cfg.snap_max_m, study.report)
+        A._report_fragment_snaps(demand, study.report)
+        if gated is not None:
+            A._report_ungated(gated, inputs.communities, study.report)
+    # the tiles' parameters, with the figures of the whole network and demand
+    params = dict(params, network_source=gnet.source, network_nodes=gnet.n_nodes, network_edges=gnet.n_edges,
+                  network_main_nodes=int(gnet.main_node_mask.sum()), network_fragments=len(gnet.fragments),
+                  demand_points=len(demand), demand_methods=demand["method"].value_counts().to_dict(),
+                  gated_compounds=cfg.gated_compounds if gated is not None else "off",
+                  gates_used=0 if gated is None else len(gated.gates),
+                  demand_points_via_gates=int(demand["via_gate"].sum()),
+                  demand_points_past_fragment=int((ds.fragment_extra_m > 0).sum()))
+    return gnet, sites, unreachable, gated, params

@@ -1,0 +1,279 @@
+"""Tiled walk access (issue 17): the sample cut into 4 tiles gives a single run's results under
+every scheduler, a resumed run recomputes only the missing tiles, and a worker killed mid-run
+does not stop the run."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+
+from eldercare_coverage import compute, tiling
+from eldercare_coverage.errors import ProblemReport
+
+
+
+def needs_dask():
+    """Skip with the fix when the cluster extra is missing (scripts/setup.sh --test installs it,
+    so CI always runs these)."""
+    pytest.importorskip("distributed", reason="the cluster extra (dask[distributed]) is not installed: "
+                        "pip install -e '.[cluster]'")
+
+
+@pytest.fixture(scope="module")
+def single(sample_run):
+    """(study with a fresh problem report, whole network, single-run AccessResult) of the sample."""
+    _, result = sample_run
+    study = dataclasses.replace(result.study, report=ProblemReport())
+    return study, result.stages["network"], result.stages["access"]
+
+
+def four_tiles(study) -> float:
+    """A grid cell size that cuts the sample's communities into 2 × 2 tiles."""
+    b = study.communities.total_bounds
+    return max(b[2] - b[0], b[3] - b[1]) / 2 + 1.0
+
+
+def assert_same_access(tiled, ref) -> None:
+    """Demand times, coverage matrices and tables exactly equal; isochrone areas within 0.01 %."""
+    pd.testing.assert_frame_equal(pd.DataFrame(tiled.demand.drop(columns="geometry")),
+                                  pd.DataFrame(ref.demand.drop(columns="geometry")), check_exact=True)
+    assert shapely.equals_exact(tiled.demand.geometry.values, ref.demand.geometry.values, 0).all()
+    for name in ("facility_matrix", "candidate_matrix"):
+        a, b = getattr(tiled, name), getattr(ref, name)
+        assert a.shape == b.shape and a.nnz == b.nnz > 0
+        assert (a != b).nnz == 0, name
+    pd.testing.assert_frame_equal(tiled.communities, ref.communities, check_exact=True)
+    pd.testing.assert_frame_equal(tiled.districts, ref.districts, check_exact=True)
+    np.testing.assert_array_equal(tiled.facility_ids, ref.facility_ids)
+    pd.testing.assert_frame_equal(pd.DataFrame(tiled.isochrones.drop(columns="geometry")),
+                                  pd.DataFrame(ref.isochrones.drop(columns="geometry")))
+    area_t, area_r = tiled.isochrones.area.to_numpy(), ref.isochrones.area.to_numpy()
+    assert np.all(np.abs(area_t - area_r) <= 1e-4 * area_r)
+    pd.testing.assert_frame_equal(pd.DataFrame(tiled.unreachable.drop(columns="geometry")),
+                                  pd.DataFrame(ref.unreachable.drop(columns="geometry")))
+    assert {k: v for k, v in tiled.params.items() if k != "tiles"} == ref.params
+
+
+def test_tiles_partition_the_demand_and_cover_the_halo(single):
+    study, net, ref = single
+    fac, cand = ref.sites[ref.sites["layer"] == "facilities"], study.candidates
+    tiles = tiling.make_tiles(study.communities, fac, cand, by="grid", tile_size_m=four_tiles(study))
+    assert len(tiles) == 4
+    # every community (so every demand point) in exactly one tile; every site owned once
+    for rows, n in ((np.concatenate([t.communities for t in tiles]), len(study.communities)),
+                    (np.concatenate([t.facilities for t in tiles]), len(fac)),
+                    (np.concatenate([t.candidates for t in tiles]), len(cand))):
+        assert sorted(rows.tolist()) == list(range(n))
+    halo = tiling.halo_distance_m(15, 0.9, 250, 250)
+    assert halo == 15 * 60 * 0.9 + 500
+    # the sample is small: a 1.3 km halo takes all its streets; a 300 m one shows the cut
+    t, small = tiles[0], 300.0
+    ext = tiling.tile_extent(t, study.communities, fac, cand, net, small, 50.0)
+    assert not ext.whole and 0 < len(ext.edges) < net.n_edges
+    core = shapely.union_all(study.communities.geometry.to_numpy()[t.communities])
+    kept = shapely.union_all(net.edge_geometry[ext.edges])
+    # every street within the halo (+ snap) of the core is in the tile's network
+    near = np.flatnonzero(shapely.dwithin(net.edge_geometry, core, small + 50.0))
+    assert np.isin(near, ext.edges).all() and kept.intersects(core)
+    # the tile network keeps the whole network's main part
+    sub = tiling.network_from_tile(tiling.subnetwork(net, ext.edges), net.crs)
+    np.testing.assert_array_equal(sub.main_edge_mask, net.main_edge_mask[ext.edges])
+
+
+def test_local_tiles_give_the_single_run(single, tmp_path):
+    study, net, ref = single
+    tiled = compute.compute_tiled_access(study, net, tiling="grid", tile_size_m=four_tiles(study), scheduler="local")
+    assert tiled.params["tiles"]["tiles"] == 4
+    assert_same_access(tiled, ref)
+
+
+def test_local_cluster_gives_the_single_run(single):
+    needs_dask()
+    study, net, ref = single
+    tiled = compute.compute_tiled_access(study, net, tiling="grid", tile_size_m=four_tiles(study),
+                                         scheduler="processes", workers=2)
+    assert tiled.params["tiles"]["scheduler"] == "processes"
+    assert_same_access(tiled, ref)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def tcp_cluster(tmp_path):
+    """A real `dask scheduler` and two `dask worker` processes on the loopback (stopped after)."""
+    needs_dask()
+    dask = shutil.which("dask", path=str(Path(sys.executable).parent)) or shutil.which("dask")
+    if dask is None:
+        pytest.fail("the dask command is not installed beside this Python")
+    port = _free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    env = dict(os.environ, DASK_DISTRIBUTED__WORKER__DAEMON="False")
+    log = (tmp_path / "cluster.log").open("w")
+    procs = [subprocess.Popen([dask, "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"],
+                              cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT)]
+    from distributed import Client
+
+    try:
+        for _ in range(2):
+            procs.append(subprocess.Popen([dask, "worker", address, "--nthreads", "1", "--no-nanny",
+                                           "--no-dashboard", "--local-directory", str(tmp_path)],
+                                          cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT))
+        with Client(address, timeout="60s") as client:
+            client.wait_for_workers(2, timeout=120)
+        yield address, procs
+    finally:
+        for p in reversed(procs):
+            if p.poll() is None:
+                p.send_signal(signal.SIGINT)
+        for p in reversed(procs):
+            try:
+                p.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+        log.close()
+
+
+def test_tcp_cluster_survives_a_killed_worker(single, tcp_cluster, tmp_path):
+    """The tiles on an existing cluster; one of its two workers is killed once the first tile is
+    written: the run still completes, with the single run's results."""
+    study, net, ref = single
+    address, procs = tcp_cluster
+    from eldercare_coverage.tilestore import TileCache
+
+    cache = TileCache(tmp_path / "out", "sample", "k1")
+    killed = threading.Event()
+
+    def kill_one_worker():
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            if cache.folder.exists() and any(cache.folder.glob("*.done")):
+                procs[2].kill()
+                killed.set()
+                return
+            time.sleep(0.05)
+
+    watcher = threading.Thread(target=kill_one_worker, daemon=True)
+    watcher.start()
+    tiled = compute.compute_tiled_access(study, net, tiling="grid", tile_size_m=four_tiles(study),
+                                         scheduler=address, cache=cache)
+    watcher.join(timeout=5)
+    assert killed.is_set() and procs[2].poll() is not None
+    assert tiled.params["tiles"]["scheduler"] == address
+    assert_same_access(tiled, ref)
+
+
+def test_resume_recomputes_only_missing_tiles(single, tmp_path, monkeypatch):
+    study, net, ref = single
+    from eldercare_coverage.tilestore import TileCache
+
+    cache = TileCache(tmp_path / "out", "sample", "k1")
+    real = compute.run_tile
+    calls: list[str] = []
+
+    def failing(payload: bytes) -> bytes:
+        import json
+
+        tile = json.loads(str(compute.store.unpack(payload)["meta"]))["tile"]
+        calls.append(tile)
+        if len(calls) == 3:
+            raise RuntimeError("worker lost power")
+        return real(payload)
+
+    monkeypatch.setattr(compute, "run_tile", failing)
+    with pytest.raises(RuntimeError, match="lost power"):
+        compute.compute_tiled_access(study, net, tiling="grid", tile_size_m=four_tiles(study), cache=cache,
+                                     retries=0)
+    written = sorted(p.stem for p in cache.folder.glob("*.done"))
+    assert len(written) == 2
+    # a tile whose data is there but whose marker is not counts as missing
+    (cache.folder / f"{written[1]}.done").unlink()
+    monkeypatch.setattr(compute, "run_tile", real)
+    tiled = compute.compute_tiled_access(study, net, tiling="grid", tile_size_m=four_tiles(study), cache=cache)
+    run = tiled.params["tiles"]
+    assert run["cached"] == written[:1]
+    assert written[0] not in run["computed"] and written[1] in run["computed"]
+    assert_same_access(tiled, ref)
+
+
+def test_a_failed_tile_is_retried(single, monkeypatch):
+    study, net, ref = single
+    real = compute.run_tile
+    failures = []
+
+    def flaky(payload: bytes) -> bytes:
+        if not failures:
+            failures.append(1)
+            raise OSError("transient")
+        return real(payload)
+
+    monkeypatch.setattr(compute, "run_tile", flaky)
+    tiled = compute.compute_tiled_access(study, net, tiling="district", scheduler="local", retries=1)
+    assert failures and tiled.params["tiles"]["tiles"] == 2
+    assert_same_access(tiled, ref)
+
+
+def test_tiled_run_publishes_the_single_run_outputs(sample_run, sample_copy, tmp_path):
+    """`run` with [compute] tiles writes the same tables and layers as the plain run, and removes
+    its tile cache once published."""
+    import filecmp
+
+    import geopandas as gpd
+
+    from eldercare_coverage import pipeline
+
+    ref_out, ref = sample_run
+    config = sample_copy / "sample.toml"
+    size = four_tiles(ref.study)
+    config.write_text(config.read_text(encoding="utf-8") + f'\n[compute]\ntiling = "grid"\ntile_size_m = {size}\n',
+                      encoding="utf-8")
+    out = tmp_path / "tiled"
+    result = pipeline.run(config, out_dir=out)
+    assert result.stages["access"].params["tiles"]["tiles"] == 4
+    compared = 0
+    for folder in ("out", "reports"):
+        for ref_file in sorted((ref_out / folder).glob("*.csv")):
+            assert filecmp.cmp(ref_file, out / folder / ref_file.name, shallow=False), ref_file.name
+            compared += 1
+    assert compared >= 8
+    for layer in ("demand_points", "isochrones"):
+        a = gpd.read_file(out / "out" / "access.gpkg", layer=layer)
+        b = gpd.read_file(ref_out / "out" / "access.gpkg", layer=layer)
+        pd.testing.assert_frame_equal(pd.DataFrame(a.drop(columns="geometry")),
+                                      pd.DataFrame(b.drop(columns="geometry")))
+    assert not list((out / "out").glob(".eldercare-tiles-*"))
+
+
+def test_short_walks_cut_the_network_and_still_match(single):
+    """With a 5-minute walk the halo (270 + 250 + 50 m) is a fraction of the sample, so each
+    tile computes on part of the network and the far homes go round again with wider halos."""
+    from eldercare_coverage import pipeline
+
+    study, net, _ = single
+    cfg = study.config
+    short = dataclasses.replace(study, config=dataclasses.replace(
+        cfg, access=dataclasses.replace(cfg.access, time_limit_min=5.0, bands_min=[5.0])), report=ProblemReport())
+    ref = pipeline.compute_study_access(short, net)
+    tiled = compute.compute_tiled_access(short, net, tiling="grid", tile_size_m=four_tiles(study), halo_margin_m=50.0)
+    run = tiled.params["tiles"]
+    assert run["tiles"] == 4 and max(run["levels"].values()) >= 1  # some homes needed a wider halo
+    first = [n for name, n in run["edges"].items() if name.endswith("-h0")]
+    assert len(first) == 4 and max(first) < net.n_edges  # the first round cuts the network
+    assert_same_access(tiled, ref)
