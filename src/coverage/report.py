@@ -791,14 +791,14 @@ def _phases_section(df: pd.DataFrame, chart_svg: str, language: str) -> str:
     parts.append('<table id="table-siting_phases"><thead><tr>'
                  + "".join(f"<th>{t(k)}</th>" for k in ("phase", "phase_p", "phase_sites", "phase_objective", "phase_loss"))
                  + "</tr></thead><tbody>")
-    sep = "、" if language == "zh" else "; "
+    comma = "，" if language == "zh" else ", "
     for r in df.itertuples():
         loss = f"{r.loss:,.4g} ({r.loss_share:.2%})"
         status = (t("phase_exact") if r.loss_status == "exact"
                   else _TEXT["phase_bounded"][i].format(most=f"{r.loss_max:,.4g}"))
-        sites = sep.join(x.strip() for x in str(r.site_ids).split(";") if x.strip())
-        parts.append(f'<tr><td class="n">{int(r.phase)}</td><td class="n">{int(r.p)}</td><td>{_esc(sites)}</td>'
-                     f'<td class="n">{_esc(f"{r.objective:,.6g}")}</td><td>{_esc(loss)}, {_esc(status)}</td></tr>')
+        # site ids as the phased table joins them ("; "): a user's id is shown whole, never re-split
+        parts.append(f'<tr><td class="n">{int(r.phase)}</td><td class="n">{int(r.p)}</td><td>{_esc(r.site_ids)}</td>'
+                     f'<td class="n">{_esc(f"{r.objective:,.6g}")}</td><td>{_esc(loss + comma + status)}</td></tr>')
     parts.append("</tbody></table>")
     return "".join(parts)
 
