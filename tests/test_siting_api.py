@@ -192,3 +192,39 @@ def test_solving_prints_nothing(capfd):
     solve(SitingProblem.from_matrices(dense, rng.uniform(1, 5, 80), limit_min=15), "mclp", p=3, method="exact")
     out, err = capfd.readouterr()
     assert out == "" and "HiGHS" not in err
+
+
+@pytest.mark.parametrize("method", ["exact", "heuristic"])
+def test_solver_notes_are_catalogue_texts_in_the_study_language(method):
+    # Point 2 is out of every site's reach, so a 100 % target share is unreachable.
+    cand = np.array([[1.0, 2.0, np.inf], [np.inf, 1.0, np.inf]])
+    prob = SitingProblem.from_matrices(cand, np.array([3.0, 1.0, 6.0]), limit_min=5)
+    res = solve(prob, "partial", target_share=1.0, method=method)
+    assert [n.key for n in res.notes] == ["solver.target_unreachable"]
+    assert res.message == res.notes[0].render("en") and "Target share 100% is unreachable" in res.message
+    assert "40.0%" in res.message  # the most any choice covers: 4 of 10
+    zh = res.message_in("zh")
+    assert "目标覆盖比例 100% 无法达到" in zh and "40.0%" in zh and "unreachable" not in zh
+
+
+def test_siting_status_warning_carries_the_notes_in_the_study_language():
+    from eldercare_coverage.errors import ProblemReport
+    from eldercare_coverage.messages import ByLanguage
+    from eldercare_coverage.pipeline import _solver_detail
+
+    cand = np.array([[1.0, 2.0, np.inf]])
+    prob = SitingProblem.from_matrices(cand, np.array([3.0, 1.0, 6.0]), limit_min=5)
+    res = solve(prob, "partial", target_share=1.0, method="heuristic")
+    for lang, word in (("zh", "无法达到"), ("en", "unreachable")):
+        report = ProblemReport(language=lang)
+        report.warning("study.toml", "pipeline.siting_status", field="siting.model", model="partial",
+                       status="time_limit", detail=ByLanguage(lambda lg: _solver_detail(res, lg)))
+        text = report.format(lang)
+        assert word in text and ("无法达到" in text) == (lang == "zh")
+    assert _solver_detail(dataclasses_replace_notes(res), "zh") == ""
+
+
+def dataclasses_replace_notes(res):
+    import dataclasses
+
+    return dataclasses.replace(res, notes=(), message="")

@@ -139,6 +139,33 @@ def test_sample_run_writes_the_phased_table_and_chart(sample_copy):
     assert svg.startswith("<svg") and "分期" in svg
     # The last phase's plan is never better than the best 5-site plan the run itself proposed.
     assert table["objective"].iloc[-1] <= result.stages["siting"].objective + 1e-6
+    # The HTML report embeds the chart and a compact table in its siting section, after its tables.
+    html = (sample_copy / "reports" / "report.html").read_text(encoding="utf-8")
+    section = html[html.index('<h2 id="siting_phases">'):html.index('<h2 id="parameters">')]
+    assert html.index('<h2 id="siting_district">') < html.index('<h2 id="siting_phases">')
+    assert "分期建设方案" in section and '<figure class="chart"><svg' in section and "<polyline" in section
+    rows = section[section.index("<tbody>"):].count("<tr>")
+    assert rows == 3
+    first_sites = [s.strip() for s in str(table["site_ids"].iloc[0]).split(";")]
+    assert all(s in section for s in first_sites)
+
+
+@pytest.mark.parametrize("language", ["zh", "en"])
+def test_report_phase_section_escapes_site_ids_and_speaks_the_language(language):
+    import pandas as pd
+
+    from eldercare_coverage.report import _phases_section
+
+    df = pd.DataFrame({"phase": [1, 2], "p": [1, 2], "new_sites": [1, 1],
+                       "site_ids": ['<script>alert(1)</script>', 'a&b; "q"'], "objective": [10.0, 15.0],
+                       "optimum": [10.0, 16.0], "optimum_bound": [10.0, 17.0],
+                       "optimum_status": ["optimal", "time_limit"], "loss": [0.0, 1.0],
+                       "loss_share": [0.0, 1 / 16], "loss_max": [0.0, 2.0], "loss_status": ["exact", "bounded"]})
+    html = _phases_section(df, "<svg></svg>", language)
+    assert "<script>" not in html and "&lt;script&gt;" in html and "a&amp;b" in html and "&quot;q&quot;" in html
+    assert ("分期建设方案" in html) == (language == "zh") and ("Phased plan" in html) == (language == "en")
+    assert ("至多 2" in html) == (language == "zh") and ("at most 2" in html) == (language == "en")
+    assert "6.25%" in html and html.count("<tr>") == 3
 
 
 def test_config_rejects_phases_it_cannot_honour(sample_copy):

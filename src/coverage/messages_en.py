@@ -650,4 +650,16 @@ MESSAGES: dict[str, str | tuple[str, str]] = {
     "pipeline.tile_cache_in_the_way": (
         "this folder is in the way of the study's tile cache and was not written by this study, so it is left alone.",
         "Move or rename it, or choose another [output] data_dir."),
+    # --- solver notes on a siting result (siting/*.py; SitingResult.notes) -------------
+    "solver.group_share_unreachable": "The minimum share is unreachable in {groups}; those groups are asked for everything reachable.",
+    "solver.target_unreachable": "Target share {target:.0%} is unreachable; the most any choice of sites covers is {reachable:.1%}, used instead.",
+    "solver.equity_implied": "Equity rows are implied by the LSCP (it covers every reachable point).",
+    "solver.unserved_penalty": "Demand out of reach of every open site counts {minutes:g} minutes.",
+    "solver.pcenter_unreachable_left_out": "Points beyond every site's limit are left out of the p-center objective.",
+    "solver.pmedian_lagrangian_proof": "Heuristic {heuristic:.6g}, Lagrangian bound {bound:.6g}; the heuristic is proven optimal by the Lagrangian bound.",
+    "solver.pmedian_radius_milp": "Heuristic {heuristic:.6g}, Lagrangian bound {bound:.6g}; radius MILP: {status}.",
+    "solver.repair_failed": "The repair could not give every group its minimum share; use method='exact' to decide whether any choice can.",
+    "solver.exact_stopped": "The exact solver stopped ({status}, objective {objective:.6g}, bound {bound:.6g}); heuristic objective {heuristic:.6g}, Lagrangian bound {heuristic_bound:.6g}.",
+    "solver.benders": "Benders decomposition: {lp_rounds} LP and {mip_rounds} MIP master solves (last: {last}), {cuts} cuts, {closed} sites closed by reduced costs; LP bound {lp_bound:.6g}.",
+    "solver.nothing_to_add": "No candidate site adds coverage: reachable demand is already covered or none is reachable.",
 }

@@ -508,4 +508,16 @@ MESSAGES: dict[str, str | tuple[str, str]] = {
     "config.compute_needs_dask": ("[compute] scheduler = \"{value}\" 需要 Dask，但未安装。", "pip install 'eldercare-coverage[cluster]'，或设置 scheduler = \"local\"。"),
     "config.compute_tiles_unsupported": ("[compute] 分块计算暂不支持高程模型（[inputs.dem]）或 access.avoid_steps。", "设置 [compute] tiling = \"none\"（单进程），或去掉 [inputs.dem] 和 access.avoid_steps。"),
     "pipeline.tile_cache_in_the_way": ("此文件夹占用了本研究分块缓存的位置，且不是本研究写入的，因此不予改动。", "移动或重命名它，或另选 [output] data_dir。"),
+    # --- 选址结果的求解说明（siting/*.py；SitingResult.notes） ---------------------------
+    "solver.group_share_unreachable": "{groups} 的最低覆盖比例无法达到；这些分组改为要求覆盖所有可达的需求。",
+    "solver.target_unreachable": "目标覆盖比例 {target:.0%} 无法达到；任何选址方案最多覆盖 {reachable:.1%}，已按此求解。",
+    "solver.equity_implied": "公平性约束已由集合覆盖模型（LSCP）隐含（它覆盖所有可达的需求点）。",
+    "solver.unserved_penalty": "任何已开设施都不可达的需求按 {minutes:g} 分钟计。",
+    "solver.pcenter_unreachable_left_out": "超出所有站点步行时限的需求点不计入 p-中心目标。",
+    "solver.pmedian_lagrangian_proof": "启发式解 {heuristic:.6g}，拉格朗日界 {bound:.6g}；拉格朗日界已证明启发式解最优。",
+    "solver.pmedian_radius_milp": "启发式解 {heuristic:.6g}，拉格朗日界 {bound:.6g}；半径 MILP：{status}。",
+    "solver.repair_failed": "修复步骤无法使每个分组达到最低覆盖比例；请用 method='exact' 判断是否存在可行方案。",
+    "solver.exact_stopped": "精确求解器已停止（{status}，目标值 {objective:.6g}，界 {bound:.6g}）；启发式目标值 {heuristic:.6g}，拉格朗日界 {heuristic_bound:.6g}。",
+    "solver.benders": "Benders 分解：主问题求解 LP {lp_rounds} 次、MIP {mip_rounds} 次（最后一次：{last}），割平面 {cuts} 条，按约化成本关闭站点 {closed} 个；LP 界 {lp_bound:.6g}。",
+    "solver.nothing_to_add": "没有候选站点能增加覆盖：可达的需求已全部覆盖，或没有可达的需求。",
 }

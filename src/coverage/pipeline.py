@@ -202,7 +202,7 @@ def run(config: StudyConfig | str | Path | None = None, *, out_dir: str | Path |
             _write_map(study, access, norms, proposed, staged, accessibility)
         with _timed("reports", timings):
             _write_reports(study, access, norms, siting, proposed, staged, accessibility,
-                           gates=result.stages.get("gate_effect"))
+                           gates=result.stages.get("gate_effect"), phases=result.stages.get("siting_phases"))
         # Last, so the warnings of every stage are in it.
         staged.path("data", "validation.txt").write_text(study.report.format() + "\n", encoding="utf-8")
         _write_manifest(result, staged)
@@ -750,8 +750,14 @@ def site_facilities(study: Study, access, profile=None):
                           "tiers": list(cfg.tiers), "capacitated": cfg.capacitated})
     if result.status not in ("optimal", "feasible"):
         study.report.warning(source, "pipeline.siting_status", field="siting.model", model=result.model,
-                             status=result.status, detail=f": {result.message}" if result.message else "")
+                             status=result.status, detail=ByLanguage(lambda lang: _solver_detail(result, lang)))
     return result
+
+
+def _solver_detail(result, language: str) -> str:
+    """The siting result's solver notes for the status warning, in ``language`` ("" without notes)."""
+    notes = result.message_in(language)
+    return ("：" if language == "zh" else ": ") + notes if notes else ""
 
 
 def _write_inputs(study: Study, staged: StagedOutputs) -> None:
@@ -847,7 +853,7 @@ def _finite(value):
 
 
 def _write_reports(study: Study, access, norms: NormResult, siting, proposed, staged: StagedOutputs,
-                   accessibility=None, gates: dict | None = None) -> None:
+                   accessibility=None, gates: dict | None = None, phases: pd.DataFrame | None = None) -> None:
     from .report import write_reports
 
     parameters = parameters_of(study.config)
@@ -868,6 +874,11 @@ def _write_reports(study: Study, access, norms: NormResult, siting, proposed, st
         siting_tables = {"proposed": pd.DataFrame(proposed.drop(columns="geometry")), "siting_district": by_district,
                          # coverage as the proposed sites open one by one, for the report's chart
                          "curve": coverage_curve(siting, access)}
+        if phases is not None:  # [siting] phases: the plan's chart and table in the siting section
+            from .siting import phased_chart
+
+            siting_tables.update(phases=phases, phases_chart=phased_chart(
+                phases, study.config.study.language, total_weight=float(siting.total_weight)))
     write_reports(norms.communities, norms.districts, staged.folder("reports"), profile=norms.profile,
                   parameters=parameters, input_files=[Path(f["path"]) for f in study.input_files],
                   language=study.config.study.language, title=study.config.study.title or study.config.study.name,

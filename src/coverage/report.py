@@ -209,6 +209,12 @@ _TEXT: dict[str, tuple[str, str]] = {
     "unassigned": ("未落入任何社区的设施", "Facilities in no community"),
     "proposed": ("建议新建设施（选址结果）", "Proposed new sites (siting)"),
     "siting_district": ("选址前后各区覆盖", "Coverage by district before and after siting"),
+    "siting_phases": ("分期建设方案", "Phased plan"),
+    "phase": ("期次", "Phase"), "phase_p": ("累计新建数 p", "Sites so far, p"),
+    "phase_sites": ("本期新建设施", "Sites opened in this phase"), "phase_objective": ("分期方案目标值", "Objective of the phased plan"),
+    "phase_loss": ("相对该 p 最佳方案的损失", "Loss against the best plan for this p"),
+    "phase_exact": ("精确（该 p 最优已证明）", "exact (optimum for this p proven)"),
+    "phase_bounded": ("至多 {most}（该 p 最优未证明）", "at most {most} (optimum for this p not proven)"),
     "rules": ("采用的规则", "Rules used"), "parameters": ("参数", "Parameters"),
     "inputs": ("输入文件", "Input files"), "profile": ("规范配置", "Norm profile"),
     "source": ("来源文件", "Source document"), "clause": ("条款", "Clause"), "note": ("说明", "Note"),
@@ -453,7 +459,10 @@ def write_reports(community_table: pd.DataFrame, district_table: pd.DataFrame, o
                              curve=None if siting is None else siting.get("curve"), uncoverable=uncoverable,
                              map_png=map_png, left_out=left_out or [], warnings=warnings or [], weight=siting_weight)
     gate_html = _gate_section(gates, parameters, language, profile) if gates else ""
-    _write_html(paths["html"], tables, profile, parameters, checksums, language, title, front_page + gate_html + extra)
+    phases = None if siting is None else siting.get("phases")
+    after = {tables[-1][0]: _phases_section(phases, siting.get("phases_chart", ""), language)} if phases is not None else {}
+    _write_html(paths["html"], tables, profile, parameters, checksums, language, title, front_page + gate_html + extra,
+                after=after)
     return paths
 
 
@@ -770,7 +779,33 @@ def _front_page(district, community, profile, parameters, language, *, curve, un
     return "".join(parts)
 
 
-def _write_html(path: Path, tables, profile, parameters, checksums, language, title, front_page: str = "") -> None:
+def _phases_section(df: pd.DataFrame, chart_svg: str, language: str) -> str:
+    """The ``[siting] phases`` plan in the siting section: its chart (SVG from
+    :func:`~eldercare_coverage.siting.phased_chart`, which escapes its labels) and a compact table,
+    phase, p, the sites opened, the objective and the loss against the best plan for that p."""
+    t = lambda k: _text(k, language)  # noqa: E731
+    i = 0 if language == "zh" else 1
+    parts = [f'<h2 id="siting_phases">{t("siting_phases")}</h2>']
+    if chart_svg:
+        parts.append(f'<figure class="chart">{chart_svg}</figure>')
+    parts.append('<table id="table-siting_phases"><thead><tr>'
+                 + "".join(f"<th>{t(k)}</th>" for k in ("phase", "phase_p", "phase_sites", "phase_objective", "phase_loss"))
+                 + "</tr></thead><tbody>")
+    comma = "，" if language == "zh" else ", "
+    for r in df.itertuples():
+        loss = f"{r.loss:,.4g} ({r.loss_share:.2%})"
+        status = (t("phase_exact") if r.loss_status == "exact"
+                  else _TEXT["phase_bounded"][i].format(most=f"{r.loss_max:,.4g}"))
+        # site ids as the phased table joins them ("; "): a user's id is shown whole, never re-split
+        parts.append(f'<tr><td class="n">{int(r.phase)}</td><td class="n">{int(r.p)}</td><td>{_esc(r.site_ids)}</td>'
+                     f'<td class="n">{_esc(f"{r.objective:,.6g}")}</td><td>{_esc(loss + comma + status)}</td></tr>')
+    parts.append("</tbody></table>")
+    return "".join(parts)
+
+
+def _write_html(path: Path, tables, profile, parameters, checksums, language, title, front_page: str = "",
+                after: dict[str, str] | None = None) -> None:
+    """``after`` maps a table key to HTML placed right after that table's section."""
     t = lambda k: _text(k, language)  # noqa: E731
     more = _esc(front.TEXT["more_columns"][0 if language == "zh" else 1])
     parts = [f'<!DOCTYPE html><html lang="{"zh-CN" if language == "zh" else "en"}"><head><meta charset="utf-8">',
@@ -782,6 +817,7 @@ def _write_html(path: Path, tables, profile, parameters, checksums, language, ti
         # the full tables fold away (and do not print): the first page has the key columns
         parts.append(f"<details><summary>{more}</summary>{table}</details>"
                      if key in ("district", "street", "community") else table)
+        parts.append((after or {}).get(key, ""))
     parts.append(f'<h2 id="parameters">{t("parameters")}</h2><table id="table-parameters">')
     parts += [f"<tr><th>{_esc(k)}</th><td>{_esc(v)}</td></tr>" for k, v in _parameter_rows(profile, parameters, language)]
     parts.append("</table>")

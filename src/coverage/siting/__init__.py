@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..messages import Text
 from .exact import solve_assignment_exact, solve_cover_exact, solve_pcenter_exact, solve_pmedian_exact
 from .heuristic import (capacitated_start, solve_capacitated_heuristic, solve_cover_heuristic,
                         solve_equity_heuristic, solve_mclp_heuristic, solve_pmedian_heuristic)
@@ -218,11 +219,12 @@ def _best_of(exact: SitingResult, heur: SitingResult, maximise: bool = True) -> 
         return dataclasses.replace(best, solve_time_s=exact.solve_time_s + heur.solve_time_s)
     gap = abs(best.objective - bound) / max(abs(best.objective), 1e-9) if np.isfinite(bound) else float("inf")
     status = "optimal" if gap < 1e-9 else ("time_limit" if exact.status == "time_limit" else "feasible")
-    note = (f"exact solver stopped ({exact.status}, objective {exact.objective:.6g}, bound {exact.bound:.6g}); "
-            f"heuristic objective {heur.objective:.6g}, Lagrangian bound {heur.bound:.6g}")
+    note = Text("solver.exact_stopped", status=exact.status, objective=exact.objective, bound=exact.bound,
+                heuristic=heur.objective, heuristic_bound=heur.bound)
+    notes = best.notes + (note,)
     return dataclasses.replace(best, method="exact+heuristic", status=status, bound=bound, gap=gap,
-                               solve_time_s=exact.solve_time_s + heur.solve_time_s,
-                               message=(best.message + "; " if best.message else "") + note)
+                               solve_time_s=exact.solve_time_s + heur.solve_time_s, notes=notes,
+                               message=" ".join(n.render("en") for n in notes))
 
 
 def run_siting(cfg, *, candidate_matrix, existing_matrix, weights, demand_group, candidate_ids,

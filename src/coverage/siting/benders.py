@@ -32,6 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
+from ..messages import Text
 from .exact import CoverData, new_highs, one_per_site_rows
 
 #: Seed sites (groups of points for the disaggregated θ): max(2p, 200), at most this many.
@@ -315,6 +316,5 @@ def solve_mclp_benders(problem, *, p: int | None, budget: float | None, time_lim
                   benders_mip_rounds=n_mip, closed_by_reduced_cost=out.n_closed)
     return build_result(problem, "mclp", "exact", out.status, cd.options[out.chosen], cd.w_before + out.value,
                         cd.w_before + out.bound, time.perf_counter() - t0, params,
-                        f"Benders decomposition: {out.rounds - n_mip} LP and {n_mip} MIP master solves (last: "
-                        f"{out.last_master}), {out.n_cuts} cuts, {out.n_closed} sites closed by reduced costs; "
-                        f"LP bound {cd.w_before + out.lp_bound:.6g}.")
+                        [Text("solver.benders", lp_rounds=out.rounds - n_mip, mip_rounds=n_mip, last=out.last_master,
+                              cuts=out.n_cuts, closed=out.n_closed, lp_bound=cd.w_before + out.lp_bound)])

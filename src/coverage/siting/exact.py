@@ -19,6 +19,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.optimize import Bounds, LinearConstraint, milp
 
+from ..messages import Text
 from .problem import SitingProblem, aggregate_columns, one_per_site_rows
 
 logger = logging.getLogger(__name__)
@@ -225,19 +226,18 @@ def cover_data(problem: SitingProblem, with_groups: bool) -> CoverData:
     )
 
 
-def group_need(cd: CoverData, min_group_share: float, notes: list[str]) -> np.ndarray:
+def group_need(cd: CoverData, min_group_share: float, notes: list[Text]) -> np.ndarray:
     """Weight each group must gain from new sites, clipped to what new sites can reach."""
     need = min_group_share * cd.group_total - cd.group_before
     reach = cd.group_coverable - cd.group_before
     short = need > reach + 1e-9
     if short.any():
-        notes.append("minimum share unreachable in " + ", ".join(cd.group_names[short].astype(str))
-                     + "; those groups are asked for everything reachable.")
+        notes.append(Text("solver.group_share_unreachable", groups=[str(g) for g in cd.group_names[short]]))
     return np.maximum(np.minimum(need, reach), 0.0)
 
 
 def _target_rows(cd: CoverData, nx: int, target_share: float | None, min_group_share: float,
-                 notes: list[str]):
+                 notes: list[Text]):
     """Rows forcing total (partial) and per-group (equity) covered weight; clipped to what is reachable."""
     rows = []
     m = len(cd.w)
@@ -245,8 +245,8 @@ def _target_rows(cd: CoverData, nx: int, target_share: float | None, min_group_s
         need = target_share * cd.w_total - cd.w_before
         reachable = cd.w_coverable - cd.w_before
         if need > reachable + 1e-9:
-            notes.append(f"target share {target_share:.0%} is unreachable; the most any choice of sites "
-                         f"covers is {cd.w_coverable / max(cd.w_total, 1e-12):.1%}, used instead.")
+            notes.append(Text("solver.target_unreachable", target=float(target_share),
+                              reachable=cd.w_coverable / max(cd.w_total, 1e-12)))
             need = reachable
         row = sp.hstack([sp.csr_matrix((1, nx)), sp.csr_matrix(cd.w.reshape(1, -1))], format="csr")
         rows.append((row, np.array([need - 1e-9 * max(1.0, need)]), np.array([np.inf])))
@@ -276,7 +276,7 @@ def solve_cover_exact(problem: SitingProblem, model: str, *, p: int | None = Non
     the heuristic's) is HiGHS' first incumbent.
     """
     t0 = time.perf_counter()
-    notes: list[str] = []
+    notes: list[Text] = []
     cd = cover_data(problem, with_groups=min_group_share > 0)
     nx, m = len(cd.options), len(cd.w)
     weight_c = cd.cost if _use_cost(problem, minimize) else np.ones(nx)
@@ -296,7 +296,7 @@ def solve_cover_exact(problem: SitingProblem, model: str, *, p: int | None = Non
         # Every reachable point not yet covered must be covered: A^T x >= 1.
         rows.append((cd.A.T.tocsr(), np.ones(m), np.full(m, np.inf)))
         if min_group_share > 0:
-            notes.append("equity rows are implied by the LSCP (it covers every reachable point).")
+            notes.append(Text("solver.equity_implied"))
         out = run_milp(weight_c, np.ones(nx), np.zeros(nx), np.ones(nx), rows, time_limit_s, mip_gap,
                        None if start is None else _start_x(problem, cd, start))
         x = out.x
@@ -339,7 +339,7 @@ def solve_cover_exact(problem: SitingProblem, model: str, *, p: int | None = Non
     if x is None:
         obj = float("nan")
     return build_result(problem, model, "exact", out.status, chosen, obj, bound,
-                        time.perf_counter() - t0, params, " ".join(notes))
+                        time.perf_counter() - t0, params, notes)
 
 
 def _start_x(problem: SitingProblem, cd: CoverData, start: SitingResult) -> np.ndarray:
@@ -353,7 +353,7 @@ def trivial_cover_result(problem: SitingProblem, model: str, cd: CoverData, meth
     obj = cd.w_before if model == "mclp" else 0.0
     return build_result(problem, model, method, "optimal", np.zeros(0, int), obj, obj,
                         time.perf_counter() - t0, params,
-                        "no candidate site adds coverage: reachable demand is already covered or none is reachable.")
+                        [Text("solver.nothing_to_add")])
 
 
 def _use_cost(problem: SitingProblem, minimize: str) -> bool:
@@ -415,14 +415,14 @@ def assignment_model(problem: SitingProblem, model: str, *, p: int | None, budge
     nk, nx = len(k_opt), o.n
     dem = np.unique(k_dem)
     n_dem = problem.n_demand
-    notes: list[str] = []
+    notes: list[Text] = []
     median = model == "pmedian"
     need_u = median and np.any(np.bincount(k_dem, minlength=n_dem)[dem] < nx)
     nu = len(dem) if need_u else 0
     pen = 0.0
     if need_u:
         pen = unserved_penalty_min if unserved_penalty_min is not None else 2.0 * float(k_t.max(initial=0))
-        notes.append(f"demand out of reach of every open site counts {pen:g} minutes.")
+        notes.append(Text("solver.unserved_penalty", minutes=float(pen)))
     nvar = nx + nk + nu
     if median:
         c = np.concatenate([np.zeros(nx), w[k_dem] * k_t, (w[dem] * pen) if nu else np.zeros(0)])
@@ -527,7 +527,7 @@ def solve_assignment_exact(problem: SitingProblem, model: str, *, p: int | None 
     name = "capacitated_" + model if capacitated else model
     if out.x is None:
         return build_result(problem, name, method, out.status, np.zeros(0, int), float("nan"),
-                            bound, time.perf_counter() - t0, params, " ".join(m.notes))
+                            bound, time.perf_counter() - t0, params, m.notes)
     obj = sign * out.fun
     gap = abs(obj - bound) / max(abs(obj), 1e-9) if np.isfinite(bound) else np.inf
     status = "optimal" if out.status == "optimal" or gap <= 1e-9 else out.status
@@ -568,7 +568,7 @@ def assignment_result(problem: SitingProblem, name: str, method: str, out: MilpO
     if bound is not None:
         bnd = bound
     return build_result(problem, name, method, status or out.status, np.nonzero(x)[0], obj, bnd, elapsed,
-                        params, " ".join(m.notes), assignment_options=a_opt, served_share=served,
+                        params, m.notes, assignment_options=a_opt, served_share=served,
                         site_load=np.bincount(o.site[k_opt], weights=w[k_dem] * y, minlength=problem.n_sites))
 
 
@@ -667,7 +667,7 @@ def solve_pcenter_exact(problem: SitingProblem, p: int, *, time_limit_s: float |
     method = "heuristic" if heuristic_only else "exact"
     notes = []
     if np.any((problem.weights > 0) & ~problem.coverable):
-        notes.append("points beyond every site's limit are left out of the p-center objective.")
+        notes.append(Text("solver.pcenter_unreachable_left_out"))
     params = {"p": p, "time_limit_s": time_limit_s}
     if not cd.need.any() or len(cd.values) == 0:
         return build_result(problem, "pcenter", method, "optimal", np.zeros(0, int), 0.0, 0.0,
@@ -719,7 +719,7 @@ def solve_pcenter_exact(problem: SitingProblem, p: int, *, time_limit_s: float |
     x[best] = True
     x = greedy_add(md, x, p, None)
     res = build_result(problem, "pcenter", method, status, np.nonzero(x & ~md.fixed)[0],
-                       float(cd.values[hi]), float(cd.values[lo]), time.perf_counter() - t0, params, " ".join(notes))
+                       float(cd.values[hi]), float(cd.values[lo]), time.perf_counter() - t0, params, notes)
     # The worst assigned time over the demand that counts is the objective actually achieved.
     res.objective = float(np.nanmax(np.where(cd.need, res.assigned_time, np.nan)))
     res.gap = (res.objective - res.bound) / max(abs(res.objective), 1e-9)
@@ -761,10 +761,10 @@ def solve_pmedian_exact(problem: SitingProblem, *, p: int | None = None, budget:
               "n_options": int(md.n_opt), "n_pairs": int(len(md.R))}
     notes = []
     if md.need_pen:
-        notes.append(f"demand out of reach of every open site counts {md.pen:g} minutes.")
+        notes.append(Text("solver.unserved_penalty", minutes=float(md.pen)))
     best_x, best_v, bound = x_h, ub, lag.bound
     status = "optimal" if ub - bound <= max(mip_gap, 1e-9) * max(1.0, abs(ub)) else "feasible"
-    milp_note = "heuristic proven optimal by the Lagrangian bound"
+    milp_note = Text("solver.pmedian_lagrangian_proof", heuristic=float(ub), bound=float(lag.bound))
     if status != "optimal":
         left = max(tl - (time.perf_counter() - t0), 0.5)
         out, x_m, n_cols = _radius_milp(md, p, budget, lag.closed, lag.forced, x_h, left, mip_gap)
@@ -787,11 +787,11 @@ def solve_pmedian_exact(problem: SitingProblem, *, p: int | None = None, budget:
             status = "optimal"
         else:
             status = "time_limit" if out.status == "time_limit" else "feasible"
-        milp_note = f"radius MILP: {out.status}"
+        milp_note = Text("solver.pmedian_radius_milp", heuristic=float(ub), bound=float(lag.bound), status=out.status)
     chosen = np.nonzero(best_x & ~md.fixed)[0]
     return build_result(problem, "pmedian", "exact", status, chosen, best_v, min(bound, best_v),
                         time.perf_counter() - t0, params,
-                        " ".join(notes + [f"heuristic {ub:.6g}, Lagrangian bound {lag.bound:.6g}; {milp_note}."]))
+                        notes + [milp_note])
 
 
 def _radius_levels(md, avail: np.ndarray, fixed_open: np.ndarray) -> dict:

@@ -22,6 +22,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.optimize import linprog
 
+from ..messages import Text
 from .exact import (PRESOLVE_MAX_NNZ, CoverData, _use_cost, cover_data, group_need, new_highs,
                     trivial_cover_result)
 from .problem import SitingProblem
@@ -303,7 +304,7 @@ def solve_cover_heuristic(problem: SitingProblem, model: str, *, target_share: f
         need = share * cd.w_total - cd.w_before
         reach = cd.w_coverable - cd.w_before
         if need > reach + 1e-9:
-            notes.append(f"target share {share:.0%} is unreachable; used the reachable {cd.w_coverable / cd.w_total:.1%}.")
+            notes.append(Text("solver.target_unreachable", target=float(share), reachable=cd.w_coverable / cd.w_total))
             need = reach
         val = cd.w
     code, _ = _site_block(cd)
@@ -356,7 +357,7 @@ def solve_cover_heuristic(problem: SitingProblem, model: str, *, target_share: f
         bound = float(np.ceil(bound - 1e-6)) if not _use_cost(problem, minimize) else bound
     status = "optimal" if obj - bound <= 1e-9 * max(1.0, obj) else "feasible"
     return build_result(problem, model, "heuristic", status, cd.options[chosen], obj, bound,
-                        time.perf_counter() - t0, params, " ".join(notes))
+                        time.perf_counter() - t0, params, notes)
 
 
 # ---------------------------------------------------------------------- p-median, capacitated, equity
@@ -373,10 +374,10 @@ def solve_pmedian_heuristic(problem: SitingProblem, *, p: int | None = None, bud
     x, v, lag = pmedian_heuristic(md, p, budget, time_limit_s)
     bound = min(lag.bound, v)
     status = "optimal" if v - bound <= 1e-9 * max(1.0, abs(v)) else "feasible"
-    notes = [f"demand out of reach of every open site counts {md.pen:g} minutes."] if md.need_pen else []
+    notes = [Text("solver.unserved_penalty", minutes=float(md.pen))] if md.need_pen else []
     return build_result(problem, "pmedian", "heuristic", status, np.nonzero(x & ~md.fixed)[0], v, bound,
                         time.perf_counter() - t0, {"p": p, "budget": budget, "time_limit_s": time_limit_s,
-                                                   "n_options": int(md.n_opt)}, " ".join(notes))
+                                                   "n_options": int(md.n_opt)}, notes)
 
 
 def capacitated_start(problem: SitingProblem, model: str, *, p, budget, single_source: bool,
@@ -501,7 +502,7 @@ def solve_equity_heuristic(problem: SitingProblem, model: str, *, p=None, budget
     import dataclasses
 
     t0 = time.perf_counter()
-    notes: list[str] = []
+    notes: list[Text] = []
     cd = cover_data(problem, with_groups=True)
     if model == "mclp":
         plain = solve_mclp_heuristic(problem, p=p, budget=budget, time_limit_s=0.5 * time_limit_s)
@@ -529,8 +530,7 @@ def solve_equity_heuristic(problem: SitingProblem, model: str, *, p=None, budget
         obj = float(cost[chosen].sum())
     res = build_result(problem, model, "heuristic", "feasible" if ok else "not_found", cd.options[chosen], obj,
                        bound, time.perf_counter() - t0, dict(plain.params, min_group_share=min_group_share),
-                       " ".join(notes + ([] if ok else ["the repair could not give every group its minimum "
-                                                        "share; use method='exact' to decide whether any choice can."])))
+                       notes + ([] if ok else [Text("solver.repair_failed")]))
     if ok and res.gap <= 1e-9:
         res = dataclasses.replace(res, status="optimal")
     return res

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from ..messages import Text, language_of
 from .problem import SitingProblem
 
 
@@ -41,12 +43,20 @@ class SitingResult:
     served_weight: float  # demand weight actually assigned (= covered_weight without capacities)
     uncoverable_weight: float  # weight no existing or candidate site can reach
     params: dict = field(default_factory=dict)
-    message: str = ""
+    message: str = ""  # the solver notes in English (``message_in`` renders them in zh or en)
+    #: The solver notes as catalogue texts (:class:`~eldercare_coverage.messages.Text`).
+    notes: tuple = ()
     site_ids: np.ndarray = field(default_factory=lambda: np.array([], dtype=object), repr=False)
     site_cost: np.ndarray = field(default_factory=lambda: np.array([]), repr=False)
     site_capacity: np.ndarray = field(default_factory=lambda: np.array([]), repr=False)
     #: Demand weight served per site (index = site), split assignments included.
     site_load: np.ndarray = field(default_factory=lambda: np.array([]), repr=False)
+
+    def message_in(self, language: str) -> str:
+        """The solver notes in ``language`` (zh or en); ``message`` when there are none."""
+        if not self.notes:
+            return self.message
+        return ("" if language_of(language) == "zh" else " ").join(n.render(language) for n in self.notes)
 
     @property
     def covered_share(self) -> float:
@@ -118,13 +128,17 @@ def nearest_open(times: sp.csr_matrix, open_rows: np.ndarray) -> tuple[np.ndarra
 
 
 def build_result(problem: SitingProblem, model: str, method: str, status: str, open_options: np.ndarray,
-                 objective: float, bound: float, solve_time_s: float, params: dict, message: str = "",
+                 objective: float, bound: float, solve_time_s: float, params: dict, message: "str | Sequence[Text]" = "",
                  assignment_options: np.ndarray | None = None, served_share: np.ndarray | None = None,
                  site_load: np.ndarray | None = None) -> SitingResult:
     """Assemble a :class:`SitingResult` from the open options (existing included or not).
 
     Without ``assignment_options`` each point goes to its nearest open option within reach.
+    ``message`` is the solver's notes as catalogue :class:`Text` objects (or plain English text).
     """
+    notes = () if isinstance(message, str) else tuple(message)
+    if notes:
+        message = " ".join(n.render("en") for n in notes)
     o = problem.options
     open_options = np.union1d(np.asarray(open_options, dtype=int), np.nonzero(o.fixed)[0])
     new = open_options[~o.fixed[open_options]]
@@ -158,7 +172,7 @@ def build_result(problem: SitingProblem, model: str, method: str, status: str, o
         assignment=assignment, assigned_time=a_t, served_share=share, weights=w,
         total_weight=float(w.sum()), covered_weight=float(w[covered].sum()),
         served_weight=float((w * share).sum()), uncoverable_weight=float(w[~problem.coverable].sum()),
-        params=params, message=message, site_ids=problem.site_ids,
+        params=params, message=message, notes=notes, site_ids=problem.site_ids,
         site_cost=_site_cost(problem, new), site_capacity=_site_cap(problem, new), site_load=site_load,
     )
 
