@@ -513,19 +513,21 @@ def street_network(net: WalkNetwork, *, steps_factor: float, avoid_steps: bool, 
 
 def snap_through_gates(net: WalkNetwork, compounds: gpd.GeoDataFrame, gates: gpd.GeoDataFrame,
                        snaps: list[Snapped], geoms: list[np.ndarray], visitor: list[bool],
-                       snap_max_m: float = 250.0, tolerance_m: float = 10.0, hour: float = 10.0):
+                       snap_max_m: float = 250.0, tolerance_m: float = 10.0, hour: float = 10.0,
+                       residents_ways: gpd.GeoDataFrame | None = None):
     """Link compound gates into ``net`` and re-snap the points inside gated compounds.
 
     ``snaps[k]`` are the nearest-street snaps of the points ``geoms[k]``; ``visitor[k]`` says
     whether set k is reached by visitors (public gates only) or is homes. Returns (the gated
     network, the snaps on it, the :class:`~eldercare_coverage.gates.GatedAccess`). Points in a
-    compound without a usable gate keep their nearest-street snap.
+    compound without a usable gate keep their nearest-street snap. ``residents_ways`` (lines)
+    are the compounds' residents-only ways, walked inside their own compound only.
     """
     from .gates import assign_gates, gated_network
 
     rows = assign_gates(gates, compounds, tolerance_m, hour)
     gate_snap = snap_points(net, shapely.points(rows["x"].to_numpy(float), rows["y"].to_numpy(float)), snap_max_m)
-    gated = gated_network(net, compounds, rows, list(geoms), visitor, gate_snap)
+    gated = gated_network(net, compounds, rows, list(geoms), visitor, gate_snap, residents_ways, tolerance_m)
     out = [_joined(gated.network, s, j, g) for s, j, g in zip(snaps, gated.joins, geoms)]
     return gated.network, out, gated
 
