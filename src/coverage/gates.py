@@ -432,6 +432,7 @@ class _Ways:
     v: np.ndarray
     compound: np.ndarray
     label: np.ndarray
+    kind: np.ndarray
     trees: dict = field(default_factory=dict)
 
     @classmethod
@@ -457,14 +458,14 @@ class _Ways:
             comps.append(np.full(len(seg), c, dtype=np.int64))
         if not geoms:
             e = np.zeros(0, dtype=np.int64)
-            return cls(np.empty(0, dtype=object), e, e, e, e)
-        geom, u, v = np.concatenate(geoms), np.concatenate(us), np.concatenate(vs)
-        add.edges(u, v, geom, np.concatenate(kinds), False)
+            return cls(np.empty(0, dtype=object), e, e, e, e, np.empty(0, dtype=object))
+        geom, u, v, kind = np.concatenate(geoms), np.concatenate(us), np.concatenate(vs), np.concatenate(kinds)
+        add.edges(u, v, geom, kind, False)
         lo = min(u.min(), v.min())
         n = max(u.max(), v.max()) - lo + 1
         _, comp = connected_components(sp.csr_matrix((np.ones(len(u)), (u - lo, v - lo)), shape=(n, n)),
                                        directed=False)
-        return cls(geom, u, v, np.concatenate(comps), comp[u - lo].astype(np.int64))
+        return cls(geom, u, v, np.concatenate(comps), comp[u - lo].astype(np.int64), kind)
 
     def label_of(self, seg: np.ndarray) -> np.ndarray:
         """Connected part of each segment index (-1 for -1)."""
@@ -492,20 +493,38 @@ class _Ways:
 
     def link(self, add: _Added, nodes: np.ndarray, pts: np.ndarray, seg: np.ndarray, pos: np.ndarray,
              into: bool) -> None:
-        """One-way walks between points (at ``nodes``) and both ends of their segment, through
-        the foot of the point on it: point -> ways with ``into``, else ways -> point."""
+        """One-way walks between points (at ``nodes``) and both ends of their segment: straight to
+        a node at the foot of the point on the segment, then along the two pieces of the segment,
+        which keep its kind (so steps stay steps); point -> ways with ``into``, else ways -> point."""
         ok = np.flatnonzero(seg >= 0)
         if not len(ok):
             return
         g, p, s = self.geom[seg[ok]], pos[ok], seg[ok]
-        foot = shapely.line_interpolate_point(g, p)
-        for end, part, backwards in ((self.u[s], _substrings(g, np.zeros(len(ok)), p), True),
-                                     (self.v[s], _substrings(g, p, shapely.length(g)), False)):
-            line = _join(pts[ok], foot, part, reverse_part=backwards)  # point -> foot -> end
-            if into:
-                add.edges(nodes[ok], end, line, COMPOUND_WALK, True)
-            else:
-                add.edges(end, nodes[ok], shapely.reverse(line), COMPOUND_WALK, True)
+        foot_pt = shapely.line_interpolate_point(g, p)
+        foot = add.nodes(shapely.get_x(foot_pt), shapely.get_y(foot_pt))
+        access = shapely.linestrings(np.stack([shapely.get_coordinates(pts[ok]),
+                                               shapely.get_coordinates(foot_pt)], axis=1))
+        pieces = ((self.u[s], shapely.reverse(_substrings(g, np.zeros(len(ok)), p))),  # foot -> u
+                  (self.v[s], _substrings(g, p, shapely.length(g))))  # foot -> v
+        if into:
+            add.edges(nodes[ok], foot, access, COMPOUND_WALK, True)
+            for end, piece in pieces:
+                add.edges(foot, end, _as_line(piece), self.kind[s], True)
+        else:
+            add.edges(foot, nodes[ok], shapely.reverse(access), COMPOUND_WALK, True)
+            for end, piece in pieces:
+                add.edges(end, foot, shapely.reverse(_as_line(piece)), self.kind[s], True)
+
+
+def _as_line(geoms: np.ndarray) -> np.ndarray:
+    """Line pieces, a zero-length piece (a point, where the foot is a segment's end) as a
+    zero-length line."""
+    out = np.asarray(geoms, dtype=object).copy()
+    pt = shapely.get_type_id(out) == 0
+    if pt.any():
+        xy = shapely.get_coordinates(out[pt])
+        out[pt] = shapely.linestrings(np.stack([xy, xy], axis=1))
+    return out
 
 
 def _gates_onto(ways: _Ways, gates: pd.DataFrame, gate_node: np.ndarray, add: _Added, tolerance_m: float,
