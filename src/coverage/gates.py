@@ -22,7 +22,16 @@ Who may use a gate: residents use every gate of their compound except ``access=n
 closed at the analysis hour (``opening_hours``); visitors walking to a facility inside a compound
 use only public gates (not ``access=private``/``residents``). Points in the same compound as a
 facility walk to it directly. Compounds with no usable gate keep the nearest-street snapping and
-are listed.
+are listed. :func:`assign_gates` records why a gate is not used.
+
+Internal ways: where a compound has ways inside (the network's own edges and its residents-only
+ways), the walks inside follow them (:func:`compound_ways`, :class:`_Ways`). They are added in
+two copies per compound, both one-way at their ends: the residents' copy is entered from gates
+and the compound's facilities and left only to homes; the visitors' copy (public ways only) is
+entered from the compound's facilities and left only to public gates. No route runs gate ->
+ways -> gate, so nobody cuts through a compound on them. A point walks straight to a gate (or a
+home to a facility of its compound) where the ways do not connect the two, or where the straight
+walk is no longer than the two walks onto the ways (:func:`_straight`).
 """
 
 from __future__ import annotations
