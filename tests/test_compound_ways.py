@@ -197,3 +197,23 @@ def test_why_a_gate_is_not_used():
     assert list(rows["gate_id"]) == ["a", "b", "c", "far"]
     assert list(rows["reason"]) == ["", "access_no", "closed_at_hour", "off_boundary"]
     assert rows["compound"].iloc[3] == -1 and not rows["residents"].iloc[3]
+
+
+def test_residents_only_ways_of_the_real_extracts():
+    """The Chengdu sample extract (XML) maps 69 residents-only ways, all access=private footways
+    and driveways; the Helsinki PBF 15 (with a flight of steps). Public ways are never read."""
+    from pathlib import Path
+
+    from eldercare_coverage.network import is_walkable, read_residents_ways
+
+    osm = Path(__file__).resolve().parent / "data" / "osm"
+    xml = read_residents_ways(osm / "chengdu-jinniu-xindu.osm.bz2")
+    assert len(xml) == 69 and xml["highway"].value_counts().to_dict() == {"footway": 37, "service": 32}
+    assert xml.crs.to_epsg() == 4326 and (shapely.length(xml.geometry.to_numpy()) > 0).all()
+    pbf = read_residents_ways(osm / "helsinki-center.osm.pbf")
+    assert len(pbf) == 15 and (pbf["highway"] == "steps").sum() == 1
+    assert not is_walkable({"highway": "service", "service": "driveway", "access": "private"})
+    assert residents_only({"highway": "service", "service": "driveway", "access": "private"})
+    assert residents_only({"highway": "footway", "foot": "private"})
+    assert not residents_only({"highway": "motorway", "access": "private"})  # never walkable
+    assert not residents_only({"highway": "footway", "access": "no"})  # closed to everyone
