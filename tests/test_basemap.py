@@ -151,7 +151,7 @@ def test_gate_status_at_the_study_hour():
     assert pd.Series(data["props"]["gate_id"]).tolist() == ["a", "b", "c", "d", "e"]
     # why a gate is not used: in the popup and, counted, in the legend, in either language
     assert list(st["reason"]) == ["", "", "closed_at_hour", "off_boundary", "access_no"]
-    assert data["props"]["_why"] == ["", "", "Closed at 10:00 (opening hours 18:00-08:00)",
+    assert data["props"]["_why"] == ["—", "—", "Closed at 10:00 (opening hours 18:00-08:00)",
                                      "More than 10 m from any compound boundary", "No entry (access=no)"]
     assert "Why not used" in page and "No entry (access=no): 1" in page
     assert "More than 10 m from any compound boundary: 1" in page

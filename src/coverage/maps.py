@@ -1150,11 +1150,11 @@ def gate_status(gates: gpd.GeoDataFrame, communities: gpd.GeoDataFrame, *, toler
 
 
 def _why_unused(g: pd.DataFrame, L: dict[str, str], hour_txt: str) -> pd.Series:
-    """Why each gate is not used, in the map's language ("" for a gate in use)."""
+    """Why each gate is not used, in the map's language ("—" for a gate in use)."""
     reason = g["reason"].fillna("").astype(str) if "reason" in g else pd.Series("", index=g.index)
     tol = g["tolerance_m"].astype(float) if "tolerance_m" in g else pd.Series(10.0, index=g.index)
     hours = g["opening_hours"].fillna("").astype(str)
-    out = pd.Series("", index=g.index, dtype=object)
+    out = pd.Series("—", index=g.index, dtype=object)
     sel = reason == "off_boundary"
     out[sel] = [L["why_off_boundary"].format(m=f"{t:g}") for t in tol[sel]]
     out[reason == "access_no"] = L["why_access_no"]
@@ -1196,7 +1196,7 @@ def _gates_layer(m: folium.Map, gates: gpd.GeoDataFrame, L: dict[str, str], hour
 
 def _why_legend(g: pd.DataFrame, L: dict[str, str]) -> str:
     """Legend lines under a status: each reason its gates are not used, with how many."""
-    counts = g["_why"][g["_why"] != ""].value_counts(sort=False)
+    counts = g["_why"][g["_why"] != "—"].value_counts(sort=False)
     return "".join(f'<div class="cov-why" style="padding-left:20px;font-size:90%">'
                    f'{html.escape(L["why_count"].format(why=why, n=int(n)))}</div>' for why, n in counts.items())
 
