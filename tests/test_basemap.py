@@ -158,7 +158,7 @@ def test_gate_status_at_the_study_hour():
     zh = _page(maps.make_map(coms, None, gates=st, gate_hour=10, parameters={}, language="zh"))
     why = json.loads(_blocks(zh)["coverage_data_gates"])["props"]["_why"]
     assert why[2:] == ["10:00 时不在开放时间内（18:00-08:00）", "距任何小区边界超过 10 米", "禁止通行（access=no）"]
-    assert "未使用原因" in zh and "禁止通行（access=no）：1 个" in zh
+    assert "未使用原因" in zh and "禁止通行（access=no）：1 个" in zh and "10:00 时不在开放时间内：1 个" in zh
 
 
 def test_buildings_are_capped_to_the_largest(shenzhen):

@@ -135,7 +135,7 @@ LABELS: dict[str, dict[str, str]] = {
         "f_gate_type": "通行", "f_hours": "开放时间", "f_access": "通行限制（access）",
         "f_compound": "所属小区", "hours_untagged": "未标注（按全天开放计）",
         "f_why_unused": "未使用原因", "why_off_boundary": "距任何小区边界超过 {m} 米",
-        "why_access_no": "禁止通行（access=no）", "why_closed_at_hour": "{h} 时不在开放时间内（{hours}）",
+        "why_access_no": "禁止通行（access=no）", "why_closed_at_hour": "{h} 时不在开放时间内（{hours}）", "why_closed_short": "{h} 时不在开放时间内",
         "why_count": "{why}：{n} 个",
     },
     "en": {
@@ -170,7 +170,7 @@ LABELS: dict[str, dict[str, str]] = {
         "f_gate_type": "Use", "f_hours": "Opening hours", "f_access": "Access tag",
         "f_compound": "Compound", "hours_untagged": "not tagged (counted as always open)",
         "f_why_unused": "Why not used", "why_off_boundary": "More than {m} m from any compound boundary",
-        "why_access_no": "No entry (access=no)", "why_closed_at_hour": "Closed at {h} (opening hours {hours})",
+        "why_access_no": "No entry (access=no)", "why_closed_at_hour": "Closed at {h} (opening hours {hours})", "why_closed_short": "Closed at {h} (opening hours)",
         "why_count": "{why}: {n}",
     },
 }
@@ -1189,16 +1189,22 @@ def _gates_layer(m: folium.Map, gates: gpd.GeoDataFrame, L: dict[str, str], hour
                 "tooltip": "_title", "popup": {"title": "_title", "fields": fields}, "minZoom": GATES_MIN_ZOOM})
     present = [st for st in GATE_STATUSES if (g["status"] == st).any()]
     rows = "".join(f'<div><span class="cov-sym">{_gate_symbol(st, 14)}</span>{html.escape(text[st])}</div>'
-                   + _why_legend(g[g["status"] == st], L) for st in present)
+                   + _why_legend(g[g["status"] == st], L, hour_txt) for st in present)
     return (f'<div class="cov-legend-section" data-layer="gates">'
             f'<div class="cov-h">{html.escape(L["gates_zoom"].format(z=GATES_MIN_ZOOM))}</div>{rows}</div>')
 
 
-def _why_legend(g: pd.DataFrame, L: dict[str, str]) -> str:
-    """Legend lines under a status: each reason its gates are not used, with how many."""
-    counts = g["_why"][g["_why"] != "—"].value_counts(sort=False)
+def _why_legend(g: pd.DataFrame, L: dict[str, str], hour_txt: str) -> str:
+    """Legend lines under a status: each reason its gates are not used, with how many (one line
+    per reason, not per opening-hours text)."""
+    reason = g["reason"].fillna("").astype(str) if "reason" in g else pd.Series("", index=g.index)
+    tol = float(g["tolerance_m"].iloc[0]) if "tolerance_m" in g and len(g) else 10.0
+    text = {"off_boundary": L["why_off_boundary"].format(m=f"{tol:g}"), "access_no": L["why_access_no"],
+            "closed_at_hour": L["why_closed_short"].format(h=hour_txt)}
+    counts = reason[reason != ""].value_counts(sort=False)
     return "".join(f'<div class="cov-why" style="padding-left:20px;font-size:90%">'
-                   f'{html.escape(L["why_count"].format(why=why, n=int(n)))}</div>' for why, n in counts.items())
+                   f'{html.escape(L["why_count"].format(why=text.get(why, why), n=int(n)))}</div>'
+                   for why, n in counts.items())
 
 
 def _add_points(m: folium.Map, legend: list[str], key: str, label: str, gdf: gpd.GeoDataFrame,
