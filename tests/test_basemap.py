@@ -149,6 +149,16 @@ def test_gate_status_at_the_study_hour():
     assert data["props"]["_s"] == [0, 1, 2, 3, 2]
     assert data["props"]["_hours"][0] == maps.LABELS["en"]["hours_untagged"]
     assert pd.Series(data["props"]["gate_id"]).tolist() == ["a", "b", "c", "d", "e"]
+    # why a gate is not used: in the popup and, counted, in the legend, in either language
+    assert list(st["reason"]) == ["", "", "closed_at_hour", "off_boundary", "access_no"]
+    assert data["props"]["_why"] == ["—", "—", "Closed at 10:00 (opening hours 18:00-08:00)",
+                                     "More than 10 m from any compound boundary", "No entry (access=no)"]
+    assert "Why not used" in page and "No entry (access=no): 1" in page
+    assert "More than 10 m from any compound boundary: 1" in page
+    zh = _page(maps.make_map(coms, None, gates=st, gate_hour=10, parameters={}, language="zh"))
+    why = json.loads(_blocks(zh)["coverage_data_gates"])["props"]["_why"]
+    assert why[2:] == ["10:00 时不在开放时间内（18:00-08:00）", "距任何小区边界超过 10 米", "禁止通行（access=no）"]
+    assert "未使用原因" in zh and "禁止通行（access=no）：1 个" in zh and "10:00 时不在开放时间内：1 个" in zh
 
 
 def test_buildings_are_capped_to_the_largest(shenzhen):

@@ -34,7 +34,8 @@ _EXPORTS: dict[str, str] = {
     "run": "pipeline", "validate": "pipeline", "sample_config_path": "pipeline",
     "build_network": "pipeline", "compute_study_access": "pipeline", "check_norms": "pipeline",
     "site_facilities": "pipeline", "parameters_of": "pipeline", "siting_problem": "pipeline",
-    "proposed_sites": "pipeline", "study_gates": "pipeline", "NormResult": "pipeline", "RunResult": "pipeline",
+    "proposed_sites": "pipeline", "study_gates": "pipeline", "study_residents_ways": "pipeline",
+    "NormResult": "pipeline", "RunResult": "pipeline",
     "check_street_alignment": "pipeline", "check_siting_inputs": "pipeline",
     "compute_study_accessibility": "pipeline", "accessibility_siting": "pipeline",
     # network and access

@@ -385,14 +385,17 @@ def compute_access(communities: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame |
                    buildings: gpd.GeoDataFrame | None = None, report: ProblemReport | None = None,
                    residential_landuse: gpd.GeoDataFrame | None = None,
                    gates: gpd.GeoDataFrame | None = None, dem: Any | None = None, *,
-                   isochrone_sites: np.ndarray | None = None) -> AccessResult:
+                   isochrone_sites: np.ndarray | None = None,
+                   residents_ways: gpd.GeoDataFrame | None = None) -> AccessResult:
     """Run the access analysis: demand points, snapping, nearest facility (overall and per
     kind), coverage matrices of facilities and candidates, isochrones and the tables.
 
     All layers in the network's metric CRS with the canonical columns of :mod:`eldercare_coverage.schema`.
     Points not on the main network are listed in ``unreachable`` and, when ``report`` is given,
     as warnings. With ``gates`` (points) and ``access_cfg.gated_compounds = "auto"``, points inside
-    a community polygon that has gates reach the streets through them (:mod:`.gates`). Steps
+    a community polygon that has gates reach the streets through them (:mod:`.gates`), along the
+    compound's internal ways where it has some (``residents_ways``: its residents-only ways,
+    lines in the metric CRS with a ``highway`` column, beside the network's own edges). Steps
     are walked at ``access_cfg.steps_speed_factor`` (or left out with ``avoid_steps``) and, with
     ``dem`` (a :class:`~eldercare_coverage.walkcost.Dem`), slopes follow Tobler's function
     (:mod:`.walkcost`); times run from home to facility.
@@ -419,10 +422,13 @@ def compute_access(communities: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame |
     cs = snap_points(net, candidates.geometry.values, access_cfg.snap_max_m, extra)
     gated = None
     if gates is not None and len(gates) and access_cfg.gated_compounds == "auto":
+        if residents_ways is not None and access_cfg.avoid_steps and "highway" in residents_ways:
+            residents_ways = residents_ways[residents_ways["highway"].astype(str) != "steps"]
         net, (ds, fs, cs), gated = snap_through_gates(
             net, communities, gates, [ds, fs, cs],
             [demand.geometry.values, facilities.geometry.values, candidates.geometry.values], [False, True, True],
-            snap_max_m=access_cfg.snap_max_m, tolerance_m=access_cfg.gate_tolerance_m, hour=access_cfg.gate_hour)
+            snap_max_m=access_cfg.snap_max_m, tolerance_m=access_cfg.gate_tolerance_m, hour=access_cfg.gate_hour,
+            residents_ways=residents_ways)
     steps_factor = steps_speed_factor(access_cfg.walk_speed, access_cfg.steps_speed_factor)
     net = walk_costs(net, steps_factor, dem, report)  # after the gates: their links get costs too
 
@@ -483,6 +489,7 @@ def compute_access(communities: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame |
         "gated_compounds": access_cfg.gated_compounds if gated is not None else "off",
         "gates_used": 0 if gated is None else len(gated.gates),
         "demand_points_via_gates": int(demand["via_gate"].sum()),
+        "compound_internal_ways": 0 if gated is None else gated.n_internal_ways,
         "fragment_max_extra_m": float(extra),
         "demand_points_past_fragment": int((ds.fragment_extra_m > 0).sum()),
         "steps_speed_factor": None if access_cfg.avoid_steps else steps_factor,
@@ -513,19 +520,21 @@ def street_network(net: WalkNetwork, *, steps_factor: float, avoid_steps: bool, 
 
 def snap_through_gates(net: WalkNetwork, compounds: gpd.GeoDataFrame, gates: gpd.GeoDataFrame,
                        snaps: list[Snapped], geoms: list[np.ndarray], visitor: list[bool],
-                       snap_max_m: float = 250.0, tolerance_m: float = 10.0, hour: float = 10.0):
+                       snap_max_m: float = 250.0, tolerance_m: float = 10.0, hour: float = 10.0,
+                       residents_ways: gpd.GeoDataFrame | None = None):
     """Link compound gates into ``net`` and re-snap the points inside gated compounds.
 
     ``snaps[k]`` are the nearest-street snaps of the points ``geoms[k]``; ``visitor[k]`` says
     whether set k is reached by visitors (public gates only) or is homes. Returns (the gated
     network, the snaps on it, the :class:`~eldercare_coverage.gates.GatedAccess`). Points in a
-    compound without a usable gate keep their nearest-street snap.
+    compound without a usable gate keep their nearest-street snap. ``residents_ways`` (lines)
+    are the compounds' residents-only ways, walked inside their own compound only.
     """
     from .gates import assign_gates, gated_network
 
     rows = assign_gates(gates, compounds, tolerance_m, hour)
     gate_snap = snap_points(net, shapely.points(rows["x"].to_numpy(float), rows["y"].to_numpy(float)), snap_max_m)
-    gated = gated_network(net, compounds, rows, list(geoms), visitor, gate_snap)
+    gated = gated_network(net, compounds, rows, list(geoms), visitor, gate_snap, residents_ways, tolerance_m)
     out = [_joined(gated.network, s, j, g) for s, j, g in zip(snaps, gated.joins, geoms)]
     return gated.network, out, gated
 

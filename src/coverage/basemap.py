@@ -35,8 +35,9 @@ STYLES: dict[str, dict] = {
     "main": {"color": "#757575", "weight": 3, "opacity": 0.9},
 }
 ATTRIBUTION = "© OpenStreetMap contributors"
-#: Edges of a gated network that are not streets (gate links, straight walks inside compounds).
-NOT_STREETS = ("gate_link", "compound_walk")
+#: Edges of a gated network that are not streets (gate links, straight walks inside compounds,
+#: the copies of compounds' internal ways, whose ``highway`` is ``compound_way;<highway>``).
+NOT_STREETS = ("gate_link", "compound_walk", "compound_way")
 
 #: Lowest zoom at which each kind of label shows (Leaflet zoom; 15 ≈ 4.8 m/px, 16 ≈ 2.4 m/px
 #: at 30°N). Compounds first, then main roads, then every street: fewer, larger names first.
@@ -76,7 +77,7 @@ def _street_frame(net) -> gpd.GeoDataFrame:
     names = names.str.strip("[]'\" ").str.split(r"['\";]", regex=True).str[0].str.strip()
     df = gpd.GeoDataFrame({"cls": street_class(highway), "name": names},
                           geometry=np.asarray(net.edge_geometry), crs=net.crs)
-    return df[~highway.astype(str).isin(NOT_STREETS).to_numpy()]
+    return df[~highway.astype(str).str.split(";").str[0].isin(NOT_STREETS).to_numpy()]
 
 
 def street_layers(net, *, simplify_m: float = 1.0) -> dict[str, gpd.GeoDataFrame]:

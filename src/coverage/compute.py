@@ -29,6 +29,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
+import shapely
 
 from . import tilestore as store
 from .progress import progress
@@ -76,12 +77,13 @@ def run_tile(payload: bytes, overrides: str = "") -> bytes:
     net_arrays["edge_attrs"] = store.frame_from("net/attrs", a)
     net = network_from_tile(net_arrays, meta["crs"], source=meta["source"])
     layers = {name: store.frame_from(name, a) if f"{name}/meta" in a else None
-              for name in ("communities", "facilities", "candidates", "gates", "buildings")}
+              for name in ("communities", "facilities", "candidates", "gates", "buildings", "residents_ways")}
     access_cfg = dataclasses.replace(AccessSection(), **dict(meta["access"], **json.loads(overrides or "{}")))
     owned = set(meta["owned_facilities"])
     res = compute_access(communities=layers["communities"], facilities=layers["facilities"],
                          candidates=layers["candidates"], net=net, access_cfg=access_cfg,
                          buildings=layers["buildings"], report=ProblemReport(), gates=layers["gates"],
+                         residents_ways=layers["residents_ways"],
                          isochrone_sites=layers["facilities"]["facility_id"].astype(str).isin(owned).to_numpy())
     core_ids = layers["communities"]["community_id"].astype(str).to_numpy()[a["core"]]
     keep = np.flatnonzero(res.demand["community_id"].astype(str).isin(core_ids).to_numpy())
@@ -169,17 +171,22 @@ class _Inputs:
     candidates: gpd.GeoDataFrame
     gates: gpd.GeoDataFrame | None
     buildings: gpd.GeoDataFrame | None
+    #: Residents-only ways walked inside gated compounds (:func:`~eldercare_coverage.network.residents_only`).
+    residents_ways: gpd.GeoDataFrame | None = None
 
 
 def study_inputs(study) -> tuple[_Inputs, list[str]]:
     """The layers tiles take subsets of (rows renumbered from 0), and the facility kinds."""
-    from .pipeline import covering_facilities, study_gates
+    from .pipeline import covering_facilities, study_gates, study_residents_ways
 
     inputs = _Inputs(study.communities.reset_index(drop=True), covering_facilities(study).reset_index(drop=True),
                      study.candidates.reset_index(drop=True), _with_gate_ids(study_gates(study)),
                      study.buildings.reset_index(drop=True) if study.buildings is not None else None)
     if study.config.access.gated_compounds != "auto":
         inputs.gates = None
+    if inputs.gates is not None:
+        ways = study_residents_ways(study)
+        inputs.residents_ways = ways.reset_index(drop=True) if ways is not None and len(ways) else None
     kinds = sorted(set(inputs.facilities["kind"].astype(str)) - {""}) if "kind" in inputs.facilities else []
     return inputs, kinds
 
@@ -197,6 +204,11 @@ def tile_payload(tile: Tile, ext: TileExtent, inputs: _Inputs, net, access: dict
         out.update(store.frame_arrays("gates", inputs.gates.iloc[ext.gates].reset_index(drop=True)))
     if inputs.buildings is not None:
         out.update(store.frame_arrays("buildings", inputs.buildings.iloc[ext.buildings].reset_index(drop=True)))
+    if inputs.residents_ways is not None:  # the ways inside the tile's compounds
+        rw = inputs.residents_ways
+        _, hit = shapely.STRtree(rw.geometry.to_numpy()).query(
+            inputs.communities.geometry.to_numpy()[ext.communities], predicate="intersects")
+        out.update(store.frame_arrays("residents_ways", rw.iloc[np.unique(hit)].reset_index(drop=True)))
     out["core"] = ext.core
     out["communities_index"] = ext.communities
     out["facilities_index"] = ext.facilities
@@ -472,7 +484,8 @@ def _whole_study_snaps(study, net, inputs: _Inputs, demand: gpd.GeoDataFrame, pa
     if inputs.gates is not None and len(inputs.gates):
         gnet, (ds, fs, cs), gated = A.snap_through_gates(
             net, inputs.communities, inputs.gates, [ds, fs, cs], geoms, [False, True, True],
-            snap_max_m=cfg.snap_max_m, tolerance_m=cfg.gate_tolerance_m, hour=cfg.gate_hour)
+            snap_max_m=cfg.snap_max_m, tolerance_m=cfg.gate_tolerance_m, hour=cfg.gate_hour,
+            residents_ways=inputs.residents_ways)
     fac, cand = inputs.facilities, inputs.candidates
     unreachable = A._unreachable(demand, ds, fac, fs, "facilities", "facility_id", cand, cs, "candidates",
                                  "candidate_id", net.crs)
@@ -489,5 +502,6 @@ def _whole_study_snaps(study, net, inputs: _Inputs, demand: gpd.GeoDataFrame, pa
                   gated_compounds=cfg.gated_compounds if gated is not None else "off",
                   gates_used=0 if gated is None else len(gated.gates),
                   demand_points_via_gates=int(demand["via_gate"].sum()),
+                  compound_internal_ways=0 if gated is None else gated.n_internal_ways,
                   demand_points_past_fragment=int((ds.fragment_extra_m > 0).sum()))
     return gnet, sites, unreachable, gated, params

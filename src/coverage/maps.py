@@ -134,6 +134,9 @@ LABELS: dict[str, dict[str, str]] = {
         "gate_closed": "{h} 时关闭或禁止通行", "gate_unused": "不在小区边界上（未使用）",
         "f_gate_type": "通行", "f_hours": "开放时间", "f_access": "通行限制（access）",
         "f_compound": "所属小区", "hours_untagged": "未标注（按全天开放计）",
+        "f_why_unused": "未使用原因", "why_off_boundary": "距任何小区边界超过 {m} 米",
+        "why_access_no": "禁止通行（access=no）", "why_closed_at_hour": "{h} 时不在开放时间内（{hours}）", "why_closed_short": "{h} 时不在开放时间内",
+        "why_count": "{why}：{n} 个",
     },
     "en": {
         "communities_coverage": "Communities: walk coverage",
@@ -166,6 +169,9 @@ LABELS: dict[str, dict[str, str]] = {
         "gate_closed": "Closed or no entry at {h}", "gate_unused": "Not on a compound boundary (not used)",
         "f_gate_type": "Use", "f_hours": "Opening hours", "f_access": "Access tag",
         "f_compound": "Compound", "hours_untagged": "not tagged (counted as always open)",
+        "f_why_unused": "Why not used", "why_off_boundary": "More than {m} m from any compound boundary",
+        "why_access_no": "No entry (access=no)", "why_closed_at_hour": "Closed at {h} (opening hours {hours})", "why_closed_short": "Closed at {h} (opening hours)",
+        "why_count": "{why}: {n}",
     },
 }
 
@@ -1111,29 +1117,49 @@ def gate_status(gates: gpd.GeoDataFrame, communities: gpd.GeoDataFrame, *, toler
     ``status``: ``public`` (open to everyone), ``residents`` (``access=private``/``residents``:
     the compound's own residents only), ``closed`` (``access=no``, or closed at ``hour`` by its
     ``opening_hours``) or ``unused`` (not within ``tolerance_m`` (m) of any compound boundary),
-    as :func:`eldercare_coverage.gates.assign_gates` decides; ``compound`` names the compounds
-    it serves. Layers in one metric CRS.
+    as :func:`eldercare_coverage.gates.assign_gates` decides; ``reason`` says why a gate is not
+    used (``off_boundary``, ``access_no``, ``closed_at_hour``; "" when used); ``compound`` names
+    the compounds it serves; ``tolerance_m`` is kept for the popup. Layers in one metric CRS.
     """
     from .gates import assign_gates
 
     gates = gates.reset_index(drop=True)
-    rows = assign_gates(gates, communities, tolerance_m, hour)
+    rows = assign_gates(gates, communities, tolerance_m, hour, include_unused=True)
     n = len(gates)
+    on = rows[rows["compound"].to_numpy(int) >= 0]
     flags = {}
     for col in ("public", "residents"):
         flags[col] = np.zeros(n, dtype=bool)
-        np.logical_or.at(flags[col], rows["gate"].to_numpy(int), rows[col].to_numpy(bool))
+        np.logical_or.at(flags[col], on["gate"].to_numpy(int), on[col].to_numpy(bool))
     on_boundary = np.zeros(n, dtype=bool)
-    on_boundary[rows["gate"].to_numpy(int)] = True
+    on_boundary[on["gate"].to_numpy(int)] = True
     status = np.where(flags["public"], "public", np.where(flags["residents"], "residents",
                                                            np.where(on_boundary, "closed", "unused")))
+    # a gate's tags decide its reason, so every row of one gate carries the same one
+    reason = rows.groupby("gate")["reason"].first().reindex(range(n)).fillna("").to_numpy(dtype=object)
+    reason = np.where(np.isin(status, ("public", "residents")), "", reason)
     names = communities["name"] if "name" in communities else communities["community_id"]
-    served = pd.Series(names.astype(str).to_numpy()[rows["compound"].to_numpy(int)], index=rows["gate"].to_numpy(int))
+    served = pd.Series(names.astype(str).to_numpy()[on["compound"].to_numpy(int)], index=on["gate"].to_numpy(int))
     compound = served.groupby(level=0).agg(lambda v: "、".join(dict.fromkeys(v)))
-    out = gates.assign(status=status, compound=compound.reindex(range(n)).fillna("").to_numpy())
+    out = gates.assign(status=status, reason=reason, compound=compound.reindex(range(n)).fillna("").to_numpy(),
+                       tolerance_m=float(tolerance_m))
     for col in ("gate_id", "name", "access", "opening_hours"):
         if col not in out:
             out[col] = ""
+    return out
+
+
+def _why_unused(g: pd.DataFrame, L: dict[str, str], hour_txt: str) -> pd.Series:
+    """Why each gate is not used, in the map's language ("—" for a gate in use)."""
+    reason = g["reason"].fillna("").astype(str) if "reason" in g else pd.Series("", index=g.index)
+    tol = g["tolerance_m"].astype(float) if "tolerance_m" in g else pd.Series(10.0, index=g.index)
+    hours = g["opening_hours"].fillna("").astype(str)
+    out = pd.Series("—", index=g.index, dtype=object)
+    sel = reason == "off_boundary"
+    out[sel] = [L["why_off_boundary"].format(m=f"{t:g}") for t in tol[sel]]
+    out[reason == "access_no"] = L["why_access_no"]
+    sel = reason == "closed_at_hour"
+    out[sel] = [L["why_closed_at_hour"].format(h=hour_txt, hours=h) for h in hours[sel]]
     return out
 
 
@@ -1153,17 +1179,32 @@ def _gates_layer(m: folium.Map, gates: gpd.GeoDataFrame, L: dict[str, str], hour
     # the name (or, without one, the id) heads the popup
     g["_title"] = g["name"].fillna("").astype(str).where(g["name"].fillna("").astype(str).str.strip() != "",
                                                          g["gate_id"].astype(str))
+    g["_why"] = _why_unused(g, L, hour_txt)
     fields = [(L["f_id"], "gate_id", "text"), (L["f_gate_type"], "_type", "text"), (L["f_hours"], "_hours", "text"),
-              (L["f_access"], "access", "text"), (L["f_compound"], "compound", "text")]
+              (L["f_access"], "access", "text"), (L["f_compound"], "compound", "text"),
+              (L["f_why_unused"], "_why", "text")]
     _DataLayer(m, "gates", L["gates"],
                _layer_data(m, "gates", g, ["_title", "_s"] + [f[1] for f in fields], points=True),
                {"icons": {"field": "_s", "svg": [_gate_symbol(st) for st in GATE_STATUSES]}, "size": 16,
                 "tooltip": "_title", "popup": {"title": "_title", "fields": fields}, "minZoom": GATES_MIN_ZOOM})
     present = [st for st in GATE_STATUSES if (g["status"] == st).any()]
     rows = "".join(f'<div><span class="cov-sym">{_gate_symbol(st, 14)}</span>{html.escape(text[st])}</div>'
-                   for st in present)
+                   + _why_legend(g[g["status"] == st], L, hour_txt) for st in present)
     return (f'<div class="cov-legend-section" data-layer="gates">'
             f'<div class="cov-h">{html.escape(L["gates_zoom"].format(z=GATES_MIN_ZOOM))}</div>{rows}</div>')
+
+
+def _why_legend(g: pd.DataFrame, L: dict[str, str], hour_txt: str) -> str:
+    """Legend lines under a status: each reason its gates are not used, with how many (one line
+    per reason, not per opening-hours text)."""
+    reason = g["reason"].fillna("").astype(str) if "reason" in g else pd.Series("", index=g.index)
+    tol = float(g["tolerance_m"].iloc[0]) if "tolerance_m" in g and len(g) else 10.0
+    text = {"off_boundary": L["why_off_boundary"].format(m=f"{tol:g}"), "access_no": L["why_access_no"],
+            "closed_at_hour": L["why_closed_short"].format(h=hour_txt)}
+    counts = reason[reason != ""].value_counts(sort=False)
+    return "".join(f'<div class="cov-why" style="padding-left:20px;font-size:90%">'
+                   f'{html.escape(L["why_count"].format(why=text.get(why, why), n=int(n)))}</div>'
+                   for why, n in counts.items())
 
 
 def _add_points(m: folium.Map, legend: list[str], key: str, label: str, gdf: gpd.GeoDataFrame,

@@ -761,3 +761,86 @@ def _xml_gates(path: Path) -> list[dict]:
                 elem.clear()
     return rows
 
+
+
+# --------------------------------------------------------------------------------------------
+# Residents-only ways (compound-internal footways)
+
+_RESIDENTS_TAGS = {"access": ("private", "residents"), "foot": ("private",), "service": ("private",)}
+
+
+def residents_only(tags: dict[str, Any]) -> bool:
+    """Whether a way is walkable for a compound's own residents only: :func:`is_walkable` keeps
+    it out for ``access=private|residents``, ``foot=private`` or ``service=private`` alone, and
+    without those tags it would be walkable. Such ways are never part of the public network;
+    :mod:`.gates` uses them inside their compound, entered through its gates."""
+    if is_walkable(tags):
+        return False
+    hits = {k for k, vals in _RESIDENTS_TAGS.items() if _first(tags.get(k)) in vals}
+    return bool(hits) and is_walkable({k: v for k, v in tags.items() if k not in hits})
+
+
+def read_residents_ways(path: str | Path, clip_wgs: Any | None = None) -> gpd.GeoDataFrame:
+    """The residents-only ways (:func:`residents_only`) of an OSM file (XML, XML.bz2 or PBF) as
+    lon/lat lines with columns osmid, highway, bridge, tunnel. Ways wholly outside ``clip_wgs``
+    are skipped. GraphML (already filtered) holds none: an empty frame is returned for it."""
+    path = Path(path)
+    name = path.name.lower()
+    rows: list[tuple[int, dict, np.ndarray]] = []
+    if name.endswith(".pbf"):
+        import osmium
+
+        fp = osmium.FileProcessor(str(path), osmium.osm.NODE | osmium.osm.WAY).with_locations().with_filter(
+            osmium.filter.KeyFilter("highway"))
+        for way in fp:
+            if not way.is_way():
+                continue
+            tags = {k: way.tags.get(k) for k in WAY_TAGS if k in way.tags}
+            if residents_only(tags):
+                xy = np.array([(n.location.lon, n.location.lat) for n in way.nodes if n.location.valid()])
+                rows.append((way.id, tags, xy))
+    elif not name.endswith(".graphml"):
+        rows = _xml_residents_ways(path)
+    rows = [r for r in rows if len(r[2]) >= 2]
+    lines = np.array([shapely.linestrings(r[2]) for r in rows], dtype=object)
+    gdf = gpd.GeoDataFrame({"osmid": [r[0] for r in rows],
+                            **{k: [_first(r[1].get(k)) for r in rows] for k in ("highway", "bridge", "tunnel")}},
+                           geometry=gpd.GeoSeries(lines, crs="EPSG:4326"), crs="EPSG:4326")
+    if clip_wgs is not None and len(gdf):
+        gdf = gdf[shapely.intersects(clip_wgs, gdf.geometry.to_numpy())]
+    return gdf.reset_index(drop=True)
+
+
+def _xml_residents_ways(path: Path) -> list[tuple[int, dict, np.ndarray]]:
+    """Residents-only ways of OSM XML, streamed; node coordinates kept in compact arrays."""
+    import array
+    import bz2
+    import xml.etree.ElementTree as ET
+
+    opener = bz2.open if path.name.lower().endswith(".bz2") else open
+    ids, lon, lat = array.array("q"), array.array("d"), array.array("d")
+    ways: list[tuple[int, dict, list[int]]] = []
+    with opener(path, "rb") as fh:
+        for _, elem in ET.iterparse(fh, events=("end",)):
+            if elem.tag == "node":
+                ids.append(int(elem.get("id")))
+                lon.append(float(elem.get("lon")))
+                lat.append(float(elem.get("lat")))
+                elem.clear()
+            elif elem.tag == "way":
+                tags = {t.get("k"): t.get("v") for t in elem.iter("tag")}
+                if "highway" in tags and residents_only(tags):
+                    ways.append((int(elem.get("id")), tags, [int(n.get("ref")) for n in elem.iter("nd")]))
+                elem.clear()
+            elif elem.tag == "relation":
+                elem.clear()
+    nid = np.frombuffer(ids, dtype=np.int64)
+    order = np.argsort(nid)
+    nid, xs, ys = nid[order], np.frombuffer(lon)[order], np.frombuffer(lat)[order]
+    out = []
+    for wid, tags, refs in ways:
+        r = np.asarray(refs, dtype=np.int64)
+        k = np.minimum(np.searchsorted(nid, r), max(len(nid) - 1, 0))
+        ok = (nid[k] == r) if len(nid) else np.zeros(len(r), bool)
+        out.append((wid, tags, np.stack([xs[k[ok]], ys[k[ok]]], axis=1)))
+    return out

@@ -349,7 +349,22 @@ def compute_study_access(study: Study, net, dem=None):
                                     retries=c.retries, cache=study_tile_cache(study))
     return compute_access(study.communities, covering_facilities(study), study.candidates, net,
                           study.config.access, buildings=study.buildings, report=study.report,
-                          gates=study_gates(study), dem=dem)
+                          gates=study_gates(study), dem=dem, residents_ways=study_residents_ways(study))
+
+
+def study_residents_ways(study: Study) -> gpd.GeoDataFrame | None:
+    """The OSM file's residents-only ways (``access=private`` footways and driveways inside
+    compounds, :func:`eldercare_coverage.network.residents_only`) in the metric CRS, for the
+    walks inside gated compounds; None when gated compounds are off or there is no OSM file."""
+    from . import network
+
+    cfg = study.config
+    if cfg.access.gated_compounds == "off" or not cfg.inputs.network.path or study.communities is None:
+        return None
+    area = gpd.GeoSeries([study_area(study).buffer(cfg.inputs.network.margin_m)], crs=study.metric_crs)
+    ways = network.read_residents_ways(cfg.inputs.network.path, area.to_crs(4326).iloc[0])
+    log.info("%d residents-only ways in %s", len(ways), Path(cfg.inputs.network.path).name)
+    return ways.to_crs(study.metric_crs)
 
 
 def study_dem(study: Study):
