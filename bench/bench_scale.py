@@ -238,13 +238,14 @@ def stage_cluster(folder: Path, workers: int) -> dict:
     from distributed import Client, LocalCluster
 
     from eldercare_coverage.compute import compute_tiled_access
+    from eldercare_coverage.pipeline import study_tile_inputs
 
     t0 = time.perf_counter()
     study, net, info = _study_and_network(folder)
     with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
                       memory_limit=0) as cluster, Client(cluster) as client:
         t1 = time.perf_counter()
-        acc = compute_tiled_access(study, net, tiling="district", client=client)
+        acc = compute_tiled_access(study, net, *study_tile_inputs(study), tiling="district", client=client)
         run = acc.params["tiles"]
         per_worker = client.run(_worker_peak_mb)
     info.update(tiled_s=time.perf_counter() - t1, tiles_s=run["seconds"]["tiles"],

@@ -22,6 +22,7 @@ import shapely
 
 from eldercare_coverage import compute, tiling
 from eldercare_coverage.errors import ProblemReport
+from eldercare_coverage.pipeline import study_tile_inputs
 
 
 
@@ -98,7 +99,7 @@ def test_tiles_partition_the_demand_and_cover_the_halo(single):
 
 def test_local_tiles_give_the_single_run(single, tmp_path):
     study, net, ref = single
-    tiled = compute.compute_tiled_access(study, net, tiling="grid", tile_size_m=four_tiles(study), scheduler="local")
+    tiled = compute.compute_tiled_access(study, net, *study_tile_inputs(study), tiling="grid", tile_size_m=four_tiles(study), scheduler="local")
     assert tiled.params["tiles"]["tiles"] == 4
     assert_same_access(tiled, ref)
 
@@ -106,7 +107,7 @@ def test_local_tiles_give_the_single_run(single, tmp_path):
 def test_local_cluster_gives_the_single_run(single):
     needs_dask()
     study, net, ref = single
-    tiled = compute.compute_tiled_access(study, net, tiling="grid", tile_size_m=four_tiles(study),
+    tiled = compute.compute_tiled_access(study, net, *study_tile_inputs(study), tiling="grid", tile_size_m=four_tiles(study),
                                          scheduler="processes", workers=2)
     assert tiled.params["tiles"]["scheduler"] == "processes"
     assert_same_access(tiled, ref)
@@ -175,7 +176,7 @@ def test_tcp_cluster_survives_a_killed_worker(single, tcp_cluster, tmp_path):
 
     watcher = threading.Thread(target=kill_one_worker, daemon=True)
     watcher.start()
-    tiled = compute.compute_tiled_access(study, net, tiling="grid", tile_size_m=four_tiles(study),
+    tiled = compute.compute_tiled_access(study, net, *study_tile_inputs(study), tiling="grid", tile_size_m=four_tiles(study),
                                          scheduler=address, cache=cache)
     watcher.join(timeout=5)
     assert killed.is_set() and procs[2].poll() is not None
@@ -202,14 +203,14 @@ def test_resume_recomputes_only_missing_tiles(single, tmp_path, monkeypatch):
 
     monkeypatch.setattr(compute, "run_tile", failing)
     with pytest.raises(RuntimeError, match="lost power"):
-        compute.compute_tiled_access(study, net, tiling="grid", tile_size_m=four_tiles(study), cache=cache,
+        compute.compute_tiled_access(study, net, *study_tile_inputs(study), tiling="grid", tile_size_m=four_tiles(study), cache=cache,
                                      retries=0)
     written = sorted(p.stem for p in cache.folder.glob("*.done"))
     assert len(written) == 2
     # a tile whose data is there but whose marker is not counts as missing
     (cache.folder / f"{written[1]}.done").unlink()
     monkeypatch.setattr(compute, "run_tile", real)
-    tiled = compute.compute_tiled_access(study, net, tiling="grid", tile_size_m=four_tiles(study), cache=cache)
+    tiled = compute.compute_tiled_access(study, net, *study_tile_inputs(study), tiling="grid", tile_size_m=four_tiles(study), cache=cache)
     run = tiled.params["tiles"]
     assert run["cached"] == written[:1]
     assert written[0] not in run["computed"] and written[1] in run["computed"]
@@ -228,7 +229,7 @@ def test_a_failed_tile_is_retried(single, monkeypatch):
         return real(payload)
 
     monkeypatch.setattr(compute, "run_tile", flaky)
-    tiled = compute.compute_tiled_access(study, net, tiling="district", scheduler="local", retries=1)
+    tiled = compute.compute_tiled_access(study, net, *study_tile_inputs(study), tiling="district", scheduler="local", retries=1)
     assert failures and tiled.params["tiles"]["tiles"] == 2
     assert_same_access(tiled, ref)
 
@@ -274,7 +275,7 @@ def test_short_walks_cut_the_network_and_still_match(single):
     short = dataclasses.replace(study, config=dataclasses.replace(
         cfg, access=dataclasses.replace(cfg.access, time_limit_min=5.0, bands_min=[5.0])), report=ProblemReport())
     ref = pipeline.compute_study_access(short, net)
-    tiled = compute.compute_tiled_access(short, net, tiling="grid", tile_size_m=four_tiles(study), halo_margin_m=50.0)
+    tiled = compute.compute_tiled_access(short, net, *study_tile_inputs(short), tiling="grid", tile_size_m=four_tiles(study), halo_margin_m=50.0)
     run = tiled.params["tiles"]
     assert run["tiles"] == 4 and max(run["levels"].values()) >= 1  # some homes needed a wider halo
     first = [n for name, n in run["edges"].items() if name.endswith("-h0")]

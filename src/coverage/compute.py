@@ -165,7 +165,7 @@ def _warm_plugin():
 
 
 @dataclass
-class _Inputs:
+class TileInputs:
     communities: gpd.GeoDataFrame
     facilities: gpd.GeoDataFrame
     candidates: gpd.GeoDataFrame
@@ -175,23 +175,7 @@ class _Inputs:
     residents_ways: gpd.GeoDataFrame | None = None
 
 
-def study_inputs(study) -> tuple[_Inputs, list[str]]:
-    """The layers tiles take subsets of (rows renumbered from 0), and the facility kinds."""
-    from .pipeline import covering_facilities, study_gates, study_residents_ways
-
-    inputs = _Inputs(study.communities.reset_index(drop=True), covering_facilities(study).reset_index(drop=True),
-                     study.candidates.reset_index(drop=True), _with_gate_ids(study_gates(study)),
-                     study.buildings.reset_index(drop=True) if study.buildings is not None else None)
-    if study.config.access.gated_compounds != "auto":
-        inputs.gates = None
-    if inputs.gates is not None:
-        ways = study_residents_ways(study)
-        inputs.residents_ways = ways.reset_index(drop=True) if ways is not None and len(ways) else None
-    kinds = sorted(set(inputs.facilities["kind"].astype(str)) - {""}) if "kind" in inputs.facilities else []
-    return inputs, kinds
-
-
-def tile_payload(tile: Tile, ext: TileExtent, inputs: _Inputs, net, access: dict, kinds: list[str]) -> bytes:
+def tile_payload(tile: Tile, ext: TileExtent, inputs: TileInputs, net, access: dict, kinds: list[str]) -> bytes:
     """Everything tile ``tile`` needs at extent ``ext``, as npz bytes."""
     arrays = subnetwork(net, ext.edges)
     out = {f"net/{k}": v for k, v in arrays.items() if k not in ("edge_geometry", "edge_attrs")}
@@ -221,11 +205,13 @@ def tile_payload(tile: Tile, ext: TileExtent, inputs: _Inputs, net, access: dict
     return store.pack(out)
 
 
-def compute_tiled_access(study, net, *, tiling: str = "district", tile_size_m: float = 5000.0,
+def compute_tiled_access(study, net, inputs: TileInputs, kinds: list[str], *, tiling: str = "district", tile_size_m: float = 5000.0,
                          halo_margin_m: float = 250.0, scheduler: str = "local", workers: int = 2,
                          retries: int = 2, cache: store.TileCache | None = None, client=None):
     """Walk access of ``study`` on ``net`` computed tile by tile; the same
     :class:`~eldercare_coverage.access.AccessResult` as ``pipeline.compute_study_access``.
+    ``inputs`` and ``kinds`` are the study's layers and facility kinds
+    (:func:`eldercare_coverage.pipeline.study_tile_inputs`).
 
     ``tiling`` "district" or "grid" (cells of ``tile_size_m`` metres); the halo is the walk limit
     plus ``access.snap_max_m`` plus ``halo_margin_m`` (m). ``cache`` keeps finished tiles for a
@@ -235,7 +221,6 @@ def compute_tiled_access(study, net, *, tiling: str = "district", tile_size_m: f
     t0 = time.perf_counter()
     cfg = study.config.access
     speed = study.config.walk_speed_mps
-    inputs, kinds = study_inputs(study)
     access = _access_params(cfg)
     halo0 = halo_distance_m(cfg.time_limit_min, speed, cfg.snap_max_m, halo_margin_m)
     tiles = make_tiles(inputs.communities, inputs.facilities, inputs.candidates, by=tiling, tile_size_m=tile_size_m)
@@ -391,7 +376,7 @@ def _with_gate_ids(gates: gpd.GeoDataFrame | None) -> gpd.GeoDataFrame | None:
 # Stitching
 
 
-def stitch(study, net, inputs: _Inputs, parts: list[tuple[int, bytes]], kinds: list[str]):
+def stitch(study, net, inputs: TileInputs, parts: list[tuple[int, bytes]], kinds: list[str]):
     """The study's :class:`AccessResult` from its tiles' results ``(halo level, npz bytes)``, in
     any order: each community's demand comes from the widest halo that computed it."""
     from .access import AccessResult, community_table, district_table
@@ -471,7 +456,7 @@ def _isochrones(parts: list[pd.DataFrame], facilities: pd.DataFrame, crs) -> gpd
     return iso.iloc[order].reset_index(drop=True)[keys + ["geometry"]]
 
 
-def _whole_study_snaps(study, net, inputs: _Inputs, demand: gpd.GeoDataFrame, params: dict):
+def _whole_study_snaps(study, net, inputs: TileInputs, demand: gpd.GeoDataFrame, params: dict):
     """Snaps of every point on the whole network (vectorised), the gated network, the sites and
     unreachable tables and the parameters, exactly as a single run makes them."""
     from . import access as A

@@ -46,6 +46,11 @@ from .messages import Text, detect_language, language_of
 #: Walking speeds in m/s. ``older`` is the default: about 810 m in 15 minutes.
 WALK_SPEEDS: dict[str, float] = {"older": 0.9, "general": 1.0, "frail": 0.76}
 
+#: Basemap tile hosts refused: Baidu (BD-09 with its own tile grid) and Tencent (GCJ-02 with
+#: flipped tile rows) cannot be lined up by shifting the overlays, so they are refused rather
+#: than silently misdrawn (checked in the config and again by the map).
+REFUSED_TILE_HINTS = ("baidu", "bdimg", "bdstatic", "qq.com", "tencent", "gtimg")
+
 #: Coordinate systems pyproj does not know: Chinese web-map obfuscations, converted to WGS-84.
 CHINESE_WEB_CRS = ("GCJ-02", "BD-09")
 
@@ -671,7 +676,6 @@ def _validate_profile_and_basemap(config: StudyConfig, report: ProblemReport, fi
                 user_file = config.norms.profile_file and p.file == config.norms.profile_file
                 report.error(p.file if user_file else file, Text(p.code, **p.params), row=p.row,
                              field=p.field if user_file else "norms.profile")
-    from .maps import REFUSED_TILE_HINTS
 
     basemap = config.output.basemap.strip().lower()
     if basemap not in ("none", "", "osm", "tianditu", "amap", "gaode") and \

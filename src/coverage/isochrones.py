@@ -37,7 +37,7 @@ import numpy as np
 import shapely
 
 from . import _kernels as K
-from .access import _csr
+from .network import csr_arrays
 from .network import WalkNetwork
 from .progress import progress
 
@@ -70,7 +70,7 @@ def reachable_pieces(net: WalkNetwork, snapped: Any, site: int, limits_m: Sequen
     sd = np.array([acc + pos * rf[e0], acc + net.cost_bwd[e0] - pos * rb[e0]])
     if dist_buf is None:
         dist_buf = np.full(net.n_nodes, np.inf)
-    indptr, indices, weights, adj_edge = _csr(net)
+    indptr, indices, weights, adj_edge = csr_arrays(net)
     nodes, d = K.settle(indptr, indices, weights, seeds, sd, float(lim.max()), dist_buf)
     # every adjacency slot of every settled node: (node cost, edge)
     starts, stops = indptr[nodes], indptr[nodes + 1]

@@ -44,6 +44,7 @@ from branca.element import Element, Figure, MacroElement
 from folium.map import Layer
 from folium.template import Template
 
+from .config import REFUSED_TILE_HINTS
 from .crs import wgs84_to_gcj02
 from .errors import InputError
 from .schema import FACILITY_KINDS
@@ -189,9 +190,6 @@ _AMAP_URL = ("https://webrd0{s}.is.autonavi.com/appmaptile?lang=zh_cn&size=1&sca
              "&x={x}&y={y}&z={z}")
 _AMAP_ATTR = "&copy; 高德地图 AutoNavi"
 _GCJ02_TILE_HINTS = ("amap", "gaode", "autonavi")
-#: Baidu (BD-09 with its own tile grid) and Tencent (GCJ-02 with flipped tile rows) cannot be
-#: lined up by shifting the overlays, so they are refused rather than silently misdrawn.
-REFUSED_TILE_HINTS = ("baidu", "bdimg", "bdstatic", "qq.com", "tencent", "gtimg")
 
 
 #: Other names of the community_stats columns the map reads.

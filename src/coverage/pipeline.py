@@ -344,7 +344,7 @@ def compute_study_access(study: Study, net, dem=None):
                              language=study.config.study.language, field="compute.tiling")
 
         c = study.config.compute
-        return compute_tiled_access(study, net, tiling=tiling, tile_size_m=c.tile_size_m,
+        return compute_tiled_access(study, net, *study_tile_inputs(study), tiling=tiling, tile_size_m=c.tile_size_m,
                                     halo_margin_m=c.halo_margin_m, scheduler=c.scheduler, workers=c.workers,
                                     retries=c.retries, cache=study_tile_cache(study))
     return compute_access(study.communities, covering_facilities(study), study.candidates, net,
@@ -378,6 +378,23 @@ def study_dem(study: Study):
         return None
     return read_dem(cfg.dem.path, study_area(study), study.metric_crs, crs=cfg.dem.crs,
                     margin_m=cfg.network.margin_m, report=study.report)
+
+
+def study_tile_inputs(study: Study):
+    """(:class:`~eldercare_coverage.compute.TileInputs`, facility kinds): the layers tiles take
+    subsets of (rows renumbered from 0)."""
+    from .compute import TileInputs, _with_gate_ids
+
+    inputs = TileInputs(study.communities.reset_index(drop=True), covering_facilities(study).reset_index(drop=True),
+                     study.candidates.reset_index(drop=True), _with_gate_ids(study_gates(study)),
+                     study.buildings.reset_index(drop=True) if study.buildings is not None else None)
+    if study.config.access.gated_compounds != "auto":
+        inputs.gates = None
+    if inputs.gates is not None:
+        ways = study_residents_ways(study)
+        inputs.residents_ways = ways.reset_index(drop=True) if ways is not None and len(ways) else None
+    kinds = sorted(set(inputs.facilities["kind"].astype(str)) - {""}) if "kind" in inputs.facilities else []
+    return inputs, kinds
 
 
 def study_tiling(study: Study) -> str:

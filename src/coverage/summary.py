@@ -9,16 +9,13 @@ line prints :func:`run_summary`; a notebook can too.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from .gate_effect import TOTAL as GATE_TOTAL
 from .messages import LANGUAGES, LIST_LIMIT, text  # noqa: F401  (LANGUAGES: public)
-
-if TYPE_CHECKING:
-    from .pipeline import RunResult
 
 #: Siting weights -> the label of what they count (one label source for the summary and the report).
 WEIGHT_LABELS = {"elderly_population": "summary.weight_elderly_population",
@@ -86,7 +83,7 @@ def _people(value: float) -> int:
     return int(round(float(value))) if np.isfinite(value) else 0
 
 
-def run_summary(result: "RunResult", *, validation_path: str = "validation.txt") -> list[str]:
+def run_summary(result: Any, *, validation_path: str = "validation.txt") -> list[str]:
     """The summary lines of a run, in the study's language."""
     study = result.study
     cfg = study.config

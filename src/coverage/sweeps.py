@@ -48,11 +48,12 @@ def scenario_study(study, scenario: dict):
 def sweep(study, net, scenarios: list[dict], *, tiling: str = "district", tile_size_m: float = 5000.0,
           halo_margin_m: float = 250.0, scheduler: str = "local", workers: int = 2, client=None) -> pd.DataFrame:
     """One row per scenario: its settings, walk coverage, norm results and new sites (tidy)."""
-    from .compute import _access_params, _client, run_tile, stitch, study_inputs, tile_payload
+    from .compute import _access_params, _client, run_tile, stitch, tile_payload
+    from .pipeline import study_tile_inputs
     from .tiling import halo_distance_m, make_tiles, tile_extent
 
     variants = [scenario_study(study, s) for s in scenarios]
-    inputs, kinds = study_inputs(study)
+    inputs, kinds = study_tile_inputs(study)
     snap = study.config.access.snap_max_m
     halo = max(halo_distance_m(v.config.access.time_limit_min, v.config.walk_speed_mps, snap, halo_margin_m)
                for v in variants)
