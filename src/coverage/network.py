@@ -616,27 +616,28 @@ def _simplify(G: nx.MultiDiGraph) -> nx.MultiDiGraph:
     return ox.simplify_graph(G, edge_attrs_differ=["is_steps", "is_level"])
 
 
+def highway_ways(path: str | Path):
+    """Every way of an OSM PBF tagged highway=*, as (way, its :data:`WAY_TAGS` as a dict), with
+    node locations. Nodes are read only for the location cache; osmium's C++ key filter hands
+    over just the highway-tagged ways (and the rare such nodes, dropped here)."""
+    import osmium
+
+    fp = osmium.FileProcessor(str(path), osmium.osm.NODE | osmium.osm.WAY).with_locations().with_filter(
+        osmium.filter.KeyFilter("highway"))
+    for way in fp:
+        if way.is_way():
+            yield way, {k: way.tags.get(k) for k in WAY_TAGS if k in way.tags}
+
+
 def _graph_from_pbf(path: Path, clip_wgs: Any | None) -> nx.MultiDiGraph:
     """OSM PBF → walkable lon/lat MultiDiGraph, clipped while reading (pyosmium)."""
-    try:
-        import osmium
-    except ImportError as exc:  # pragma: no cover - osmium is a dependency
-        raise RuntimeError("reading .osm.pbf needs the 'osmium' package (pip install osmium)") from exc
-
     bbox = None if clip_wgs is None else shapely.bounds(clip_wgs)
     us: list[int] = []
     vs: list[int] = []
     tags_of: list[dict] = []
     way_ids: list[int] = []
     coords: dict[int, tuple[float, float]] = {}
-    # Nodes must be read for the location cache; the key filter then hands over only ways
-    # (and the rare nodes) tagged highway=*, which the isinstance check below drops.
-    fp = osmium.FileProcessor(str(path), osmium.osm.NODE | osmium.osm.WAY).with_locations().with_filter(
-        osmium.filter.KeyFilter("highway"))
-    for way in fp:
-        if not way.is_way():
-            continue
-        tags = {k: way.tags.get(k) for k in WAY_TAGS if k in way.tags}
+    for way, tags in highway_ways(path):
         if not is_walkable(tags):
             continue
         prev = None
@@ -788,14 +789,7 @@ def read_residents_ways(path: str | Path, clip_wgs: Any | None = None) -> gpd.Ge
     name = path.name.lower()
     rows: list[tuple[int, dict, np.ndarray]] = []
     if name.endswith(".pbf"):
-        import osmium
-
-        fp = osmium.FileProcessor(str(path), osmium.osm.NODE | osmium.osm.WAY).with_locations().with_filter(
-            osmium.filter.KeyFilter("highway"))
-        for way in fp:
-            if not way.is_way():
-                continue
-            tags = {k: way.tags.get(k) for k in WAY_TAGS if k in way.tags}
+        for way, tags in highway_ways(path):
             if residents_only(tags):
                 xy = np.array([(n.location.lon, n.location.lat) for n in way.nodes if n.location.valid()])
                 rows.append((way.id, tags, xy))
