@@ -114,7 +114,7 @@ def test_bad_phases_are_clear_errors():
 
 
 @pytest.mark.parametrize("language", ["zh", "en"])
-def test_chart_is_svg_with_escaped_labels(language):
+def test_chart_is_svg_in_the_study_language(language):  # escaping: test_report_phase_section_escapes_site_ids_and_speaks_the_language
     prob, tc, te, w = problem(1, "pmedian")
     df = phased(prob, "pmedian", 3, method="heuristic", time_limit_s=5)
     svg = phased_chart(df, language, total_weight=float(w.sum()))
