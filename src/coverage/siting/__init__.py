@@ -182,19 +182,54 @@ def _left(time_limit_s: float | None, used: SitingResult) -> float | None:
 def _capacitated_exact(problem: SitingProblem, model: str, *, p, budget, single_source, time_limit_s,
                        mip_gap) -> SitingResult:
     """The assignment MILP warm-started from the capacitated heuristic; the uncapacitated
-    heuristic bound joins HiGHS' bound."""
+    heuristic bound joins HiGHS' bound. For the capacitated p-median with ``p`` (no budget) the
+    knapsack Lagrangian (:mod:`.capacity_lagrange`) first closes the options that open in no
+    solution better than the heuristic's, and its bound joins too."""
     import time
+
+    from .capacity_lagrange import capacity_lagrange
+    from .exact import assignment_result, run_assignment
 
     t0 = time.perf_counter()
     tl = 120.0 if time_limit_s is None else time_limit_s
-    _, start, unc_bound = capacitated_start(problem, model, p=p, budget=budget, single_source=single_source,
-                                            time_limit_s=min(10.0, tl))
+    m0, start, unc_bound = capacitated_start(problem, model, p=p, budget=budget, single_source=single_source,
+                                             time_limit_s=min(10.0, tl))
     left = None if time_limit_s is None else max(1.0, time_limit_s - (time.perf_counter() - t0))
-    res = solve_assignment_exact(problem, model, p=p, budget=budget, capacitated=True, single_source=single_source,
-                                 time_limit_s=left, mip_gap=mip_gap, start=None if start is None else start.x,
-                                 other_bound=unc_bound)
-    res.solve_time_s = time.perf_counter() - t0
-    return res
+    if model != "pmedian" or not p or budget or start is None:
+        res = solve_assignment_exact(problem, model, p=p, budget=budget, capacitated=True,
+                                     single_source=single_source, time_limit_s=left, mip_gap=mip_gap,
+                                     start=None if start is None else start.x, other_bound=unc_bound)
+        res.solve_time_s = time.perf_counter() - t0
+        return res
+    ub = float(start.fun)
+    lag = capacity_lagrange(problem, p, ub, single_source=single_source, time_budget_s=min(5.0, 0.1 * tl))
+    bound = max(unc_bound, lag.bound)
+    params = {"p": p, "budget": budget, "capacitated": True, "single_source": single_source,
+              "time_limit_s": time_limit_s, "mip_gap": mip_gap, "n_options": int(m0.nx), "n_pairs": int(m0.nk),
+              "n_closed_by_lagrangian": int(lag.closed.sum()), "lagrangian_bound": float(lag.bound)}
+    best, best_v, status = start, ub, "optimal" if ub - bound <= max(mip_gap, 1e-9) * max(1.0, ub) else "feasible"
+    m = m0
+    if status != "optimal":
+        left = None if time_limit_s is None else max(1.0, time_limit_s - (time.perf_counter() - t0))
+        # Options closed by the Lagrangian are out of every solution better than the start, so the
+        # MILP searches only those; its bound holds for the full problem up to the start's value.
+        m, out = run_assignment(problem, model, p=p, budget=None, capacitated=True, single_source=single_source,
+                                time_limit_s=left, mip_gap=mip_gap, open_only=~lag.closed | problem.options.fixed)
+        if out.x is not None and out.fun < best_v:
+            best, best_v = out, float(out.fun)
+        else:
+            m = m0
+        if out.status == "infeasible":
+            bound = ub
+        elif np.isfinite(out.bound):
+            bound = max(bound, min(float(out.bound), ub))
+        gap = (best_v - bound) / max(abs(best_v), 1e-9)
+        if gap <= 1e-9 or (out.status == "optimal" and gap <= mip_gap + 1e-9):
+            status = "optimal"
+        else:
+            status = "time_limit" if out.status == "time_limit" else "feasible"
+    return assignment_result(problem, "capacitated_pmedian", "exact", best, m, time.perf_counter() - t0, params,
+                             status, min(bound, best_v))
 
 
 def _best_of(exact: SitingResult, heur: SitingResult, maximise: bool = True) -> SitingResult:

@@ -746,17 +746,20 @@ def solve_pmedian_exact(problem: SitingProblem, *, p: int | None = None, budget:
     incumbent, filled to ``p`` new sites; the bound is the better of the Lagrangian and MILP
     bounds, so status and gap never claim more than was proven.
     """
-    from .median import greedy_add, median_cost, median_data, pmedian_heuristic, round_bound
+    from .median import greedy_add, local_search, median_cost, median_data, pmedian_heuristic, round_bound
 
     if not p and not budget:
         raise ValueError("pmedian needs p (number of new sites) or a budget.")
     t0 = time.perf_counter()
     md = median_data(problem)
     tl = 120.0 if time_limit_s is None else float(time_limit_s)
-    # The same heuristic run as method="heuristic" (10 s budget), so that the exact answer is
-    # never worse than what the heuristic alone would have returned.
+    # The heuristic's constructive part (greedy, Lagrangian with its primal solutions, swap
+    # descents) starts the MILP; its iterated local search runs only if the MILP stops unproven,
+    # from the better incumbent, in the time kept back for it (on pmed2 the search took 0.4 s of
+    # a 0.5 s exact run whose MILP needed 0.1 s).
     h_time = heuristic_time_s if heuristic_time_s is not None else min(10.0, tl)
-    x_h, ub, lag = pmedian_heuristic(md, p, budget, h_time)
+    x_h, ub, lag = pmedian_heuristic(md, p, budget, h_time, max_stale=0)
+    polish_s = min(10.0, 0.1 * tl)
     params = {"p": p, "budget": budget, "time_limit_s": time_limit_s, "mip_gap": mip_gap,
               "n_options": int(md.n_opt), "n_pairs": int(len(md.R))}
     notes = []
@@ -766,7 +769,7 @@ def solve_pmedian_exact(problem: SitingProblem, *, p: int | None = None, budget:
     status = "optimal" if ub - bound <= max(mip_gap, 1e-9) * max(1.0, abs(ub)) else "feasible"
     milp_note = Text("solver.pmedian_lagrangian_proof", heuristic=float(ub), bound=float(lag.bound))
     if status != "optimal":
-        left = max(tl - (time.perf_counter() - t0), 0.5)
+        left = max(tl - polish_s - (time.perf_counter() - t0), 0.5)
         out, x_m, n_cols = _radius_milp(md, p, budget, lag.closed, lag.forced, x_h, left, mip_gap)
         params["n_radius_columns"] = n_cols
         params["n_closed_by_lagrangian"] = int(lag.closed.sum())
@@ -782,6 +785,12 @@ def solve_pmedian_exact(problem: SitingProblem, *, p: int | None = None, budget:
             bound = ub
         elif np.isfinite(out.bound):
             bound = max(bound, min(round_bound(md, out.bound), ub))
+        left = tl - (time.perf_counter() - t0)
+        if best_v > bound + 1e-9 * max(1.0, abs(best_v)) and left > 0.05:
+            x_s = local_search(md, p, budget, left, start=best_x, stop_at=bound)
+            v = median_cost(md, x_s)
+            if v < best_v:
+                best_x, best_v = x_s, v
         gap = (best_v - bound) / max(abs(best_v), 1e-9)
         if gap <= 1e-9 or (out.status == "optimal" and gap <= mip_gap + 1e-9):
             status = "optimal"

@@ -371,7 +371,7 @@ def solve_pmedian_heuristic(problem: SitingProblem, *, p: int | None = None, bud
         raise ValueError("pmedian needs p (number of new sites) or a budget.")
     t0 = time.perf_counter()
     md = median_data(problem)
-    x, v, lag = pmedian_heuristic(md, p, budget, time_limit_s)
+    x, v, lag = pmedian_heuristic(md, p, budget, max(time_limit_s - (time.perf_counter() - t0), 0.0))
     bound = min(lag.bound, v)
     status = "optimal" if v - bound <= 1e-9 * max(1.0, abs(v)) else "feasible"
     notes = [Text("solver.unserved_penalty", minutes=float(md.pen))] if md.need_pen else []

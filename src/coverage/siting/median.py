@@ -28,6 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import _median_kernels as kern
 from .problem import SitingProblem
 
 
@@ -47,6 +48,9 @@ class MedianData:
     need_pen: bool  # some positive-weight point is not reached by every option
     wD: np.ndarray  # w_j · t_ij per pair
     integral: bool  # integer weights and times: every objective value is an integer
+    start: np.ndarray  # first pair of each point (n_points + 1)
+    by_opt: np.ndarray  # pair indices grouped by option
+    opt_start: np.ndarray  # first entry of each option in by_opt (n_opt + 1)
 
 
 def median_data(problem: SitingProblem, penalty_min: float | None = None) -> MedianData:
@@ -62,31 +66,16 @@ def median_data(problem: SitingProblem, penalty_min: float | None = None) -> Med
     cnt = np.bincount(C, minlength=len(w))
     need_pen = bool(np.any(cnt[pos] < o.n))
     pen = penalty_min if penalty_min is not None else 2.0 * float(D.max(initial=0.0))
+    by_opt = np.argsort(R, kind="stable")
     return MedianData(R, C, D, w, float(pen), o.n, o.fixed.copy(), o.cost.astype(float), o.site.copy(), need_pen,
-                      w[C] * D, bool(np.all(w == np.round(w)) and np.all(D == np.round(D)) and pen == round(pen)))
+                      w[C] * D, bool(np.all(w == np.round(w)) and np.all(D == np.round(D)) and pen == round(pen)),
+                      np.searchsorted(C, np.arange(len(w) + 1)), by_opt,
+                      np.searchsorted(R[by_opt], np.arange(o.n + 1)))
 
 
 def two_nearest(md: MedianData, is_open: np.ndarray):
     """Per point: nearest open option and its time, second-nearest time (pen where none)."""
-    n = len(md.w)
-    k = is_open[md.R]
-    r, c, d = md.R[k], md.C[k], md.D[k]
-    d1 = np.full(n, md.pen)
-    d2 = np.full(n, md.pen)
-    f1 = np.full(n, -1, dtype=np.int64)
-    if len(c):
-        first = np.ones(len(c), bool)
-        first[1:] = c[1:] != c[:-1]
-        i1 = np.nonzero(first)[0]
-        d1[c[i1]] = np.minimum(d[i1], md.pen)
-        f1[c[i1]] = r[i1]
-        i2 = i1 + 1
-        ok = i2 < len(c)
-        i2 = i2[ok]
-        same = c[i2] == c[i2 - 1]
-        i2 = i2[same]
-        d2[c[i2]] = np.minimum(d[i2], md.pen)
-    return f1, d1, d2
+    return kern.two_nearest(md.R, md.D, md.start, np.ascontiguousarray(is_open, dtype=np.bool_), md.pen)
 
 
 def median_cost(md: MedianData, is_open: np.ndarray) -> float:
@@ -111,8 +100,7 @@ def greedy_add(md: MedianData, is_open: np.ndarray, p: int | None, budget: float
     is_open = is_open.copy()
     allowed = np.ones(md.n_opt, bool) if allowed is None else allowed
     _, d1, _ = two_nearest(md, is_open)
-    by_opt = np.argsort(md.R, kind="stable")
-    starts = np.searchsorted(md.R[by_opt], np.arange(md.n_opt + 1))
+    by_opt, starts = md.by_opt, md.opt_start
     while True:
         n_new = int((is_open & ~md.fixed).sum())
         if p is not None and n_new >= p:
@@ -200,7 +188,10 @@ def local_search(md: MedianData, p: int | None, budget: float | None, time_budge
     best, best_v = x, median_cost(md, x)
     rng = np.random.default_rng(seed)
     stale = 0
-    while time.perf_counter() < deadline and stale < max_stale and best_v > stop_at + 1e-9 * max(1.0, abs(stop_at)):
+    kick_s = 0.0  # the last kick's duration: a kick that cannot finish before the deadline is not started
+    while (time.perf_counter() + kick_s < deadline and stale < max_stale
+           and best_v > stop_at + 1e-9 * max(1.0, abs(stop_at))):
+        t_kick = time.perf_counter()
         y = best.copy()
         opened = np.nonzero(y & ~md.fixed)[0]
         if len(opened) == 0:
@@ -217,6 +208,7 @@ def local_search(md: MedianData, p: int | None, budget: float | None, time_budge
             continue
         y = swap_descent(md, greedy_add(md, y, p, budget, allowed), budget, deadline, allowed)
         v = median_cost(md, y)
+        kick_s = time.perf_counter() - t_kick
         if v < best_v - 1e-9 * max(1.0, best_v):
             best, best_v, stale = y, v, 0
         else:
@@ -232,11 +224,13 @@ class Lagrange:
     closed: np.ndarray  # bool per option: open only in solutions no better than the incumbent
     forced: np.ndarray  # bool per option: open in every solution better than the incumbent
     selected: np.ndarray  # options opened by the best relaxed solution
+    primal: np.ndarray | None = None  # best feasible open mask met among the relaxed solutions
+    primal_value: float = np.inf
 
 
 def _relax(md: MedianData, lam: np.ndarray, p: int | None, budget: float | None):
     """(L(λ), ρ, relaxed open set) for one multiplier vector."""
-    rho = np.bincount(md.R, weights=np.minimum(0.0, md.wD - lam[md.C]), minlength=md.n_opt)
+    rho = kern.reduced_costs(md.R, md.C, md.wD, lam, md.n_opt)
     free = np.nonzero(~md.fixed)[0]
     val = float(lam.sum() + rho[md.fixed].sum())
     y = md.fixed.copy()
@@ -273,6 +267,11 @@ def lagrangian_bound(md: MedianData, p: int | None, budget: float | None, upper:
 
     λ starts at ``lam0`` or at w_j × the incumbent's second-nearest time; Polyak steps aim at
     ``upper``; it stops once the (rounded) bound reaches ``upper``.
+
+    The relaxed solutions are also a **Lagrangian heuristic** (Beasley 1993, "Lagrangean
+    heuristics for location problems", EJOR 65:383–399): every few steps the relaxed open set,
+    when feasible, is priced exactly; the best one is kept (``primal``) and lowers the step
+    target, which in turn speeds the ascent.
     """
     t0 = time.perf_counter()
     cap = md.w * md.pen
@@ -281,29 +280,45 @@ def lagrangian_bound(md: MedianData, p: int | None, budget: float | None, upper:
         lam0 = md.w * d2
     lam = np.minimum(lam0, cap)
     best_v, best_lam, best_rho, best_y = -np.inf, lam, None, None
+    primal, primal_v = None, np.inf
     mu, stall = 2.0, 0
-    for _ in range(max_iter):
+    for it in range(max_iter):
         val, rho, y = _relax(md, lam, p, budget)
-        if best_y is None or val > best_v + 1e-9 * max(1.0, abs(best_v)):
+        improved = best_y is None or val > best_v + 1e-9 * max(1.0, abs(best_v))
+        if improved:
             best_v, best_lam, best_rho, best_y, stall = val, lam.copy(), rho, y, 0
         else:
             stall += 1
             if stall >= 25:
                 mu, stall = mu / 2, 0
+        if (improved or it % 5 == 0) and _priceable(md, y, p, budget):
+            v = median_cost(md, y)
+            if v < primal_v - 1e-9 * max(1.0, abs(v)):
+                primal, primal_v = y.copy(), v
+                upper = min(upper, v)
         if (round_bound(md, best_v) >= upper - 1e-9 * max(1.0, abs(upper)) or mu < 1e-4
                 or time.perf_counter() - t0 > time_budget_s):
             break
         # Subgradient: 1 − (open options serving j with a negative reduced cost).
-        served = y[md.R] & (md.wD < lam[md.C])
-        g = 1.0 - np.bincount(md.C[served], minlength=len(md.w))
-        g[md.w <= 0] = 0.0
+        g = kern.subgradient(md.R, md.C, md.wD, lam, y, md.w)
         g[((lam <= 0) & (g < 0)) | ((lam >= cap) & (g > 0))] = 0.0
         gg = float(g @ g)
         if gg == 0:
             break
         lam = np.clip(lam + mu * (upper - val) / gg * g, 0.0, cap)
     closed, forced = _fixing(md, best_v, best_rho, p, budget, upper)
-    return Lagrange(best_v, best_lam, best_rho, closed, forced, np.nonzero(best_y & ~md.fixed)[0])
+    return Lagrange(best_v, best_lam, best_rho, closed, forced, np.nonzero(best_y & ~md.fixed)[0],
+                    primal, primal_v)
+
+
+def _priceable(md: MedianData, y: np.ndarray, p: int | None, budget: float | None) -> bool:
+    """A relaxed open set is a solution: p new options (or within the budget), one per site."""
+    new = y & ~md.fixed
+    if p is not None and int(new.sum()) != min(p, int((~md.fixed).sum())):
+        return False
+    if budget is not None and float(md.cost[new].sum()) > budget + 1e-9:
+        return False
+    return len(np.unique(md.site[y])) == int(y.sum())
 
 
 def _fixing(md: MedianData, bound: float, rho: np.ndarray, p: int | None, budget: float | None,
@@ -342,6 +357,8 @@ def pmedian_heuristic(md: MedianData, p: int | None, budget: float | None, time_
     v_g = median_cost(md, x_g)
     lag = lagrangian_bound(md, p, budget, v_g, x_g, time_budget_s=0.25 * time_budget_s)
     starts = [x_g]
+    if lag.primal is not None:
+        starts.append(lag.primal)
     if len(lag.selected):
         x_l = md.fixed.copy()
         x_l[lag.selected] = True
