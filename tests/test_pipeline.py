@@ -87,6 +87,9 @@ def test_siting_outputs_agree(sample_run):
     assert siting["status"] == "optimal" and len(siting["new_sites"]) == 5
     assert sorted(proposed["candidate_id"]) == sorted(siting["new_sites"])
     assert siting["covered_share_after"] >= siting["covered_share_before"]
+    # the solver's notes: English data text, and the same in the study's language (zh)
+    assert isinstance(siting["message"], str)
+    assert siting["message_study_language"] == result.stages["siting"].message_in("zh")
     np.testing.assert_allclose(by_district["covered_after"].sum() / by_district["total_weight"].sum(),
                                siting["covered_share_after"], rtol=1e-9)
     np.testing.assert_allclose(by_district["total_weight"].sum(), result.study.communities["elderly_population"].sum(),

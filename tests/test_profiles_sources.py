@@ -143,7 +143,7 @@ def test_three_annex_rows_cannot_come_from_the_banding_rule():
     flagged = {d for d, figs in annex().districts.items() if norm_sources.row_consistency(figs)}
     assert flagged == {"岐山县", "眉县", "陇县"}
     assert "new_day_care_centre 8 > communities_band_day_care_centre 6" in \
-        norm_sources.row_consistency(annex().districts["岐山县"], "en")
+        norm_sources.row_consistency(annex().districts["岐山县"])
 
 
 def synthetic_annex_study(rename: dict[str, str] | None = None):
@@ -200,6 +200,11 @@ def test_district_report_shows_the_rule_beside_the_annex_and_flags_differences(t
                                  language="zh")
     html = paths["html"].read_text(encoding="utf-8")
     assert "规则结果与官方目标的差异" in html and "官方目标：" in html
+    # the differences name the columns in the study language, not by their ids
+    assert ">新建日间照料中心：规则 6 / 官方 8；" in html
+    assert ">new_day_care_centre: rule" not in html  # the data form stays in data-value only
+    assert ">该行无法由分档规则得出：新建日间照料中心 8 &gt; 应配日间照料中心的社区数 6；" in html
+    assert "≠ 社区数 15<" in html
     assert "2019年里程碑" in html  # the annex's 2019 milestone is carried as a note
 
 

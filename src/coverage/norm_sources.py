@@ -222,10 +222,15 @@ def district_key(name: str) -> str:
     return text[:-1] if len(text) > 2 and text[-1] in "区县市" else text
 
 
-def row_consistency(figures: dict[str, float], language: str = "zh") -> str:
+#: Start of an ``official_row_check`` value.
+ROW_CHECK_LEAD = "row not reproducible by the banding rule"
+
+
+def row_consistency(figures: dict[str, float]) -> str:
     """Why a target row cannot be reproduced by a one-facility-per-community banding rule
     ("" when it can): more new facilities of a tier than communities in its band, or existing
-    plus new facilities not summing to the communities."""
+    plus new facilities not summing to the communities. Data form with column ids, the same in
+    every study language (the reports label it: ``report.display_value``)."""
     problems = []
     for tier in ("day_care_centre", "service_centre", "service_station"):
         new, band = figures.get(f"new_{tier}"), figures.get(f"communities_band_{tier}")
@@ -237,11 +242,10 @@ def row_consistency(figures: dict[str, float], language: str = "zh") -> str:
         problems.append(f"existing + new = {sum(parts):g} ≠ communities {figures['communities']:g}")
     if not problems:
         return ""
-    lead = "该行无法由分档规则得出" if language == "zh" else "row not reproducible by the banding rule"
-    return f"{lead}: " + "; ".join(problems)
+    return f"{ROW_CHECK_LEAD}: " + "; ".join(problems)
 
 
-def compare_official_targets(table: pd.DataFrame, targets: OfficialTargets, language: str = "zh") -> pd.DataFrame:
+def compare_official_targets(table: pd.DataFrame, targets: OfficialTargets) -> pd.DataFrame:
     """``table`` (a district roll-up) with ``official_<column>`` beside the rule's figures for the
     districts the targets name, ``official_differences`` listing every figure that differs and
     ``official_row_check`` when the official row cannot come from the banding rule at all.
@@ -257,18 +261,19 @@ def compare_official_targets(table: pd.DataFrame, targets: OfficialTargets, lang
     cols = [c for c in TARGET_COLUMNS if any(c in figs for figs in targets.districts.values())]
     for c in cols:
         out[f"official_{c}"] = matched.map(lambda m, c=c: targets.districts.get(m, {}).get(c, np.nan)).astype(float)
-    rule_word, off_word = ("规则", "官方") if language == "zh" else ("rule", "official")
 
+    # Data form, the same in every study language (CSV keeps column ids); the workbook and
+    # the HTML report show it with the columns' labels (report.display_value).
     def differences(i: int) -> str:
         if not matched.iloc[i]:
             return ""
         figs = targets.districts[matched.iloc[i]]
-        diffs = [f"{c}: {rule_word} {out[c].iloc[i]:g} / {off_word} {v:g}" for c, v in figs.items()
+        diffs = [f"{c}: rule {out[c].iloc[i]:g} / official {v:g}" for c, v in figs.items()
                  if c in out and not np.isclose(float(out[c].iloc[i]), v)]
         return "; ".join(diffs)
 
     out["official_target_district"] = matched.to_numpy()
     out["official_differences"] = [differences(i) for i in range(len(out))]
     out["official_row_check"] = matched.map(
-        lambda m: row_consistency(targets.districts[m], language) if m else "").to_numpy()
+        lambda m: row_consistency(targets.districts[m]) if m else "").to_numpy()
     return out

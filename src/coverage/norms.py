@@ -1173,5 +1173,5 @@ def rollup(community_table: pd.DataFrame, facilities: pd.DataFrame | None, profi
            "station_shortfall", "capacity_provided", "capacity_gap"]
     res = res[[c for c in order if c in res]]
     if by == "district" and profile.official_targets is not None:
-        res = compare_official_targets(res, profile.official_targets, language)
+        res = compare_official_targets(res, profile.official_targets)
     return res

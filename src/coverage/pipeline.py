@@ -850,6 +850,8 @@ def _write_siting(study: Study, access, siting, proposed: gpd.GeoDataFrame, stag
         "covered_share_after": siting.covered_share, "uncoverable_weight": siting.uncoverable_weight,
         "params": {k: (v if isinstance(v, (int, float, str, bool, list, type(None))) else str(v))
                    for k, v in siting.params.items()}, "message": siting.message,
+        # the same notes for the planner, in the study's language (message stays English data)
+        "message_study_language": siting.message_in(study.config.study.language),
     }
     staged.path("data", "siting.json").write_text(json.dumps(_finite(summary), ensure_ascii=False, indent=2,
                                                              default=str, allow_nan=False) + "\n",

@@ -26,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import html
 import math
+import re
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -40,7 +41,7 @@ from .messages import text as catalogue_text
 from .summary import GLOSSARY
 from .xlsx_layout import freeze_after, print_layout, title_rows
 from .norms import REQUIREMENT_KINDS, NormProfile
-from .norm_sources import STATUS_LABELS, field_text, in_language
+from .norm_sources import ROW_CHECK_LEAD, STATUS_LABELS, field_text, in_language
 from .schema import FACILITY_KINDS
 
 CSV_ENCODING = "utf-8-sig"
@@ -273,6 +274,35 @@ def label(column: str, language: str = "zh", profile: NormProfile | None = None)
     return _LABELS.get(column, (column, column))[i]
 
 
+def _official_differences(value: str, language: str) -> str:
+    """``"<column>: rule a / official b; …"`` (norm_sources' data form) with column labels."""
+    rule, official, colon = ("规则", "官方", "：") if language == "zh" else ("rule", "official", ": ")
+    parts = []
+    for part in value.split("; "):
+        col, sep, figures = part.partition(": rule ")
+        if not sep or " / official " not in figures:
+            parts.append(part)
+            continue
+        a, b = figures.split(" / official ", 1)
+        parts.append(f"{label(col, language)}{colon}{rule} {a} / {official} {b}")
+    return "；".join(parts) if language == "zh" else "; ".join(parts)
+
+
+def _official_row_check(problems: str, language: str) -> str:
+    """norm_sources.row_consistency's problems with column labels, after the lead sentence."""
+    def one(part: str) -> str:
+        m = re.fullmatch(r"(\w+) (\S+) > (\w+) (\S+)", part)
+        if m:
+            return f"{label(m[1], language)} {m[2]} > {label(m[3], language)} {m[4]}"
+        m = re.fullmatch(r"existing \+ new = (\S+) ≠ communities (\S+)", part)
+        if m:
+            return (f"现有 + 新建 = {m[1]} ≠ 社区数 {m[2]}" if language == "zh"
+                    else f"existing + new = {m[1]} ≠ communities {m[2]}")
+        return part
+    lead = "该行无法由分档规则得出：" if language == "zh" else f"{ROW_CHECK_LEAD}: "
+    return lead + ("；" if language == "zh" else "; ").join(one(p) for p in problems.split("; "))
+
+
 def _text(key: str, language: str) -> str:
     return _TEXT[key][0 if language == "zh" else 1]
 
@@ -281,6 +311,10 @@ def display_value(column: str, value: Any, language: str = "zh") -> Any:
     """A cell as shown in XLSX/HTML: canonical codes (kinds, statuses) translated, rest unchanged."""
     if isinstance(value, str) and value in _VALUES.get(column, {}):
         return _VALUES[column][value][0 if language == "zh" else 1]
+    if column == "official_differences" and isinstance(value, str) and value:
+        return _official_differences(value, language)
+    if column == "official_row_check" and isinstance(value, str) and value.startswith(ROW_CHECK_LEAD + ": "):
+        return _official_row_check(value[len(ROW_CHECK_LEAD) + 2:], language)
     if isinstance(value, str) and column.endswith("_rule"):
         if value in _RULE_NOTES:
             return catalogue_text(_RULE_NOTES[value], language)

@@ -137,7 +137,7 @@ def build_result(problem: SitingProblem, model: str, method: str, status: str, o
     ``message`` is the solver's notes as catalogue :class:`Text` objects (or plain English text).
     """
     notes = () if isinstance(message, str) else tuple(message)
-    if notes:
+    if not isinstance(message, str):
         message = " ".join(n.render("en") for n in notes)
     o = problem.options
     open_options = np.union1d(np.asarray(open_options, dtype=int), np.nonzero(o.fixed)[0])
