@@ -291,3 +291,22 @@ def test_mclp_exact_never_worse_than_heuristic(seed):
     heur = solve(prob, "mclp", p=3, method="heuristic")
     ex = solve(prob, "mclp", p=3, method="exact")
     assert heur.objective <= ex.objective == pytest.approx(opt)
+
+
+@pytest.mark.parametrize("seed", [3, 4])
+def test_compiled_lagrangian_ascent_takes_the_same_steps_as_the_python_loop(seed):
+    """The numba ascent is the Python subgradient loop step for step: same bound, multipliers,
+    best relaxed solution priced, and options fixed (random real times: no ties in the top p)."""
+    rng = np.random.default_rng(seed)
+    pts = rng.uniform(0, 30, (60, 2))
+    d = np.linalg.norm(pts[:, None] - pts[None], axis=2)
+    md = median_mod.median_data(SitingProblem.from_matrices(d, rng.uniform(1, 5, 60)))
+    x = median_mod.greedy_add(md, md.fixed.copy(), 6, None)
+    v = median_mod.median_cost(md, x)
+    a = median_mod.lagrangian_bound(md, 6, None, v, x, 60.0, max_iter=400)
+    b = median_mod.lagrangian_bound(md, 6, None, v, x, 60.0, max_iter=400, compiled=False)
+    assert a.bound == pytest.approx(b.bound, rel=1e-12)
+    np.testing.assert_allclose(a.lam, b.lam, rtol=1e-9)
+    assert a.primal_value == pytest.approx(b.primal_value, rel=1e-12)
+    assert (a.closed == b.closed).all() and (a.forced == b.forced).all()
+    assert a.bound <= v + 1e-9

@@ -262,7 +262,7 @@ def _relax(md: MedianData, lam: np.ndarray, p: int | None, budget: float | None)
 
 def lagrangian_bound(md: MedianData, p: int | None, budget: float | None, upper: float,
                      incumbent: np.ndarray, time_budget_s: float, max_iter: int = 3000,
-                     lam0: np.ndarray | None = None) -> Lagrange:
+                     lam0: np.ndarray | None = None, compiled: bool = True) -> Lagrange:
     """Subgradient ascent on L(λ) (lower bound on the p-median objective) and variable fixing.
 
     λ starts at ``lam0`` or at w_j × the incumbent's second-nearest time; Polyak steps aim at
@@ -271,7 +271,8 @@ def lagrangian_bound(md: MedianData, p: int | None, budget: float | None, upper:
     The relaxed solutions are also a **Lagrangian heuristic** (Beasley 1993, "Lagrangean
     heuristics for location problems", EJOR 65:383–399): every few steps the relaxed open set,
     when feasible, is priced exactly; the best one is kept (``primal``) and lowers the step
-    target, which in turn speeds the ascent.
+    target, which in turn speeds the ascent. With a pure p limit the loop runs compiled
+    (``_median_kernels.ascent``, step for step the loop below; ``compiled=False`` runs this one).
     """
     t0 = time.perf_counter()
     cap = md.w * md.pen
@@ -279,6 +280,8 @@ def lagrangian_bound(md: MedianData, p: int | None, budget: float | None, upper:
         _, _, d2 = two_nearest(md, incumbent)
         lam0 = md.w * d2
     lam = np.minimum(lam0, cap)
+    if compiled and p is not None and budget is None:
+        return _ascent_compiled(md, p, upper, lam, cap, t0, time_budget_s, max_iter)
     best_v, best_lam, best_rho, best_y = -np.inf, lam, None, None
     primal, primal_v = None, np.inf
     mu, stall = 2.0, 0
@@ -309,6 +312,28 @@ def lagrangian_bound(md: MedianData, p: int | None, budget: float | None, upper:
     closed, forced = _fixing(md, best_v, best_rho, p, budget, upper)
     return Lagrange(best_v, best_lam, best_rho, closed, forced, np.nonzero(best_y & ~md.fixed)[0],
                     primal, primal_v)
+
+
+def _ascent_compiled(md: MedianData, p: int, upper: float, lam: np.ndarray, cap: np.ndarray, t0: float,
+                     time_budget_s: float, max_iter: int) -> Lagrange:
+    """The same ascent for a pure p limit in compiled chunks, the clock checked between them."""
+    lam = np.ascontiguousarray(lam, dtype=float)
+    best_lam = lam.copy()
+    primal = np.zeros(md.n_opt, bool)
+    free = np.flatnonzero(~md.fixed)
+    mu, stall, best_v, primal_v, it, chunk = 2.0, 0, -np.inf, np.inf, 0, 10
+    while it < max_iter:
+        code, mu, stall, best_v, upper, primal_v, steps = kern.ascent(
+            md.R, md.C, md.D, md.wD, md.start, md.w, md.pen, md.fixed, free, md.site, p, lam, cap, mu, stall,
+            best_v, best_lam, upper, primal, primal_v, md.integral, it, min(chunk, max_iter - it))
+        it += steps
+        if code or time.perf_counter() - t0 > time_budget_s:
+            break
+        chunk = min(2 * chunk, 200)  # short first chunks: a tiny time budget is kept
+    _, rho, y = _relax(md, best_lam, p, None)
+    closed, forced = _fixing(md, best_v, rho, p, None, upper)
+    return Lagrange(best_v, best_lam, rho, closed, forced, np.nonzero(y & ~md.fixed)[0],
+                    primal if np.isfinite(primal_v) else None, primal_v)
 
 
 def _priceable(md: MedianData, y: np.ndarray, p: int | None, budget: float | None) -> bool:
