@@ -90,15 +90,16 @@ def run_ours(times, weights, p, limit, method, time_limit_s, mip_gap, existing=N
     """Our MCLP; ``benders=False`` runs the exact path as before Benders (heuristic, then the
     cover MILP warm-started from it)."""
     import eldercare_coverage.siting as siting
+    from eldercare_coverage.siting import dispatch
 
     t0 = time.perf_counter()
     prob = siting.SitingProblem.from_matrices(times, weights, existing_times=existing, limit_min=limit)
-    saved = siting.MCLP_BENDERS_MIN_PAIRS
-    siting.MCLP_BENDERS_MIN_PAIRS = saved if benders else None
+    saved = dispatch.MCLP_BENDERS_MIN_PAIRS
+    dispatch.MCLP_BENDERS_MIN_PAIRS = saved if benders else None
     try:
         res = siting.solve(prob, "mclp", p=p, method=method, time_limit_s=time_limit_s, mip_gap=mip_gap)
     finally:
-        siting.MCLP_BENDERS_MIN_PAIRS = saved
+        dispatch.MCLP_BENDERS_MIN_PAIRS = saved
     return res, time.perf_counter() - t0
 
 
@@ -107,7 +108,7 @@ def textbook_mclp(times, weights, p, limit, time_limit_s, mip_gap, existing=None
     demand point, no merging, no start) handed to HiGHS as is."""
     import scipy.sparse as sp
 
-    from eldercare_coverage.siting.exact import run_milp
+    from eldercare_coverage.siting.milp import run_milp
 
     t0 = time.perf_counter()
     cover = times.copy().tocsr()
@@ -188,7 +189,7 @@ def textbook_pmedian(d: np.ndarray, p: int, time_limit_s: float):
     """The textbook p-median MILP (x_ij ≤ y_j, Σ_j x_ij = 1, Σ y = p) given to HiGHS as is."""
     import scipy.sparse as sp
 
-    from eldercare_coverage.siting.exact import run_milp
+    from eldercare_coverage.siting.milp import run_milp
 
     n = len(d)
     t0 = time.perf_counter()
@@ -285,7 +286,7 @@ def textbook_pcenter(d: np.ndarray, p: int, time_limit_s: float):
     Σ_i d_ij x_ij ≤ r, minimise r) handed to HiGHS as is."""
     import scipy.sparse as sp
 
-    from eldercare_coverage.siting.exact import run_milp
+    from eldercare_coverage.siting.milp import run_milp
 
     n = len(d)
     t0 = time.perf_counter()
@@ -358,7 +359,8 @@ def suite_pcenter(args) -> int:
 
 def suite_pmedcap(args) -> int:
     from eldercare_coverage.siting import SitingProblem, solve
-    from eldercare_coverage.siting.exact import assignment_model, run_milp
+    from eldercare_coverage.siting.assignment import assignment_model
+    from eldercare_coverage.siting.milp import run_milp
 
     n_opt = 0
     ks = parse_range(args.instances)

@@ -154,9 +154,9 @@ def test_unreachable_demand_only():
 
 
 def test_auto_switches_to_the_heuristic_on_large_matrices(monkeypatch):
-    import eldercare_coverage.siting as siting
+    from eldercare_coverage.siting import dispatch
 
-    monkeypatch.setattr(siting, "AUTO_EXACT_MAX_PAIRS", 0)
+    monkeypatch.setattr(dispatch, "AUTO_EXACT_MAX_PAIRS", 0)
     res = call(SitingSection(model="mclp", p=1, method="auto"))
     assert res.method == "heuristic" and list(res.selected_ids) == ["a"]
     # Every model has a heuristic now; p-median's opens exactly p sites.
@@ -166,8 +166,7 @@ def test_auto_switches_to_the_heuristic_on_large_matrices(monkeypatch):
 
 def test_exact_mclp_on_big_instances_tries_the_heuristic_first(monkeypatch):
 
-    import eldercare_coverage.siting as siting
-    from eldercare_coverage.siting import SitingProblem, solve
+    from eldercare_coverage.siting import SitingProblem, dispatch, solve
 
     rng = np.random.default_rng(7)
     dense = np.where(rng.random((60, 400)) < 0.08, rng.uniform(1, 15, (60, 400)), np.inf)
@@ -175,7 +174,7 @@ def test_exact_mclp_on_big_instances_tries_the_heuristic_first(monkeypatch):
     prob = SitingProblem.from_matrices(dense, weights, limit_min=15)
     plain = solve(prob, "mclp", p=6, method="exact")
     assert plain.status == "optimal"
-    monkeypatch.setattr(siting, "HEURISTIC_FIRST_PAIRS", 0)
+    monkeypatch.setattr(dispatch, "HEURISTIC_FIRST_PAIRS", 0)
     # A loose gap accepts the heuristic when its own bound proves it within the gap.
     loose = solve(prob, "mclp", p=6, method="exact", mip_gap=0.5)
     assert loose.gap <= 0.5 and loose.objective <= plain.objective + 1e-9

@@ -12,9 +12,7 @@ import numpy as np
 import pytest
 from test_siting_models import LIMIT, brute_mclp, random_instance
 
-import eldercare_coverage.siting as siting
-from eldercare_coverage.siting import SitingProblem, solve
-from eldercare_coverage.siting import exact as exact_mod
+from eldercare_coverage.siting import SitingProblem, center, dispatch, solve
 from eldercare_coverage.siting.benders import solve_mclp_benders
 
 
@@ -58,8 +56,8 @@ def test_benders_at_a_tiny_limit_never_claims_more_than_it_proved():
 
 def test_exact_mclp_on_big_instances_goes_through_benders(monkeypatch):
     prob, tc, te, w, _ = cover_problem(7)
-    monkeypatch.setattr(siting, "HEURISTIC_FIRST_PAIRS", 0)
-    monkeypatch.setattr(siting, "MCLP_BENDERS_MIN_PAIRS", 0)
+    monkeypatch.setattr(dispatch, "HEURISTIC_FIRST_PAIRS", 0)
+    monkeypatch.setattr(dispatch, "MCLP_BENDERS_MIN_PAIRS", 0)
     res = solve(prob, "mclp", p=3, method="exact", time_limit_s=30)
     assert res.objective == pytest.approx(brute_mclp(tc, te, w, p=3)) and res.status == "optimal"
     assert "Benders" in res.message or (res.method == "heuristic" and res.gap == 0)  # a proven heuristic returns first
@@ -68,7 +66,7 @@ def test_exact_mclp_on_big_instances_goes_through_benders(monkeypatch):
 @pytest.mark.parametrize("seed", [44, 45, 46])
 @pytest.mark.parametrize("p", [2, 3])
 def test_pcenter_row_generation_matches_brute_force(monkeypatch, seed, p):
-    monkeypatch.setattr(exact_mod, "ROWGEN_MIN_COLUMNS", 0)  # the relaxation on every radius
+    monkeypatch.setattr(center, "ROWGEN_MIN_COLUMNS", 0)  # the relaxation on every radius
     tc, te, w, _ = random_instance(seed, n_cand=9, n_dem=60)
     opt = min(np.vstack([te, tc[list(s)]]).min(axis=0).max() for s in itertools.combinations(range(len(tc)), p))
     res = solve(SitingProblem.from_matrices(tc, w, existing_times=te), "pcenter", p=p, method="exact")
@@ -79,13 +77,13 @@ def test_pcenter_row_generation_matches_brute_force(monkeypatch, seed, p):
 def test_cover_decision_adds_missed_columns_until_it_decides(monkeypatch):
     import scipy.sparse as sp
 
-    monkeypatch.setattr(exact_mod, "ROWGEN_MIN_COLUMNS", 0)
+    monkeypatch.setattr(center, "ROWGEN_MIN_COLUMNS", 0)
     # 3 options; option k covers columns of block k (60 columns each) and one shared column.
     n, blk = 3, 60
     rows = np.repeat(np.arange(n), blk)
     cols = np.arange(n * blk)
     A = sp.csr_matrix((np.ones(n * blk), (rows, cols)), shape=(n, n * blk))
     site = np.arange(n)
-    assert exact_mod.cover_decision(A, site, 2, 10)[0] == "infeasible"
-    st, chosen = exact_mod.cover_decision(A, site, 3, 10)
+    assert center.cover_decision(A, site, 2, 10)[0] == "infeasible"
+    st, chosen = center.cover_decision(A, site, 3, 10)
     assert st == "feasible" and sorted(chosen) == [0, 1, 2]

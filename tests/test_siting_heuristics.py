@@ -19,6 +19,7 @@ from test_siting_orlib import ORLIB, PCENTER_OPT, PMED_OPT, PMEDCAP_OPT, read_pm
 
 from eldercare_coverage.siting import SitingProblem, Tier, coverage_by_group, solve
 from eldercare_coverage.siting import median as median_mod
+from eldercare_coverage.siting import pmedian as pmedian_mod
 
 HERE = Path(__file__).resolve().parent
 
@@ -97,14 +98,14 @@ def test_tiny_time_limit_still_opens_p_sites_and_never_claims_more():
 
 def test_exact_pmedian_never_worse_than_its_warm_start(monkeypatch):
     seen = {}
-    real = median_mod.pmedian_heuristic
+    real = pmedian_mod.pmedian_heuristic
 
     def spy(*a, **kw):
         out = real(*a, **kw)
         seen["start"] = out[1]
         return out
 
-    monkeypatch.setattr(median_mod, "pmedian_heuristic", spy)
+    monkeypatch.setattr(pmedian_mod, "pmedian_heuristic", spy)
     for k, tl in ((8, 0.01), (8, 60), (9, 0.5)):
         prob, p = orlib_problem(k)
         res = solve(prob, "pmedian", p=p, method="exact", time_limit_s=tl)

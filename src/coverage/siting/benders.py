@@ -33,7 +33,11 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..messages import Text
-from .exact import CoverData, new_highs, one_per_site_rows
+from .cover import CoverData, cover_data, trivial_cover_result
+from .heuristic import greedy_mclp, interchange
+from .milp import new_highs
+from .problem import one_per_site_rows
+from .result import build_result, selected_options
 
 #: Seed sites (groups of points for the disaggregated θ): max(2p, 200), at most this many.
 MAX_GROUPS = 600
@@ -55,8 +59,6 @@ class BendersOutcome:
 
 def _groups(cd: CoverData, p: int | None) -> np.ndarray:
     """Group per point: the first greedy seed site covering it (seeds in greedy order)."""
-    from .heuristic import greedy_mclp
-
     n = cd.A.shape[0]
     k = min(n, MAX_GROUPS, max(2 * (p or 1), 200))
     seeds = greedy_mclp(cd, k, None)
@@ -276,8 +278,6 @@ def _lp_phase(m: _Master, core: np.ndarray, lp_lb: float, tol: float, until: flo
 
 def _lp_rounding(cd: CoverData, y_lp: np.ndarray, p, budget, time_budget_s: float) -> np.ndarray:
     """Greedy restricted to the LP's support (its 3p largest values), then swaps over all sites."""
-    from .heuristic import greedy_mclp, interchange
-
     k = min(len(y_lp), 3 * (p or max(1, int(np.ceil(y_lp.sum())))))
     support = np.argsort(-y_lp)[:k]
     sub = CoverData(options=cd.options[support], A=cd.A.tocsr()[support].tocsc(), w=cd.w, group=None,
@@ -295,10 +295,6 @@ def solve_mclp_benders(problem, *, p: int | None, budget: float | None, time_lim
                        mip_gap: float, start=None):
     """MCLP (no equity rows) by :func:`benders_mclp` as a :class:`SitingResult`; ``start`` (a
     feasible result, e.g. the heuristic's) is the first incumbent, else greedy + swaps."""
-    from .exact import cover_data, trivial_cover_result
-    from .heuristic import greedy_mclp, interchange
-    from .result import build_result, selected_options
-
     t0 = time.perf_counter()
     cd = cover_data(problem, with_groups=False)
     params = {"p": p, "budget": budget, "time_limit_s": time_limit_s, "mip_gap": mip_gap,

@@ -16,6 +16,7 @@ the cost per step is O(nnz), never a Python loop over demand points.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 import numpy as np
@@ -23,8 +24,8 @@ import scipy.sparse as sp
 from scipy.optimize import linprog
 
 from ..messages import Text
-from .exact import (PRESOLVE_MAX_NNZ, CoverData, _use_cost, cover_data, group_need, new_highs,
-                    trivial_cover_result)
+from .cover import CoverData, cover_data, group_need, trivial_cover_result, use_cost
+from .milp import PRESOLVE_MAX_NNZ, new_highs
 from .problem import SitingProblem
 from .result import SitingResult, build_result, selected_options
 
@@ -294,7 +295,7 @@ def solve_cover_heuristic(problem: SitingProblem, model: str, *, target_share: f
         return trivial_cover_result(problem, model, cd, "heuristic", t0, params)
     A = cd.A.tocsr()
     Ac = cd.A.tocsc()
-    cost = cd.cost if _use_cost(problem, minimize) else np.ones(n)
+    cost = cd.cost if use_cost(problem, minimize) else np.ones(n)
     notes = []
     if model == "lscp":
         need = float(cd.w.sum())
@@ -353,79 +354,14 @@ def solve_cover_heuristic(problem: SitingProblem, model: str, *, target_share: f
                      options={"time_limit": max(time_limit_s - (time.perf_counter() - t0), 0.5),
                               "presolve": cd.A.nnz <= PRESOLVE_MAX_NNZ})
     bound = float(lp.fun) if lp.status == 0 else 0.0
-    if model == "lscp" or not _use_cost(problem, minimize):
-        bound = float(np.ceil(bound - 1e-6)) if not _use_cost(problem, minimize) else bound
+    if model == "lscp" or not use_cost(problem, minimize):
+        bound = float(np.ceil(bound - 1e-6)) if not use_cost(problem, minimize) else bound
     status = "optimal" if obj - bound <= 1e-9 * max(1.0, obj) else "feasible"
     return build_result(problem, model, "heuristic", status, cd.options[chosen], obj, bound,
                         time.perf_counter() - t0, params, notes)
 
 
-# ---------------------------------------------------------------------- p-median, capacitated, equity
-def solve_pmedian_heuristic(problem: SitingProblem, *, p: int | None = None, budget: float | None = None,
-                            time_limit_s: float = 10.0) -> SitingResult:
-    """Greedy + vertex substitution + iterated local search, with the Lagrangian lower bound
-    (see :mod:`.median`). Opens exactly ``p`` new sites where there are that many."""
-    from .median import median_data, pmedian_heuristic
-
-    if not p and not budget:
-        raise ValueError("pmedian needs p (number of new sites) or a budget.")
-    t0 = time.perf_counter()
-    md = median_data(problem)
-    x, v, lag = pmedian_heuristic(md, p, budget, max(time_limit_s - (time.perf_counter() - t0), 0.0))
-    bound = min(lag.bound, v)
-    status = "optimal" if v - bound <= 1e-9 * max(1.0, abs(v)) else "feasible"
-    notes = [Text("solver.unserved_penalty", minutes=float(md.pen))] if md.need_pen else []
-    return build_result(problem, "pmedian", "heuristic", status, np.nonzero(x & ~md.fixed)[0], v, bound,
-                        time.perf_counter() - t0, {"p": p, "budget": budget, "time_limit_s": time_limit_s,
-                                                   "n_options": int(md.n_opt)}, notes)
-
-
-def capacitated_start(problem: SitingProblem, model: str, *, p, budget, single_source: bool,
-                      time_limit_s: float):
-    """Sites from the uncapacitated heuristic, then the best assignment to exactly those sites
-    (a transport LP, or a small MILP with single sourcing).
-
-    Returns ``(AssignModel, MilpOutcome or None, bound)``: the bound is the uncapacitated
-    heuristic's (valid, as capacities only restrict); the outcome is None when those sites
-    cannot hold the demand.
-    """
-    from .exact import run_assignment
-
-    t0 = time.perf_counter()
-    if model == "pmedian":
-        unc = solve_pmedian_heuristic(problem, p=p, budget=budget, time_limit_s=0.4 * time_limit_s)
-    else:
-        unc = solve_mclp_heuristic(problem, p=p, budget=budget, time_limit_s=0.4 * time_limit_s)
-    o = problem.options
-    chosen = o.fixed.copy()
-    chosen[selected_options(problem, unc)] = True
-    left = max(time_limit_s - (time.perf_counter() - t0), 0.5)
-    m, out = run_assignment(problem, model, p=p, budget=budget, capacitated=True, single_source=single_source,
-                            time_limit_s=left, mip_gap=0.0, open_only=chosen)
-    return m, (out if out.x is not None else None), unc.bound
-
-
-def solve_capacitated_heuristic(problem: SitingProblem, model: str, *, p=None, budget=None,
-                                single_source: bool = False, time_limit_s: float = 10.0) -> SitingResult:
-    """Capacitated p-median / coverage: uncapacitated heuristic sites, optimal assignment to
-    them; the bound is the uncapacitated model's (valid, as capacities only restrict)."""
-    from .exact import assignment_result
-
-    t0 = time.perf_counter()
-    m, out, bound = capacitated_start(problem, model, p=p, budget=budget, single_source=single_source,
-                                      time_limit_s=time_limit_s)
-    params = {"p": p, "budget": budget, "single_source": single_source, "time_limit_s": time_limit_s}
-    if out is None:
-        return build_result(problem, "capacitated_" + model, "heuristic", "not_found", np.zeros(0, int),
-                            float("nan"), bound, time.perf_counter() - t0, params,
-                            "the heuristic's sites cannot hold the demand; use method='exact'.")
-    obj = out.fun if model == "pmedian" else -out.fun
-    bound = min(bound, obj) if model == "pmedian" else max(bound, obj)
-    status = "optimal" if abs(obj - bound) <= 1e-9 * max(1.0, abs(obj)) else "feasible"
-    return assignment_result(problem, "capacitated_" + model, "heuristic", out, m, time.perf_counter() - t0,
-                             params, status, bound)
-
-
+# ---------------------------------------------------------------------- equity
 def _deficit(cd: CoverData, x: np.ndarray, need: np.ndarray) -> np.ndarray:
     cov = (cd.A.T @ x.astype(float)) > 0
     got = np.bincount(cd.group, weights=cd.w * cov, minlength=len(need))
@@ -499,8 +435,6 @@ def solve_equity_heuristic(problem: SitingProblem, model: str, *, p=None, budget
     solution repaired group by group (:func:`repair_groups`). Bound: the model without the
     group rows (MCLP Lagrangian upper bound / partial-cover LP lower bound), valid because the
     rows only restrict. Status "not_found" when the repair cannot meet every group."""
-    import dataclasses
-
     t0 = time.perf_counter()
     notes: list[Text] = []
     cd = cover_data(problem, with_groups=True)
@@ -510,7 +444,7 @@ def solve_equity_heuristic(problem: SitingProblem, model: str, *, p=None, budget
     else:
         plain = solve_cover_heuristic(problem, model, target_share=target_share, minimize=minimize,
                                       time_limit_s=0.5 * time_limit_s)
-        cost = cd.cost if _use_cost(problem, minimize) else np.ones(len(cd.options))
+        cost = cd.cost if use_cost(problem, minimize) else np.ones(len(cd.options))
     if len(cd.options) == 0 or cd.group is None:
         return plain
     need = group_need(cd, min_group_share, notes)

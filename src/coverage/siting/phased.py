@@ -34,7 +34,13 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from .problem import SitingProblem
+from ..charts import lines_chart
+from .cover import cover_data
+from .dispatch import solve
+from .median import greedy_add, median_cost, median_data
+from .milp import pad_columns, run_milp
+from .pmedian import radius_model
+from .problem import SitingProblem, one_per_site_rows
 from .result import SitingResult, selected_options
 
 #: "auto" solves the nested MILP exactly below this many constraint entries (all phases).
@@ -59,9 +65,6 @@ class _Evaluator:
     """Model objective of an option set, greedy extension and the phase-MILP blocks."""
 
     def __init__(self, problem: SitingProblem, model: str):
-        from .exact import cover_data
-        from .median import median_data
-
         self.problem, self.model = problem, model
         self.maximise = model == "mclp"
         if self.maximise:
@@ -79,8 +82,6 @@ class _Evaluator:
             r = self.row_of[opts]
             x[r[r >= 0]] = 1.0
             return self.cd.w_before + float(self.cd.w[(self.cd.A.T @ x) > 0].sum())
-        from .median import median_cost
-
         is_open = self.md.fixed.copy()
         is_open[opts] = True
         return median_cost(self.md, is_open)
@@ -90,8 +91,6 @@ class _Evaluator:
         opts = list(np.asarray(opts, int))
         if self.maximise:
             return self._extend_cover(opts, p, allowed)
-        from .median import greedy_add
-
         for k in range(len(opts), p):
             before = self.md.fixed.copy()
             before[opts] = True
@@ -168,8 +167,6 @@ def _phase_blocks(ev: _Evaluator):
 
         return (np.concatenate([np.zeros(nx), -cd.w]), -cd.w_before, A, np.full(m, -np.inf), np.zeros(m),
                 cd.options, nx, nx + m, start)
-    from .exact import radius_model
-
     md = ev.md
     rm = radius_model(md, ~md.fixed, md.fixed)
 
@@ -183,8 +180,6 @@ def _phase_blocks(ev: _Evaluator):
 
 def _nested_milp(ev: _Evaluator, phases: list[int], omega: np.ndarray, chain: _Chain, time_limit_s: float | None):
     """The K-copy MILP with y^k ≤ y^{k+1}; returns (outcome, chain or None, total entries)."""
-    from .exact import _pad, one_per_site_rows, run_milp
-
     c, const, A, lo, hi, y_opt, ny, ncol, start = _phase_blocks(ev)
     K = len(phases)
     N = K * ncol
@@ -205,7 +200,7 @@ def _nested_milp(ev: _Evaluator, phases: list[int], omega: np.ndarray, chain: _C
         rows.append((link, np.full(len(r), -np.inf), np.zeros(len(r))))
     opr = one_per_site_rows(ev.problem.options.site[y_opt])
     if opr.shape[0]:
-        block = _pad(opr, ncol)
+        block = pad_columns(opr, ncol)
         rows.append((sp.block_diag([block] * K, format="csr"), np.full(K * opr.shape[0], -np.inf),
                      np.ones(K * opr.shape[0])))
     entries = sum(r[0].nnz for r in rows)
@@ -257,8 +252,6 @@ def phased(problem: SitingProblem, model: str, p_max: int | None = None, *, phas
     omega = np.ones(len(phases)) if weights is None else np.asarray(weights, float)
     if omega.shape != (len(phases),) or np.any(omega < 0) or not np.all(np.isfinite(omega)):
         raise ValueError("phase weights must be one finite non-negative number per phase.")
-    from . import solve
-
     t0 = time.perf_counter()
     ev = _Evaluator(problem, model)
     per_p = [solve(problem, model, p=p, method=method, time_limit_s=time_limit_s) for p in phases]
@@ -349,7 +342,6 @@ def phased_chart(df: pd.DataFrame, language: str = "zh", total_weight: float | N
     p-median values are shown as mean minutes when ``total_weight`` (Σ demand weight) is given.
     """
     t = _CHART_TEXT["zh" if language == "zh" else "en"]
-    from ..charts import lines_chart
 
     model = df.attrs.get("model", "mclp")
     scale = 1.0 / total_weight if (model == "pmedian" and total_weight) else 1.0
