@@ -69,3 +69,18 @@ def test_exact_single_source_capacitated_pmedian_matches_brute_force(seed):
     load = np.bincount(res.assignment, weights=size, minlength=len(tc))
     assert (load <= cap + 1e-9).all() and (res.assignment >= 0).all()
     assert res.params["lagrangian_bound"] <= opt + 1e-9
+
+
+@pytest.mark.parametrize("seed", [8, 9])
+def test_capacitated_heuristic_is_the_lagrangian_heuristic_with_its_bound(seed):
+    """The heuristic tries the relaxation's open sets and states the Lagrangian bound."""
+    tc, size, cap = instance(seed)
+    p = 3
+    opt = min(all_values(tc, size, cap, p).values())
+    prob = SitingProblem.from_matrices(tc, np.ones(tc.shape[1]), candidate_capacity=cap, demand_size=size)
+    lag = capacity_lagrange(prob, p, 10 * opt, single_source=True, time_budget_s=5)
+    assert lag.site_sets and all(int(y.sum()) == p for y in lag.site_sets)
+    res = solve(prob, "pmedian", p=p, capacitated=True, single_source=True, method="heuristic", time_limit_s=10)
+    assert res.bound <= opt + 1e-9 <= res.objective + 2e-9
+    assert res.bound >= lag.bound - 1e-9  # at least the Lagrangian bound, not only the uncapacitated one
+    assert len(res.selected_ids) == p

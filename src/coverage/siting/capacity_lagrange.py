@@ -36,6 +36,16 @@ class CapacityLagrange:
     closed: np.ndarray  # bool per option: open in no solution better than the incumbent
     iterations: int
     exact_knapsacks: bool  # 0-1 knapsacks by DP (else fractional)
+    site_sets: list  # distinct relaxed open sets (bool per option) met as the bound rose, latest first
+    raw_bound: float = -np.inf
+    K: np.ndarray | None = None  # knapsack values at the best λ
+    fixed: np.ndarray | None = None
+    integral: bool = False
+    p: int = 0
+
+    def closed_for(self, upper: float) -> np.ndarray:
+        """The options reduced-cost fixing closes against a (better) incumbent ``upper``."""
+        return _closed(self.fixed, self.integral, self.raw_bound, self.K, self.p, upper)
 
 
 @dataclass
@@ -173,10 +183,13 @@ def capacity_lagrange(problem: SitingProblem, p: int, upper: float, *, single_so
     best_v, best_K = -np.inf, None
     mu, stall, it = 2.0, 0, 0
     pos = (d.w > 0) | (d.size > 0)
+    sets: dict[bytes, np.ndarray] = {}
     for it in range(max_iter):
         val, K, x, y = _value(d, lam, p)
         if best_K is None or val > best_v + 1e-9 * max(1.0, abs(best_v)):
             best_v, best_K, stall = val, K, 0
+            sets.pop(y.tobytes(), None)
+            sets[y.tobytes()] = y  # re-inserted: dict order puts the latest last
         else:
             stall += 1
             if stall >= 20:
@@ -191,8 +204,9 @@ def capacity_lagrange(problem: SitingProblem, p: int, upper: float, *, single_so
         if gg == 0:
             break
         lam = np.clip(lam + mu * (upper - val) / gg * g, 0.0, lam_cap)
-    closed = _closed(d, best_v, best_K, p, upper)
-    return CapacityLagrange(_rounded(d, best_v), closed, it + 1, d.dp)
+    closed = _closed(d.fixed, d.integral, best_v, best_K, p, upper)
+    return CapacityLagrange(_rounded(d, best_v), closed, it + 1, d.dp, list(sets.values())[::-1], best_v, best_K,
+                            d.fixed, d.integral, p)
 
 
 def _rounded(d: _Data, v: float) -> float:
@@ -201,16 +215,17 @@ def _rounded(d: _Data, v: float) -> float:
     return v
 
 
-def _closed(d: _Data, bound: float, K: np.ndarray | None, p: int, upper: float) -> np.ndarray:
-    closed = np.zeros(len(d.fixed), bool)
-    free = np.flatnonzero(~d.fixed)
+def _closed(fixed: np.ndarray, integral: bool, bound: float, K: np.ndarray | None, p: int,
+            upper: float) -> np.ndarray:
+    closed = np.zeros(len(fixed), bool)
+    free = np.flatnonzero(~fixed)
     if K is None or len(free) <= p or p == 0:
         return closed
     kth = np.sort(K[free])[p - 1]
     tol = 1e-7 * max(1.0, abs(upper))
-    if d.integral:  # a better solution than an integer incumbent costs at most upper − 1
+    if integral:  # a better solution than an integer incumbent costs at most upper − 1
         upper = upper - 1.0 + 2 * tol
-    chosen = np.zeros(len(d.fixed), bool)
+    chosen = np.zeros(len(fixed), bool)
     chosen[free[np.argsort(K[free], kind="stable")[:p]]] = True
     closed[free] = ~chosen[free] & (bound + K[free] - kth > upper + tol)
     return closed

@@ -15,7 +15,6 @@ from ..messages import Text
 from .assignment import (assignment_result, capacitated_start, run_assignment, solve_assignment_exact,
                          solve_capacitated_heuristic)
 from .benders import solve_mclp_benders
-from .capacity_lagrange import capacity_lagrange
 from .center import solve_pcenter_exact
 from .cover_exact import solve_cover_exact
 from .heuristic import solve_cover_heuristic, solve_equity_heuristic, solve_mclp_heuristic
@@ -179,29 +178,31 @@ def _capacitated_exact(problem: SitingProblem, model: str, *, p, budget, single_
     solution better than the heuristic's, and its bound joins too."""
     t0 = time.perf_counter()
     tl = 120.0 if time_limit_s is None else time_limit_s
-    m0, start, unc_bound = capacitated_start(problem, model, p=p, budget=budget, single_source=single_source,
-                                             time_limit_s=min(10.0, tl))
+    m0, start, unc_bound, lag = capacitated_start(problem, model, p=p, budget=budget, single_source=single_source,
+                                                  time_limit_s=min(10.0, tl))
     left = None if time_limit_s is None else max(1.0, time_limit_s - (time.perf_counter() - t0))
-    if model != "pmedian" or not p or budget or start is None:
+    if lag is None or start is None:
         res = solve_assignment_exact(problem, model, p=p, budget=budget, capacitated=True,
                                      single_source=single_source, time_limit_s=left, mip_gap=mip_gap,
                                      start=None if start is None else start.x, other_bound=unc_bound)
         res.solve_time_s = time.perf_counter() - t0
         return res
     ub = float(start.fun)
-    lag = capacity_lagrange(problem, p, ub, single_source=single_source, time_budget_s=min(5.0, 0.1 * tl))
-    bound = max(unc_bound, lag.bound)
+    closed = lag.closed_for(ub)
+    bound = unc_bound  # the heuristic's: the better of the uncapacitated and the Lagrangian bounds
     params = {"p": p, "budget": budget, "capacitated": True, "single_source": single_source,
               "time_limit_s": time_limit_s, "mip_gap": mip_gap, "n_options": int(m0.nx), "n_pairs": int(m0.nk),
-              "n_closed_by_lagrangian": int(lag.closed.sum()), "lagrangian_bound": float(lag.bound)}
+              "n_closed_by_lagrangian": int(closed.sum()), "lagrangian_bound": float(lag.bound)}
     best, best_v, status = start, ub, "optimal" if ub - bound <= max(mip_gap, 1e-9) * max(1.0, ub) else "feasible"
     m = m0
     if status != "optimal":
         left = None if time_limit_s is None else max(1.0, time_limit_s - (time.perf_counter() - t0))
         # Options closed by the Lagrangian are out of every solution better than the start, so the
         # MILP searches only those; its bound holds for the full problem up to the start's value.
+        opened = start.x[:m0.nx] > 0.5
         m, out = run_assignment(problem, model, p=p, budget=None, capacitated=True, single_source=single_source,
-                                time_limit_s=left, mip_gap=mip_gap, open_only=~lag.closed | problem.options.fixed)
+                                time_limit_s=left, mip_gap=mip_gap, open_only=~closed | problem.options.fixed,
+                                start=None if (opened & closed).any() else start.x)
         if out.x is not None and out.fun < best_v:
             best, best_v = out, float(out.fun)
         else:
