@@ -392,31 +392,60 @@ COVERAGE.ZoomGroup = L.LayerGroup.extend({
 COVERAGE.basemap = function (id) {
   var a = COVERAGE.data(id), group = L.featureGroup();
   a.parts.forEach(function (p) { group.addLayer(COVERAGE.layer(p[0], COVERAGE.data(p[1]), p[2])); });
-  if (a.labels) group.addLayer(new COVERAGE.Labels(COVERAGE.data(a.labels), a.kinds));
+  if (a.labels) group.addLayer(new COVERAGE.Labels(COVERAGE.data(a.labels), a.kinds, a.obstacles || []));
   COVERAGE.layers[a.key] = group;
   return group;
 };
 // Map labels (street, compound and water names) in their own pane above the fills. Redrawn
 // after every move: a label shows from its zoom on, in priority order, unless it would overlap
 // one already placed (boxes estimated from the text: CJK characters are square, Latin ~0.6).
-// Text is set with textContent, never parsed as HTML.
+// The symbols of the marker layers shown (facilities, candidate and proposed sites) are
+// obstacles in the same pass, placed first: a label on one moves beside it (along its street;
+// a compound name also below or above it) or, with no free place, is left out. Text is set
+// with textContent, never parsed as HTML.
 COVERAGE.Labels = L.Layer.extend({
-  initialize: function (data, kinds) { this.d = data; this.kinds = kinds; },
+  initialize: function (data, kinds, obstacles) { this.d = data; this.kinds = kinds; this.obstacles = obstacles; },
   onAdd: function (map) {
     this._el = L.DomUtil.create("div", "cov-labels", map.getPane("covLabels"));
-    map.on("moveend resize", this._draw, this);
+    map.on("moveend resize overlayadd overlayremove", this._draw, this);
     map.on("zoomstart", this._hide, this);
     this._draw();
+    // the marker layers are added to the map after the basemap: place again once they are there
+    L.Util.requestAnimFrame(this._draw, this);
   },
   onRemove: function (map) {
-    map.off("moveend resize", this._draw, this);
+    map.off("moveend resize overlayadd overlayremove", this._draw, this);
     map.off("zoomstart", this._hide, this);
     L.DomUtil.remove(this._el);
   },
   _hide: function () { this._el.style.display = "none"; },
+  // Screen boxes [x0, y0, x1, y1] of the marker symbols now on the map and near the view; each
+  // obstacle is [layer key, data block id, symbol size in px] (the symbol is centred on its point).
+  _markerBoxes: function (size) {
+    var map = this._map, out = [];
+    this.obstacles.forEach(function (o) {
+      var lyr = COVERAGE.layers[o[0]], r = o[2] / 2;
+      if (!lyr || !map.hasLayer(lyr)) return;
+      var pts = COVERAGE.data(o[1]);
+      for (var i = 0; i < pts.lon.length; i++) {
+        var c = map.latLngToContainerPoint([pts.lat[i], pts.lon[i]]);
+        if (c.x < -200 || c.y < -100 || c.x > size.x + 200 || c.y > size.y + 100) continue;
+        out.push([c.x - r, c.y - r, c.x + r, c.y + r]);
+      }
+    });
+    return out;
+  },
   _draw: function () {
+    if (!this._map) return;
     var map = this._map, d = this.d, p = d.props, z = map.getZoom(), size = map.getSize();
-    var el = this._el, boxes = [], frag = document.createDocumentFragment();
+    var el = this._el, marks = this._markerBoxes(size), boxes = [], frag = document.createDocumentFragment();
+    var hits = function (box, list) {
+      for (var k = 0; k < list.length; k++) {
+        var o = list[k];
+        if (box[0] < o[2] && o[0] < box[2] && box[1] < o[3] && o[1] < box[3]) return true;
+      }
+      return false;
+    };
     el.textContent = "";
     el.style.display = "";
     for (var i = 0; i < d.lon.length; i++) {
@@ -428,18 +457,26 @@ COVERAGE.Labels = L.Layer.extend({
       for (var j = 0; j < text.length; j++) w += text.charCodeAt(j) > 0x2e80 ? fs : 0.6 * fs;
       var h = fs * 1.25, rad = (p.a[i] || 0) * Math.PI / 180, cs = Math.abs(Math.cos(rad)), sn = Math.abs(Math.sin(rad));
       var bw = (w * cs + h * sn) / 2 + 3, bh = (w * sn + h * cs) / 2 + 3;
-      var box = [c.x - bw, c.y - bh, c.x + bw, c.y + bh], hit = false;
-      for (var k = 0; k < boxes.length && !hit; k++) {
-        var o = boxes[k];
-        hit = box[0] < o[2] && o[0] < box[2] && box[1] < o[3] && o[1] < box[3];
+      var box = [c.x - bw, c.y - bh, c.x + bw, c.y + bh], shift = [0, 0];
+      if (hits(box, boxes)) continue;  // another label is there: left out, as always
+      if (hits(box, marks)) {
+        // beside the symbol: along the text (its street) either way, a compound name also
+        // below or above; 15 px clears the largest symbol (22 px) with the 3 px margin
+        var al = w / 2 + 15, ux = Math.cos(rad) * al, uy = -Math.sin(rad) * al, ac = h / 2 + 15;
+        var tries = kind === "compound" ? [[0, ac], [0, -ac], [ux, uy], [-ux, -uy]] : [[ux, uy], [-ux, -uy]];
+        shift = null;
+        for (var t = 0; t < tries.length && !shift; t++) {
+          var b = [box[0] + tries[t][0], box[1] + tries[t][1], box[2] + tries[t][0], box[3] + tries[t][1]];
+          if (!hits(b, boxes) && !hits(b, marks)) { shift = tries[t]; box = b; }
+        }
+        if (!shift) continue;
       }
-      if (hit) continue;
       boxes.push(box);
       var lp = map.latLngToLayerPoint(ll), span = document.createElement("span");
       span.className = "cov-lbl-" + kind;
       span.textContent = text;
-      span.style.left = lp.x + "px";
-      span.style.top = lp.y + "px";
+      span.style.left = (lp.x + shift[0]) + "px";
+      span.style.top = (lp.y + shift[1]) + "px";
       span.style.transform = "translate(-50%,-50%) rotate(" + (-(p.a[i] || 0)) + "deg)";
       frag.appendChild(span);
     }
@@ -604,9 +641,16 @@ class _Basemap(Layer):
     def __init__(self, m: _OfflineMap, name: str, parts: list, labels_id: str | None):
         super().__init__(name=name, overlay=True, control=True, show=True)
         self._name = "CoverageBasemap"
-        m.add_data(self.get_name(), _json({"key": "basemap", "parts": parts, "labels": labels_id,
-                                           "kinds": list(LABEL_KINDS)}))
+        self._payload = {"key": "basemap", "parts": parts, "labels": labels_id, "kinds": list(LABEL_KINDS)}
+        m.add_data(self.get_name(), _json(self._payload))
         self.add_to(m)
+
+    def avoid(self, m: _OfflineMap, obstacles: list[tuple[str, str, int]]) -> None:
+        """Have the labels give way to these marker layers, ``(layer key, data block id, symbol
+        size in px)`` each: the page reads their positions from the layers' own data blocks."""
+        if self._payload["labels"] and obstacles:
+            self._payload["obstacles"] = [list(o) for o in obstacles]
+            m.add_data(self.get_name(), _json(self._payload))  # same block, same place in the page
 
 
 class _Tiles(Layer):
@@ -805,11 +849,13 @@ class _Ctx(NamedTuple):
 
 class _Part(NamedTuple):
     """What a layer function hands back beside the layers it added to the map: its legend
-    sections (HTML, every user string escaped) and the WGS-84 extents (lon/lat bounds) the view
-    is fitted to."""
+    sections (HTML, every user string escaped), the WGS-84 extents (lon/lat bounds) the view is
+    fitted to, and its markers that the basemap labels must not cover, ``(layer key, data block
+    id, symbol size in px)`` each."""
 
     legend: tuple[str, ...] = ()
     bounds: tuple[np.ndarray, ...] = ()
+    obstacles: tuple[tuple[str, str, int], ...] = ()
 
 
 def make_map(
@@ -903,8 +949,7 @@ def make_map(
     c = _Ctx(m, language, L, simplify_m, gcj02, f"{float(limit):g}" if limit is not None else "15")
     # layers in drawing order: the offline basemap under everything, proposed sites over facilities
     own_basemap = bool(basemap_streets or basemap_features)
-    if own_basemap:
-        _street_basemap(m, basemap_streets, L["basemap"], gcj02, basemap_features)
+    base = _street_basemap(m, basemap_streets, L["basemap"], gcj02, basemap_features) if own_basemap else None
     parts = [_communities_layers(c, communities, community_stats),
              _boundary_layers(c, communities, districts, streets),
              _isochrones_layer(c, isochrones),
@@ -917,6 +962,8 @@ def make_map(
     if accessibility is not None:  # capacity-aware accessibility (eldercare_coverage.accessibility)
         parts.append(_Part(legend=tuple(_accessibility_layers(m, communities, accessibility, facilities,
                                                               language, simplify_m, gcj02))))
+    if base is not None:
+        base.avoid(m, [o for p in parts for o in p.obstacles])
     _controls(c, title, parameters, parts, osm_credit=own_basemap)
     return m
 
@@ -1068,9 +1115,8 @@ def _candidates_layer(c: _Ctx, candidates: gpd.GeoDataFrame | None, show: bool) 
     fields = [(L["f_id"], "candidate_id", "text"), (L["f_kind"], "kind", "text"),
               (L["f_max_floor_area"], "max_floor_area_m2", "m2"), (L["f_cost"], "cost", "int")]
     fields = [f for f in fields if f[1] in cand.columns]
-    legend = _add_points(c.m, "candidates", L["candidates"], cand, fields, _CANDIDATE_SYMBOL, 14,
-                         show=show and len(cand) <= MAX_SHOWN_CANDIDATES)
-    return _Part((legend,))
+    return _add_points(c.m, "candidates", L["candidates"], cand, fields, _CANDIDATE_SYMBOL, 14,
+                       show=show and len(cand) <= MAX_SHOWN_CANDIDATES)
 
 
 def _facility_layers(c: _Ctx, facilities: gpd.GeoDataFrame | None) -> _Part:
@@ -1087,14 +1133,15 @@ def _facility_layers(c: _Ctx, facilities: gpd.GeoDataFrame | None) -> _Part:
               (L["f_residents_within"], "residents_within", "int"),
               (L["f_elderly_within"], "elderly_within", "int")]
     fields = [f for f in fields if f[1] in fac.columns]
-    legend = []
+    layers = []
     for kind in FACILITY_KINDS:
         sub = fac.loc[kinds == kind]
         if len(sub):
             sep = "：" if c.lang == "zh" else ": "
             label = f"{L['facilities']}{sep}{FACILITY_KINDS[kind][c.lang]}"
-            legend.append(_add_points(c.m, f"facilities_{kind}", label, sub, fields, KIND_SYMBOLS[kind], 18))
-    return _Part(tuple(legend), (np.asarray(fac.total_bounds),))
+            layers.append(_add_points(c.m, f"facilities_{kind}", label, sub, fields, KIND_SYMBOLS[kind], 18))
+    return _Part(tuple(sec for p in layers for sec in p.legend), (np.asarray(fac.total_bounds),),
+                 tuple(o for p in layers for o in p.obstacles))
 
 
 def _proposed_layer(c: _Ctx, proposed: gpd.GeoDataFrame | None) -> _Part:
@@ -1117,7 +1164,7 @@ def _proposed_layer(c: _Ctx, proposed: gpd.GeoDataFrame | None) -> _Part:
         if col in prop.columns:
             prop[col] = pd.to_numeric(prop[col], errors="coerce").where(lambda v: np.isfinite(v))
     fields = [f for f in fields if f[1] in prop.columns and prop[f[1]].notna().any()]
-    return _Part((_add_points(c.m, "proposed", L["proposed"], prop, fields, _PROPOSED_SYMBOL, 22),))
+    return _add_points(c.m, "proposed", L["proposed"], prop, fields, _PROPOSED_SYMBOL, 22)
 
 
 def _controls(c: _Ctx, title: str, parameters: Mapping[str, Any], parts: list[_Part], osm_credit: bool) -> None:
@@ -1157,7 +1204,7 @@ _BASEMAP_DECIMALS = 5
 
 
 def _street_basemap(m: folium.Map, layers: dict[str, gpd.GeoDataFrame] | None, label: str, gcj02: bool,
-                    features: Mapping[str, gpd.GeoDataFrame] | None = None) -> None:
+                    features: Mapping[str, gpd.GeoDataFrame] | None = None) -> _Basemap | None:
     """The study's own OSM data as one non-interactive layer under every other (offline basemap):
     water, waterways, buildings (from zoom 15), streets by class, then the labels."""
     from .basemap import BUILDINGS_MIN_ZOOM
@@ -1189,8 +1236,7 @@ def _street_basemap(m: folium.Map, layers: dict[str, gpd.GeoDataFrame] | None, l
         lab = lab.assign(t=lab["text"].astype(str), k=lab["kind"].map(LABEL_KINDS.index),
                          a=lab["angle"].astype(float).round(0), z=lab["min_zoom"].astype(int))
         labels_id = _layer_data(m, "basemap_labels", lab, ["t", "k", "a", "z"], points=True)
-    if parts or labels_id:
-        _Basemap(m, label, parts, labels_id)
+    return _Basemap(m, label, parts, labels_id) if parts or labels_id else None
 
 
 def gate_status(gates: gpd.GeoDataFrame, communities: gpd.GeoDataFrame, *, tolerance_m: float = 10.0,
@@ -1292,14 +1338,17 @@ def _why_legend(g: pd.DataFrame, L: dict[str, str], hour_txt: str) -> str:
 
 def _add_points(m: folium.Map, key: str, label: str, gdf: gpd.GeoDataFrame,
                 fields: list[tuple[str, str, str]], symbol: tuple[str, str], size: int,
-                show: bool = True) -> str:
-    """A layer of point markers drawn with ``symbol`` (``size`` px); returns its legend section."""
+                show: bool = True) -> "_Part":
+    """A layer of point markers drawn with ``symbol`` (``size`` px): its legend section, and its
+    markers as obstacles for the basemap labels."""
     cols = ["name"] + [f[1] for f in fields]
-    _DataLayer(m, key, label, _layer_data(m, key, gdf, cols, points=True),
+    data_id = _layer_data(m, key, gdf, cols, points=True)
+    _DataLayer(m, key, label, data_id,
                {"icon": _symbol(*symbol, size=size), "size": size, "tooltip": "name",
                 "popup": {"title": "name", "fields": fields}}, show=show)
-    return (f'<div class="cov-legend-section" data-layer="{html.escape(key)}">'
-            f'<span class="cov-sym">{_symbol(*symbol, size=14)}</span>{html.escape(label)}</div>')
+    legend = (f'<div class="cov-legend-section" data-layer="{html.escape(key)}">'
+              f'<span class="cov-sym">{_symbol(*symbol, size=14)}</span>{html.escape(label)}</div>')
+    return _Part((legend,), obstacles=((key, data_id, size),))
 
 
 def _legend_swatches(key: str, head: str, rows: list[tuple[str, str]], dot: bool = False) -> str:
