@@ -906,7 +906,7 @@ def make_map(
         ``buildings`` (polygons, drawn faint from zoom 15) from
         :func:`eldercare_coverage.basemap.basemap_features`, and ``labels``
         (:func:`eldercare_coverage.basemap.labels`: street, compound and water names, each from its
-        zoom, placed in priority order without overlapping).
+        zoom, placed in priority order without overlapping each other or the site symbols shown).
     gates
         Compound gates from :func:`gate_status` (``status``, ``gate_id``, ``name``, ``access``,
         ``opening_hours``, ``compound``): one bar symbol per status, shown from zoom 15, with a
@@ -1338,7 +1338,7 @@ def _why_legend(g: pd.DataFrame, L: dict[str, str], hour_txt: str) -> str:
 
 def _add_points(m: folium.Map, key: str, label: str, gdf: gpd.GeoDataFrame,
                 fields: list[tuple[str, str, str]], symbol: tuple[str, str], size: int,
-                show: bool = True) -> "_Part":
+                show: bool = True) -> _Part:
     """A layer of point markers drawn with ``symbol`` (``size`` px): its legend section, and its
     markers as obstacles for the basemap labels."""
     cols = ["name"] + [f[1] for f in fields]
