@@ -124,3 +124,50 @@ def test_label_that_closes_the_script_tag_is_shown_as_text(tmp_path, page_of):
     assert PAYLOAD in texts and "<img src=x onerror=alert(1)>" in texts  # C1 is named like an XSS payload
     assert page.evaluate("document.querySelectorAll('img[src=\"x\"], .cov-labels img').length") == 0
     assert page.dialogs == [] and page.errors == []
+
+
+#: Where every facility and proposed site is (lat, lon, layer key, id), from the layers drawn.
+SITES = """() => Object.keys(COVERAGE.layers).filter(k => k.startsWith('facilities_') || k === 'proposed')
+    .flatMap(k => COVERAGE.layers[k].getLayers().map(m => [m.getLatLng().lat, m.getLatLng().lng, k,
+        m.feature.properties.facility_id || m.feature.properties.candidate_id]))"""
+#: The screen boxes of the site symbols shown (layer key, left, top, right, bottom).
+MARKERS = """() => Object.keys(COVERAGE.layers)
+    .filter(k => k.startsWith('facilities_') || k === 'proposed' || k === 'candidates')
+    .filter(k => COVERAGE.map.hasLayer(COVERAGE.layers[k]))
+    .flatMap(k => COVERAGE.layers[k].getLayers().filter(m => m._icon).map(m => {
+        const r = m._icon.getBoundingClientRect(); return [k, r.left, r.top, r.right, r.bottom]; }))"""
+
+
+def _apart(a: tuple, b: tuple, tol: float = 1.0) -> bool:
+    """Two screen boxes (left, top, right, bottom) overlap by at most ``tol`` px."""
+    return a[2] <= b[0] + tol or b[2] <= a[0] + tol or a[3] <= b[1] + tol or b[3] <= a[1] + tol
+
+
+def test_labels_give_way_to_facility_and_proposed_site_symbols(sample_run, page_of):
+    out, _ = sample_run
+    page = page_of(next((out / "maps").glob("*.html")))
+    sites = page.evaluate(SITES)
+    assert len(sites) == 17  # 12 facilities, 5 proposed sites
+    # centred on each site at the zooms where its compound and street names show: the sample's
+    # facilities sit at their compound's middle, where its name was drawn over the symbol
+    for lat, lon, key, site in sites:
+        for z in (16, 17):
+            _zoom(page, lat, lon, z)
+            marks = page.evaluate(MARKERS)
+            assert marks
+            for text, _, *box, _ in page.evaluate(LABELS):
+                for mkey, *mbox in marks:
+                    assert _apart(box, mbox), (site, z, text, mkey)
+    # the compound's name is moved beside the symbol, not left out: below it, at its anchor's x
+    lat, lon, key, _ = next(s for s in sites if s[3] == "F02")  # 保利公园里养老服务中心
+    _zoom(page, lat, lon, 17)
+    (_, mleft, mtop, mright, mbottom), = [m for m in page.evaluate(MARKERS) if m[0] == key
+                                          and m[1] < 400 < m[3] and m[2] < 300 < m[4]]
+    name = {t: box for t, _, *box, _ in page.evaluate(LABELS)}["保利公园里"]
+    assert mbottom - 1 <= name[1] and name[0] < (mleft + mright) / 2 < name[2]
+    # a site layer ticked off is no obstacle: the name goes back over where the symbol was
+    page.evaluate(f"COVERAGE.map.removeLayer(COVERAGE.layers['{key}']); 0")
+    page.evaluate("new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))")
+    name = {t: box for t, _, *box, _ in page.evaluate(LABELS)}["保利公园里"]
+    assert not _apart(name, (mleft, mtop, mright, mbottom))
+    assert page.blocked == [] and page.errors == [] and page.dialogs == []

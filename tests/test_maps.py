@@ -393,3 +393,28 @@ def test_a_coverage_map_refuses_to_render_in_a_foreign_figure():
     folium.Figure().add_child(m)
     with pytest.raises(TypeError, match="own page"):
         m.get_root().render()
+
+
+def test_label_layer_is_given_the_marker_positions_as_obstacles():
+    from eldercare_coverage import basemap
+
+    s = build_study()
+    text = page(make(s, basemap_features={"labels": basemap.labels(None, s["communities"])}))
+    obstacles = layer_spec(text, "basemap")["obstacles"]
+    # every marker layer of sites, with its symbol size (px); not the demand dots or polygons
+    assert [o[0] for o in obstacles] == ["candidates", "facilities_day_care_centre", "facilities_service_station",
+                                         "facilities_meal_point", "proposed"]
+    assert {o[0]: o[2] for o in obstacles}["proposed"] == 22 and obstacles[1][2] == 18
+    # the positions the labels avoid are the markers' own: the same data block the layer draws
+    blocks = data_blocks(text)
+    for key, data_id, _ in obstacles:
+        assert data_id == layer_spec(text, key)["data"]
+    xy = s["facilities"].to_crs(4326).get_coordinates().round(6)
+    placed = {(lon, lat) for _, data_id, _ in obstacles for lon, lat in zip(blocks[data_id]["lon"], blocks[data_id]["lat"])}
+    assert set(zip(xy["x"], xy["y"])) <= placed
+    assert len(placed) == 3 + 2  # three facilities, two candidates (the proposed site is candidate K2)
+    # no labels, no obstacles list; a map without a basemap of its own has no label layer at all
+    assert "obstacles" not in layer_spec(page(make(s, basemap_features={"water": None, "labels": None},
+                                                   basemap_streets={"main": s["communities"].boundary.to_frame("geometry")})),
+                                         "basemap")
+    assert layer_spec(page(make(s)), "basemap") is None

@@ -397,50 +397,19 @@ def compute_access(communities: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame |
     t0 = time.perf_counter()
     speed = resolve_walk_speed(access_cfg.walk_speed)
     limit = float(access_cfg.time_limit_min)
-    preset = access_cfg.walk_speed if isinstance(access_cfg.walk_speed, str) and \
-        access_cfg.walk_speed in WALK_SPEEDS else "custom"
     facilities = _empty_sites(facilities, "facility_id", net)
     candidates = _empty_sites(candidates, "candidate_id", net)
 
     demand = demand_points(communities, spacing_m=access_cfg.grid_spacing_m, buildings=buildings,
                            residential_landuse=residential_landuse, max_points=access_cfg.max_demand_points)
-    net = _without_steps(net, access_cfg.avoid_steps)  # before snapping: nobody starts or ends on steps
-    extra = access_cfg.fragment_max_extra_m
-    ds = snap_points(net, demand.geometry.values, access_cfg.snap_max_m, extra)
-    fs = snap_points(net, facilities.geometry.values, access_cfg.snap_max_m, extra)
-    cs = snap_points(net, candidates.geometry.values, access_cfg.snap_max_m, extra)
-    gated = None
-    if gates is not None and len(gates) and access_cfg.gated_compounds == "auto":
-        if residents_ways is not None and access_cfg.avoid_steps and "highway" in residents_ways:
-            residents_ways = residents_ways[residents_ways["highway"].astype(str) != "steps"]
-        net, (ds, fs, cs), gated = snap_through_gates(
-            net, communities, gates, [ds, fs, cs],
-            [demand.geometry.values, facilities.geometry.values, candidates.geometry.values], [False, True, True],
-            snap_max_m=access_cfg.snap_max_m, tolerance_m=access_cfg.gate_tolerance_m, hour=access_cfg.gate_hour,
-            residents_ways=residents_ways)
+    net, (ds, fs, cs), gated = _snap_all(net, access_cfg, communities, demand, facilities, candidates, gates,
+                                         residents_ways)
     steps_factor = steps_speed_factor(access_cfg.walk_speed, access_cfg.steps_speed_factor)
     net = walk_costs(net, steps_factor, dem, report)  # after the gates: their links get costs too
 
     fac_ids = facilities["facility_id"].astype(str).to_numpy()
     fac_kind = facilities["kind"].astype(str).to_numpy() if "kind" in facilities else np.full(len(facilities), "")
-    idx, tmin = nearest_facility(net, ds, fs, speed)
-    demand["nearest_facility_id"] = np.where(idx >= 0, fac_ids[np.maximum(idx, 0)] if len(fac_ids) else "", "")
-    demand["time_min"] = tmin
-    demand["within_limit"] = tmin <= limit
-    demand["snapped"] = ds.snapped
-    demand["off_network"] = ds.off_network
-    demand["fragment_only"] = ds.fragment_only
-    demand["access_m"] = ds.access_m
-    demand["fragment_extra_m"] = ds.fragment_extra_m
-    demand["via_gate"] = gated.joins[0] >= 0 if gated is not None else False
-    for kind in sorted(set(fac_kind) - {""}):
-        sel = fac_kind == kind
-        sub = fs.subset(np.flatnonzero(sel))
-        kidx, kt = nearest_facility(net, ds, sub, speed)
-        kids = fac_ids[sel]
-        demand[f"nearest_{kind}_id"] = np.where(kidx >= 0, kids[np.maximum(kidx, 0)], "")
-        demand[f"time_min_{kind}"] = kt
-
+    _add_nearest(demand, net, ds, fs, fac_ids, fac_kind, speed, limit, gated)
     fmat = coverage_matrix(net, fs, ds, speed, limit)
     cmat = coverage_matrix(net, cs, ds, speed, limit)
     bands = sorted({float(b) for b in access_cfg.bands_min} | {limit})
@@ -459,7 +428,69 @@ def compute_access(communities: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame |
         _report_fragment_snaps(demand, report)
         if gated is not None:
             _report_ungated(gated, communities, report)
-    params = {
+    params = _access_params(access_cfg, net, demand, ds, gated, speed=speed, limit=limit, bands=bands,
+                            steps_factor=steps_factor, dem=dem)
+    log.info("access analysis done in %.1f s (%s demand points, %s facilities, %s candidates)",
+             time.perf_counter() - t0, f"{len(demand):,}", f"{len(facilities):,}", f"{len(candidates):,}")
+    return AccessResult(demand, fmat, cmat, fac_ids, candidates["candidate_id"].astype(str).to_numpy(),
+                        demand["point_id"].to_numpy(), iso, comm, dist, unreachable, sites, params, net,
+                        gates=None if gated is None else gated.gates,
+                        ungated=None if gated is None else gated.ungated, dem=dem)
+
+
+def _snap_all(net: WalkNetwork, access_cfg: AccessSection, communities: gpd.GeoDataFrame,
+              demand: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame, candidates: gpd.GeoDataFrame,
+              gates: gpd.GeoDataFrame | None, residents_ways: gpd.GeoDataFrame | None) -> tuple:
+    """Demand points, facilities and candidates snapped to the walk network (without its steps
+    when ``avoid_steps``), through the compounds' gates when those are modelled: (network,
+    (demand, facilities, candidates) :class:`Snapped`, the gated snap or None)."""
+    net = _without_steps(net, access_cfg.avoid_steps)  # before snapping: nobody starts or ends on steps
+    extra = access_cfg.fragment_max_extra_m
+    ds = snap_points(net, demand.geometry.values, access_cfg.snap_max_m, extra)
+    fs = snap_points(net, facilities.geometry.values, access_cfg.snap_max_m, extra)
+    cs = snap_points(net, candidates.geometry.values, access_cfg.snap_max_m, extra)
+    if gates is None or not len(gates) or access_cfg.gated_compounds != "auto":
+        return net, (ds, fs, cs), None
+    if residents_ways is not None and access_cfg.avoid_steps and "highway" in residents_ways:
+        residents_ways = residents_ways[residents_ways["highway"].astype(str) != "steps"]
+    return snap_through_gates(
+        net, communities, gates, [ds, fs, cs],
+        [demand.geometry.values, facilities.geometry.values, candidates.geometry.values], [False, True, True],
+        snap_max_m=access_cfg.snap_max_m, tolerance_m=access_cfg.gate_tolerance_m, hour=access_cfg.gate_hour,
+        residents_ways=residents_ways)
+
+
+def _add_nearest(demand: gpd.GeoDataFrame, net: WalkNetwork, ds: Snapped, fs: Snapped, fac_ids: np.ndarray,
+                 fac_kind: np.ndarray, speed_mps: float, limit_min: float, gated: Any) -> None:
+    """Add to ``demand`` its nearest facility and walk time (min), overall and per facility kind,
+    whether that is within ``limit_min``, and how each point was snapped."""
+    idx, tmin = nearest_facility(net, ds, fs, speed_mps)
+    demand["nearest_facility_id"] = np.where(idx >= 0, fac_ids[np.maximum(idx, 0)] if len(fac_ids) else "", "")
+    demand["time_min"] = tmin
+    demand["within_limit"] = tmin <= limit_min
+    demand["snapped"] = ds.snapped
+    demand["off_network"] = ds.off_network
+    demand["fragment_only"] = ds.fragment_only
+    demand["access_m"] = ds.access_m
+    demand["fragment_extra_m"] = ds.fragment_extra_m
+    demand["via_gate"] = gated.joins[0] >= 0 if gated is not None else False
+    for kind in sorted(set(fac_kind) - {""}):
+        sel = fac_kind == kind
+        sub = fs.subset(np.flatnonzero(sel))
+        kidx, kt = nearest_facility(net, ds, sub, speed_mps)
+        kids = fac_ids[sel]
+        demand[f"nearest_{kind}_id"] = np.where(kidx >= 0, kids[np.maximum(kidx, 0)], "")
+        demand[f"time_min_{kind}"] = kt
+
+
+def _access_params(access_cfg: AccessSection, net: WalkNetwork, demand: gpd.GeoDataFrame, ds: Snapped, gated: Any,
+                   *, speed: float, limit: float, bands: list[float], steps_factor: float,
+                   dem: Any | None) -> dict[str, Any]:
+    """The parameters and counts an access result is traceable to: walk speed (m/s), limit (min,
+    m), bands (min), snap and grid distances (m), network and demand counts, gates, steps, slope."""
+    preset = access_cfg.walk_speed if isinstance(access_cfg.walk_speed, str) and \
+        access_cfg.walk_speed in WALK_SPEEDS else "custom"
+    return {
         "walk_speed_mps": speed,
         "walk_speed_preset": preset,
         "time_limit_min": limit,
@@ -479,19 +510,13 @@ def compute_access(communities: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame |
         "gates_used": 0 if gated is None else len(gated.gates),
         "demand_points_via_gates": int(demand["via_gate"].sum()),
         "compound_internal_ways": 0 if gated is None else gated.n_internal_ways,
-        "fragment_max_extra_m": float(extra),
+        "fragment_max_extra_m": float(access_cfg.fragment_max_extra_m),
         "demand_points_past_fragment": int((ds.fragment_extra_m > 0).sum()),
         "steps_speed_factor": None if access_cfg.avoid_steps else steps_factor,
         "avoid_steps": bool(access_cfg.avoid_steps),
         "dem": "" if dem is None else str(dem.path),
         "slope_model": "tobler (scaled to the walk speed on the flat)" if dem is not None else "none (flat)",
     }
-    log.info("access analysis done in %.1f s (%s demand points, %s facilities, %s candidates)",
-             time.perf_counter() - t0, f"{len(demand):,}", f"{len(facilities):,}", f"{len(candidates):,}")
-    return AccessResult(demand, fmat, cmat, fac_ids, candidates["candidate_id"].astype(str).to_numpy(),
-                        demand["point_id"].to_numpy(), iso, comm, dist, unreachable, sites, params, net,
-                        gates=None if gated is None else gated.gates,
-                        ungated=None if gated is None else gated.ungated, dem=dem)
 
 
 def _without_steps(net: WalkNetwork, avoid_steps: bool) -> WalkNetwork:

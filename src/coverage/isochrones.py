@@ -30,7 +30,7 @@ import logging
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Sequence
+from typing import Any, NamedTuple, Sequence
 
 import geopandas as gpd
 import numpy as np
@@ -237,59 +237,87 @@ def isochrones(net: WalkNetwork, sites_snapped: Any, site_ids: Sequence[Any], ki
     # disk lies inside that point's disk of radius core_m / rate_min = cap_m: the core is where
     # at least core_m = cap_m * rate_min is left (exactly the old core on the flat).
     rate_min = min_rate(net)
-    core_m = cap_m * rate_min
-    # circumscribe: the polygon of a buffer of radius R has its edges R * cos(pi / (4 q)) away
-    scale = 1.0 / np.cos(np.pi / (4 * quad_segs))
     limits = np.array(sorted(float(x) for x in limits_min))
-    lim_m = limits * 60.0 * speed_mps
-    site_ids = np.asarray(site_ids, dtype=object)
-    kinds = np.asarray(kinds if kinds is not None else [""] * len(site_ids), dtype=object)
+    # circumscribe: the polygon of a buffer of radius R has its edges R * cos(pi / (4 q)) away
+    reach = _Reach(limits * 60.0 * speed_mps, cap_m, cap_m * rate_min, rate_min,
+                   1.0 / np.cos(np.pi / (4 * quad_segs)), quad_segs)
     sites = np.flatnonzero(np.asarray(sites_snapped.edge) >= 0)
     n_threads = n_threads or (os.cpu_count() or 1)
     dist_buf = np.full(net.n_nodes, np.inf)
-
-    def one_chunk(chunk_sites: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(group = site-in-chunk × limit, polygon) of the reached pieces of a chunk."""
-        parts = []
-        for k, site in enumerate(chunk_sites):
-            li, *rest = reachable_pieces(net, sites_snapped, int(site), lim_m, dist_buf)
-            parts.append((k * len(limits) + li, *rest))
-        grp, kind, e, s, t, rs, rt = (np.concatenate(v) for v in zip(*parts))
-        grp, e, s, t, rs, rt = _best_per_edge(net, grp, kind, e, s, t, rs, rt)
-        core, cs, ce = _core(s, t, rs, rt, core_m)
-        cg, ceg, cs, ce = _merge_intervals(net, grp[core], e[core], cs[core], ce[core])
-        polys = shapely.buffer(edge_substrings(net, ceg, cs, ce), cap_m * scale + _EPS_M, quad_segs=quad_segs)
-        # a walk that starts with less than the core's walk left never reaches a core: one disk
-        # at the site (widened by 1 / rate_min where a downhill is walked faster than the flat)
-        left0 = lim_m[None, :] - sites_snapped.access_m[chunk_sites][:, None]
-        k, li = np.nonzero((left0 >= 0) & (left0 < core_m))
-        disks = shapely.buffer(shapely.points(sites_snapped.x[chunk_sites[k]], sites_snapped.y[chunk_sites[k]]),
-                               left0[k, li] / rate_min * scale + _EPS_M, quad_segs=quad_segs)
-        return np.concatenate([cg, k * len(limits) + li]), np.concatenate([polys, disks])
-
     chunks = [sites[i:i + chunk] for i in range(0, len(sites), chunk)]
     polys = np.full(len(sites) * len(limits), None, dtype=object)
     pool = ThreadPoolExecutor(n_threads) if n_threads > 1 else None
     try:
         for ci, c in enumerate(progress(chunks, desc="isochrones", unit="chunk")):
-            grp, bufs = one_chunk(c)
-            # union releases the GIL: split the groups across threads
-            order = np.argsort(grp, kind="stable")
-            present, starts = np.unique(grp[order], return_index=True)
-            ends = np.r_[starts[1:], len(order)]
-            base = ci * chunk * len(limits)
-
-            def union(k: int) -> None:
-                polys[base + present[k]] = shapely.union_all(bufs[order[starts[k]:ends[k]]])
-
-            if pool is not None:
-                list(pool.map(union, range(len(present))))
-            else:
-                for k in range(len(present)):
-                    union(k)
+            grp, bufs = _chunk_pieces(net, sites_snapped, c, reach, dist_buf)
+            _union_groups(polys, ci * chunk * len(limits), grp, bufs, pool)
     finally:
         if pool is not None:
             pool.shutdown()
+    gdf = _isochrone_frame(net, polys, sites, limits, site_ids, kinds, rings)
+    log.info("isochrones: %s sites x %s limits in %.1f s", f"{len(sites):,}", len(limits), time.perf_counter() - t0)
+    return gdf
+
+
+class _Reach(NamedTuple):
+    """How far the walks of :func:`isochrones` reach and how their disks are drawn."""
+
+    lim_m: np.ndarray  # the limits as walk lengths (m)
+    cap_m: float  # the longest straight access walk that counts (m)
+    core_m: float  # walk left (m) from which a street point is in the core
+    rate_min: float  # least walk left lost per metre walked (1 on the flat)
+    scale: float  # radius factor that circumscribes the round disk
+    quad_segs: int  # segments per quarter circle
+
+
+def _chunk_pieces(net: WalkNetwork, sites_snapped: Any, chunk_sites: np.ndarray, reach: _Reach,
+                  dist_buf: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(group = site-in-chunk × limit, polygon) of the reached pieces of a chunk of sites: the
+    core streets buffered by the access cap, and a disk at each site whose walk has no core."""
+    n_lim = len(reach.lim_m)
+    parts = []
+    for k, site in enumerate(chunk_sites):
+        li, *rest = reachable_pieces(net, sites_snapped, int(site), reach.lim_m, dist_buf)
+        parts.append((k * n_lim + li, *rest))
+    grp, kind, e, s, t, rs, rt = (np.concatenate(v) for v in zip(*parts))
+    grp, e, s, t, rs, rt = _best_per_edge(net, grp, kind, e, s, t, rs, rt)
+    core, cs, ce = _core(s, t, rs, rt, reach.core_m)
+    cg, ceg, cs, ce = _merge_intervals(net, grp[core], e[core], cs[core], ce[core])
+    polys = shapely.buffer(edge_substrings(net, ceg, cs, ce), reach.cap_m * reach.scale + _EPS_M,
+                           quad_segs=reach.quad_segs)
+    # a walk that starts with less than the core's walk left never reaches a core: one disk
+    # at the site (widened by 1 / rate_min where a downhill is walked faster than the flat)
+    left0 = reach.lim_m[None, :] - sites_snapped.access_m[chunk_sites][:, None]
+    k, li = np.nonzero((left0 >= 0) & (left0 < reach.core_m))
+    disks = shapely.buffer(shapely.points(sites_snapped.x[chunk_sites[k]], sites_snapped.y[chunk_sites[k]]),
+                           left0[k, li] / reach.rate_min * reach.scale + _EPS_M, quad_segs=reach.quad_segs)
+    return np.concatenate([cg, k * n_lim + li]), np.concatenate([polys, disks])
+
+
+def _union_groups(polys: np.ndarray, base: int, grp: np.ndarray, bufs: np.ndarray,
+                  pool: ThreadPoolExecutor | None) -> None:
+    """Put the union of each group's pieces into ``polys[base + group]``; union releases the GIL,
+    so the groups are split across the pool's threads."""
+    order = np.argsort(grp, kind="stable")
+    present, starts = np.unique(grp[order], return_index=True)
+    ends = np.r_[starts[1:], len(order)]
+
+    def union(k: int) -> None:
+        polys[base + present[k]] = shapely.union_all(bufs[order[starts[k]:ends[k]]])
+
+    if pool is not None:
+        list(pool.map(union, range(len(present))))
+    else:
+        for k in range(len(present)):
+            union(k)
+
+
+def _isochrone_frame(net: WalkNetwork, polys: np.ndarray, sites: np.ndarray, limits: np.ndarray,
+                     site_ids: Sequence[Any], kinds: Sequence[Any] | None, rings: bool) -> gpd.GeoDataFrame:
+    """One row per site and limit (site_id, kind, limit_min, min_from, geometry); an unreached
+    group is an empty polygon; with ``rings`` each band less the next smaller limit's."""
+    site_ids = np.asarray(site_ids, dtype=object)
+    kinds = np.asarray(kinds if kinds is not None else [""] * len(site_ids), dtype=object)
     site_rep = np.repeat(sites, len(limits))
     lim_rep = np.tile(limits, len(sites))
     polys[polys == None] = shapely.Polygon()  # noqa: E711 - elementwise
@@ -300,13 +328,11 @@ def isochrones(net: WalkNetwork, sites_snapped: Any, site_ids: Sequence[Any], ki
         min_from = np.tile(np.r_[0.0, limits[:-1]], len(sites))
     else:
         min_from = np.zeros(len(polys))
-    gdf = gpd.GeoDataFrame({
+    return gpd.GeoDataFrame({
         "site_id": site_ids[site_rep].astype(str) if len(site_rep) else np.empty(0, dtype=str),
         "kind": kinds[site_rep].astype(str) if len(site_rep) else np.empty(0, dtype=str),
         "limit_min": lim_rep, "min_from": min_from,
     }, geometry=gpd.GeoSeries(polys, crs=net.crs), crs=net.crs)
-    log.info("isochrones: %s sites x %s limits in %.1f s", f"{len(sites):,}", len(limits), time.perf_counter() - t0)
-    return gdf
 
 
 def union_by_kind(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:

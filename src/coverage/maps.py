@@ -33,7 +33,7 @@ import subprocess
 import tempfile
 from importlib import resources
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, NamedTuple
 
 import folium
 import geopandas as gpd
@@ -392,31 +392,60 @@ COVERAGE.ZoomGroup = L.LayerGroup.extend({
 COVERAGE.basemap = function (id) {
   var a = COVERAGE.data(id), group = L.featureGroup();
   a.parts.forEach(function (p) { group.addLayer(COVERAGE.layer(p[0], COVERAGE.data(p[1]), p[2])); });
-  if (a.labels) group.addLayer(new COVERAGE.Labels(COVERAGE.data(a.labels), a.kinds));
+  if (a.labels) group.addLayer(new COVERAGE.Labels(COVERAGE.data(a.labels), a.kinds, a.obstacles || []));
   COVERAGE.layers[a.key] = group;
   return group;
 };
 // Map labels (street, compound and water names) in their own pane above the fills. Redrawn
 // after every move: a label shows from its zoom on, in priority order, unless it would overlap
 // one already placed (boxes estimated from the text: CJK characters are square, Latin ~0.6).
-// Text is set with textContent, never parsed as HTML.
+// The symbols of the marker layers shown (facilities, candidate and proposed sites) are
+// obstacles in the same pass, placed first: a label on one moves beside it (along its street;
+// a compound name also below or above it) or, with no free place, is left out. Text is set
+// with textContent, never parsed as HTML.
 COVERAGE.Labels = L.Layer.extend({
-  initialize: function (data, kinds) { this.d = data; this.kinds = kinds; },
+  initialize: function (data, kinds, obstacles) { this.d = data; this.kinds = kinds; this.obstacles = obstacles; },
   onAdd: function (map) {
     this._el = L.DomUtil.create("div", "cov-labels", map.getPane("covLabels"));
-    map.on("moveend resize", this._draw, this);
+    map.on("moveend resize overlayadd overlayremove", this._draw, this);
     map.on("zoomstart", this._hide, this);
     this._draw();
+    // the marker layers are added to the map after the basemap: place again once they are there
+    L.Util.requestAnimFrame(this._draw, this);
   },
   onRemove: function (map) {
-    map.off("moveend resize", this._draw, this);
+    map.off("moveend resize overlayadd overlayremove", this._draw, this);
     map.off("zoomstart", this._hide, this);
     L.DomUtil.remove(this._el);
   },
   _hide: function () { this._el.style.display = "none"; },
+  // Screen boxes [x0, y0, x1, y1] of the marker symbols now on the map and near the view; each
+  // obstacle is [layer key, data block id, symbol size in px] (the symbol is centred on its point).
+  _markerBoxes: function (size) {
+    var map = this._map, out = [];
+    this.obstacles.forEach(function (o) {
+      var lyr = COVERAGE.layers[o[0]], r = o[2] / 2;
+      if (!lyr || !map.hasLayer(lyr)) return;
+      var pts = COVERAGE.data(o[1]);
+      for (var i = 0; i < pts.lon.length; i++) {
+        var c = map.latLngToContainerPoint([pts.lat[i], pts.lon[i]]);
+        if (c.x < -200 || c.y < -100 || c.x > size.x + 200 || c.y > size.y + 100) continue;
+        out.push([c.x - r, c.y - r, c.x + r, c.y + r]);
+      }
+    });
+    return out;
+  },
   _draw: function () {
+    if (!this._map) return;
     var map = this._map, d = this.d, p = d.props, z = map.getZoom(), size = map.getSize();
-    var el = this._el, boxes = [], frag = document.createDocumentFragment();
+    var el = this._el, marks = this._markerBoxes(size), boxes = [], frag = document.createDocumentFragment();
+    var hits = function (box, list) {
+      for (var k = 0; k < list.length; k++) {
+        var o = list[k];
+        if (box[0] < o[2] && o[0] < box[2] && box[1] < o[3] && o[1] < box[3]) return true;
+      }
+      return false;
+    };
     el.textContent = "";
     el.style.display = "";
     for (var i = 0; i < d.lon.length; i++) {
@@ -428,18 +457,26 @@ COVERAGE.Labels = L.Layer.extend({
       for (var j = 0; j < text.length; j++) w += text.charCodeAt(j) > 0x2e80 ? fs : 0.6 * fs;
       var h = fs * 1.25, rad = (p.a[i] || 0) * Math.PI / 180, cs = Math.abs(Math.cos(rad)), sn = Math.abs(Math.sin(rad));
       var bw = (w * cs + h * sn) / 2 + 3, bh = (w * sn + h * cs) / 2 + 3;
-      var box = [c.x - bw, c.y - bh, c.x + bw, c.y + bh], hit = false;
-      for (var k = 0; k < boxes.length && !hit; k++) {
-        var o = boxes[k];
-        hit = box[0] < o[2] && o[0] < box[2] && box[1] < o[3] && o[1] < box[3];
+      var box = [c.x - bw, c.y - bh, c.x + bw, c.y + bh], shift = [0, 0];
+      if (hits(box, boxes)) continue;  // another label is there: left out, as always
+      if (hits(box, marks)) {
+        // beside the symbol: along the text (its street) either way, a compound name also
+        // below or above; 15 px clears the largest symbol (22 px) with the 3 px margin
+        var al = w / 2 + 15, ux = Math.cos(rad) * al, uy = -Math.sin(rad) * al, ac = h / 2 + 15;
+        var tries = kind === "compound" ? [[0, ac], [0, -ac], [ux, uy], [-ux, -uy]] : [[ux, uy], [-ux, -uy]];
+        shift = null;
+        for (var t = 0; t < tries.length && !shift; t++) {
+          var b = [box[0] + tries[t][0], box[1] + tries[t][1], box[2] + tries[t][0], box[3] + tries[t][1]];
+          if (!hits(b, boxes) && !hits(b, marks)) { shift = tries[t]; box = b; }
+        }
+        if (!shift) continue;
       }
-      if (hit) continue;
       boxes.push(box);
       var lp = map.latLngToLayerPoint(ll), span = document.createElement("span");
       span.className = "cov-lbl-" + kind;
       span.textContent = text;
-      span.style.left = lp.x + "px";
-      span.style.top = lp.y + "px";
+      span.style.left = (lp.x + shift[0]) + "px";
+      span.style.top = (lp.y + shift[1]) + "px";
       span.style.transform = "translate(-50%,-50%) rotate(" + (-(p.a[i] || 0)) + "deg)";
       frag.appendChild(span);
     }
@@ -604,9 +641,16 @@ class _Basemap(Layer):
     def __init__(self, m: _OfflineMap, name: str, parts: list, labels_id: str | None):
         super().__init__(name=name, overlay=True, control=True, show=True)
         self._name = "CoverageBasemap"
-        m.add_data(self.get_name(), _json({"key": "basemap", "parts": parts, "labels": labels_id,
-                                           "kinds": list(LABEL_KINDS)}))
+        self._payload = {"key": "basemap", "parts": parts, "labels": labels_id, "kinds": list(LABEL_KINDS)}
+        m.add_data(self.get_name(), _json(self._payload))
         self.add_to(m)
+
+    def avoid(self, m: _OfflineMap, obstacles: list[tuple[str, str, int]]) -> None:
+        """Have the labels give way to these marker layers, ``(layer key, data block id, symbol
+        size in px)`` each: the page reads their positions from the layers' own data blocks."""
+        if self._payload["labels"] and obstacles:
+            self._payload["obstacles"] = [list(o) for o in obstacles]
+            m.add_data(self.get_name(), _json(self._payload))  # same block, same place in the page
 
 
 class _Tiles(Layer):
@@ -787,6 +831,33 @@ def _basemap_layers(basemap: str, tianditu_key: str, lang: str) -> tuple[list[_T
 
 # ----------------------------------------------------------------------------- the map
 
+class _Ctx(NamedTuple):
+    """What every layer function of :func:`make_map` shares: the map, its language and labels,
+    and how layers are prepared (display simplification ``simplify_m`` in m, the shift to GCJ-02
+    for Amap tiles)."""
+
+    m: _OfflineMap
+    lang: str
+    L: dict[str, str]
+    simplify_m: float
+    gcj02: bool
+    limit_txt: str  # the walk limit as the legends show it (minutes)
+
+    def prepare(self, gdf: gpd.GeoDataFrame, layer: str, points: bool) -> gpd.GeoDataFrame:
+        return _prepare(gdf, layer, self.simplify_m, points=points, gcj02=self.gcj02)
+
+
+class _Part(NamedTuple):
+    """What a layer function hands back beside the layers it added to the map: its legend
+    sections (HTML, every user string escaped), the WGS-84 extents (lon/lat bounds) the view is
+    fitted to, and its markers that the basemap labels must not cover, ``(layer key, data block
+    id, symbol size in px)`` each."""
+
+    legend: tuple[str, ...] = ()
+    bounds: tuple[np.ndarray, ...] = ()
+    obstacles: tuple[tuple[str, str, int], ...] = ()
+
+
 def make_map(
     communities: gpd.GeoDataFrame,
     facilities: gpd.GeoDataFrame | None,
@@ -835,7 +906,7 @@ def make_map(
         ``buildings`` (polygons, drawn faint from zoom 15) from
         :func:`eldercare_coverage.basemap.basemap_features`, and ``labels``
         (:func:`eldercare_coverage.basemap.labels`: street, compound and water names, each from its
-        zoom, placed in priority order without overlapping).
+        zoom, placed in priority order without overlapping each other or the site symbols shown).
     gates
         Compound gates from :func:`gate_status` (``status``, ``gate_id``, ``name``, ``access``,
         ``opening_hours``, ``compound``): one bar symbol per status, shown from zoom 15, with a
@@ -867,40 +938,64 @@ def make_map(
     """
     if language not in LABELS:
         raise InputError("maps.language_unknown", "language", value=language)
-    lang = language
-    L = LABELS[lang]
-    tiles, gcj02 = _basemap_layers(basemap, tianditu_key, lang)
+    L = LABELS[language]
+    tiles, gcj02 = _basemap_layers(basemap, tianditu_key, language)
     limit = _param(parameters, "time_limit_min", "limit_min")
-    limit_txt = f"{float(limit):g}" if limit is not None else "15"
-
     m = _OfflineMap(location=[30.0, 104.0], zoom_start=12, tiles=None, prefer_canvas=True,
                     control_scale=False)
     m.page_title = title or L["communities_coverage"]
     for t in tiles:
         t.add_to(m)
+    c = _Ctx(m, language, L, simplify_m, gcj02, f"{float(limit):g}" if limit is not None else "15")
+    # layers in drawing order: the offline basemap under everything, proposed sites over facilities
+    own_basemap = bool(basemap_streets or basemap_features)
+    base = _street_basemap(m, basemap_streets, L["basemap"], gcj02, basemap_features) if own_basemap else None
+    parts = [_communities_layers(c, communities, community_stats),
+             _boundary_layers(c, communities, districts, streets),
+             _isochrones_layer(c, isochrones),
+             _demand_layer(c, demand),
+             _candidates_layer(c, candidates, show=proposed is None),
+             _facility_layers(c, facilities),
+             _proposed_layer(c, proposed)]
+    if gates is not None and len(gates):
+        parts.append(_Part(legend=(_gates_layer(m, gates, L, gate_hour, gcj02),)))
+    if accessibility is not None:  # capacity-aware accessibility (eldercare_coverage.accessibility)
+        parts.append(_Part(legend=tuple(_accessibility_layers(m, communities, accessibility, facilities,
+                                                              language, simplify_m, gcj02))))
+    if base is not None:
+        base.avoid(m, [o for p in parts for o in p.obstacles])
+    _controls(c, title, parameters, parts, osm_credit=own_basemap)
+    return m
 
-    legend: list[str] = []
-    bounds: list[np.ndarray] = []
-    if basemap_streets or basemap_features:
-        _street_basemap(m, basemap_streets, L["basemap"], gcj02, basemap_features)
 
-    # --- communities: two choropleths over the same polygons
-    com = _prepare(communities, "communities", simplify_m, points=False, gcj02=gcj02)
+def _community_frame(c: _Ctx, communities: gpd.GeoDataFrame,
+                     community_stats: pd.DataFrame | None) -> tuple[gpd.GeoDataFrame, str | None]:
+    """The communities with their statistics joined and binned (``_cbin``: coverage share,
+    ``_gbin``: floor-area gap), and the coverage share column shown (None without one)."""
+    com = c.prepare(communities, "communities", points=False)
     if community_stats is not None and "community_id" in community_stats.columns:
         # eldercare_coverage.norms names them area_gap_m2 / tier_required; accept both spellings.
         stats = community_stats.rename(columns={
             k: v for k, v in _STATS_ALIASES.items()
             if k in community_stats.columns and v not in community_stats.columns})
         stats = stats.drop_duplicates("community_id").set_index("community_id")
-        stats = stats.drop(columns=[c for c in stats.columns if c in com.columns])
+        stats = stats.drop(columns=[col for col in stats.columns if col in com.columns])
         com = com.join(stats, on="community_id")
-    if len(com):
-        bounds.append(np.asarray(com.total_bounds))
-    share_col = next((c for c in ("share_elderly_within", "share_residents_within")
-                      if c in com.columns and com[c].notna().any()), None)
+    share_col = next((col for col in ("share_elderly_within", "share_residents_within")
+                      if col in com.columns and com[col].notna().any()), None)
     com["_cbin"] = _bin(com[share_col], COVERAGE_BINS) if share_col else pd.Series(pd.NA, index=com.index, dtype="Int64")
     if "required_tier" in com.columns:
-        com["required_tier"] = _kind_label(com["required_tier"].astype(object), lang)
+        com["required_tier"] = _kind_label(com["required_tier"].astype(object), c.lang)
+    if "gap_m2" in com.columns and com["gap_m2"].notna().any():
+        com["_gbin"] = _bin(com["gap_m2"], GAP_BINS, right=True)
+    return com, share_col
+
+
+def _communities_layers(c: _Ctx, communities: gpd.GeoDataFrame, community_stats: pd.DataFrame | None) -> _Part:
+    """Two choropleths over the same polygons: walk-coverage share (shown) and floor-area gap
+    (off until ticked; only when the statistics have a gap)."""
+    L = c.L
+    com, share_col = _community_frame(c, communities, community_stats)
     fields = [(L["f_id"], "community_id", "text"), (L["f_district"], "district", "text"),
               (L["f_street"], "street", "text"), (L["f_population"], "population", "int"),
               (L["f_elderly"], "elderly_population", "int"),
@@ -908,28 +1003,17 @@ def make_map(
               (L["f_share_residents"], "share_residents_within", "pct"),
               (L["f_gap"], "gap_m2", "m2"), (L["f_required_tier"], "required_tier", "text")]
     fields = [f for f in fields if f[1] in com.columns]
-    cols = ["name", "_cbin"] + [f[1] for f in fields]
-    has_gap = "gap_m2" in com.columns and com["gap_m2"].notna().any()
-    if has_gap:
-        com["_gbin"] = _bin(com["gap_m2"], GAP_BINS, right=True)
-        cols.append("_gbin")
-    com_data = m.add_data("coverage_data_communities", _layer_json(com, cols, points=False))
+    has_gap = "_gbin" in com.columns
+    cols = ["name", "_cbin"] + [f[1] for f in fields] + (["_gbin"] if has_gap else [])
+    com_data = c.m.add_data("coverage_data_communities", _layer_json(com, cols, points=False))
     popup = {"title": "name", "fields": fields}
     poly_style = {"color": "#555555", "weight": 0.8, "fillOpacity": 0.65}
-    _DataLayer(m, "communities_coverage", L["communities_coverage"], com_data,
+    _DataLayer(c.m, "communities_coverage", L["communities_coverage"], com_data,
                {"style": poly_style, "popup": popup, "tooltip": "name",
                 "palette": {"field": "_cbin", "colors": COVERAGE_COLORS, "missing": MISSING_COLOR}})
-    if share_col:
-        head = L["share_elderly" if share_col == "share_elderly_within" else "share_residents"]
-        edges = (0.0,) + COVERAGE_BINS + (1.0,)
-        rows = [(f"{edges[i] * 100:.0f}–{edges[i + 1] * 100:.0f}%", COVERAGE_COLORS[i])
-                for i in range(len(COVERAGE_COLORS))] + [(L["no_data"], MISSING_COLOR)]
-        legend.append(_legend_swatches("communities_coverage", head.format(t=limit_txt), rows))
-    else:
-        legend.append(_legend_swatches("communities_coverage", L["communities_coverage"],
-                                       [(L["no_coverage"], MISSING_COLOR)]))
+    legend = [_coverage_legend(L, share_col, c.limit_txt)]
     if has_gap:
-        _DataLayer(m, "communities_gap", L["communities_gap"], com_data,
+        _DataLayer(c.m, "communities_gap", L["communities_gap"], com_data,
                    {"style": poly_style, "popup": popup, "tooltip": "name",
                     "palette": {"field": "_gbin", "colors": GAP_COLORS, "missing": MISSING_COLOR}},
                    show=False)
@@ -938,119 +1022,167 @@ def make_map(
             (f"{e[i]:g}–{e[i + 1]:g} m²", GAP_COLORS[i + 1]) for i in range(len(e) - 1)
         ] + [(f"> {e[-1]:g} m²", GAP_COLORS[-1]), (L["no_data"], MISSING_COLOR)]
         legend.append(_legend_swatches("communities_gap", L["gap_title"], rows))
+    return _Part(tuple(legend), (np.asarray(com.total_bounds),) if len(com) else ())
 
-    # --- district and street boundaries
+
+def _coverage_legend(L: dict[str, str], share_col: str | None, limit_txt: str) -> str:
+    """Legend of the coverage choropleth: its bins (%), or one grey swatch without coverage data."""
+    if not share_col:
+        return _legend_swatches("communities_coverage", L["communities_coverage"], [(L["no_coverage"], MISSING_COLOR)])
+    head = L["share_elderly" if share_col == "share_elderly_within" else "share_residents"]
+    edges = (0.0,) + COVERAGE_BINS + (1.0,)
+    rows = [(f"{edges[i] * 100:.0f}–{edges[i + 1] * 100:.0f}%", COVERAGE_COLORS[i])
+            for i in range(len(COVERAGE_COLORS))] + [(L["no_data"], MISSING_COLOR)]
+    return _legend_swatches("communities_coverage", head.format(t=limit_txt), rows)
+
+
+def _boundary_layers(c: _Ctx, communities: gpd.GeoDataFrame, districts: gpd.GeoDataFrame | None,
+                     streets: gpd.GeoDataFrame | None) -> _Part:
+    """Street (off at first load) and district boundary lines, given or dissolved from the communities."""
+    legend = []
     for key, given, col, style in (
         ("streets", streets, "street", {"color": "#737373", "weight": 1.5, "dashArray": "4,3",
-                                        "fill": False}),  # off at first load (see _SHOWN)
+                                        "fill": False}),
         ("districts", districts, "district", {"color": "#252525", "weight": 2.5, "fill": False}),
     ):
         bnd = _boundaries(communities, given, col)
         if bnd is None or bnd.empty:
             continue
-        bnd = _prepare(bnd, key, simplify_m, points=False, gcj02=gcj02)
-        _DataLayer(m, key, L[key], _layer_data(m, key, bnd, ["name"], points=False),
+        bnd = c.prepare(bnd, key, points=False)
+        _DataLayer(c.m, key, c.L[key], _layer_data(c.m, key, bnd, ["name"], points=False),
                    {"style": style, "tooltip": "name"}, show=key != "streets")
-        legend.append(_legend_line(key, L[key], style))
+        legend.append(_legend_line(key, c.L[key], style))
+    return _Part(tuple(legend))
 
-    # --- isochrones, largest band first so smaller bands draw on top
-    if isochrones is not None and len(isochrones):
-        iso = _prepare(isochrones, "isochrones", simplify_m, points=False, gcj02=gcj02)
-        bands = np.sort(pd.to_numeric(iso["limit_min"], errors="coerce").dropna().unique())
-        iso["_band"] = np.searchsorted(bands, pd.to_numeric(iso["limit_min"], errors="coerce"))
-        iso = iso.sort_values("limit_min", ascending=False, kind="stable")
-        colors = [ISOCHRONE_COLORS[min(i, len(ISOCHRONE_COLORS) - 1)] for i in range(len(bands))]
-        _DataLayer(m, "isochrones", L["isochrones"], _layer_data(m, "isochrones", iso, ["_band"], points=False),
-                   {"style": {"weight": 1, "fillOpacity": 0.12, "opacity": 0.7},
-                    "interactive": False,
-                    "palette": {"field": "_band", "colors": colors, "missing": MISSING_COLOR,
-                                "stroke": True}})
-        legend.append(_legend_swatches("isochrones", L["isochrones"],
-                                       [(L["band"].format(m=f"{b:g}"), c) for b, c in zip(bands, colors)]))
-        bounds.append(np.asarray(iso.total_bounds))
 
-    # --- demand beyond the limit
-    if demand is not None and "within_limit" in demand.columns:
-        beyond = demand.loc[~demand["within_limit"].fillna(False).astype(bool)]
-        dem = _prepare(beyond, "demand", simplify_m, points=True, gcj02=gcj02)
-        dfields = [(L["f_time"], "time_min", "min"), (L["f_weight"], "weight", "num"),
-                   (L["f_population"], "population", "num"),
-                   (L["f_elderly"], "elderly_population", "num"),
-                   (L["f_community"], "community_id", "text"),
-                   (L["f_nearest"], "nearest_facility_id", "text")]
-        dfields = [f for f in dfields if f[1] in dem.columns]
-        # off at first load: thousands of dots hide the choropleth; one tick shows them
-        _DataLayer(m, "demand_beyond", L["demand_beyond"],
-                   _layer_data(m, "demand_beyond", dem, [f[1] for f in dfields], points=True),
-                   {"style": DEMAND_BEYOND_STYLE, "radius": 2.5, "popup": {"fields": dfields}}, show=False)
-        legend.append(_legend_swatches("demand_beyond", L["demand_beyond"],
-                                       [(L["beyond"].format(t=limit_txt), DEMAND_BEYOND_STYLE["fillColor"])],
-                                       dot=True))
+def _isochrones_layer(c: _Ctx, isochrones: gpd.GeoDataFrame | None) -> _Part:
+    """Walk isochrones, one purple per band, largest band first so smaller bands draw on top."""
+    if isochrones is None or not len(isochrones):
+        return _Part()
+    iso = c.prepare(isochrones, "isochrones", points=False)
+    bands = np.sort(pd.to_numeric(iso["limit_min"], errors="coerce").dropna().unique())
+    iso["_band"] = np.searchsorted(bands, pd.to_numeric(iso["limit_min"], errors="coerce"))
+    iso = iso.sort_values("limit_min", ascending=False, kind="stable")
+    colors = [ISOCHRONE_COLORS[min(i, len(ISOCHRONE_COLORS) - 1)] for i in range(len(bands))]
+    _DataLayer(c.m, "isochrones", c.L["isochrones"], _layer_data(c.m, "isochrones", iso, ["_band"], points=False),
+               {"style": {"weight": 1, "fillOpacity": 0.12, "opacity": 0.7},
+                "interactive": False,
+                "palette": {"field": "_band", "colors": colors, "missing": MISSING_COLOR,
+                            "stroke": True}})
+    legend = _legend_swatches("isochrones", c.L["isochrones"],
+                              [(c.L["band"].format(m=f"{b:g}"), col) for b, col in zip(bands, colors)])
+    return _Part((legend,), (np.asarray(iso.total_bounds),))
 
-    # --- candidate sites (below facilities), existing facilities by kind, proposed sites
-    if candidates is not None and len(candidates):
-        cand = _prepare(candidates, "candidates", simplify_m, points=True, gcj02=gcj02)
-        if "kind" in cand.columns:
-            cand["kind"] = _kind_label(cand["kind"].astype(object), lang)
-        cf = [(L["f_id"], "candidate_id", "text"), (L["f_kind"], "kind", "text"),
+
+def _demand_layer(c: _Ctx, demand: gpd.GeoDataFrame | None) -> _Part:
+    """Demand points beyond the walk limit, off at first load: thousands of dots hide the
+    choropleth; one tick shows them."""
+    if demand is None or "within_limit" not in demand.columns:
+        return _Part()
+    L = c.L
+    beyond = demand.loc[~demand["within_limit"].fillna(False).astype(bool)]
+    dem = c.prepare(beyond, "demand", points=True)
+    fields = [(L["f_time"], "time_min", "min"), (L["f_weight"], "weight", "num"),
+              (L["f_population"], "population", "num"),
+              (L["f_elderly"], "elderly_population", "num"),
+              (L["f_community"], "community_id", "text"),
+              (L["f_nearest"], "nearest_facility_id", "text")]
+    fields = [f for f in fields if f[1] in dem.columns]
+    _DataLayer(c.m, "demand_beyond", L["demand_beyond"],
+               _layer_data(c.m, "demand_beyond", dem, [f[1] for f in fields], points=True),
+               {"style": DEMAND_BEYOND_STYLE, "radius": 2.5, "popup": {"fields": fields}}, show=False)
+    return _Part((_legend_swatches("demand_beyond", L["demand_beyond"],
+                                   [(L["beyond"].format(t=c.limit_txt), DEMAND_BEYOND_STYLE["fillColor"])],
+                                   dot=True),))
+
+
+def _site_points(c: _Ctx, sites: gpd.GeoDataFrame, layer: str) -> gpd.GeoDataFrame:
+    """Candidate or proposed sites as points, their kind named in the map's language."""
+    pts = c.prepare(sites, layer, points=True)
+    if "kind" in pts.columns:
+        pts["kind"] = _kind_label(pts["kind"].astype(object), c.lang)
+    return pts
+
+
+def _candidates_layer(c: _Ctx, candidates: gpd.GeoDataFrame | None, show: bool) -> _Part:
+    """Candidate sites, drawn below the facilities. Thousands of candidate markers bury the map
+    at city zoom: past :data:`MAX_SHOWN_CANDIDATES`, or once sites are proposed (``show`` False),
+    they are listed but off until ticked."""
+    if candidates is None or not len(candidates):
+        return _Part()
+    L = c.L
+    cand = _site_points(c, candidates, "candidates")
+    fields = [(L["f_id"], "candidate_id", "text"), (L["f_kind"], "kind", "text"),
               (L["f_max_floor_area"], "max_floor_area_m2", "m2"), (L["f_cost"], "cost", "int")]
-        cf = [f for f in cf if f[1] in cand.columns]
-        # Thousands of candidate markers bury the map at city zoom: listed but off until ticked.
-        _add_points(m, legend, "candidates", L["candidates"], cand, cf, _CANDIDATE_SYMBOL, 14,
-                    show=proposed is None and len(cand) <= MAX_SHOWN_CANDIDATES)
+    fields = [f for f in fields if f[1] in cand.columns]
+    return _add_points(c.m, "candidates", L["candidates"], cand, fields, _CANDIDATE_SYMBOL, 14,
+                       show=show and len(cand) <= MAX_SHOWN_CANDIDATES)
 
-    if facilities is not None and len(facilities):
-        fac = _prepare(facilities, "facilities", simplify_m, points=True, gcj02=gcj02)
-        kinds = fac["kind"].astype(object).where(fac["kind"].isin(list(FACILITY_KINDS)), "other")
-        fac["kind_label"] = _kind_label(kinds, lang)
-        ff = [(L["f_id"], "facility_id", "text"), (L["f_kind"], "kind_label", "text"),
+
+def _facility_layers(c: _Ctx, facilities: gpd.GeoDataFrame | None) -> _Part:
+    """Existing facilities, one layer and symbol per kind, highest tier first as in the legend
+    (an unknown kind draws as ``other``)."""
+    if facilities is None or not len(facilities):
+        return _Part()
+    L = c.L
+    fac = c.prepare(facilities, "facilities", points=True)
+    kinds = fac["kind"].astype(object).where(fac["kind"].isin(list(FACILITY_KINDS)), "other")
+    fac["kind_label"] = _kind_label(kinds, c.lang)
+    fields = [(L["f_id"], "facility_id", "text"), (L["f_kind"], "kind_label", "text"),
               (L["f_floor_area"], "floor_area_m2", "m2"), (L["f_beds"], "beds", "int"),
               (L["f_residents_within"], "residents_within", "int"),
               (L["f_elderly_within"], "elderly_within", "int")]
-        ff = [f for f in ff if f[1] in fac.columns]
-        for kind in FACILITY_KINDS:  # highest tier first, as in the legend
-            sub = fac.loc[kinds == kind]
-            if len(sub):
-                label = f"{L['facilities']}：{FACILITY_KINDS[kind][lang]}" if lang == "zh" \
-                    else f"{L['facilities']}: {FACILITY_KINDS[kind][lang]}"
-                _add_points(m, legend, f"facilities_{kind}", label, sub, ff, KIND_SYMBOLS[kind], 18)
-        bounds.append(np.asarray(fac.total_bounds))
+    fields = [f for f in fields if f[1] in fac.columns]
+    layers = []
+    for kind in FACILITY_KINDS:
+        sub = fac.loc[kinds == kind]
+        if len(sub):
+            sep = "：" if c.lang == "zh" else ": "
+            label = f"{L['facilities']}{sep}{FACILITY_KINDS[kind][c.lang]}"
+            layers.append(_add_points(c.m, f"facilities_{kind}", label, sub, fields, KIND_SYMBOLS[kind], 18))
+    return _Part(tuple(sec for p in layers for sec in p.legend), (np.asarray(fac.total_bounds),),
+                 tuple(o for p in layers for o in p.obstacles))
 
-    if proposed is not None and len(proposed):
-        prop = _prepare(proposed, "proposed", simplify_m, points=True, gcj02=gcj02)
-        if "kind" in prop.columns:
-            prop["kind"] = _kind_label(prop["kind"].astype(object), lang)
-        pf = [(L["f_id"], "candidate_id", "text"), (L["f_kind"], "kind", "text"), (L["f_cost"], "cost", "int"),
+
+def _proposed_layer(c: _Ctx, proposed: gpd.GeoDataFrame | None) -> _Part:
+    """Sites chosen by siting, over the facilities, with their coordinates as text to paste back
+    (WGS-84 and the web maps' GCJ-02 / BD-09)."""
+    if proposed is None or not len(proposed):
+        return _Part()
+    L = c.L
+    prop = _site_points(c, proposed, "proposed")
+    fields = [(L["f_id"], "candidate_id", "text"), (L["f_kind"], "kind", "text"), (L["f_cost"], "cost", "int"),
               (L["f_capacity"], "capacity", "int"), (L["f_newly_covered"], "newly_covered_weight", "int"),
               (L["f_served"], "served_weight", "int"), (L["f_lon"], "lon", "text"), (L["f_lat"], "lat", "text")]
-        for web, tag in (("GCJ-02", "gcj02"), ("BD-09", "bd09")):
-            pf += [(L["f_lon_web"].format(s=web), f"lon_{tag}", "text"), (L["f_lat_web"].format(s=web), f"lat_{tag}", "text")]
-        for col in ("lon", "lat", "lon_gcj02", "lat_gcj02", "lon_bd09", "lat_bd09"):
-            if col in prop.columns:  # as text, to paste back: 6 decimals (about 0.1 m)
-                prop[col] = pd.to_numeric(prop[col], errors="coerce").map(lambda v: "" if pd.isna(v) else f"{v:.6f}")
-        for col in ("cost", "capacity"):  # a placeholder (unit cost, unlimited capacity) is not shown
-            if col in prop.columns:
-                prop[col] = pd.to_numeric(prop[col], errors="coerce").where(lambda v: np.isfinite(v))
-        pf = [f for f in pf if f[1] in prop.columns and prop[f[1]].notna().any()]
-        _add_points(m, legend, "proposed", L["proposed"], prop, pf, _PROPOSED_SYMBOL, 22)
+    for web, tag in (("GCJ-02", "gcj02"), ("BD-09", "bd09")):
+        fields += [(L["f_lon_web"].format(s=web), f"lon_{tag}", "text"),
+                   (L["f_lat_web"].format(s=web), f"lat_{tag}", "text")]
+    for col in ("lon", "lat", "lon_gcj02", "lat_gcj02", "lon_bd09", "lat_bd09"):
+        if col in prop.columns:  # as text, to paste back: 6 decimals (about 0.1 m)
+            prop[col] = pd.to_numeric(prop[col], errors="coerce").map(lambda v: "" if pd.isna(v) else f"{v:.6f}")
+    for col in ("cost", "capacity"):  # a placeholder (unit cost, unlimited capacity) is not shown
+        if col in prop.columns:
+            prop[col] = pd.to_numeric(prop[col], errors="coerce").where(lambda v: np.isfinite(v))
+    fields = [f for f in fields if f[1] in prop.columns and prop[f[1]].notna().any()]
+    return _add_points(c.m, "proposed", L["proposed"], prop, fields, _PROPOSED_SYMBOL, 22)
 
-    if gates is not None and len(gates):
-        legend.append(_gates_layer(m, gates, L, gate_hour, gcj02))
 
-    if accessibility is not None:  # capacity-aware accessibility (eldercare_coverage.accessibility)
-        legend += _accessibility_layers(m, communities, accessibility, facilities, lang, simplify_m, gcj02)
-    folium.LayerControl(position="topright", collapsed=False).add_to(m)
-    title_html = _title_html(title, parameters, L, gcj02)
-    if basemap_streets or basemap_features:
+def _controls(c: _Ctx, title: str, parameters: Mapping[str, Any], parts: list[_Part], osm_credit: bool) -> None:
+    """The layer control, the title box (with the OpenStreetMap credit when the offline basemap is
+    drawn), the folding legend of every part, and the view fitted to the parts' extents."""
+    folium.LayerControl(position="topright", collapsed=False).add_to(c.m)
+    title_html = _title_html(title, parameters, c.L, c.gcj02)
+    if osm_credit:
         title_html += f'<div class="cov-attr">{html.escape(OSM_ATTRIBUTION)}</div>'
     # the legend folds away (a click on its heading) so it never covers the map on a small screen
-    legend_html = f'<details open><summary>{html.escape(L["legend"])}</summary>{"".join(legend)}</details>'
-    _Controls(m, {"title_html": title_html, "legend_html": legend_html, "units": {"min": L["u_min"]}})
+    legend = "".join(sec for p in parts for sec in p.legend)
+    legend_html = f'<details open><summary>{html.escape(c.L["legend"])}</summary>{legend}</details>'
+    _Controls(c.m, {"title_html": title_html, "legend_html": legend_html, "units": {"min": c.L["u_min"]}})
+    bounds = [b for p in parts for b in p.bounds]
     if bounds:
         b = np.vstack(bounds)
-        m.fit_bounds([[float(b[:, 1].min()), float(b[:, 0].min())],
-                      [float(b[:, 3].max()), float(b[:, 2].max())]])
-    return m
+        c.m.fit_bounds([[float(b[:, 1].min()), float(b[:, 0].min())],
+                        [float(b[:, 3].max()), float(b[:, 2].max())]])
 
 
 OSM_ATTRIBUTION = "© OpenStreetMap contributors"
@@ -1072,7 +1204,7 @@ _BASEMAP_DECIMALS = 5
 
 
 def _street_basemap(m: folium.Map, layers: dict[str, gpd.GeoDataFrame] | None, label: str, gcj02: bool,
-                    features: Mapping[str, gpd.GeoDataFrame] | None = None) -> None:
+                    features: Mapping[str, gpd.GeoDataFrame] | None = None) -> _Basemap | None:
     """The study's own OSM data as one non-interactive layer under every other (offline basemap):
     water, waterways, buildings (from zoom 15), streets by class, then the labels."""
     from .basemap import BUILDINGS_MIN_ZOOM
@@ -1104,8 +1236,7 @@ def _street_basemap(m: folium.Map, layers: dict[str, gpd.GeoDataFrame] | None, l
         lab = lab.assign(t=lab["text"].astype(str), k=lab["kind"].map(LABEL_KINDS.index),
                          a=lab["angle"].astype(float).round(0), z=lab["min_zoom"].astype(int))
         labels_id = _layer_data(m, "basemap_labels", lab, ["t", "k", "a", "z"], points=True)
-    if parts or labels_id:
-        _Basemap(m, label, parts, labels_id)
+    return _Basemap(m, label, parts, labels_id) if parts or labels_id else None
 
 
 def gate_status(gates: gpd.GeoDataFrame, communities: gpd.GeoDataFrame, *, tolerance_m: float = 10.0,
@@ -1205,15 +1336,19 @@ def _why_legend(g: pd.DataFrame, L: dict[str, str], hour_txt: str) -> str:
                    for why, n in counts.items())
 
 
-def _add_points(m: folium.Map, legend: list[str], key: str, label: str, gdf: gpd.GeoDataFrame,
+def _add_points(m: folium.Map, key: str, label: str, gdf: gpd.GeoDataFrame,
                 fields: list[tuple[str, str, str]], symbol: tuple[str, str], size: int,
-                show: bool = True) -> None:
+                show: bool = True) -> _Part:
+    """A layer of point markers drawn with ``symbol`` (``size`` px): its legend section, and its
+    markers as obstacles for the basemap labels."""
     cols = ["name"] + [f[1] for f in fields]
-    _DataLayer(m, key, label, _layer_data(m, key, gdf, cols, points=True),
+    data_id = _layer_data(m, key, gdf, cols, points=True)
+    _DataLayer(m, key, label, data_id,
                {"icon": _symbol(*symbol, size=size), "size": size, "tooltip": "name",
                 "popup": {"title": "name", "fields": fields}}, show=show)
-    legend.append(f'<div class="cov-legend-section" data-layer="{html.escape(key)}">'
-                  f'<span class="cov-sym">{_symbol(*symbol, size=14)}</span>{html.escape(label)}</div>')
+    legend = (f'<div class="cov-legend-section" data-layer="{html.escape(key)}">'
+              f'<span class="cov-sym">{_symbol(*symbol, size=14)}</span>{html.escape(label)}</div>')
+    return _Part((legend,), obstacles=((key, data_id, size),))
 
 
 def _legend_swatches(key: str, head: str, rows: list[tuple[str, str]], dot: bool = False) -> str:

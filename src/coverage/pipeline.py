@@ -124,28 +124,9 @@ def run(config: StudyConfig | str | Path | None = None, *, out_dir: str | Path |
     ``out_dir`` puts the data, reports and maps folders under one folder instead of the
     config's ``[output]`` folders.
     """
-    if config is None:
-        config = sample_config_path()
-        # The sample's files may sit in a read-only site-packages: its outputs go under the
-        # current folder (in a checkout run from its root, that is its out/, reports/, maps/).
-        out_dir = Path.cwd() if out_dir is None else out_dir
-    if not isinstance(config, StudyConfig):
-        config = load_config(config, raise_on_error=False)
-    if any(p.severity == "error" for p in getattr(config, "warnings", [])):
-        # config errors are reported with the inputs' problems, in one round, before anything is staged
-        check_inputs(config).report.raise_if_errors()
-    if out_dir is not None:
-        out = Path(out_dir).resolve()
-        check_output_folder(out, config.study.language)
-        config.output.data_dir, config.output.reports_dir, config.output.maps_dir = (
-            str(out / "out"), str(out / "reports"), str(out / "maps"))
+    config = _run_config(config, out_dir)
     timings: dict[str, float] = {}
-    # Every output path is checked before anything is computed: refused when it is an input or an
-    # existing file this study did not write (outputs.py); staging folders are made here.
-    staged = StagedOutputs({"data": config.output.data_dir, "reports": config.output.reports_dir,
-                            "maps": config.output.maps_dir}, study=config.study.name, inputs=input_paths(config),
-                           expected=expected_outputs(config), adopt=_legacy_outputs(config),
-                           language=config.study.language)
+    staged = _staged_outputs(config)
     with _study_language(config.study.language), staged:
         with _timed("load and validate inputs", timings):
             study = check_inputs(config)
@@ -155,20 +136,7 @@ def run(config: StudyConfig | str | Path | None = None, *, out_dir: str | Path |
         result = RunResult(study=study, timings_s=timings)
         with _timed("write validated inputs", timings):
             _write_inputs(study, staged)
-        access = None
-        if config.inputs.network.path or config.inputs.network.download:
-            with _timed("walk network", timings):
-                dem = study_dem(study)
-                net = build_network(study)
-                check_street_alignment(study, net)
-            with _timed("walk access", timings):
-                access = compute_study_access(study, net, dem=dem)
-                _write_access(access, staged)
-                result.stages["gate_effect"] = gate_effect(study, access, net)
-            result.stages["network"] = net
-            result.stages["access"] = access
-        else:
-            log.info("no walk network configured: norm checks only, coverage marked as not computed")
+        access = _run_access(study, staged, result)
         with _timed("norm checks", timings):
             norms = check_norms(study, access)
             result.stages["norms"] = norms
@@ -177,20 +145,7 @@ def run(config: StudyConfig | str | Path | None = None, *, out_dir: str | Path |
             with _timed(f"accessibility ({config.accessibility.measure})", timings):
                 accessibility = compute_study_accessibility(study, access)
             result.stages["accessibility"] = accessibility
-        siting = proposed = None
-        if config.siting.model:
-            if access is None:
-                study.report.warning(config.source or "config", "pipeline.siting_needs_network", field="siting.model")
-            else:
-                with _timed(f"siting ({config.siting.model})", timings):
-                    siting = site_facilities(study, access, norms.profile)
-                    proposed = proposed_sites(study, siting)
-                    _write_siting(study, access, siting, proposed, staged)
-                if config.siting.phases:
-                    with _timed("siting phases", timings):
-                        result.stages["siting_phases"] = siting_phases(study, access, norms.profile, staged)
-                result.stages["siting"] = siting
-                result.stages["proposed"] = proposed
+        siting, proposed = _run_siting(study, access, norms, staged, result)
         if accessibility is not None:
             with _timed("accessibility tables and new sites", timings):
                 if proposed is not None or config.accessibility.objective:
@@ -212,6 +167,77 @@ def run(config: StudyConfig | str | Path | None = None, *, out_dir: str | Path |
     for path in result.outputs:
         log.debug("wrote %s", path)
     return result
+
+
+def _run_config(config: StudyConfig | str | Path | None, out_dir: str | Path | None) -> StudyConfig:
+    """The config :func:`run` runs: loaded (the sample's for None), its config errors raised with
+    the inputs' problems, its output folders moved under ``out_dir`` when given."""
+    if config is None:
+        config = sample_config_path()
+        # The sample's files may sit in a read-only site-packages: its outputs go under the
+        # current folder (in a checkout run from its root, that is its out/, reports/, maps/).
+        out_dir = Path.cwd() if out_dir is None else out_dir
+    if not isinstance(config, StudyConfig):
+        config = load_config(config, raise_on_error=False)
+    if any(p.severity == "error" for p in getattr(config, "warnings", [])):
+        # config errors are reported with the inputs' problems, in one round, before anything is staged
+        check_inputs(config).report.raise_if_errors()
+    if out_dir is not None:
+        out = Path(out_dir).resolve()
+        check_output_folder(out, config.study.language)
+        config.output.data_dir, config.output.reports_dir, config.output.maps_dir = (
+            str(out / "out"), str(out / "reports"), str(out / "maps"))
+    return config
+
+
+def _staged_outputs(config: StudyConfig) -> StagedOutputs:
+    """The run's staged outputs. Every output path is checked before anything is computed:
+    refused when it is an input or an existing file this study did not write (outputs.py);
+    staging folders are made here."""
+    return StagedOutputs({"data": config.output.data_dir, "reports": config.output.reports_dir,
+                          "maps": config.output.maps_dir}, study=config.study.name, inputs=input_paths(config),
+                         expected=expected_outputs(config), adopt=_legacy_outputs(config),
+                         language=config.study.language)
+
+
+def _run_access(study: Study, staged: StagedOutputs, result: RunResult):
+    """The walk network and walk access stages of :func:`run` (None without a network)."""
+    config, timings = study.config, result.timings_s
+    if not (config.inputs.network.path or config.inputs.network.download):
+        log.info("no walk network configured: norm checks only, coverage marked as not computed")
+        return None
+    with _timed("walk network", timings):
+        dem = study_dem(study)
+        net = build_network(study)
+        check_street_alignment(study, net)
+    with _timed("walk access", timings):
+        access = compute_study_access(study, net, dem=dem)
+        _write_access(access, staged)
+        result.stages["gate_effect"] = gate_effect(study, access, net)
+    result.stages["network"] = net
+    result.stages["access"] = access
+    return access
+
+
+def _run_siting(study: Study, access, norms: NormResult, staged: StagedOutputs, result: RunResult) -> tuple:
+    """The siting stages of :func:`run` when the config asks for siting: (siting result, proposed
+    sites), (None, None) without it or, with a warning, without a network."""
+    config, timings = study.config, result.timings_s
+    if not config.siting.model:
+        return None, None
+    if access is None:
+        study.report.warning(config.source or "config", "pipeline.siting_needs_network", field="siting.model")
+        return None, None
+    with _timed(f"siting ({config.siting.model})", timings):
+        siting = site_facilities(study, access, norms.profile)
+        proposed = proposed_sites(study, siting)
+        _write_siting(study, access, siting, proposed, staged)
+    if config.siting.phases:
+        with _timed("siting phases", timings):
+            result.stages["siting_phases"] = siting_phases(study, access, norms.profile, staged)
+    result.stages["siting"] = siting
+    result.stages["proposed"] = proposed
+    return siting, proposed
 
 
 # ----------------------------------------------------------------------------------------------
