@@ -13,6 +13,12 @@ What the driver does itself, once for the whole study: read the network, snap ev
 vectorised nearest-street query, which also rebuilds the gated network the maps draw) and build
 the tables from the stitched demand. The searches, the part that grows with the area, run in
 the tiles.
+
+Walk costs: with ``avoid_steps`` the driver removes the steps from the whole network before
+cutting tiles (:func:`tile_network`); with a DEM each tile carries its part of it
+(:func:`~eldercare_coverage.walkcost.dem_part`) and costs its own edges, gate links included,
+exactly as the single run does (a scenario sweep's walk speed may change the steps factor, which
+the tile then applies itself).
 """
 
 from __future__ import annotations
