@@ -246,7 +246,8 @@ def compute_tiled_access(study, net, inputs: TileInputs, kinds: list[str], *, ti
     under the tile, and the halo widens for walks that go faster downhill.
 
     ``tiling`` "district" or "grid" (cells of ``tile_size_m`` metres); the halo is the walk limit
-    plus ``access.snap_max_m`` plus ``halo_margin_m`` (m). ``cache`` keeps finished tiles for a
+    (divided by the least cost per metre with a DEM) plus ``access.snap_max_m`` plus
+    ``halo_margin_m`` (m). ``cache`` keeps finished tiles for a
     resumed run. ``client``: a ``dask.distributed.Client`` to use instead of ``scheduler``.
     The returned result's ``params["tiles"]`` says how the run went (:class:`TileRun`).
     """
