@@ -5,6 +5,7 @@ does not stop the run."""
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import shutil
 import signal
@@ -355,7 +356,8 @@ def test_tiles_take_slopes_from_a_dem(single, tmp_path):
     tiled = compute.compute_tiled_access(tiled_study, net, *study_tile_inputs(tiled_study), tiling="grid",
                                          tile_size_m=four_tiles(study), halo_margin_m=50.0, dem=dem)
     run = tiled.params["tiles"]
-    assert run["halo_m"] == tiling.halo_distance_m(5.0, 0.9, 250.0, 50.0) - 270.0 + 270.0 / least_cost_factor(dem)
+    assert least_cost_factor(dem) == pytest.approx(math.exp(-3.5 * 0.05))  # Tobler at its fastest, -5 %
+    assert run["halo_m"] == pytest.approx(5 * 60 * 0.9 / math.exp(-0.175) + 250.0 + 50.0)
     assert max(n for name, n in run["edges"].items() if name.endswith("-h0")) < net.n_edges
     assert_same_access(tiled, ref)
     assert tiled.dem is dem and tiled.network.has_costs
@@ -513,3 +515,24 @@ def test_cluster_run_with_a_dem_and_avoid_steps_publishes_the_single_run(sample_
     assert run["scheduler"] == "processes" and run["tiles"] == 4 and run["cached"] == []
     assert_same_outputs(tmp_path / "tiled", tmp_path / "single")
     pd.testing.assert_frame_equal(tiled.stages["gate_effect"]["table"], ref.stages["gate_effect"]["table"])
+
+
+def test_a_sweep_takes_the_dem(single, tmp_path):
+    """Scenario sweeps cut and cost their tiles as a tiled run does: 10-minute walks on the hill
+    cover exactly the single run's share of older residents, which differs from the flat one."""
+    from eldercare_coverage import pipeline
+    from eldercare_coverage.sweeps import sweep
+
+    study, net, _ = single
+    dem = read_hill(study, write_hill(tmp_path / "hill.tif", study))
+
+    def share(access) -> float:
+        d = access.demand
+        w = d["elderly_population"].to_numpy(float)
+        return np.nansum(w[d["within_limit"].to_numpy(bool)]) / np.nansum(w)
+
+    table = sweep(study, net, [{"name": "hill, 10 min", "time_limit_min": 10.0}], tiling="grid",
+                  tile_size_m=four_tiles(study), halo_margin_m=50.0, dem=dem)
+    ref = pipeline.compute_study_access(with_access(study, time_limit_min=10.0), net, dem=dem)
+    assert table.iloc[0]["share_elderly_within"] == share(ref)
+    assert share(ref) != share(pipeline.compute_study_access(with_access(study, time_limit_min=10.0), net))
