@@ -232,6 +232,7 @@ def dem_part(dem: Dem, bounds: tuple[float, float, float, float], crs: Any, marg
     does (the same pixels and the same pixel arithmetic), from a fraction of the memory."""
     to_dem = pyproj.Transformer.from_crs(pyproj.CRS.from_user_input(crs), dem.crs, always_xy=True)
     size = max(bounds[2] - bounds[0], bounds[3] - bounds[1], 1.0)
+    # the box's sides bend in the DEM's CRS: 16 pieces a side keep the bend far inside the margin
     x0, y0, x1, y1 = shapely.bounds(_transform(shapely.segmentize(shapely.box(*bounds), size / 16), to_dem))
     cols, rows = _apply(~dem.transform, np.array([x0, x1, x0, x1]), np.array([y0, y0, y1, y1]))
     (r00, c00), (zh, zw) = dem.origin, dem.z.shape
