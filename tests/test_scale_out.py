@@ -5,6 +5,7 @@ does not stop the run."""
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import shutil
 import signal
@@ -235,12 +236,8 @@ def test_a_failed_tile_is_retried(single, monkeypatch):
 
 
 def test_tiled_run_publishes_the_single_run_outputs(sample_run, sample_copy, tmp_path):
-    """`run` with [compute] tiles writes the same tables and layers as the plain run, and removes
-    its tile cache once published."""
-    import filecmp
-
-    import geopandas as gpd
-
+    """`run` with [compute] tiles writes the same tables and layers as the plain run (isochrone
+    areas within 0.01 %), and removes its tile cache once published."""
     from eldercare_coverage import pipeline
 
     ref_out, ref = sample_run
@@ -251,6 +248,17 @@ def test_tiled_run_publishes_the_single_run_outputs(sample_run, sample_copy, tmp
     out = tmp_path / "tiled"
     result = pipeline.run(config, out_dir=out)
     assert result.stages["access"].params["tiles"]["tiles"] == 4
+    assert_same_outputs(out, ref_out)
+    assert not list((out / "out").glob(".eldercare-tiles-*"))
+
+
+def assert_same_outputs(out: Path, ref_out: Path) -> None:
+    """The published tables are byte for byte the same; the GeoPackage's demand points and
+    isochrones have the same rows, the isochrones' areas agree within 0.01 % (issue 17)."""
+    import filecmp
+
+    import geopandas as gpd
+
     compared = 0
     for folder in ("out", "reports"):
         for ref_file in sorted((ref_out / folder).glob("*.csv")):
@@ -262,7 +270,9 @@ def test_tiled_run_publishes_the_single_run_outputs(sample_run, sample_copy, tmp
         b = gpd.read_file(ref_out / "out" / "access.gpkg", layer=layer)
         pd.testing.assert_frame_equal(pd.DataFrame(a.drop(columns="geometry")),
                                       pd.DataFrame(b.drop(columns="geometry")))
-    assert not list((out / "out").glob(".eldercare-tiles-*"))
+    a = gpd.read_file(out / "out" / "access.gpkg", layer="isochrones").area.to_numpy()
+    b = gpd.read_file(ref_out / "out" / "access.gpkg", layer="isochrones").area.to_numpy()
+    assert len(b) and (b > 0).all() and np.all(np.abs(a - b) <= 1e-4 * b)
 
 
 def test_short_walks_cut_the_network_and_still_match(single):
@@ -281,3 +291,248 @@ def test_short_walks_cut_the_network_and_still_match(single):
     first = [n for name, n in run["edges"].items() if name.endswith("-h0")]
     assert len(first) == 4 and max(first) < net.n_edges  # the first round cuts the network
     assert_same_access(tiled, ref)
+
+
+# --------------------------------------------------------------------------------------------
+# Walk costs in tiles: slopes from a DEM, wheelchair users without steps (issue 17 follow-up)
+
+
+def write_hill(path: Path, study, height_m: float = 60.0) -> Path:
+    """A synthetic lon/lat DEM (float32, ~30 m cells like SRTM) over the sample and its network
+    margin: a Gaussian hill ``height_m`` high (sigma 700 m) on a 500 m base, centred on the
+    sample's communities, with a nodata hole 90 m across on its flank."""
+    import pyproj
+    import rasterio
+    from affine import Affine
+
+    b = study.communities.total_bounds
+    cx, cy = (b[0] + b[2]) / 2, (b[1] + b[3]) / 2
+    to_ll = pyproj.Transformer.from_crs(study.metric_crs, 4326, always_xy=True)
+    (lon0, lon1), (lat0, lat1) = to_ll.transform([b[0] - 2500, b[2] + 2500], [b[1] - 2500, b[3] + 2500])
+    cell = 0.0003
+    lon = np.arange(lon0, lon1, cell) + cell / 2
+    lat = np.arange(lat1, lat0, -cell) - cell / 2
+    hx, hy = pyproj.Transformer.from_crs(4326, study.metric_crs, always_xy=True).transform(*np.meshgrid(lon, lat))
+    z = 500.0 + height_m * np.exp(-((hx - cx) ** 2 + (hy - cy) ** 2) / (2 * 700.0 ** 2))
+    z[np.hypot(hx - cx - 600, hy - cy) < 45] = -9999.0
+    with rasterio.open(path, "w", driver="GTiff", width=len(lon), height=len(lat), count=1, dtype="float32",
+                       crs="EPSG:4326", transform=Affine(cell, 0.0, lon0, 0.0, -cell, lat1), nodata=-9999.0) as dst:
+        dst.write(z.astype(np.float32), 1)
+    return path
+
+
+def with_access(study, **settings):
+    """The study with other [access] settings and a fresh problem report."""
+    cfg = study.config
+    return dataclasses.replace(study, config=dataclasses.replace(cfg, access=dataclasses.replace(cfg.access, **settings)),
+                               report=ProblemReport())
+
+
+def read_hill(study, path: Path):
+    from eldercare_coverage import pipeline
+
+    cfg = study.config
+    inputs = dataclasses.replace(cfg.inputs, dem=dataclasses.replace(cfg.inputs.dem, path=str(path)))
+    dem = pipeline.study_dem(dataclasses.replace(study, config=dataclasses.replace(cfg, inputs=inputs)))
+    assert dem is not None, study.report.errors
+    return dem
+
+
+def test_tiles_take_slopes_from_a_dem(single, tmp_path):
+    """A hill under the sample: 4 tiles with 5-minute walks (the halo cuts the network, so each
+    tile costs its streets, bridges, gate links and compound walks from its own part of the
+    DEM) give the single run's slope-aware times, matrices, tables and isochrones exactly."""
+    from eldercare_coverage import pipeline
+    from eldercare_coverage.walkcost import least_cost_factor
+
+    study, net, flat = single
+    dem = read_hill(study, write_hill(tmp_path / "hill.tif", study))
+    short = with_access(study, time_limit_min=5.0, bands_min=[5.0])
+    ref = pipeline.compute_study_access(short, net, dem=dem)
+    assert ref.params["dem"] == str(tmp_path / "hill.tif") and ref.network.has_costs
+    holes = [p for p in short.report.warnings if p.code == "dem.holes"]
+    assert len(holes) == 1  # the hole is under some streets: one warning, from the whole network
+    tiled_study = with_access(study, time_limit_min=5.0, bands_min=[5.0])
+    tiled = compute.compute_tiled_access(tiled_study, net, *study_tile_inputs(tiled_study), tiling="grid",
+                                         tile_size_m=four_tiles(study), halo_margin_m=50.0, dem=dem)
+    run = tiled.params["tiles"]
+    assert least_cost_factor(dem) == pytest.approx(math.exp(-3.5 * 0.05))  # Tobler at its fastest, -5 %
+    assert run["halo_m"] == pytest.approx(5 * 60 * 0.9 / math.exp(-0.175) + 250.0 + 50.0)
+    assert max(n for name, n in run["edges"].items() if name.endswith("-h0")) < net.n_edges
+    assert_same_access(tiled, ref)
+    assert tiled.dem is dem and tiled.network.has_costs
+    np.testing.assert_array_equal(tiled.network.cost_fwd, ref.network.cost_fwd)
+    assert [(p.code, p.message) for p in tiled_study.report.warnings if p.code == "dem.holes"] == \
+        [(p.code, p.message) for p in holes]
+    # the slopes changed the walks: up and down the hill, times differ from the flat run's
+    plain = pipeline.compute_study_access(with_access(study, time_limit_min=5.0, bands_min=[5.0]), net)
+    t, t0 = ref.demand["time_min"].to_numpy(), plain.demand["time_min"].to_numpy()
+    ok = np.isfinite(t) & np.isfinite(t0)
+    assert (t[ok] > t0[ok]).any() and (t[ok] < t0[ok]).any()
+
+
+def with_steps_on_cut_edges(net, n: int = 3):
+    """The network with ``highway=steps`` on ``n`` of its main part's cut edges (each the only
+    way to the streets beyond it): without steps, a wheelchair user's main part is smaller."""
+    import networkx as nx
+
+    main = np.flatnonzero(net.main_edge_mask & (net.edge_length > 0))
+    g = nx.Graph()
+    g.add_edges_from((int(net.edge_u[e]), int(net.edge_v[e]), {"e": int(e)}) for e in main)
+    cut = []
+    for a, b in nx.bridges(g):
+        h = g.copy()
+        h.remove_edge(a, b)
+        cut.append((min(len(nx.node_connected_component(h, a)), len(nx.node_connected_component(h, b))), g[a][b]["e"]))
+    attrs = net.edge_attrs.copy()
+    chosen = [e for _, e in sorted(cut, reverse=True)[:n]]
+    attrs.loc[chosen, "highway"] = "steps"
+    return dataclasses.replace(net, edge_attrs=attrs, meta={}), chosen
+
+
+def test_tiles_avoid_steps_like_the_single_run(single):
+    """Wheelchair users on a sample whose main part hangs on flights of steps: without them the
+    main part shrinks (homes beyond them are cut off), which a tile must see as the whole
+    study does. 4 tiles with 5-minute walks equal the single run."""
+    from eldercare_coverage import pipeline
+    from eldercare_coverage.access import without_steps
+
+    study, net0, _ = single
+    net, chosen = with_steps_on_cut_edges(net0)
+    assert without_steps(net, True).main_node_mask.sum() < net.main_node_mask.sum()
+    wheel = with_access(study, avoid_steps=True, time_limit_min=5.0, bands_min=[5.0])
+    ref = pipeline.compute_study_access(wheel, net)
+    walking = pipeline.compute_study_access(with_access(study, time_limit_min=5.0, bands_min=[5.0]), net)
+    assert ref.params["network_edges"] < walking.params["network_edges"]
+    assert ref.demand["fragment_only"].sum() > walking.demand["fragment_only"].sum()  # cut off beyond the steps
+    tiled_study = with_access(study, avoid_steps=True, time_limit_min=5.0, bands_min=[5.0])
+    tiled = compute.compute_tiled_access(tiled_study, net, *study_tile_inputs(tiled_study), tiling="grid",
+                                         tile_size_m=four_tiles(study), halo_margin_m=50.0)
+    assert_same_access(tiled, ref)
+    assert tiled.network.n_edges == ref.network.n_edges
+
+
+def test_a_tiles_part_of_the_dem_costs_its_edges_as_the_whole_dem_does(single, tmp_path):
+    """Edge by edge, bit for bit: a tile's streets (bridges with their straight grade among them)
+    costed on the tile's part of the DEM equal the whole network's costs on the whole DEM, and
+    the part is a fraction of the DEM; a point beyond the part is refused, never guessed."""
+    from eldercare_coverage.walkcost import Dem, dem_arrays, dem_from_arrays, dem_part, slope_costs, _level_mask
+
+    study, net, _ = single
+    dem = read_hill(study, write_hill(tmp_path / "hill.tif", study))
+    whole = slope_costs(net, dem)
+    b = study.communities.total_bounds
+    box = shapely.box(b[0], b[1], (b[0] + b[2]) / 2, (b[1] + b[3]) / 2)
+    edges = np.sort(np.flatnonzero(shapely.intersects(net.edge_geometry, box)))
+    sub = tiling.network_from_tile(tiling.subnetwork(net, edges), net.crs)
+    assert _level_mask(sub).sum() >= 5 and sub.n_edges < net.n_edges  # bridges and tunnels in the tile
+    part = dem_from_arrays(dem_arrays(dem_part(dem, tuple(shapely.bounds(sub.edge_geometry).min(0)[:2])
+                                               + tuple(shapely.bounds(sub.edge_geometry).max(0)[2:]), net.crs)))
+    assert isinstance(part, Dem) and part.z.size < dem.z.size / 2
+    for a, w in zip(slope_costs(sub, part), whole):
+        np.testing.assert_array_equal(a, w[edges])
+    with pytest.raises(ValueError, match="outside this part"):
+        far = shapely.get_coordinates(net.edge_geometry[np.setdiff1d(np.arange(net.n_edges), edges)])
+        import pyproj
+
+        x, y = pyproj.Transformer.from_crs(net.crs, dem.crs, always_xy=True).transform(far[:, 0], far[:, 1])
+        part.sample(np.asarray(x), np.asarray(y))
+
+
+def test_a_resumed_run_with_another_dem_or_without_steps_reuses_no_tile(single, tmp_path):
+    """The tile cache is keyed on the DEM's content and the walk-cost settings: the same DEM
+    resumes from its tiles, another DEM (or avoid_steps) under the same cache folder recomputes
+    every tile and gives its own single run's results."""
+    from eldercare_coverage import pipeline
+    from eldercare_coverage.tilestore import TileCache
+
+    study, net, _ = single
+    hill = read_hill(study, write_hill(tmp_path / "hill.tif", study, height_m=60.0))
+    low = read_hill(study, write_hill(tmp_path / "low.tif", study, height_m=20.0))
+    cache = TileCache(tmp_path / "out", "sample", "k1")
+
+    def tiled(s, dem):
+        return compute.compute_tiled_access(s, net, *study_tile_inputs(s), tiling="grid", tile_size_m=four_tiles(study),
+                                            cache=cache, dem=dem)
+
+    first = tiled(with_access(study), hill)
+    assert first.params["tiles"]["cached"] == [] and len(first.params["tiles"]["computed"]) >= 4
+    assert sorted(tiled(with_access(study), hill).params["tiles"]["cached"]) == sorted(first.params["tiles"]["computed"])
+    other = tiled(with_access(study), low)
+    assert other.params["tiles"]["cached"] == [] and len(other.params["tiles"]["computed"]) >= 4
+    assert_same_access(other, pipeline.compute_study_access(with_access(study), net, dem=low))
+    assert not np.array_equal(other.demand["time_min"], first.demand["time_min"])
+    wheel = tiled(with_access(study, avoid_steps=True), low)
+    assert wheel.params["tiles"]["cached"] == [] and wheel.params["avoid_steps"]
+
+
+def test_the_study_tile_cache_key_follows_the_dem_and_avoid_steps(sample_copy):
+    """pipeline.study_tile_cache: another DEM file (content or CRS) or avoid_steps is another
+    cache folder, the same settings the same one."""
+    from eldercare_coverage import pipeline
+    from eldercare_coverage.config import load_config
+    from eldercare_coverage.io import load_study
+
+    config = sample_copy / "sample.toml"
+    text = config.read_text(encoding="utf-8")
+
+    def key(dem: str = "", crs: str = "", avoid: bool = False) -> str:
+        extra = f'\n[inputs.dem]\npath = "{dem}"\ncrs = "{crs}"\n' if dem else ""
+        body = text.replace("[access]\n", f"[access]\navoid_steps = {str(avoid).lower()}\n")
+        config.write_text(body + extra, encoding="utf-8")
+        return pipeline.study_tile_cache(load_study(load_config(config))).folder.name
+
+    study = load_study(load_config(config))
+    hill = write_hill(sample_copy / "hill.tif", study, height_m=60.0)
+    a = key(hill.name)
+    assert key(hill.name) == a and key() != a
+    assert key(hill.name, avoid=True) not in (a, key(avoid=False))
+    assert key(hill.name, crs="EPSG:4326") != a
+    write_hill(hill, study, height_m=20.0)  # the same file name, other elevations
+    assert key(hill.name) != a
+
+
+def test_cluster_run_with_a_dem_and_avoid_steps_publishes_the_single_run(sample_copy, tmp_path):
+    """End to end on a LocalCluster of 2 workers: a study with a DEM hill and avoid_steps, run
+    in 4 tiles, publishes what its single run publishes (the workers read no DEM file: each
+    tile carries its part), and the gate comparison takes the slopes as the single run does."""
+    needs_dask()
+    from eldercare_coverage import pipeline
+    from eldercare_coverage.config import load_config
+    from eldercare_coverage.io import load_study
+
+    config = sample_copy / "sample.toml"
+    study = load_study(load_config(config))
+    write_hill(sample_copy / "hill.tif", study)
+    text = config.read_text(encoding="utf-8").replace("[access]\n", "[access]\navoid_steps = true\n")
+    config.write_text(text + '\n[inputs.dem]\npath = "hill.tif"\n', encoding="utf-8")
+    ref = pipeline.run(config, out_dir=tmp_path / "single")
+    assert ref.stages["access"].params["dem"] and "tiles" not in ref.stages["access"].params
+    config.write_text(config.read_text(encoding="utf-8") + '\n[compute]\nscheduler = "processes"\nworkers = 2\n'
+                      f'tiling = "grid"\ntile_size_m = {four_tiles(study)}\n', encoding="utf-8")
+    tiled = pipeline.run(config, out_dir=tmp_path / "tiled")
+    run = tiled.stages["access"].params["tiles"]
+    assert run["scheduler"] == "processes" and run["tiles"] == 4 and run["cached"] == []
+    assert_same_outputs(tmp_path / "tiled", tmp_path / "single")
+    pd.testing.assert_frame_equal(tiled.stages["gate_effect"]["table"], ref.stages["gate_effect"]["table"])
+
+
+def test_a_sweep_takes_the_dem(single, tmp_path):
+    """Scenario sweeps cut and cost their tiles as a tiled run does: 10-minute walks on the hill
+    cover exactly the single run's share of older residents, which differs from the flat one."""
+    from eldercare_coverage import pipeline
+    from eldercare_coverage.sweeps import sweep
+
+    study, net, _ = single
+    dem = read_hill(study, write_hill(tmp_path / "hill.tif", study))
+
+    def share(access) -> float:
+        d = access.demand
+        w = d["elderly_population"].to_numpy(float)
+        return np.nansum(w[d["within_limit"].to_numpy(bool)]) / np.nansum(w)
+
+    table = sweep(study, net, [{"name": "hill, 10 min", "time_limit_min": 10.0}], tiling="grid",
+                  tile_size_m=four_tiles(study), halo_margin_m=50.0, dem=dem)
+    ref = pipeline.compute_study_access(with_access(study, time_limit_min=10.0), net, dem=dem)
+    assert table.iloc[0]["share_elderly_within"] == share(ref)
+    assert share(ref) != share(pipeline.compute_study_access(with_access(study, time_limit_min=10.0), net))

@@ -444,20 +444,18 @@ def _snap_all(net: WalkNetwork, access_cfg: AccessSection, communities: gpd.GeoD
     """Demand points, facilities and candidates snapped to the walk network (without its steps
     when ``avoid_steps``), through the compounds' gates when those are modelled: (network,
     (demand, facilities, candidates) :class:`Snapped`, the gated snap or None)."""
-    net = _without_steps(net, access_cfg.avoid_steps)  # before snapping: nobody starts or ends on steps
+    net = without_steps(net, access_cfg.avoid_steps)  # before snapping: nobody starts or ends on steps
     extra = access_cfg.fragment_max_extra_m
     ds = snap_points(net, demand.geometry.values, access_cfg.snap_max_m, extra)
     fs = snap_points(net, facilities.geometry.values, access_cfg.snap_max_m, extra)
     cs = snap_points(net, candidates.geometry.values, access_cfg.snap_max_m, extra)
     if gates is None or not len(gates) or access_cfg.gated_compounds != "auto":
         return net, (ds, fs, cs), None
-    if residents_ways is not None and access_cfg.avoid_steps and "highway" in residents_ways:
-        residents_ways = residents_ways[residents_ways["highway"].astype(str) != "steps"]
     return snap_through_gates(
         net, communities, gates, [ds, fs, cs],
         [demand.geometry.values, facilities.geometry.values, candidates.geometry.values], [False, True, True],
         snap_max_m=access_cfg.snap_max_m, tolerance_m=access_cfg.gate_tolerance_m, hour=access_cfg.gate_hour,
-        residents_ways=residents_ways)
+        residents_ways=walked_residents_ways(residents_ways, access_cfg.avoid_steps))
 
 
 def _add_nearest(demand: gpd.GeoDataFrame, net: WalkNetwork, ds: Snapped, fs: Snapped, fac_ids: np.ndarray,
@@ -519,9 +517,16 @@ def _access_params(access_cfg: AccessSection, net: WalkNetwork, demand: gpd.GeoD
     }
 
 
-def _without_steps(net: WalkNetwork, avoid_steps: bool) -> WalkNetwork:
+def without_steps(net: WalkNetwork, avoid_steps: bool) -> WalkNetwork:
     """The network without its steps when ``avoid_steps`` (wheelchair users)."""
     return without_edges(net, steps_mask(net)) if avoid_steps else net
+
+
+def walked_residents_ways(ways: gpd.GeoDataFrame | None, avoid_steps: bool) -> gpd.GeoDataFrame | None:
+    """The residents-only ways walked: without their steps for wheelchair users (``avoid_steps``)."""
+    if ways is None or not avoid_steps or "highway" not in ways:
+        return ways
+    return ways[ways["highway"].astype(str) != "steps"]
 
 
 def street_network(net: WalkNetwork, *, steps_factor: float, avoid_steps: bool, dem: Any | None = None,
@@ -529,7 +534,7 @@ def street_network(net: WalkNetwork, *, steps_factor: float, avoid_steps: bool, 
     """The walk network as an analysis without compound gates searches it: without steps for
     wheelchair users (``avoid_steps``), steps at ``steps_factor`` × the flat speed and, given
     ``dem``, slopes (Tobler)."""
-    return walk_costs(_without_steps(net, avoid_steps), steps_factor, dem, report)
+    return walk_costs(without_steps(net, avoid_steps), steps_factor, dem, report)
 
 
 def snap_through_gates(net: WalkNetwork, compounds: gpd.GeoDataFrame, gates: gpd.GeoDataFrame,

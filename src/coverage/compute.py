@@ -13,6 +13,12 @@ What the driver does itself, once for the whole study: read the network, snap ev
 vectorised nearest-street query, which also rebuilds the gated network the maps draw) and build
 the tables from the stitched demand. The searches, the part that grows with the area, run in
 the tiles.
+
+Walk costs: with ``avoid_steps`` the driver removes the steps from the whole network before
+cutting tiles (:func:`tile_network`); with a DEM each tile carries its part of it
+(:func:`~eldercare_coverage.walkcost.dem_part`) and costs its own edges, gate links included,
+exactly as the single run does (a scenario sweep's walk speed may change the steps factor, which
+the tile then applies itself).
 """
 
 from __future__ import annotations
@@ -68,6 +74,7 @@ def run_tile(payload: bytes, overrides: str = "") -> bytes:
     from .config import AccessSection, resolve_walk_speed
     from .errors import ProblemReport
     from .tiling import network_from_tile
+    from .walkcost import dem_from_arrays
 
     t0 = time.perf_counter()
     a = store.unpack(payload)
@@ -80,10 +87,11 @@ def run_tile(payload: bytes, overrides: str = "") -> bytes:
               for name in ("communities", "facilities", "candidates", "gates", "buildings", "residents_ways")}
     access_cfg = dataclasses.replace(AccessSection(), **dict(meta["access"], **json.loads(overrides or "{}")))
     owned = set(meta["owned_facilities"])
+    dem = dem_from_arrays({k[4:]: v for k, v in a.items() if k.startswith("dem/")}) if "dem/z" in a else None
     res = compute_access(communities=layers["communities"], facilities=layers["facilities"],
                          candidates=layers["candidates"], net=net, access_cfg=access_cfg,
                          buildings=layers["buildings"], report=ProblemReport(), gates=layers["gates"],
-                         residents_ways=layers["residents_ways"],
+                         dem=dem, residents_ways=layers["residents_ways"],
                          isochrone_sites=layers["facilities"]["facility_id"].astype(str).isin(owned).to_numpy())
     core_ids = layers["communities"]["community_id"].astype(str).to_numpy()[a["core"]]
     keep = np.flatnonzero(res.demand["community_id"].astype(str).isin(core_ids).to_numpy())
@@ -92,7 +100,7 @@ def run_tile(payload: bytes, overrides: str = "") -> bytes:
     demand["_community"] = a["communities_index"][pos]
     demand["_order"] = demand.pop("point_id").to_numpy()
     speed = resolve_walk_speed(access_cfg.walk_speed)
-    unresolved = (_unresolved(demand, meta["kinds"], speed, meta["halo_m"]) if not meta["whole"]
+    unresolved = (_unresolved(demand, meta["kinds"], speed, meta["halo_m"] * meta["cost_factor"]) if not meta["whole"]
                   else np.zeros(len(demand), dtype=bool))
     iso = res.isochrones
     out = store.frame_arrays("demand", demand)
@@ -119,8 +127,9 @@ def _rows_to_global(mat: sp.csr_matrix, index: np.ndarray) -> sp.coo_matrix:
 
 
 def _unresolved(demand: pd.DataFrame, kinds: list[str], speed_mps: float, halo_m: float) -> np.ndarray:
-    """Which snapped demand points have a nearest-facility walk (overall or of a kind) longer
-    than the halo: the tile cannot vouch for those times."""
+    """Which snapped demand points have a nearest-facility walk (overall or of a kind) costing
+    more than ``halo_m`` (flat-equivalent m; the halo times the least cost factor with slopes):
+    the tile cannot vouch for those times."""
     snapped = demand["snapped"].to_numpy(bool)
     bad = np.zeros(len(demand), dtype=bool)
     for col in ["time_min"] + [f"time_min_{k}" for k in kinds]:
@@ -175,24 +184,35 @@ class TileInputs:
     residents_ways: gpd.GeoDataFrame | None = None
 
 
-def tile_payload(tile: Tile, ext: TileExtent, inputs: TileInputs, net, access: dict, kinds: list[str]) -> bytes:
-    """Everything tile ``tile`` needs at extent ``ext``, as npz bytes."""
+def tile_payload(tile: Tile, ext: TileExtent, inputs: TileInputs, net, access: dict, kinds: list[str],
+                 dem=None, cost_factor: float = 1.0) -> bytes:
+    """Everything tile ``tile`` needs at extent ``ext``, as npz bytes: with ``dem`` (the
+    study's :class:`~eldercare_coverage.walkcost.Dem`) the part of it under the tile, so the
+    tile costs its streets, gate links and compound walks from the very pixels the single run
+    uses. ``cost_factor``: the least walk cost per metre (:func:`~eldercare_coverage.walkcost.least_cost_factor`)."""
     arrays = subnetwork(net, ext.edges)
     out = {f"net/{k}": v for k, v in arrays.items() if k not in ("edge_geometry", "edge_attrs")}
     out["net/geom/wkb"], out["net/geom/off"] = store.geometry_arrays(arrays["edge_geometry"])
     out.update(store.frame_arrays("net/attrs", arrays["edge_attrs"]))
-    out.update(store.frame_arrays("communities", inputs.communities.iloc[ext.communities].reset_index(drop=True)))
-    out.update(store.frame_arrays("facilities", inputs.facilities.iloc[ext.facilities].reset_index(drop=True)))
-    out.update(store.frame_arrays("candidates", inputs.candidates.iloc[ext.candidates].reset_index(drop=True)))
+    layers = {"communities": inputs.communities.iloc[ext.communities], "facilities": inputs.facilities.iloc[ext.facilities],
+              "candidates": inputs.candidates.iloc[ext.candidates]}
     if inputs.gates is not None:
-        out.update(store.frame_arrays("gates", inputs.gates.iloc[ext.gates].reset_index(drop=True)))
+        layers["gates"] = inputs.gates.iloc[ext.gates]
     if inputs.buildings is not None:
-        out.update(store.frame_arrays("buildings", inputs.buildings.iloc[ext.buildings].reset_index(drop=True)))
+        layers["buildings"] = inputs.buildings.iloc[ext.buildings]
     if inputs.residents_ways is not None:  # the ways inside the tile's compounds
         rw = inputs.residents_ways
         _, hit = shapely.STRtree(rw.geometry.to_numpy()).query(
             inputs.communities.geometry.to_numpy()[ext.communities], predicate="intersects")
-        out.update(store.frame_arrays("residents_ways", rw.iloc[np.unique(hit)].reset_index(drop=True)))
+        layers["residents_ways"] = rw.iloc[np.unique(hit)]
+    for name, layer in layers.items():
+        out.update(store.frame_arrays(name, layer.reset_index(drop=True)))
+    if dem is not None:
+        from .walkcost import dem_arrays, dem_part
+
+        geoms = np.concatenate([arrays["edge_geometry"], *(layer.geometry.to_numpy() for layer in layers.values())])
+        part = dem_part(dem, _bounds(geoms), net.crs)
+        out.update({f"dem/{k}": v for k, v in dem_arrays(part).items()})
     out["core"] = ext.core
     out["communities_index"] = ext.communities
     out["facilities_index"] = ext.facilities
@@ -200,34 +220,53 @@ def tile_payload(tile: Tile, ext: TileExtent, inputs: TileInputs, net, access: d
     owned = inputs.facilities["facility_id"].astype(str).to_numpy()[tile.facilities]
     out["meta"] = store.text(json.dumps({
         "tile": tile.tile_id, "halo_m": ext.halo_m, "whole": ext.whole, "crs": net.crs.to_wkt(),
-        "source": net.source, "access": access, "kinds": kinds,
+        "source": net.source, "access": access, "kinds": kinds, "cost_factor": cost_factor,
         "owned_facilities": owned.tolist()}, ensure_ascii=False))
     return store.pack(out)
 
 
+def _bounds(geoms: np.ndarray) -> tuple[float, float, float, float]:
+    """(x0, y0, x1, y1) of every present geometry: everything a tile's network can be built of
+    (its streets, compounds, sites, gates, buildings, residents' ways) lies inside."""
+    b = shapely.bounds(geoms)
+    b = b[np.isfinite(b).all(axis=1)]
+    if not len(b):
+        return (0.0, 0.0, 0.0, 0.0)
+    return (float(b[:, 0].min()), float(b[:, 1].min()), float(b[:, 2].max()), float(b[:, 3].max()))
+
+
 def compute_tiled_access(study, net, inputs: TileInputs, kinds: list[str], *, tiling: str = "district", tile_size_m: float = 5000.0,
                          halo_margin_m: float = 250.0, scheduler: str = "local", workers: int = 2,
-                         retries: int = 2, cache: store.TileCache | None = None, client=None):
+                         retries: int = 2, cache: store.TileCache | None = None, client=None, dem=None):
     """Walk access of ``study`` on ``net`` computed tile by tile; the same
     :class:`~eldercare_coverage.access.AccessResult` as ``pipeline.compute_study_access``.
     ``inputs`` and ``kinds`` are the study's layers and facility kinds
-    (:func:`eldercare_coverage.pipeline.study_tile_inputs`).
+    (:func:`eldercare_coverage.pipeline.study_tile_inputs`); ``dem`` the elevation model
+    (:func:`eldercare_coverage.pipeline.study_dem`), if any: each tile takes the part of it
+    under the tile, and the halo widens for walks that go faster downhill.
 
     ``tiling`` "district" or "grid" (cells of ``tile_size_m`` metres); the halo is the walk limit
-    plus ``access.snap_max_m`` plus ``halo_margin_m`` (m). ``cache`` keeps finished tiles for a
+    (divided by the least cost per metre with a DEM) plus ``access.snap_max_m`` plus
+    ``halo_margin_m`` (m). ``cache`` keeps finished tiles for a
     resumed run. ``client``: a ``dask.distributed.Client`` to use instead of ``scheduler``.
     The returned result's ``params["tiles"]`` says how the run went (:class:`TileRun`).
     """
+    from .walkcost import dem_fingerprint, least_cost_factor
+
     t0 = time.perf_counter()
     cfg = study.config.access
     speed = study.config.walk_speed_mps
     access = _access_params(cfg)
-    halo0 = halo_distance_m(cfg.time_limit_min, speed, cfg.snap_max_m, halo_margin_m)
+    net, inputs = tile_network(net, inputs, cfg.avoid_steps)
+    factor = least_cost_factor(dem)
+    halo0 = halo_distance_m(cfg.time_limit_min, speed, cfg.snap_max_m, halo_margin_m, factor)
     tiles = make_tiles(inputs.communities, inputs.facilities, inputs.candidates, by=tiling, tile_size_m=tile_size_m)
     log.info("%d tiles (%s), halo %.0f m", len(tiles), tiling, halo0)
+    key = {"tiling": tiling, "tile_size_m": tile_size_m, "halo_m": halo0, "access": access,
+           "dem": dem_fingerprint(dem)}
     if cache is not None:
         cache.open()
-        cache.write_key({"tiling": tiling, "tile_size_m": tile_size_m, "halo_m": halo0, "access": access})
+        cache.write_key(key)  # tiles of other settings or another DEM in its folder are dropped
     run = TileRun(len(tiles), [], [], {}, halo0, scheduler if client is None else "client", {})
     parts: list[tuple[int, bytes]] = []
     pending = {t.tile_id: t for t in tiles}
@@ -242,7 +281,8 @@ def compute_tiled_access(study, net, inputs: TileInputs, kinds: list[str], *, ti
                 1e9 if tid in all_streets else halo, cfg.snap_max_m, gates=inputs.gates,
                 buildings=inputs.buildings, gate_tolerance_m=cfg.gate_tolerance_m, trees=trees))
                 for tid, tile in pending.items()}
-            done = _run_jobs(jobs, inputs, net, access, kinds, pending, cl, cache, retries, run)
+            done = _run_jobs(jobs, (inputs, net, access, kinds, dem, factor), _digest(key), pending, cl, cache,
+                             retries, run)
             nxt = {}
             for name, data in done.items():
                 tid, ext = jobs[name]
@@ -263,14 +303,16 @@ def compute_tiled_access(study, net, inputs: TileInputs, kinds: list[str], *, ti
             pending = nxt
             level += 1
     run.seconds["tiles"] = time.perf_counter() - t0
-    result = stitch(study, net, inputs, parts, kinds)
+    result = stitch(study, net, inputs, parts, kinds, dem=dem)
     run.seconds["total"] = time.perf_counter() - t0
     result.params["tiles"] = dataclasses.asdict(run)
     return result
 
 
-def _run_jobs(jobs, inputs, net, access, kinds, pending, client, cache, retries, run) -> dict[str, bytes]:
-    """Run (or read from the cache) every job ``name -> (tile id, extent)``; returns name -> result."""
+def _run_jobs(jobs, study_data, digest, pending, client, cache, retries, run) -> dict[str, bytes]:
+    """Run (or read from the cache) every job ``name -> (tile id, extent)``; returns name -> result.
+    ``study_data``: the :func:`tile_payload` arguments after the extent; ``digest`` of the
+    settings, in the Dask keys (a cluster holding a result under a key hands it out again)."""
     out: dict[str, bytes] = {}
     todo = []
     for name, (tid, ext) in jobs.items():
@@ -282,7 +324,7 @@ def _run_jobs(jobs, inputs, net, access, kinds, pending, client, cache, retries,
 
     def payload(name: str) -> bytes:
         tid, ext = jobs[name]
-        return tile_payload(pending[tid], ext, inputs, net, access, kinds)
+        return tile_payload(pending[tid], ext, *study_data)
 
     def keep(name: str, data: bytes) -> None:
         if cache is not None:
@@ -300,7 +342,7 @@ def _run_jobs(jobs, inputs, net, access, kinds, pending, client, cache, retries,
     for name in todo:
         # the payload travels inside the task (not scattered to one worker), so the scheduler can
         # rerun the tile elsewhere when that worker dies
-        futures[client.submit(run_tile, payload(name), key=f"eldercare-tile-{name}-{_digest(name, access)}",
+        futures[client.submit(run_tile, payload(name), key=f"eldercare-tile-{name}-{digest}",
                               retries=retries, pure=False)] = name
     for fut in progress(as_completed(futures), total=len(futures), desc="tiles", unit="tile"):
         keep(futures.pop(fut), fut.result())
@@ -356,6 +398,19 @@ def _client(scheduler: str, workers: int, client):
             cluster.close()
 
 
+def tile_network(net, inputs: TileInputs, avoid_steps: bool):
+    """(network, inputs) the tiles are cut from: for wheelchair users (``avoid_steps``) the
+    steps are removed here, once, from the whole network (and from the residents-only ways), so
+    that what is the main part, and so every snap, is the whole study's; a tile removing them
+    from its own part would find a main part of its own."""
+    from .access import walked_residents_ways, without_steps
+
+    if not avoid_steps:
+        return net, inputs
+    return without_steps(net, True), dataclasses.replace(
+        inputs, residents_ways=walked_residents_ways(inputs.residents_ways, True))
+
+
 def _access_params(cfg) -> dict:
     return {f.name: getattr(cfg, f.name) for f in dataclasses.fields(cfg)}
 
@@ -376,9 +431,10 @@ def _with_gate_ids(gates: gpd.GeoDataFrame | None) -> gpd.GeoDataFrame | None:
 # Stitching
 
 
-def stitch(study, net, inputs: TileInputs, parts: list[tuple[int, bytes]], kinds: list[str]):
+def stitch(study, net, inputs: TileInputs, parts: list[tuple[int, bytes]], kinds: list[str], dem=None):
     """The study's :class:`AccessResult` from its tiles' results ``(halo level, npz bytes)``, in
-    any order: each community's demand comes from the widest halo that computed it."""
+    any order: each community's demand comes from the widest halo that computed it. ``net`` and
+    ``inputs`` as the tiles were cut from (:func:`tile_network`), ``dem`` as they took it."""
     from .access import AccessResult, community_table, district_table
 
     unpacked = [(lvl, store.unpack(data)) for lvl, data in parts]
@@ -410,13 +466,13 @@ def stitch(study, net, inputs: TileInputs, parts: list[tuple[int, bytes]], kinds
     demand = gpd.GeoDataFrame(demand, geometry="geometry", crs=study.metric_crs)
     fmat = _matrix(fm, where, len(inputs.facilities))
     cmat = _matrix(cm, where, len(inputs.candidates))
-    gnet, sites, unreachable, gated, params = _whole_study_snaps(study, net, inputs, demand, params)
+    gnet, sites, unreachable, gated, params = _whole_study_snaps(study, net, inputs, demand, params, dem)
     isochrones = _isochrones(iso, inputs.facilities, study.metric_crs)
     return AccessResult(demand, fmat, cmat, inputs.facilities["facility_id"].astype(str).to_numpy(),
                         inputs.candidates["candidate_id"].astype(str).to_numpy(), demand["point_id"].to_numpy(),
                         isochrones, community_table(demand, inputs.communities), district_table(demand), unreachable,
                         sites, params, gnet, gates=None if gated is None else gated.gates,
-                        ungated=None if gated is None else gated.ungated)
+                        ungated=None if gated is None else gated.ungated, dem=dem)
 
 
 def _matrix(parts, where: np.ndarray, n_rows: int) -> sp.csr_matrix:
@@ -456,10 +512,12 @@ def _isochrones(parts: list[pd.DataFrame], facilities: pd.DataFrame, crs) -> gpd
     return iso.iloc[order].reset_index(drop=True)[keys + ["geometry"]]
 
 
-def _whole_study_snaps(study, net, inputs: TileInputs, demand: gpd.GeoDataFrame, params: dict):
-    """Snaps of every point on the whole network (vectorised), the gated network, the sites and
-    unreachable tables and the parameters, exactly as a single run makes them."""
+def _whole_study_snaps(study, net, inputs: TileInputs, demand: gpd.GeoDataFrame, params: dict, dem=None):
+    """Snaps of every point on the whole network (vectorised), the gated network with its walk
+    costs, the sites and unreachable tables and the parameters, exactly as a single run makes
+    them (with its warnings: the costs' DEM holes too)."""
     from . import access as A
+    from .walkcost import steps_speed_factor, walk_costs
 
     cfg = study.config.access
     extra = cfg.fragment_max_extra_m
@@ -471,6 +529,7 @@ def _whole_study_snaps(study, net, inputs: TileInputs, demand: gpd.GeoDataFrame,
             net, inputs.communities, inputs.gates, [ds, fs, cs], geoms, [False, True, True],
             snap_max_m=cfg.snap_max_m, tolerance_m=cfg.gate_tolerance_m, hour=cfg.gate_hour,
             residents_ways=inputs.residents_ways)
+    gnet = walk_costs(gnet, steps_speed_factor(cfg.walk_speed, cfg.steps_speed_factor), dem, study.report)
     fac, cand = inputs.facilities, inputs.candidates
     unreachable = A._unreachable(demand, ds, fac, fs, "facilities", "facility_id", cand, cs, "candidates",
                                  "candidate_id", net.crs)

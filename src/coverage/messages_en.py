@@ -644,9 +644,6 @@ MESSAGES: dict[str, str | tuple[str, str]] = {
     "config.compute_needs_dask": (
         "[compute] scheduler = \"{value}\" needs Dask, which is not installed.",
         "pip install 'eldercare-coverage[cluster]', or set scheduler = \"local\"."),
-    "config.compute_tiles_unsupported": (
-        "[compute] tiles do not take an elevation model ([inputs.dem]) or access.avoid_steps yet.",
-        "Set [compute] tiling = \"none\" (one process), or remove [inputs.dem] and access.avoid_steps."),
     "pipeline.tile_cache_in_the_way": (
         "this folder is in the way of the study's tile cache and was not written by this study, so it is left alone.",
         "Move or rename it, or choose another [output] data_dir."),

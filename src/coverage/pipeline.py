@@ -364,15 +364,10 @@ def compute_study_access(study: Study, net, dem=None):
     if tiling != "none":
         from .compute import compute_tiled_access
 
-        if dem is not None or study.config.access.avoid_steps:
-            # both change the network before snapping, which a tile would redo on its own part
-            raise InputError("config.compute_tiles_unsupported", str(study.config.source or "config"),
-                             language=study.config.study.language, field="compute.tiling")
-
         c = study.config.compute
         return compute_tiled_access(study, net, *study_tile_inputs(study), tiling=tiling, tile_size_m=c.tile_size_m,
                                     halo_margin_m=c.halo_margin_m, scheduler=c.scheduler, workers=c.workers,
-                                    retries=c.retries, cache=study_tile_cache(study))
+                                    retries=c.retries, cache=study_tile_cache(study), dem=dem)
     return compute_access(study.communities, covering_facilities(study), study.candidates, net,
                           study.config.access, buildings=study.buildings, report=study.report,
                           gates=study_gates(study), dem=dem, residents_ways=study_residents_ways(study))
@@ -443,6 +438,7 @@ def study_tile_cache(study: Study):
 
     cfg = study.config
     key = json.dumps({"inputs": study.input_files, "access": dataclasses.asdict(cfg.access),
+                      "dem": dataclasses.asdict(cfg.inputs.dem),  # the file's checksum is in the inputs
                       "tiles": [cfg.compute.tiling, cfg.compute.tile_size_m, cfg.compute.halo_margin_m]}, sort_keys=True, default=str)
     return TileCache(cfg.output.data_dir, cfg.study.name, hashlib.sha256(key.encode()).hexdigest()[:16])
 

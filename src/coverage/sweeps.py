@@ -46,23 +46,27 @@ def scenario_study(study, scenario: dict):
 
 
 def sweep(study, net, scenarios: list[dict], *, tiling: str = "district", tile_size_m: float = 5000.0,
-          halo_margin_m: float = 250.0, scheduler: str = "local", workers: int = 2, client=None) -> pd.DataFrame:
-    """One row per scenario: its settings, walk coverage, norm results and new sites (tidy)."""
-    from .compute import _access_params, _client, run_tile, stitch, tile_payload
+          halo_margin_m: float = 250.0, scheduler: str = "local", workers: int = 2, client=None,
+          dem=None) -> pd.DataFrame:
+    """One row per scenario: its settings, walk coverage, norm results and new sites (tidy).
+    ``dem``: the study's elevation model (:func:`eldercare_coverage.pipeline.study_dem`), if any."""
+    from .compute import _access_params, _client, run_tile, stitch, tile_network, tile_payload
     from .pipeline import study_tile_inputs
     from .tiling import halo_distance_m, make_tiles, tile_extent
+    from .walkcost import least_cost_factor
 
     variants = [scenario_study(study, s) for s in scenarios]
     inputs, kinds = study_tile_inputs(study)
-    snap = study.config.access.snap_max_m
-    halo = max(halo_distance_m(v.config.access.time_limit_min, v.config.walk_speed_mps, snap, halo_margin_m)
+    net, inputs = tile_network(net, inputs, study.config.access.avoid_steps)
+    snap, factor = study.config.access.snap_max_m, least_cost_factor(dem)
+    halo = max(halo_distance_m(v.config.access.time_limit_min, v.config.walk_speed_mps, snap, halo_margin_m, factor)
                for v in variants)
     tiles = make_tiles(inputs.communities, inputs.facilities, inputs.candidates, by=tiling, tile_size_m=tile_size_m)
     trees: dict = {}
     payloads = [tile_payload(t, tile_extent(t, inputs.communities, inputs.facilities, inputs.candidates, net, halo,
                                             snap, gates=inputs.gates, buildings=inputs.buildings,
                                             gate_tolerance_m=study.config.access.gate_tolerance_m, trees=trees),
-                             inputs, net, _access_params(study.config.access), kinds) for t in tiles]
+                             inputs, net, _access_params(study.config.access), kinds, dem, factor) for t in tiles]
     overrides = [json.dumps({k: getattr(v.config.access, k) for k in ("walk_speed", "time_limit_min")})
                  for v in variants]
     with _client(scheduler, workers, client) as cl:
@@ -74,7 +78,7 @@ def sweep(study, net, scenarios: list[dict], *, tiling: str = "district", tile_s
             parts = [cl.gather(f) for f in futures]
     rows = []
     for scenario, variant, results in zip(scenarios, variants, parts):
-        access = stitch(variant, net, inputs, [(0, r) for r in results], kinds)
+        access = stitch(variant, net, inputs, [(0, r) for r in results], kinds, dem=dem)
         rows.append(_row(scenario, variant, access, len(tiles)))
     return pd.DataFrame(rows)
 

@@ -155,8 +155,20 @@ class TileCache:
             return False
 
     def write_key(self, description: dict) -> None:
-        (self.folder / "key.json").write_text(json.dumps(description, ensure_ascii=False, indent=1, default=str),
-                                              encoding="utf-8")
+        """Record what the folder's tiles are computed with (settings, a DEM's fingerprint).
+        Tiles computed with anything else are removed first, so a folder reused under the
+        same key for other settings never hands out a stale tile."""
+        text = json.dumps(description, ensure_ascii=False, indent=1, default=str, sort_keys=True)
+        path = self.folder / "key.json"
+        try:
+            old = path.read_text(encoding="utf-8")
+        except OSError:
+            old = None
+        if old != text:
+            for f in self.folder.iterdir():
+                if f.is_file() and f.suffix in (".npz", ".done", ".part"):
+                    f.unlink()
+        path.write_text(text, encoding="utf-8")
 
     def done(self, name: str) -> bool:
         """Whether tile ``name`` is complete: its marker names the SHA-256 of its data."""

@@ -19,6 +19,11 @@ so a tile's results equal a single run's on the whole study:
 - the main connected part of the network is the whole network's, not the tile's (a street that
   reaches the main part only outside the tile is still main), see :func:`subnetwork`.
 
+Walk costs (steps, slopes: :mod:`.walkcost`) are per edge, computed in the tile from the same
+data as in the single run; downhill a walk costs less than its length (down to
+:func:`~eldercare_coverage.walkcost.least_cost_factor`), so the walk limit's part of the halo is
+divided by that factor.
+
 The nearest-facility times of the access stage have no limit: a time within ``halo_m`` is exact,
 a longer one may not be, and the tile is run again with a larger halo (:mod:`.compute`).
 """
@@ -69,9 +74,13 @@ class TileExtent:
     whole: bool
 
 
-def halo_distance_m(limit_min: float, speed_mps: float, snap_max_m: float, margin_m: float) -> float:
-    """Halo width (m): the walk limit in metres plus the snap distance plus a margin."""
-    return float(limit_min) * 60.0 * float(speed_mps) + float(snap_max_m) + float(margin_m)
+def halo_distance_m(limit_min: float, speed_mps: float, snap_max_m: float, margin_m: float,
+                    cost_factor: float = 1.0) -> float:
+    """Halo width (m): the walk limit in metres plus the snap distance plus a margin. With walk
+    costs that may fall below the distance walked (downhill, ``cost_factor`` the least cost per
+    metre, :func:`~eldercare_coverage.walkcost.least_cost_factor`), the limit reaches
+    limit / ``cost_factor`` metres of street."""
+    return float(limit_min) * 60.0 * float(speed_mps) / float(cost_factor) + float(snap_max_m) + float(margin_m)
 
 
 def tile_labels(communities: gpd.GeoDataFrame, by: str, tile_size_m: float) -> np.ndarray:

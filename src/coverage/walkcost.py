@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pyproj
 import shapely
 
@@ -97,13 +98,17 @@ class Dem:
     transform: Any
     crs: pyproj.CRS
     path: str
+    #: A part of a larger window (:func:`dem_part`): the (row, col) of ``z[0, 0]`` in it and its
+    #: shape. Sampling keeps the whole window's pixel arithmetic, so a part samples bit-identically.
+    origin: tuple[int, int] = (0, 0)
+    window_shape: tuple[int, int] | None = None
 
     def sample(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         """Bilinear elevations at DEM-CRS coordinates; NaN outside the window or next to nodata."""
         col, row = _apply(~self.transform, np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64))
         c = col - 0.5  # pixel centres sit at half-integer pixel coordinates
         r = row - 0.5
-        h, w = self.z.shape
+        h, w = self.window_shape or self.z.shape
         out = np.full(c.shape, np.nan)
         # within half a pixel of the border the nearest centre row/column is used
         c = np.where((c > -0.5) & (c < 0), 0.0, np.where((c > w - 1) & (c < w - 0.5), w - 1.0, c))
@@ -115,6 +120,10 @@ class Dem:
         j1 = np.minimum(j0 + 1, w - 1)
         i1 = np.minimum(i0 + 1, h - 1)
         fc, fr = c - j0, r - i0
+        (r0, c0), (zh, zw) = self.origin, self.z.shape
+        i0, i1, j0, j1 = i0 - r0, i1 - r0, j0 - c0, j1 - c0
+        if len(i0) and (min(i0.min(), j0.min()) < 0 or i1.max() >= zh or j1.max() >= zw):
+            raise ValueError("a point lies outside this part of the DEM; cut a wider part (dem_part)")
         z = self.z
         out[ok] = ((z[i0, j0] * (1 - fc) + z[i0, j1] * fc) * (1 - fr)
                    + (z[i1, j0] * (1 - fc) + z[i1, j1] * fc) * fr)
@@ -217,6 +226,66 @@ def _transform(geom: Any, tf: pyproj.Transformer) -> Any:
     return shapely.transform(geom, lambda c: np.stack(tf.transform(c[:, 0], c[:, 1]), axis=1))
 
 
+def dem_part(dem: Dem, bounds: tuple[float, float, float, float], crs: Any, margin_px: int = 2) -> Dem:
+    """The part of ``dem`` around ``bounds`` (x0, y0, x1, y1 in ``crs``), ``margin_px`` pixels
+    wider, as a tile of a scale-out run takes it: within the bounds it samples exactly as ``dem``
+    does (the same pixels and the same pixel arithmetic), from a fraction of the memory."""
+    to_dem = pyproj.Transformer.from_crs(pyproj.CRS.from_user_input(crs), dem.crs, always_xy=True)
+    size = max(bounds[2] - bounds[0], bounds[3] - bounds[1], 1.0)
+    # the box's sides bend in the DEM's CRS: 16 pieces a side keep the bend far inside the margin
+    x0, y0, x1, y1 = shapely.bounds(_transform(shapely.segmentize(shapely.box(*bounds), size / 16), to_dem))
+    cols, rows = _apply(~dem.transform, np.array([x0, x1, x0, x1]), np.array([y0, y0, y1, y1]))
+    (r00, c00), (zh, zw) = dem.origin, dem.z.shape
+    c0 = min(max(int(np.floor(cols.min())) - margin_px, c00), c00 + zw)
+    r0 = min(max(int(np.floor(rows.min())) - margin_px, r00), r00 + zh)
+    c1 = max(min(int(np.ceil(cols.max())) + margin_px + 1, c00 + zw), c0)
+    r1 = max(min(int(np.ceil(rows.max())) + margin_px + 1, r00 + zh), r0)
+    z = dem.z[r0 - r00:r1 - r00, c0 - c00:c1 - c00].copy()
+    return Dem(z, dem.transform, dem.crs, dem.path, (r0, c0), dem.window_shape or dem.z.shape)
+
+
+def dem_arrays(dem: Dem) -> dict[str, np.ndarray]:
+    """A DEM (part) as plain arrays (``allow_pickle=False`` npz); elevations as float32 when
+    that loses nothing (a float32 or integer raster), halving what a tile carries."""
+    z32 = dem.z.astype(np.float32)
+    lossless = np.array_equal(z32.astype(np.float64), dem.z, equal_nan=True)
+    t = dem.transform
+    return {"z": z32 if lossless else dem.z, "transform": np.array([t.a, t.b, t.c, t.d, t.e, t.f]),
+            "origin": np.asarray(dem.origin, dtype=np.int64),
+            "window_shape": np.asarray(dem.window_shape or dem.z.shape, dtype=np.int64),
+            "crs": np.array(dem.crs.to_wkt()), "path": np.array(dem.path)}
+
+
+def dem_from_arrays(arrays: dict[str, np.ndarray]) -> Dem:
+    """The :class:`Dem` of :func:`dem_arrays`."""
+    from affine import Affine  # rasterio's own transform type (the [dem] extra)
+
+    return Dem(arrays["z"].astype(np.float64), Affine(*(float(v) for v in arrays["transform"])),
+               pyproj.CRS.from_wkt(str(arrays["crs"])), str(arrays["path"]),
+               tuple(int(v) for v in arrays["origin"]), tuple(int(v) for v in arrays["window_shape"]))
+
+
+def dem_fingerprint(dem: Dem | None) -> str:
+    """A digest of everything in ``dem`` that walk costs depend on ("" without one): a resumed
+    tiled run with another elevation model must not reuse the tiles of this one."""
+    if dem is None:
+        return ""
+    import hashlib
+
+    h = hashlib.sha256(np.ascontiguousarray(dem.z).tobytes())
+    t = dem.transform
+    h.update(repr((t.a, t.b, t.c, t.d, t.e, t.f, dem.origin, dem.window_shape, dem.z.shape,
+                   dem.crs.to_wkt(), dem.path)).encode("utf-8"))
+    return h.hexdigest()[:16]
+
+
+def least_cost_factor(dem: Dem | None) -> float:
+    """The least a walk can cost per metre of street, relative to the flat: Tobler's fastest
+    grade (-5 %, 0.84) with a DEM, else 1 (steps only slow a walk). A walk of a given cost
+    reaches at most cost / factor metres, so the halo of a tile is widened by its inverse."""
+    return float(tobler_factor(-0.05)) if dem is not None else 1.0
+
+
 # --------------------------------------------------------------------------------------------
 # Edge costs
 
@@ -268,19 +337,22 @@ def slope_costs(net: WalkNetwork, dem: Dem, step_m: float = SAMPLE_STEP_M
 def _straight_profile(z: np.ndarray, xy: np.ndarray, gi: np.ndarray, level: np.ndarray) -> np.ndarray:
     """Elevations of the marked edges replaced by a straight line between their end samples."""
     z = z.copy()
-    step = np.r_[0.0, np.hypot(np.diff(xy[:, 0]), np.diff(xy[:, 1]))]
-    first = np.r_[True, gi[1:] != gi[:-1]]
+    sel = np.flatnonzero(level[gi])  # the marked edges' samples, each edge's together and in order
+    if not len(sel):
+        return z
+    first = np.r_[True, gi[sel][1:] != gi[sel][:-1]]
+    step = np.r_[0.0, np.hypot(np.diff(xy[sel, 0]), np.diff(xy[sel, 1]))]
     step[first] = 0.0
-    cum = np.cumsum(step)
+    k = np.cumsum(first) - 1  # the marked edge of each sample
+    # each edge's distance summed over its own samples only: a running sum over all edges would
+    # make an edge's profile depend on the edges before it, and a tile holds other edges than
+    # the whole network (its costs must be the single run's, bit for bit)
+    cum = pd.Series(step).groupby(k).cumsum().to_numpy()
     start = np.flatnonzero(first)
-    end = np.r_[start[1:] - 1, len(gi) - 1]
-    cum -= np.repeat(cum[start], np.diff(np.r_[start, len(gi)]))
-    edge_of = gi[start]
-    sel = np.isin(gi, edge_of[level[edge_of]])
-    k = np.searchsorted(edge_of, gi[sel])
-    z0, z1, tot = z[start[k]], z[end[k]], cum[end[k]]
+    end = np.r_[start[1:] - 1, len(sel) - 1]
+    z0, z1, tot = z[sel[start]][k], z[sel[end]][k], cum[end][k]
     with np.errstate(divide="ignore", invalid="ignore"):
-        z[sel] = np.where(tot > 0, z0 + (z1 - z0) * cum[sel] / tot, z0)
+        z[sel] = np.where(tot > 0, z0 + (z1 - z0) * cum / tot, z0)
     return z
 
 
