@@ -183,8 +183,9 @@ def write_handmade_pbf(path, features=("OsmSchema-V0.6", "DenseNodes")) -> None:
                b"yes", b"service", b"private"]
     sid = {s: i for i, s in enumerate(strings)}
     # (id, lon, lat): a lattice around Chengdu and one around Santiago (negative coordinates)
-    pts = [(10 + i * 3 + j, 104.0 + i * 0.0013 + j * 1e-9, 30.0 + j * 0.0011 - i * 3e-9) for i in range(3) for j in range(3)]
-    pts += [(40 + i * 3 + j, -70.6 - i * 0.0013 - j * 7e-9, -33.4 - j * 0.0011 + i * 1e-9) for i in range(3) for j in range(3)]
+    grid = [(i, j) for i in range(3) for j in range(3)]
+    pts = [(10 + i * 3 + j, 104.0 + i * 0.0013 + j * 1e-9, 30.0 + j * 0.0011 - i * 3e-9) for i, j in grid]
+    pts += [(40 + i * 3 + j, -70.6 - i * 0.0013 - j * 7e-9, -33.4 - j * 0.0011 + i * 1e-9) for i, j in grid]
     raw = lambda d, off: round((d * 1e9 - off) / gran)  # noqa: E731
     dense = pts[::-1][:12]  # descending ids
     plain = pts[::-1][12:] + [(-3, 104.0005, 30.0005), (99, 104.0, 95.0)]
@@ -193,11 +194,13 @@ def write_handmade_pbf(path, features=("OsmSchema-V0.6", "DenseNodes")) -> None:
     nodes += _field(9, _packed([raw(p[1], lon_off) for p in dense], zigzag=True, delta=True))
     group = _field(2, nodes)
     for nid, lon, lat in plain:
-        group += _field(1, _field(1, _zz(nid)) + _field(8, _zz(raw(lat, lat_off))) + _field(9, _zz(raw(lon, lon_off))))
+        group += _field(1, _field(1, _zz(nid)) + _field(8, _zz(raw(lat, lat_off)))
+                        + _field(9, _zz(raw(lon, lon_off))))
 
     def way(wid, refs, tags):
         return _field(3, _field(1, wid) + _field(2, _packed([sid[k] for k, _ in tags]))
-                      + _field(3, _packed([sid[v] for _, v in tags])) + _field(8, _packed(refs, zigzag=True, delta=True)))
+                      + _field(3, _packed([sid[v] for _, v in tags]))
+                      + _field(8, _packed(refs, zigzag=True, delta=True)))
 
     ways = (way(1, [10, 11, 12], [(b"highway", b"residential"), (b"name", "街".encode())])
             + way(2, [10, 13, 16], [(b"highway", b"footway"), (b"highway", b"residential")])  # twice: keeps residential
