@@ -251,3 +251,18 @@ def test_other_files_go_through_pyosmium(tmp_path):
         pbf._decode_pbf(unsorted)
     arrays = pbf.read_walk_arrays(unsorted, CRS)
     assert_identical(arrays, pbf.read_walk_arrays_osmium(unsorted, CRS))
+
+
+def test_broken_files_fail_as_with_pyosmium(tmp_path):
+    """An empty or corrupt file is osmium's to report: the decoder hands it over."""
+    empty = tmp_path / "empty.osm.pbf"
+    empty.write_bytes(b"")
+    with pytest.raises(RuntimeError, match="PBF error"):
+        pbf.read_walk_arrays(empty, CRS)
+    path = tmp_path / "lattice.osm.pbf"
+    write_pbf(path)
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2:len(data) // 2 + 64] = bytes(64)  # inside the zlib data of the only block
+    path.write_bytes(bytes(data))
+    with pytest.raises(RuntimeError, match="uncompress"):
+        pbf.read_walk_arrays(path, CRS)

@@ -105,10 +105,13 @@ def blob_data(blob: memoryview) -> np.ndarray:
     for field, val in _fields(blob):
         if field == 1:
             return np.frombuffer(bytes(val), dtype=np.uint8)
-        if field == 3:
-            return np.frombuffer(zlib.decompress(val), dtype=np.uint8)
-        if field == 4:
-            return np.frombuffer(lzma.decompress(val), dtype=np.uint8)
+        try:
+            if field == 3:
+                return np.frombuffer(zlib.decompress(val), dtype=np.uint8)
+            if field == 4:
+                return np.frombuffer(lzma.decompress(val), dtype=np.uint8)
+        except (zlib.error, lzma.LZMAError) as exc:
+            raise ValueError(f"PBF: a corrupt blob ({exc})") from exc
         if field in (5, 6, 7):
             raise UnsupportedPbf({5: "bzip2", 6: "lz4", 7: "zstd"}[field] + " blobs")
     raise UnsupportedPbf("a blob without data")
@@ -444,3 +447,5 @@ def decoded_blocks(path: str | Path, keys: tuple[str, ...], *, threads: int | No
                     yield pending.popleft().result()
         while pending:
             yield pending.popleft().result()
+    if not seen_header:  # an empty file: let osmium say what it makes of it
+        raise UnsupportedPbf("no OSMHeader")

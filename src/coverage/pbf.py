@@ -130,32 +130,34 @@ def _unique_rows(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def _locate(nodes: list, kept: list, strings: np.ndarray) -> tuple[np.ndarray, ...]:
     """Look every way's refs up in the file's nodes (as osmium's location index does) and keep
-    the refs with a valid location and the ways with at least two of them."""
-    node_id = np.concatenate([n[0] for n in nodes]) if nodes else np.zeros(0, np.int64)
-    x = np.concatenate([n[1] for n in nodes]) if nodes else np.zeros(0, np.int32)
-    y = np.concatenate([n[2] for n in nodes]) if nodes else np.zeros(0, np.int32)
+    the refs with a valid location and the ways with at least two of them. Empties the lists
+    as it concatenates them (a province's parts are hundreds of MB)."""
+    def joined(parts: list, i: int, dtype) -> np.ndarray:
+        return np.concatenate([p[i] for p in parts]) if parts else np.zeros(0, dtype)
+
+    node_id, x, y = joined(nodes, 0, np.int64), joined(nodes, 1, np.int32), joined(nodes, 2, np.int32)
     del nodes[:]
     if len(node_id) > 1 and not np.all(node_id[1:] > node_id[:-1]):  # nodes not in id order
         order = np.argsort(node_id, kind="stable")
         node_id, x, y = node_id[order], x[order], y[order]
         if np.any(node_id[1:] == node_id[:-1]):  # which copy osmium's index returns is its own affair
             raise UnsupportedPbf("duplicate node ids")
-    way_id = np.concatenate([k[0] for k in kept]) if kept else np.zeros(0, np.int64)
-    nref = np.concatenate([k[1] for k in kept]) if kept else np.zeros(0, np.int64)
-    refs = np.concatenate([k[2] for k in kept]) if kept else np.zeros(0, np.int64)
-    hw = np.concatenate([k[3] for k in kept]) if kept else np.zeros(0, np.int64)
+    way_id, nref, refs, hw = (joined(kept, i, np.int64) for i in range(4))
+    del kept[:]
     pos = np.minimum(np.searchsorted(node_id, refs), max(len(node_id) - 1, 0))
     # osmium's default index holds no negative ids: such nodes have no location
-    found = (node_id[pos] == refs) & (refs >= 0) if len(node_id) else np.zeros(len(refs), bool)
-    rx, ry = x[pos].astype(np.int64), y[pos].astype(np.int64)
+    valid = (node_id[pos] == refs) & (refs >= 0) if len(node_id) else np.zeros(len(refs), bool)
+    rx, ry = x[pos], y[pos]
+    del pos, node_id, x, y
     # osmium's Location.valid(): within ±180° / ±90° in 1e-7 degrees
-    valid = found & (np.abs(rx) <= 1_800_000_000) & (np.abs(ry) <= 900_000_000)
-    owner = np.repeat(np.arange(len(way_id)), nref)
+    valid &= (rx >= -1_800_000_000) & (rx <= 1_800_000_000) & (ry >= -900_000_000) & (ry <= 900_000_000)
+    owner = np.repeat(np.arange(len(way_id), dtype=np.int32), nref)
     counts = np.bincount(owner[valid], minlength=len(way_id))
     ok = counts >= 2
-    take = valid & ok[owner]
+    valid &= ok[owner]
+    del owner
     # osmium's lon/lat: the fixed-point int32 divided by 1e7 in double
-    return (refs[take], rx[take] / 1e7, ry[take] / 1e7, counts[ok].astype(np.int64), way_id[ok],
+    return (refs[valid], rx[valid] / 1e7, ry[valid] / 1e7, counts[ok].astype(np.int64), way_id[ok],
             strings[hw[ok]])
 
 
