@@ -1,12 +1,14 @@
 """A province or country ``.osm.pbf`` read once into walk-network arrays, without networkx.
 
-:func:`read_walk_arrays` streams the file through pyosmium: the C++ side reads and decompresses
-the blocks on its own threads, keeps a node-location index and hands Python only the objects
-that pass ``osmium.filter.KeyFilter("highway")``; Python then applies the same walkability rule
-as every other reader (:func:`eldercare_coverage.network.is_walkable`) and keeps, per way, only
-node ids and coordinates in flat lists. Each pair of consecutive nodes becomes an edge (the
-network is not simplified: for the access engine a chain of straight segments walks exactly
-like the simplified edge with that geometry).
+:func:`read_walk_arrays` decodes the PBF blocks straight into numpy arrays
+(:mod:`._pbf_blocks`: zlib and a numba kernel on threads) — every node's location, and for each
+``highway``-keyed way (``osmium.filter.KeyFilter("highway")``'s rule) its refs and the tags
+the walk rule reads — then looks the refs up in bulk and applies the same walkability rule as
+every other reader (:func:`eldercare_coverage.network.is_walkable`), once per tag combination.
+Files the decoder does not read go through pyosmium (:func:`read_walk_arrays_osmium`, the
+first version: identical arrays, far slower; README "Scale-out" has the figures). Each pair of
+consecutive nodes becomes an edge (the network is not simplified: for the access engine a
+chain of straight segments walks exactly like the simplified edge with that geometry).
 
 :func:`tile_networks` cuts the arrays into per-tile CSR arrays (``indptr``/``indices``/lengths
 plus coordinates, int32/float64) and :func:`write_tile_networks` writes them as ``.npz``.
