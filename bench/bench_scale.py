@@ -10,7 +10,12 @@ one way per street segment, plus its communities (400 m blocks, 60 % residential
 per city), facilities and candidate sites. Then, each in its own process so that its peak
 memory is its own, and in one run of this script:
 
-1. the PBF read through osmium's key filter (``pbf.read_walk_arrays``): ways/s, peak memory;
+1. the PBF read (``pbf.read_walk_arrays``, the block decoder): ways/s, peak memory; then, in
+   the same process, today's pyosmium reader (``pbf.read_walk_arrays_osmium``) and the decoder
+   again on the baseline file, checking identical arrays and printing the ratio. The baseline
+   file is the province itself up to 1.5 M ways (``--baseline auto``), else ``sample.osm.pbf``,
+   the first city alone, written with the province (the pyosmium reader needs ~17 min for the
+   16 x 250,000 province; ``--baseline full`` runs it anyway);
 2. the single-process access stage (``pipeline.compute_study_access``, threads on all cores);
 3. the tiled stage on a ``LocalCluster`` of 1 and of 2 worker processes (tiles by district):
    tile-stage time, peak memory per worker, and the scaling ratio 1 worker / 2 workers.
@@ -67,12 +72,13 @@ def generate(folder: Path, cities: int, nodes: int, homes: int, facilities: int,
     t0 = time.perf_counter()
     folder.mkdir(parents=True, exist_ok=True)
     pbf = folder / "province.osm.pbf"
-    for old in (pbf, folder / "network.npz"):
+    for old in (pbf, folder / "sample.osm.pbf", folder / "network.npz"):
         if old.exists():
             old.unlink()
     tf = pyproj.Transformer.from_crs(CRS, "EPSG:4326", always_xy=True)
     side = math.ceil(math.sqrt(cities))
     writer = osmium.SimpleWriter(str(pbf))
+    sample = osmium.SimpleWriter(str(folder / "sample.osm.pbf"))  # the first city: the read baseline
     way_parts, comm, fac, cand = [], [], [], []
     next_node, n_nodes, n_ways = 1, 0, 0
     rng = np.random.default_rng(7)
@@ -84,7 +90,10 @@ def generate(folder: Path, cities: int, nodes: int, homes: int, facilities: int,
         ids = next_node + np.arange(len(x))
         next_node += len(x)
         for i, lo, la in zip(ids.tolist(), lon.tolist(), lat.tolist()):
-            writer.add_node(osmium.osm.mutable.Node(id=i, location=(lo, la)))
+            node = osmium.osm.mutable.Node(id=i, location=(lo, la))
+            writer.add_node(node)
+            if k == 0:
+                sample.add_node(node)
         n_nodes += len(x)
         # tags: mostly residential streets and footways; 1 % motorway that the filter must drop
         tag = rng.choice(np.array(["residential", "footway", "service", "tertiary", "motorway"]), len(u),
@@ -109,12 +118,16 @@ def generate(folder: Path, cities: int, nodes: int, homes: int, facilities: int,
             "candidate_id": [f"S{k:02d}-{i:05d}" for i in range(candidates)], "name": "", "kind": "",
             "max_floor_area_m2": 300.0}, geometry=pts[facilities:], crs=CRS))
     way = 1
-    for a, b, tag in way_parts:
+    for k, (a, b, tag) in enumerate(way_parts):
         for i, j, t in zip(a.tolist(), b.tolist(), tag.tolist()):
-            writer.add_way(osmium.osm.mutable.Way(id=way, nodes=[i, j], tags={"highway": t}))
+            w = osmium.osm.mutable.Way(id=way, nodes=[i, j], tags={"highway": t})
+            writer.add_way(w)
+            if k == 0:
+                sample.add_way(w)
             way += 1
         n_ways += len(a)
     writer.close()
+    sample.close()
     import pandas as pd
 
     for name, parts in (("communities", comm), ("facilities", fac), ("candidates", cand)):
@@ -195,10 +208,11 @@ def _fingerprint(acc) -> str:
     return h.hexdigest()[:16]
 
 
-def stage_read(folder: Path) -> dict:
+def stage_read(folder: Path, baseline: str) -> dict:
     from eldercare_coverage import pbf
 
     arrays = pbf.read_walk_arrays(folder / "province.osm.pbf", CRS)
+    read_peak = peak_mb()
     import shapely
 
     t0 = time.perf_counter()
@@ -209,10 +223,31 @@ def stage_read(folder: Path) -> dict:
     np.savez(folder / "network.npz", node_id=arrays.node_id, x=arrays.x, y=arrays.y, edge_u=arrays.edge_u,
              edge_v=arrays.edge_v, way_id=arrays.way_id, highway=arrays.highway.astype(str),
              ways_read=arrays.ways_read)
-    return {"ways": arrays.ways_read, "segments": len(arrays.edge_u), "nodes": len(arrays.x),
-            "read_s": arrays.seconds, "ways_per_s": arrays.ways_read / arrays.seconds,
-            "tile_csr_s": time.perf_counter() - t0, "tile_csr_mb": sum(f.stat().st_size for f in files) / 1e6,
-            "peak_mb": peak_mb()}
+    out = {"ways": arrays.ways_read, "segments": len(arrays.edge_u), "nodes": len(arrays.x),
+           "read_s": arrays.seconds, "ways_per_s": arrays.ways_read / arrays.seconds,
+           "tile_csr_s": time.perf_counter() - t0, "tile_csr_mb": sum(f.stat().st_size for f in files) / 1e6,
+           "peak_mb": read_peak}
+    if baseline != "none":
+        del arrays
+        out.update(read_baseline(folder / ("province.osm.pbf" if baseline == "full" else "sample.osm.pbf")))
+    return out
+
+
+def read_baseline(path: Path) -> dict:
+    """Today's pyosmium reader against the decoder on ``path``, in this process: seconds, ways/s,
+    the ratio and whether the arrays are identical. The decoder is warm here (numba's cached
+    kernels loaded by the first read, about a second), as pyosmium's C++ is from the start."""
+    from eldercare_coverage import pbf
+
+    new = pbf.read_walk_arrays(path, CRS)
+    old = pbf.read_walk_arrays_osmium(path, CRS)
+    same = old.ways_read == new.ways_read and all(
+        np.array_equal(getattr(old, f), getattr(new, f))
+        for f in ("node_id", "x", "y", "edge_u", "edge_v", "way_id", "highway"))
+    return {"baseline_file": path.name, "baseline_ways": old.ways_read, "osmium_s": old.seconds,
+            "osmium_ways_per_s": old.ways_read / old.seconds, "decoder_s": new.seconds,
+            "decoder_ways_per_s": new.ways_read / new.seconds, "read_ratio": old.seconds / new.seconds,
+            "identical": bool(same), "peak_mb_after_baseline": peak_mb()}
 
 
 def stage_single(folder: Path) -> dict:
@@ -260,7 +295,8 @@ def stage_cluster(folder: Path, workers: int) -> dict:
 
 
 def _run_stage(args, stage: str, workers: int = 0) -> dict:
-    cmd = [sys.executable, __file__, "--stage", stage, "--workdir", str(args.workdir), "--workers", str(workers)]
+    cmd = [sys.executable, __file__, "--stage", stage, "--workdir", str(args.workdir), "--workers", str(workers),
+           "--baseline", args.baseline]
     before = load()
     t0 = time.perf_counter()
     out = subprocess.run(cmd, check=True, capture_output=True, text=True)
@@ -285,9 +321,12 @@ def main() -> None:
                     help="stages to run (comma-separated; the table needs all four)")
     ap.add_argument("--no-generate", action="store_true", help="reuse the province in --workdir")
     ap.add_argument("--workers", type=int, default=0)
+    ap.add_argument("--baseline", choices=("auto", "full", "sample", "none"), default="auto",
+                    help="file for the pyosmium-reader baseline of the read stage: auto = the province up to "
+                         "1.5 M ways, else sample.osm.pbf (the first city)")
     args = ap.parse_args()
     if args.stage:
-        fn = {"read": lambda: stage_read(args.workdir), "single": lambda: stage_single(args.workdir),
+        fn = {"read": lambda: stage_read(args.workdir, args.baseline), "single": lambda: stage_single(args.workdir),
               "cluster": lambda: stage_cluster(args.workdir, args.workers)}[args.stage]
         print(json.dumps(fn()))
         return
@@ -301,8 +340,18 @@ def main() -> None:
         gen = generate(args.workdir, args.cities, args.nodes, args.homes, args.facilities, args.candidates)
         gen_file.write_text(json.dumps(gen))
     print(f"generated: {json.dumps({k: round(v, 1) if isinstance(v, float) else v for k, v in gen.items()})}")
+    if args.baseline == "auto":
+        args.baseline = "full" if gen["ways"] <= 1_500_000 else "sample"
+    if args.baseline == "sample" and not (args.workdir / "sample.osm.pbf").exists():
+        args.baseline = "none"  # a province generated before the sample file existed
     only = set(args.only.split(","))
     read = _run_stage(args, "read") if "read" in only else None
+    if read and "read_ratio" in read:
+        print(f"  PBF read: decoder {read['ways_per_s']:,.0f} ways/s, peak {read['peak_mb']:,.0f} MB; on "
+              f"{read['baseline_file']} ({read['baseline_ways']:,} ways) pyosmium reader {read['osmium_s']:.1f} s "
+              f"({read['osmium_ways_per_s']:,.0f} ways/s), decoder {read['decoder_s']:.2f} s "
+              f"({read['decoder_ways_per_s']:,.0f} ways/s): {read['read_ratio']:.1f}x, identical arrays: "
+              f"{'yes' if read['identical'] else 'NO'}", flush=True)
     single = _run_stage(args, "single") if "single" in only else None
     one = _run_stage(args, "cluster", 1) if "cluster1" in only else None
     two = _run_stage(args, "cluster", 2) if "cluster2" in only else None
@@ -316,8 +365,12 @@ def main() -> None:
           f"{gen['facilities']:,} facilities, {gen['candidates']:,} candidates | value | load avg (1/5/15 min) |")
     print("|---|---:|---|")
     rows = [
-        ("PBF read (osmium key filter + walk rule)", f"{read['read_s']:.1f} s, {read['ways_per_s']:,.0f} ways/s, "
+        ("PBF read (block decoder + walk rule)", f"{read['read_s']:.1f} s, {read['ways_per_s']:,.0f} ways/s, "
          f"peak {read['peak_mb']:,.0f} MB", read["load_before"]),
+        ("PBF read: today's pyosmium reader / decoder, same file, same process",
+         f"{read['osmium_s']:.1f} s / {read['decoder_s']:.2f} s = {read['read_ratio']:.1f}x on {read['baseline_file']} "
+         f"({read['baseline_ways']:,} ways), identical: {'yes' if read['identical'] else 'NO'}"
+         if "read_ratio" in read else "not run", ""),
         ("per-tile CSR npz written", f"{read['tile_csr_s']:.1f} s, {read['tile_csr_mb']:,.0f} MB", read["load_after"]),
         ("single process: load inputs + network arrays (saved by the read stage) + network",
          f"{single['load_s'] + single['read_s'] + single['network_s']:.1f} s",
@@ -353,7 +406,7 @@ def main() -> None:
         eff = min(1.0, ratio / 2.0)
         print(f"  {w:>3} workers: tile stage ≈ {per_comm * nat / (w * eff) / 60:.0f} min "
               f"(+ the driver: reading the national PBF and snapping every point, not tiled)")
-    if not same:
+    if not same or not read.get("identical", True):
         sys.exit(1)
 
 
