@@ -66,7 +66,7 @@ def solve_pmedian_exact(problem: SitingProblem, *, p: int | None = None, budget:
     x_h, ub, lag = pmedian_heuristic(md, p, budget, h_time, max_stale=0)
     polish_s = min(10.0, 0.1 * tl)
     params = {"p": p, "budget": budget, "time_limit_s": time_limit_s, "mip_gap": mip_gap,
-              "n_options": int(md.n_opt), "n_pairs": int(len(md.R))}
+              "n_options": int(md.n_opt), "n_pairs": int(len(md.R)), "lagrangian_bound": float(lag.bound)}
     notes = []
     if md.need_pen:
         notes.append(Text("solver.unserved_penalty", minutes=float(md.pen)))
