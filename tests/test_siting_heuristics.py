@@ -36,6 +36,7 @@ def test_pmedian_heuristic_bound_brackets_the_published_optimum(k):
     res = solve(prob, "pmedian", p=p, method="heuristic", time_limit_s=3)
     opt = PMED_OPT[k]
     assert res.bound <= opt <= res.objective
+    assert res.objective <= opt * 1.001  # issue 14's target: within 0.1 % (the benchmark: 40 of 40)
     assert len(res.selected_ids) == p
     assert np.nansum(res.assigned_time) == pytest.approx(res.objective)
     assert res.status == ("optimal" if res.objective == res.bound else "feasible")
@@ -48,7 +49,8 @@ def test_pmedian_exact_is_honest_on_larger_orlib(k):
     prob, p = orlib_problem(k)
     res = solve(prob, "pmedian", p=p, method="exact", time_limit_s=60)
     assert res.bound <= PMED_OPT[k] <= res.objective and len(res.selected_ids) == p
-    assert (res.status == "optimal") == (res.objective == PMED_OPT[k] == res.bound)
+    # proven: the benchmark takes at most 3.4 s (pmed6) on 2 shared cores
+    assert res.status == "optimal" and res.objective == PMED_OPT[k] == res.bound
 
 
 @pytest.mark.parametrize("k", range(1, 11))
