@@ -266,3 +266,18 @@ def test_broken_files_fail_as_with_pyosmium(tmp_path):
     path.write_bytes(bytes(data))
     with pytest.raises(RuntimeError, match="uncompress"):
         pbf.read_walk_arrays(path, CRS)
+
+
+def test_decoder_refuses_a_field_longer_than_its_block():
+    """A length past the buffer (or one that would wrap negative) is an error, never a read
+    beyond the block: the reader then hands the file to osmium."""
+    from eldercare_coverage import _pbf_blocks as blocks
+
+    short = np.frombuffer(bytes([0x0A, 0x07, 0x61, 0x62]), dtype=np.uint8)  # string table: 7 bytes claimed, 2 there
+    with pytest.raises(ValueError):
+        blocks._block_fields(short)
+    huge = np.frombuffer(bytes([0x0A] + [0xFF] * 9 + [0x01]), dtype=np.uint8)  # a 2^64 - 1 length
+    with pytest.raises(ValueError):
+        blocks._block_fields(huge)
+    with pytest.raises(ValueError):
+        blocks._message_fields(short, 0, 4, 1, 2, 3)

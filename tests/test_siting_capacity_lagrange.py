@@ -84,3 +84,33 @@ def test_capacitated_heuristic_is_the_lagrangian_heuristic_with_its_bound(seed):
     assert res.bound <= opt + 1e-9 <= res.objective + 2e-9
     assert res.bound >= lag.bound - 1e-9  # at least the Lagrangian bound, not only the uncapacitated one
     assert len(res.selected_ids) == p
+
+
+def test_split_assignment_bounds_are_not_rounded_to_whole_numbers():
+    """With split assignment the optimum can be a fraction (26.25) even with whole times and
+    weights: the bound must not round up past it, nor the fixing assume whole steps (review of
+    the knapsack Lagrangian; 32 of 400 such instances were wrong before)."""
+    from eldercare_coverage.siting.assignment import solve_assignment_exact
+
+    rng = np.random.default_rng(2)
+    checked = 0
+    for _ in range(120):
+        nc, nd = int(rng.integers(3, 7)), int(rng.integers(4, 9))
+        t = rng.integers(1, 10, (nc, nd)).astype(float)
+        w = rng.integers(1, 5, nd).astype(float)
+        size = rng.integers(1, 5, nd).astype(float)
+        cap = rng.integers(3, 9, nc).astype(float)
+        prob = SitingProblem.from_matrices(t, w, candidate_capacity=cap, demand_size=size, limit_min=100)
+        p = int(rng.integers(1, nc))
+        ref = solve_assignment_exact(prob, "pmedian", p=p, capacitated=True, time_limit_s=20)
+        if ref.status != "optimal":
+            continue
+        checked += 1
+        lag = capacity_lagrange(prob, p, 2 * ref.objective + 1, single_source=False)
+        assert lag.bound <= ref.objective + 1e-6
+        for method in ("exact", "heuristic"):
+            res = solve(prob, "pmedian", p=p, capacitated=True, method=method, time_limit_s=20)
+            assert res.bound <= ref.objective + 1e-6
+            if res.status == "optimal":
+                assert res.objective == pytest.approx(ref.objective, abs=1e-6)
+    assert checked > 30  # instances whose site sets can hold the demand

@@ -33,7 +33,7 @@ def orlib_problem(k: int):
 @pytest.mark.parametrize("k", range(1, 11))
 def test_pmedian_heuristic_bound_brackets_the_published_optimum(k):
     prob, p = orlib_problem(k)
-    res = solve(prob, "pmedian", p=p, method="heuristic", time_limit_s=3)
+    res = solve(prob, "pmedian", p=p, method="heuristic", time_limit_s=10)  # it needs ≤ 0.7 s; room for a busy CI
     opt = PMED_OPT[k]
     assert res.bound <= opt <= res.objective
     assert res.objective <= opt * 1.001  # issue 14's target: within 0.1 % (the benchmark: 40 of 40)
@@ -313,3 +313,19 @@ def test_compiled_lagrangian_ascent_takes_the_same_steps_as_the_python_loop(seed
     assert a.primal_value == pytest.approx(b.primal_value, rel=1e-12)
     assert (a.closed == b.closed).all() and (a.forced == b.forced).all()
     assert a.bound <= v + 1e-9
+
+
+def test_pmedian_with_tiers_opens_one_option_per_site():
+    """Two tiers per candidate: a p-median plan opens p distinct sites, one tier each, even when
+    the Lagrangian relaxation (which ignores one-per-site) picks or forces two tiers of a site."""
+    rng = np.random.default_rng(5)
+    for _ in range(60):
+        nc, nd = int(rng.integers(3, 7)), int(rng.integers(5, 12))
+        t = rng.integers(1, 15, (nc, nd)).astype(float)
+        w = rng.integers(1, 5, nd).astype(float)
+        prob = SitingProblem.from_matrices(t, w, limit_min=14, tiers=[Tier("a", 1.0), Tier("b", 2.0)])
+        p = int(rng.integers(1, nc))
+        for method in ("exact", "heuristic"):
+            res = solve(prob, "pmedian", p=p, method=method, time_limit_s=10)
+            ids = [str(s) for s in res.selected_ids]
+            assert len(ids) == p and len(set(ids)) == p, (ids, res.status)

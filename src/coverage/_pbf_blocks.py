@@ -159,6 +159,8 @@ def _skip(buf, p, wire):
         p += 8
     elif wire == 2:
         ln, p = _varint(buf, p)
+        if ln > np.uint64(buf.shape[0] - p):
+            raise ValueError("PBF: a field runs past its buffer")
         p += np.int64(ln)
     elif wire == 5:
         p += 4
@@ -249,6 +251,8 @@ def _block_fields(buf):
         field, wire = np.int64(key >> np.uint64(3)), np.int64(key & np.uint64(7))
         if field in (1, 2) and wire == 2:
             size, p = _varint(buf, p)
+            if size > np.uint64(end - p):  # also catches a length that would wrap negative
+                raise ValueError("PBF: a field runs past its block")
             if field == 1:
                 st0, st1 = p, p + np.int64(size)
             else:
@@ -282,6 +286,8 @@ def _message_fields(buf, p, end, fa, fb, fc):
         field, wire = np.int64(key >> np.uint64(3)), np.int64(key & np.uint64(7))
         if wire == 2 and (field == fa or field == fb or field == fc):
             size, p = _varint(buf, p)
+            if size > np.uint64(end - p):
+                raise ValueError("PBF: a field runs past its message")
             q = p + np.int64(size)
             if field == fa:
                 a0, a1 = p, q

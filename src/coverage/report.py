@@ -253,6 +253,9 @@ _TEXT: dict[str, tuple[str, str]] = {
                           "本节数字仅说明方法，不代表实际情况。",
                           "Note: {n} of the {total} gates are illustrative (marked \u201cillustrative\u201d/示意 in their "
                           "name or source, not surveyed): these figures show the method, not the real situation."),
+    "row_check_lead": ("该行无法由分档规则得出：", "row not reproducible by the banding rule: "),
+    "row_check_sum": ("现有 + 新建 = {total} ≠ 社区数 {communities}", "existing + new = {total} ≠ communities {communities}"),
+    "differences_words": ("规则|官方|：", "rule|official|: "),
     "gate_none_ungated": ("所有有住宅的小区都有已知可用的出入口。", "Every compound with homes has a known usable gate."),
     "gate_ungated_note": ("以下小区的住宅仍按就近上街计算：", "The homes of these compounds still use their nearest street:"),
 }
@@ -276,7 +279,7 @@ def label(column: str, language: str = "zh", profile: NormProfile | None = None)
 
 def _official_differences(value: str, language: str) -> str:
     """``"<column>: rule a / official b; …"`` (norm_sources' data form) with column labels."""
-    rule, official, colon = ("规则", "官方", "：") if language == "zh" else ("rule", "official", ": ")
+    rule, official, colon = _text("differences_words", language).split("|")
     parts = []
     for part in value.split("; "):
         col, sep, figures = part.partition(": rule ")
@@ -296,11 +299,10 @@ def _official_row_check(problems: str, language: str) -> str:
             return f"{label(m[1], language)} {m[2]} > {label(m[3], language)} {m[4]}"
         m = re.fullmatch(r"existing \+ new = (\S+) ≠ communities (\S+)", part)
         if m:
-            return (f"现有 + 新建 = {m[1]} ≠ 社区数 {m[2]}" if language == "zh"
-                    else f"existing + new = {m[1]} ≠ communities {m[2]}")
+            return _text("row_check_sum", language).format(total=m[1], communities=m[2])
         return part
-    lead = "该行无法由分档规则得出：" if language == "zh" else f"{ROW_CHECK_LEAD}: "
-    return lead + ("；" if language == "zh" else "; ").join(one(p) for p in problems.split("; "))
+    sep = "；" if language == "zh" else "; "
+    return _text("row_check_lead", language) + sep.join(one(p) for p in problems.split("; "))
 
 
 def _text(key: str, language: str) -> str:

@@ -26,8 +26,11 @@ import numpy as np
 
 from .problem import SitingProblem
 
-#: Largest integer capacity solved by dynamic programming (cells per knapsack).
+#: Largest integer capacity solved by dynamic programming.
 DP_MAX_CAP = 20_000
+#: Largest DP table (points × (capacity + 1)) per knapsack: beyond it the fractional knapsack
+#: (still a valid bound) keeps a step within memory and time at city scale.
+DP_MAX_CELLS = 4_000_000
 
 
 @dataclass
@@ -75,9 +78,11 @@ def _data(problem: SitingProblem, single_source: bool) -> _Data:
     pen = 2.0 * float(D.max(initial=0.0))
     cap = o.capacity.astype(float)
     fin = np.isfinite(cap)
-    dp = bool(single_source and np.all(size == np.round(size)) and np.all(size >= 0)
+    dp = bool(single_source and np.all(size == np.round(size)) and np.all(size >= 0) and len(w) * (
+              float(cap[fin].max(initial=0)) + 1) <= DP_MAX_CELLS
               and np.all(cap[fin] == np.round(cap[fin])) and float(cap[fin].max(initial=0)) <= DP_MAX_CAP)
-    integral = bool(np.all(w == np.round(w)) and np.all(D == np.round(D)))
+    # whole objective values only when each point goes wholly to one site (split shares are fractions)
+    integral = bool(single_source and np.all(w == np.round(w)) and np.all(D == np.round(D)))
     return _Data(R, C, w[C] * D, np.searchsorted(R, np.arange(o.n + 1)), size, cap, w, pen,
                  o.fixed.copy(), integral, dp)
 

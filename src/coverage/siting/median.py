@@ -387,7 +387,9 @@ def pmedian_heuristic(md: MedianData, p: int | None, budget: float | None, time_
     if len(lag.selected):
         x_l = md.fixed.copy()
         x_l[lag.selected] = True
-        if budget is None or md.cost[x_l & ~md.fixed].sum() <= budget + 1e-9:
+        # the relaxation ignores one option per site: such a set is no start
+        if ((budget is None or md.cost[x_l & ~md.fixed].sum() <= budget + 1e-9)
+                and len(np.unique(md.site[x_l])) == int(x_l.sum())):
             starts.insert(0, greedy_add(md, x_l, p, budget))
     best, best_v = None, np.inf
     # The cheaper start first: under a tight time budget its descent may be the only one.

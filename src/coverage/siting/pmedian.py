@@ -62,7 +62,7 @@ def solve_pmedian_exact(problem: SitingProblem, *, p: int | None = None, budget:
     # descents) starts the MILP; its iterated local search runs only if the MILP stops unproven,
     # from the better incumbent, in the time kept back for it (on pmed2 the search took 0.4 s of
     # a 0.5 s exact run whose MILP needed 0.1 s).
-    h_time = heuristic_time_s if heuristic_time_s is not None else min(10.0, tl)
+    h_time = heuristic_time_s if heuristic_time_s is not None else min(10.0, 0.5 * tl)
     x_h, ub, lag = pmedian_heuristic(md, p, budget, h_time, max_stale=0)
     polish_s = min(10.0, 0.1 * tl)
     params = {"p": p, "budget": budget, "time_limit_s": time_limit_s, "mip_gap": mip_gap,
@@ -205,6 +205,10 @@ def _radius_milp(md, p, budget, closed, forced, start_open, time_limit_s, mip_ga
     """
     n_opt = md.n_opt
     fixed_open = md.fixed | forced
+    if n_opt and np.bincount(md.site[forced & ~md.fixed], minlength=md.site.max() + 1).max(initial=0) > 1:
+        # Two options of one site would both have to open (the relaxation ignores one-per-site):
+        # no solution beats the incumbent, which is therefore optimal.
+        return MilpOutcome("infeasible", None, np.inf, np.inf), None, 0
     # A forced option's site hosts no other option.
     site_taken = np.zeros(md.site.max() + 1 if n_opt else 0, bool)
     site_taken[md.site[forced]] = True
