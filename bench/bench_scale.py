@@ -291,6 +291,51 @@ def stage_cluster(folder: Path, workers: int) -> dict:
     return info
 
 
+def stage_tcp(folder: Path) -> dict:
+    """The tile stage on an existing cluster (``[compute] scheduler = "tcp://..."``): a real
+    ``dask scheduler`` and two ``dask worker`` processes started here on the loopback."""
+    import shutil
+    import socket
+
+    from distributed import Client
+
+    from eldercare_coverage.compute import compute_tiled_access
+    from eldercare_coverage.pipeline import study_tile_inputs
+
+    dask = shutil.which("dask", path=str(Path(sys.executable).parent)) or shutil.which("dask")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    address = f"tcp://127.0.0.1:{port}"
+    env = dict(os.environ, DASK_DISTRIBUTED__WORKER__DAEMON="False")
+    procs = [subprocess.Popen([dask, "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"],
+                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
+    try:
+        procs += [subprocess.Popen([dask, "worker", address, "--nthreads", "1", "--no-dashboard",
+                                    "--memory-limit", "0", "--local-directory", str(folder / "dask-tcp")],
+                                   env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for _ in range(2)]
+        t0 = time.perf_counter()
+        study, net, info = _study_and_network(folder)
+        with Client(address, timeout="60s") as client:
+            client.wait_for_workers(2, timeout=120)
+            t1 = time.perf_counter()
+            acc = compute_tiled_access(study, net, *study_tile_inputs(study), tiling="district", scheduler=address)
+            run = acc.params["tiles"]
+            per_worker = client.run(_worker_peak_mb)
+        info.update(tiled_s=time.perf_counter() - t1, tiles_s=run["seconds"]["tiles"],
+                    total_s=time.perf_counter() - t0, tiles=run["tiles"], worker_peak_mb=max(per_worker.values()),
+                    fingerprint=_fingerprint(acc))
+        return info
+    finally:
+        for p in reversed(procs):
+            p.terminate()
+        for p in procs:
+            try:
+                p.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                p.kill()
+
+
 # --------------------------------------------------------------------------------------------
 
 
@@ -317,8 +362,9 @@ def main() -> None:
     ap.add_argument("--candidates", type=int, default=500, help="candidate sites per city")
     ap.add_argument("--workdir", type=Path, default=Path("/tmp/eldercare-province"))
     ap.add_argument("--stage", default="")
-    ap.add_argument("--only", default="read,single,cluster1,cluster2",
-                    help="stages to run (comma-separated; the table needs all four)")
+    ap.add_argument("--only", default="read,single,cluster1,cluster2,tcp",
+                    help="stages to run (comma-separated; the table needs the first four; tcp = a dask "
+                         "scheduler and two dask workers started on the loopback)")
     ap.add_argument("--no-generate", action="store_true", help="reuse the province in --workdir")
     ap.add_argument("--workers", type=int, default=0)
     ap.add_argument("--baseline", choices=("auto", "full", "sample", "none"), default="auto",
@@ -327,7 +373,7 @@ def main() -> None:
     args = ap.parse_args()
     if args.stage:
         fn = {"read": lambda: stage_read(args.workdir, args.baseline), "single": lambda: stage_single(args.workdir),
-              "cluster": lambda: stage_cluster(args.workdir, args.workers)}[args.stage]
+              "cluster": lambda: stage_cluster(args.workdir, args.workers), "tcp": lambda: stage_tcp(args.workdir)}[args.stage]
         print(json.dumps(fn()))
         return
     if args.small:
@@ -355,6 +401,11 @@ def main() -> None:
     single = _run_stage(args, "single") if "single" in only else None
     one = _run_stage(args, "cluster", 1) if "cluster1" in only else None
     two = _run_stage(args, "cluster", 2) if "cluster2" in only else None
+    tcp = _run_stage(args, "tcp") if "tcp" in only else None
+    if tcp and single:
+        print(f"  tcp:// cluster (dask scheduler + 2 dask workers on the loopback): tile stage {tcp['tiles_s']:.1f} s, "
+              f"identical to the single run: {'yes' if tcp['fingerprint'] == single['fingerprint'] else 'NO'}",
+              flush=True)
     if None in (read, single, one, two):
         return  # partial runs print their stages' lines only
     same = single["fingerprint"] == one["fingerprint"] == two["fingerprint"]
