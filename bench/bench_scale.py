@@ -408,6 +408,12 @@ def main() -> None:
               flush=True)
     if None in (read, single, one, two):
         return  # partial runs print their stages' lines only
+    if not _report(args, gen, read, single, one, two):
+        sys.exit(1)
+
+def _report(args, gen: dict, read: dict, single: dict, one: dict, two: dict) -> bool:
+    """The markdown table of the four stages and the national projection; False when the runs'
+    results (or the two readers' arrays) differ."""
     same = single["fingerprint"] == one["fingerprint"] == two["fingerprint"]
     ratio = one["tiles_s"] / two["tiles_s"]
     print()
@@ -457,8 +463,7 @@ def main() -> None:
         eff = min(1.0, ratio / 2.0)
         print(f"  {w:>3} workers: tile stage ≈ {per_comm * nat / (w * eff) / 60:.0f} min "
               f"(+ the driver: reading the national PBF and snapping every point, not tiled)")
-    if not same or not read.get("identical", True):
-        sys.exit(1)
+    return same and read.get("identical", True)
 
 
 if __name__ == "__main__":
