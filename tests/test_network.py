@@ -202,3 +202,14 @@ def test_download_failure_is_reported(tmp_path, monkeypatch):
 def test_empty_network_arrays():
     net = network_from_arrays(np.empty(0), np.empty(0), np.empty(0, int), np.empty(0, int), "EPSG:32648")
     assert net.n_nodes == 0 and len(net.fragments) == 0 and len(net.edges_gdf()) == 0
+
+
+def test_merged_tags_are_written_in_one_order():
+    """Simplified edges carry their ways' tags as lists built from sets, whose order changes
+    between runs: the text form is sorted and without repeats, so outputs do not change."""
+    from eldercare_coverage.network import _tag_text
+
+    assert _tag_text(["tertiary", "secondary", "tertiary"]) == "secondary;tertiary"
+    assert _tag_text({"b", "a"}) == _tag_text(["a", "b"]) == "a;b"
+    assert _tag_text([22, 3]) == "22;3"  # as text, like the ids' column
+    assert _tag_text(None) == "" and _tag_text("footway") == "footway"

@@ -408,7 +408,9 @@ def _tag_text(value: object) -> str:
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return ""
     if isinstance(value, (list, tuple, set)):
-        return ";".join(str(v) for v in value)
+        # osmnx merges the tags of simplified edges through sets: their order changes from run to
+        # run (string hashing), and so would the outputs and the basemap's street classes and names
+        return ";".join(sorted({str(v) for v in value}))
     return str(value)
 
 
