@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
+from .median import fix_by_reduced_costs, round_up
 from .problem import SitingProblem
 
 #: Largest integer capacity solved by dynamic programming.
@@ -199,7 +200,7 @@ def capacity_lagrange(problem: SitingProblem, p: int, upper: float, *, single_so
             stall += 1
             if stall >= 20:
                 mu, stall = mu / 2, 0
-        if _rounded(d, best_v) >= upper - 1e-9 * max(1.0, abs(upper)) or mu < 1e-4 \
+        if round_up(best_v, d.integral) >= upper - 1e-9 * max(1.0, abs(upper)) or mu < 1e-4 \
                 or time.perf_counter() - t0 > time_budget_s:
             break
         served = np.bincount(d.C, weights=x * y[d.R], minlength=n_pts)
@@ -210,27 +211,12 @@ def capacity_lagrange(problem: SitingProblem, p: int, upper: float, *, single_so
             break
         lam = np.clip(lam + mu * (upper - val) / gg * g, 0.0, lam_cap)
     closed = _closed(d.fixed, d.integral, best_v, best_K, p, upper)
-    return CapacityLagrange(_rounded(d, best_v), closed, it + 1, d.dp, list(sets.values())[::-1], best_v, best_K,
+    return CapacityLagrange(round_up(best_v, d.integral), closed, it + 1, d.dp, list(sets.values())[::-1], best_v, best_K,
                             d.fixed, d.integral, p)
-
-
-def _rounded(d: _Data, v: float) -> float:
-    if d.integral and np.isfinite(v):
-        return float(np.ceil(v - 1e-6 * max(1.0, abs(v))))
-    return v
 
 
 def _closed(fixed: np.ndarray, integral: bool, bound: float, K: np.ndarray | None, p: int,
             upper: float) -> np.ndarray:
-    closed = np.zeros(len(fixed), bool)
-    free = np.flatnonzero(~fixed)
-    if K is None or len(free) <= p or p == 0:
-        return closed
-    kth = np.sort(K[free])[p - 1]
-    tol = 1e-7 * max(1.0, abs(upper))
-    if integral:  # a better solution than an integer incumbent costs at most upper − 1
-        upper = upper - 1.0 + 2 * tol
-    chosen = np.zeros(len(fixed), bool)
-    chosen[free[np.argsort(K[free], kind="stable")[:p]]] = True
-    closed[free] = ~chosen[free] & (bound + K[free] - kth > upper + tol)
-    return closed
+    if K is None:
+        return np.zeros(len(fixed), bool)
+    return fix_by_reduced_costs(fixed, K, bound, p, upper, integral)[0]

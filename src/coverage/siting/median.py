@@ -348,22 +348,31 @@ def _priceable(md: MedianData, y: np.ndarray, p: int | None, budget: float | Non
 
 def _fixing(md: MedianData, bound: float, rho: np.ndarray, p: int | None, budget: float | None,
             upper: float) -> tuple[np.ndarray, np.ndarray]:
-    """Reduced-cost fixing: forcing option i in (out) raises L by ρ_i − ρ_(p) (ρ_(p+1) − ρ_i).
+    """Reduced-cost fixing (:func:`fix_by_reduced_costs`), only for a pure p limit (the relaxed
+    problem is then "the p smallest ρ")."""
+    if p is None or budget is not None or rho is None:
+        return np.zeros(md.n_opt, bool), np.zeros(md.n_opt, bool)
+    return fix_by_reduced_costs(md.fixed, rho, bound, p, upper, md.integral)
 
-    Only for a pure p limit (the relaxed problem is then "the p smallest ρ"). An option whose
-    forced bound exceeds the incumbent by more than rounding opens in no better solution.
-    """
-    closed = np.zeros(md.n_opt, bool)
-    forced = np.zeros(md.n_opt, bool)
-    free = np.nonzero(~md.fixed)[0]
-    if p is None or budget is not None or rho is None or len(free) <= p or p == 0:
+
+def fix_by_reduced_costs(fixed: np.ndarray, rho: np.ndarray, bound: float, p: int, upper: float,
+                         integral: bool) -> tuple[np.ndarray, np.ndarray]:
+    """``(closed, forced)`` per option for a relaxation "the p smallest ρ among the free options":
+    forcing option i in (out) raises the bound by ρ_i − ρ_(p) (ρ_(p+1) − ρ_i), so an option whose
+    forced bound exceeds the incumbent ``upper`` by more than rounding is closed (forced open) in
+    every better solution. ``integral``: objective values are integers, so a better solution
+    costs at most upper − 1. Shared by the p-median and the capacitated Lagrangians."""
+    closed = np.zeros(len(fixed), bool)
+    forced = np.zeros(len(fixed), bool)
+    free = np.nonzero(~fixed)[0]
+    if len(free) <= p or p == 0:
         return closed, forced
     rs = np.sort(rho[free])
     kth, nxt = rs[p - 1], rs[p]
     tol = 1e-7 * max(1.0, abs(upper))
-    if md.integral:  # a solution beating an integer incumbent costs at most upper − 1
+    if integral:
         upper = upper - 1.0 + 2 * tol
-    chosen = np.zeros(md.n_opt, bool)
+    chosen = np.zeros(len(fixed), bool)
     chosen[free[np.argsort(rho[free], kind="stable")[:p]]] = True
     closed[free] = ~chosen[free] & (bound + rho[free] - kth > upper + tol)
     forced[free] = chosen[free] & (bound + nxt - rho[free] > upper + tol)
@@ -420,6 +429,11 @@ def pmedian_heuristic(md: MedianData, p: int | None, budget: float | None, time_
 
 def round_bound(md: MedianData, bound: float) -> float:
     """With integer data the optimum is an integer, so a lower bound rounds up."""
-    if md.integral and np.isfinite(bound):
+    return round_up(bound, md.integral)
+
+
+def round_up(bound: float, integral: bool) -> float:
+    """A lower bound rounded up to the next integer when every objective value is one."""
+    if integral and np.isfinite(bound):
         return float(np.ceil(bound - 1e-6 * max(1.0, abs(bound))))
     return bound
