@@ -536,3 +536,61 @@ def test_a_sweep_takes_the_dem(single, tmp_path):
     ref = pipeline.compute_study_access(with_access(study, time_limit_min=10.0), net, dem=dem)
     assert table.iloc[0]["share_elderly_within"] == share(ref)
     assert share(ref) != share(pipeline.compute_study_access(with_access(study, time_limit_min=10.0), net))
+
+
+def test_tile_arrays_give_back_every_frame_exactly():
+    """What crosses to a worker and back (tilestore): points and line strings as coordinates,
+    anything else (polygons, missing geometries, 3-D) as WKB; text once per distinct value with
+    missing values kept; numbers untouched; never a pickle."""
+    import geopandas as gpd
+    import shapely
+
+    from eldercare_coverage import tilestore as store
+
+    lines = np.array([shapely.LineString([(0.1, 0.2), (1.5, 2.25), (3.0, 4.0)]),
+                      shapely.LineString([(10.0, 11.0), (12.0, 13.000000000001)])], dtype=object)
+    points = shapely.points([(1.0, 2.0), (3.5, -4.25)])
+    mixed = np.array([shapely.box(0, 0, 1, 1), None, shapely.Point(1, 2, 3)], dtype=object)
+    for geoms, form in ((lines, "lines"), (points, "points"), (mixed, "wkb")):
+        arrays = store.geometry_arrays("g", geoms)
+        assert f"g/{form}" in arrays
+        back = store.geometry_from("g", store.unpack(store.pack(arrays)))
+        assert len(back) == len(geoms)
+        for a, b in zip(geoms, back):
+            assert (a is None and b is None) or shapely.equals_exact(a, b, tolerance=0.0)
+            assert a is None or shapely.has_z(a) == shapely.has_z(b)
+    df = gpd.GeoDataFrame({"name": ["东城", None, "东城", "=1+1"], "n": [1, 2, 3, 4],
+                           "tags": [["a", "b"], None, ["a"], ["a", "b"]], "ok": [True, False, True, True]},
+                          geometry=shapely.points([(0, 0), (1, 1), (2, 2), (3, 3)]), crs="EPSG:32650")
+    arrays = store.frame_arrays("f", df)
+    assert arrays["f/0/text"].tolist() == ["东城", "=1+1"]  # each distinct text once
+    back = store.frame_from("f", store.unpack(store.pack(arrays)))
+    assert back["name"].isna().tolist() == [False, True, False, False]
+    assert back["name"].dropna().tolist() == ["东城", "东城", "=1+1"]
+    assert back["tags"].dropna().tolist() == ["['a', 'b']", "['a']", "['a', 'b']"] and pd.isna(back["tags"][1])
+    assert back["n"].tolist() == [1, 2, 3, 4] and back["ok"].tolist() == [True, False, True, True]
+    assert back.crs == df.crs and back.geometry.geom_equals_exact(df.geometry, tolerance=0).all()
+
+
+def test_the_largest_tiles_go_first_and_a_wider_halo_goes_again(single, monkeypatch):
+    """Tiles start largest first (no worker is left with a big one at the end); a tile whose
+    walks reach past its halo goes again with a wider one, and a second run gives the same."""
+    study, net, ref = single
+    inputs, kinds = study_tile_inputs(study)
+    size = four_tiles(study)
+    tiles = tiling.make_tiles(inputs.communities, inputs.facilities, inputs.candidates, by="grid", tile_size_m=size)
+    work = {t.tile_id: len(t.communities) + len(t.facilities) + len(t.candidates) for t in tiles}
+    started: list[str] = []
+    real = compute.tile_payload
+    monkeypatch.setattr(compute, "tile_payload", lambda tile, *a: started.append(tile.tile_id) or real(tile, *a))
+    # a walk limit with a halo short enough that some homes need the wider one
+    short = dataclasses.replace(study, config=dataclasses.replace(
+        study.config, access=dataclasses.replace(study.config.access, time_limit_min=3.0)))
+    tiled = compute.compute_tiled_access(short, net, inputs, kinds, tiling="grid", tile_size_m=size)
+    run = tiled.params["tiles"]
+    first = started[:len(tiles)]
+    assert sorted(first) == sorted(work) and [work[t] for t in first] == sorted(work.values(), reverse=True)
+    assert max(run["levels"].values()) >= 1 and len(started) > len(tiles)
+    again = compute.compute_tiled_access(short, net, inputs, kinds, tiling="grid", tile_size_m=size)
+    pd.testing.assert_frame_equal(pd.DataFrame(again.demand.drop(columns="geometry")),
+                                  pd.DataFrame(tiled.demand.drop(columns="geometry")), check_exact=True)

@@ -375,7 +375,7 @@ def compute_access(communities: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame |
                    residential_landuse: gpd.GeoDataFrame | None = None,
                    gates: gpd.GeoDataFrame | None = None, dem: Any | None = None, *,
                    isochrone_sites: np.ndarray | None = None,
-                   residents_ways: gpd.GeoDataFrame | None = None) -> AccessResult:
+                   residents_ways: gpd.GeoDataFrame | None = None, tables: bool = True) -> AccessResult:
     """Run the access analysis: demand points, snapping, nearest facility (overall and per
     kind), coverage matrices of facilities and candidates, isochrones and the tables.
 
@@ -389,7 +389,9 @@ def compute_access(communities: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame |
     ``dem`` (a :class:`~eldercare_coverage.walkcost.Dem`), slopes follow Tobler's function
     (:mod:`.walkcost`); times run from home to facility.
     ``isochrone_sites`` (bool per facility) draws isochrones for those facilities only (a tile
-    of a scale-out run draws the ones it owns, :mod:`.compute`).
+    of a scale-out run draws the ones it owns, :mod:`.compute`). ``tables=False`` leaves the
+    community, district, unreachable and sites tables empty (a tile's are built again from the
+    stitched demand).
     """
     from .demand import demand_points
     from .isochrones import isochrones as make_isochrones
@@ -418,12 +420,15 @@ def compute_access(communities: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame |
     iso = make_isochrones(net, fs.subset(drawn), fac_ids[drawn], fac_kind[drawn], speed, limits_min=bands,
                           access_max_m=access_cfg.snap_max_m)
 
-    comm = community_table(demand, communities)
-    dist = district_table(demand)
-    unreachable = _unreachable(demand, ds, facilities, fs, "facilities", "facility_id",
-                               candidates, cs, "candidates", "candidate_id", net.crs)
-    sites = _sites_table(facilities, fs, "facility_id", candidates, cs, "candidate_id", net.crs)
-    if report is not None:
+    if tables:
+        comm, dist = community_table(demand, communities), district_table(demand)
+        unreachable = _unreachable(demand, ds, facilities, fs, "facilities", "facility_id",
+                                   candidates, cs, "candidates", "candidate_id", net.crs)
+        sites = _sites_table(facilities, fs, "facility_id", candidates, cs, "candidate_id", net.crs)
+    else:
+        comm = dist = pd.DataFrame()
+        unreachable = sites = gpd.GeoDataFrame(geometry=[], crs=net.crs)
+    if report is not None and tables:
         _report_unreachable(unreachable, access_cfg.snap_max_m, report)
         _report_fragment_snaps(demand, report)
         if gated is not None:

@@ -28,6 +28,7 @@ import hashlib
 import json
 import logging
 import time
+from collections import deque
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -80,7 +81,7 @@ def run_tile(payload: bytes, overrides: str = "") -> bytes:
     a = store.unpack(payload)
     meta = json.loads(str(a["meta"]))
     net_arrays = {k[4:]: v for k, v in a.items() if k.startswith("net/") and "/" not in k[4:]}
-    net_arrays["edge_geometry"] = store.geometry_from(a["net/geom/wkb"], a["net/geom/off"])
+    net_arrays["edge_geometry"] = store.geometry_from("net/geom", a)
     net_arrays["edge_attrs"] = store.frame_from("net/attrs", a)
     net = network_from_tile(net_arrays, meta["crs"], source=meta["source"])
     layers = {name: store.frame_from(name, a) if f"{name}/meta" in a else None
@@ -92,7 +93,8 @@ def run_tile(payload: bytes, overrides: str = "") -> bytes:
                          candidates=layers["candidates"], net=net, access_cfg=access_cfg,
                          buildings=layers["buildings"], report=ProblemReport(), gates=layers["gates"],
                          dem=dem, residents_ways=layers["residents_ways"],
-                         isochrone_sites=layers["facilities"]["facility_id"].astype(str).isin(owned).to_numpy())
+                         isochrone_sites=layers["facilities"]["facility_id"].astype(str).isin(owned).to_numpy(),
+                         tables=False)
     core_ids = layers["communities"]["community_id"].astype(str).to_numpy()[a["core"]]
     keep = np.flatnonzero(res.demand["community_id"].astype(str).isin(core_ids).to_numpy())
     demand = res.demand.iloc[keep].reset_index(drop=True)
@@ -192,7 +194,7 @@ def tile_payload(tile: Tile, ext: TileExtent, inputs: TileInputs, net, access: d
     uses. ``cost_factor``: the least walk cost per metre (:func:`~eldercare_coverage.walkcost.least_cost_factor`)."""
     arrays = subnetwork(net, ext.edges)
     out = {f"net/{k}": v for k, v in arrays.items() if k not in ("edge_geometry", "edge_attrs")}
-    out["net/geom/wkb"], out["net/geom/off"] = store.geometry_arrays(arrays["edge_geometry"])
+    out.update(store.geometry_arrays("net/geom", arrays["edge_geometry"]))
     out.update(store.frame_arrays("net/attrs", arrays["edge_attrs"]))
     layers = {"communities": inputs.communities.iloc[ext.communities], "facilities": inputs.facilities.iloc[ext.facilities],
               "candidates": inputs.candidates.iloc[ext.candidates]}
@@ -263,91 +265,120 @@ def compute_tiled_access(study, net, inputs: TileInputs, kinds: list[str], *, ti
     tiles = make_tiles(inputs.communities, inputs.facilities, inputs.candidates, by=tiling, tile_size_m=tile_size_m)
     log.info("%d tiles (%s), halo %.0f m", len(tiles), tiling, halo0)
     key = {"tiling": tiling, "tile_size_m": tile_size_m, "halo_m": halo0, "access": access,
-           "dem": dem_fingerprint(dem)}
+           "dem": dem_fingerprint(dem), "format": store.FORMAT}
     if cache is not None:
         cache.open()
         cache.write_key(key)  # tiles of other settings or another DEM in its folder are dropped
     run = TileRun(len(tiles), [], [], {}, halo0, scheduler if client is None else "client", {})
-    parts: list[tuple[int, bytes]] = []
-    pending = {t.tile_id: t for t in tiles}
-    level, trees, all_streets = 0, {}, set()
+    parts: dict[str, tuple[int, bytes]] = {}
+    trees: dict = {}
+    all_streets: set[str] = set()
+    # the largest tiles first, so that no worker is left with a big one at the end
+    queue = deque(Job(t.tile_id, t, 0) for t in sorted(tiles, key=lambda t: -_work(t)))
+
+    def extent(job: Job) -> TileExtent:
+        # past MAX_HALO_LEVELS doublings, one halo that takes the whole study (1,000,000 km);
+        # a tile that already had every street takes every site next (doubling adds nothing else)
+        halo = halo0 * 2.0 ** job.level if job.level < MAX_HALO_LEVELS else 1e9
+        return tile_extent(job.tile, inputs.communities, inputs.facilities, inputs.candidates, net,
+                           1e9 if job.tile_id in all_streets else halo, cfg.snap_max_m, gates=inputs.gates,
+                           buildings=inputs.buildings, gate_tolerance_m=cfg.gate_tolerance_m, trees=trees)
+
     with _client(scheduler, workers, client) as cl:
-        while pending:
-            # past MAX_HALO_LEVELS doublings, one halo that takes the whole study (1,000,000 km)
-            halo = halo0 * 2.0 ** level if level < MAX_HALO_LEVELS else 1e9
-            # a tile that already had every street takes every site next (doubling adds nothing else)
-            jobs = {f"{tid}-h{level}": (tid, tile_extent(
-                tile, inputs.communities, inputs.facilities, inputs.candidates, net,
-                1e9 if tid in all_streets else halo, cfg.snap_max_m, gates=inputs.gates,
-                buildings=inputs.buildings, gate_tolerance_m=cfg.gate_tolerance_m, trees=trees))
-                for tid, tile in pending.items()}
-            done = _run_jobs(jobs, (inputs, net, access, kinds, dem, factor), _digest(key), pending, cl, cache,
-                             retries, run)
-            nxt = {}
-            for name, data in done.items():
-                tid, ext = jobs[name]
-                parts.append((level, data))
-                run.levels[tid] = level
-                meta = json.loads(str(store.unpack(data)["meta"]))
-                far = meta["unresolved"]
-                run.edges[name], run.task_s[name] = meta["edges"], meta["seconds"]
-                if len(ext.edges) == net.n_edges:
-                    all_streets.add(tid)
-                if far and not ext.whole:
-                    # only the communities with walks beyond the halo go again, with a wider halo
-                    nxt[tid] = Tile(tid, np.asarray(far, dtype=np.int64), np.empty(0, np.int64),
-                                    np.empty(0, np.int64))
-            if nxt:
-                log.info("%d tile(s) have nearest-facility walks beyond a %.0f m halo: their %d communities "
-                         "again with %.0f m", len(nxt), halo, sum(len(t.communities) for t in nxt.values()), 2 * halo)
-            pending = nxt
-            level += 1
+        for job, ext, data in _run_jobs(queue, extent, (inputs, net, access, kinds, dem, factor), _digest(key),
+                                        cl, cache, retries, run):
+            parts[job.name] = (job.level, data)
+            run.levels[job.tile_id] = job.level
+            meta = store.read_meta(data)
+            far = meta["unresolved"]
+            run.edges[job.name], run.task_s[job.name] = meta["edges"], meta["seconds"]
+            if len(ext.edges) == net.n_edges:
+                all_streets.add(job.tile_id)
+            if far and not ext.whole:
+                # only the communities with walks beyond the halo go again, with a wider halo,
+                # as soon as the tile is back (no tile waits for the others of its level)
+                log.info("tile %s: %d communities have nearest-facility walks beyond a %.0f m halo; again with "
+                         "%.0f m", job.tile_id, len(far), ext.halo_m, 2 * ext.halo_m)
+                queue.append(Job(job.tile_id, Tile(job.tile_id, np.asarray(far, dtype=np.int64),
+                                                   np.empty(0, np.int64), np.empty(0, np.int64)), job.level + 1))
     run.seconds["tiles"] = time.perf_counter() - t0
-    result = stitch(study, net, inputs, parts, kinds, dem=dem)
+    # stitched in one order whatever order the tiles came back in (isochrone unions follow it)
+    result = stitch(study, net, inputs, [parts[name] for name in sorted(parts)], kinds, dem=dem)
     run.seconds["total"] = time.perf_counter() - t0
     result.params["tiles"] = dataclasses.asdict(run)
     return result
 
 
-def _run_jobs(jobs, study_data, digest, pending, client, cache, retries, run) -> dict[str, bytes]:
-    """Run (or read from the cache) every job ``name -> (tile id, extent)``; returns name -> result.
-    ``study_data``: the :func:`tile_payload` arguments after the extent; ``digest`` of the
-    settings, in the Dask keys (a cluster holding a result under a key hands it out again)."""
-    out: dict[str, bytes] = {}
-    todo = []
-    for name, (tid, ext) in jobs.items():
-        if cache is not None and cache.done(name):
-            out[name] = cache.read(name)
-            run.cached.append(name)
-        else:
-            todo.append(name)
+@dataclass
+class Job:
+    """One tile task: the tile (at a wider halo only the communities still unresolved) and its
+    halo level (the halo doubles with each level)."""
 
-    def payload(name: str) -> bytes:
-        tid, ext = jobs[name]
-        return tile_payload(pending[tid], ext, *study_data)
+    tile_id: str
+    tile: Tile
+    level: int
 
-    def keep(name: str, data: bytes) -> None:
-        if cache is not None:
-            cache.write(name, data)
-        out[name] = data
-        run.computed.append(name)
+    @property
+    def name(self) -> str:
+        return f"{self.tile_id}-h{self.level}"
 
-    if client is None:
-        for name in progress(todo, total=len(todo), desc="tiles", unit="tile"):
-            keep(name, _with_retries(payload(name), retries))
-        return out
-    from distributed import as_completed
 
-    futures = {}
-    for name in todo:
-        # the payload travels inside the task (not scattered to one worker), so the scheduler can
-        # rerun the tile elsewhere when that worker dies
-        futures[client.submit(run_tile, payload(name), key=f"eldercare-tile-{name}-{digest}",
-                              retries=retries, pure=False)] = name
-    for fut in progress(as_completed(futures), total=len(futures), desc="tiles", unit="tile"):
-        keep(futures.pop(fut), fut.result())
-        fut.release()  # the cache has it: the worker may forget it
-    return out
+def _work(tile: Tile) -> int:
+    """A tile's relative cost for ordering: its communities and the sites it owns."""
+    return len(tile.communities) + len(tile.facilities) + len(tile.candidates)
+
+
+def _run_jobs(queue: deque, extent, study_data: tuple, digest: str, client, cache, retries: int, run: TileRun):
+    """Yield ``(job, extent, result bytes)`` as each job of ``queue`` finishes (or is read from
+    the cache); jobs the caller appends meanwhile run too. ``extent(job)`` gives the job's
+    :class:`TileExtent`, ``study_data`` the :func:`tile_payload` arguments after it; ``digest``
+    of the settings is in the Dask keys (a cluster holding a result under a key hands it out
+    again). On Dask, each worker has one task running and one waiting: the driver builds a
+    payload only when a slot frees, so it never holds every tile's payload at once."""
+    slots = 1 if client is None else 2 * max(1, sum(client.nthreads().values()))
+    done = progress(_finished(queue, extent, study_data, digest, client, cache, retries, run, slots),
+                    total=len(queue), desc="tiles", unit="tile")
+    for job, ext, data, cached in done:
+        if cache is not None and not cached:
+            cache.write(job.name, data)
+        (run.cached if cached else run.computed).append(job.name)
+        yield job, ext, data
+        if hasattr(done, "total") and queue:
+            done.total = max(done.total, done.n + 1 + len(queue))  # a wider halo added a job
+
+
+def _finished(queue: deque, extent, study_data: tuple, digest: str, client, cache, retries: int,
+              run: TileRun, slots: int):
+    """``(job, extent, result, from the cache)`` as jobs finish, keeping up to ``slots`` running."""
+    running: dict = {}
+    waiting = None
+    if client is not None:
+        from distributed import as_completed
+
+        waiting = as_completed()
+    while queue or running:
+        while queue and len(running) < slots:
+            job = queue.popleft()
+            ext = extent(job)
+            if cache is not None and cache.done(job.name):
+                yield job, ext, cache.read(job.name), True
+                continue
+            payload = tile_payload(job.tile, ext, *study_data)
+            if client is None:
+                yield job, ext, _with_retries(payload, retries), False
+                continue
+            # the payload travels inside the task (not scattered to one worker), so the
+            # scheduler can rerun the tile elsewhere when that worker dies
+            fut = client.submit(run_tile, payload, key=f"eldercare-tile-{job.name}-{digest}", retries=retries,
+                                pure=False)
+            running[fut.key] = (job, ext)
+            waiting.add(fut)
+        if running:
+            fut = next(waiting)
+            job, ext = running.pop(fut.key)
+            data = fut.result()
+            fut.release()  # the driver has it (and the cache): the worker may forget it
+            yield job, ext, data, False
 
 
 def _with_retries(payload: bytes, retries: int) -> bytes:

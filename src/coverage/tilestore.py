@@ -1,8 +1,8 @@
 """Tile data as plain arrays: what tile tasks receive and return, and the tile cache on disk.
 
 Everything crosses a process or machine boundary as ``.npz`` bytes read with
-``allow_pickle=False``: numbers as typed arrays, text as fixed-width unicode arrays, geometries
-as WKB, so no string from an input file ever passes through pickle (the task *functions* are
+``allow_pickle=False``: numbers as typed arrays, text as fixed-width unicode arrays (each distinct text once), geometries
+as coordinates or WKB, so no string from an input file ever passes through pickle (the task *functions* are
 pickled by Dask; their data are not). A frame round-trips with its column order and dtypes.
 
 The cache is one hidden folder per study in its data folder,
@@ -27,6 +27,8 @@ import scipy.sparse as sp
 import shapely
 
 CACHE_PREFIX = ".eldercare-tiles-"
+#: The layout of the arrays; part of the cache key, so tiles of an older layout are recomputed.
+FORMAT = 2
 _OWNER = "owner.json"
 
 
@@ -44,21 +46,48 @@ def unpack(data: bytes) -> dict[str, np.ndarray]:
         return {k: z[k] for k in z.files}
 
 
+def read_meta(data: bytes) -> dict:
+    """The JSON ``meta`` entry of :func:`pack` bytes alone (the other arrays are not read)."""
+    with np.load(io.BytesIO(data), allow_pickle=False) as z:
+        return json.loads(str(z["meta"]))
+
+
 def text(value: str) -> np.ndarray:
     """One string as a 0-d unicode array (JSON for structured values)."""
     return np.array(value, dtype=str)
 
 
-def geometry_arrays(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(WKB bytes concatenated as uint8, offsets int64 of length n+1); missing → empty WKB."""
-    wkb = shapely.to_wkb(np.asarray(geoms, dtype=object))
+def geometry_arrays(prefix: str, geoms: np.ndarray) -> dict[str, np.ndarray]:
+    """Geometries as arrays under ``prefix/``: an array of only points or only line strings (a
+    walk network, demand points) as its coordinates and the offsets of each line's first one,
+    anything else as WKB (bytes concatenated as uint8, offsets of length n+1; missing → empty).
+    Coordinates are 2-D float64, so either form gives back the very same geometries."""
+    geoms = np.asarray(geoms, dtype=object)
+    types = shapely.get_type_id(geoms)
+    plain = len(geoms) and not shapely.has_z(geoms).any() and not shapely.is_empty(geoms).any()
+    if plain and (types == 0).all():  # Point; a missing geometry has type -1
+        return {f"{prefix}/points": shapely.get_coordinates(geoms)}
+    if plain and (types == 1).all():  # LineString
+        xy, owner = shapely.get_coordinates(geoms, return_index=True)
+        offsets = np.zeros(len(geoms) + 1, dtype=np.int64)
+        np.cumsum(np.bincount(owner, minlength=len(geoms)), out=offsets[1:])
+        return {f"{prefix}/lines": xy, f"{prefix}/lines_off": offsets}
+    wkb = shapely.to_wkb(geoms)
     wkb = [b if b is not None else b"" for b in wkb]
     offsets = np.zeros(len(wkb) + 1, dtype=np.int64)
     np.cumsum([len(b) for b in wkb], out=offsets[1:])
-    return np.frombuffer(b"".join(wkb), dtype=np.uint8), offsets
+    return {f"{prefix}/wkb": np.frombuffer(b"".join(wkb), dtype=np.uint8), f"{prefix}/off": offsets}
 
 
-def geometry_from(data: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+def geometry_from(prefix: str, arrays: dict[str, np.ndarray]) -> np.ndarray:
+    """The geometries :func:`geometry_arrays` stored under ``prefix/``."""
+    if f"{prefix}/points" in arrays:
+        return shapely.points(arrays[f"{prefix}/points"])
+    if f"{prefix}/lines" in arrays:
+        off = arrays[f"{prefix}/lines_off"]
+        owner = np.repeat(np.arange(len(off) - 1), np.diff(off))
+        return np.asarray(shapely.linestrings(arrays[f"{prefix}/lines"], indices=owner), dtype=object)
+    data, offsets = arrays[f"{prefix}/wkb"], arrays[f"{prefix}/off"]
     raw = data.tobytes()
     parts = [raw[offsets[i]:offsets[i + 1]] or None for i in range(len(offsets) - 1)]
     return shapely.from_wkb(np.asarray(parts, dtype=object)) if parts else np.empty(0, dtype=object)
@@ -66,7 +95,8 @@ def geometry_from(data: np.ndarray, offsets: np.ndarray) -> np.ndarray:
 
 def frame_arrays(prefix: str, df: pd.DataFrame) -> dict[str, np.ndarray]:
     """A (Geo)DataFrame as arrays under ``prefix/``: numbers and booleans as they are, anything
-    else as text with a null mask, the geometry column as WKB."""
+    else as text (each distinct text once, and a code per row: -1 for missing), the geometry
+    column as :func:`geometry_arrays`."""
     out: dict[str, np.ndarray] = {}
     geom_col = df.geometry.name if isinstance(df, gpd.GeoDataFrame) else None
     cols = [str(c) for c in df.columns]
@@ -75,7 +105,7 @@ def frame_arrays(prefix: str, df: pd.DataFrame) -> dict[str, np.ndarray]:
     for i, col in enumerate(df.columns):
         key = f"{prefix}/{i}"
         if col == geom_col:
-            out[key + "/wkb"], out[key + "/off"] = geometry_arrays(df[col].to_numpy())
+            out.update(geometry_arrays(key, df[col].to_numpy()))
             meta["kinds"][cols[i]] = "geometry"
             continue
         s = df[col]
@@ -83,9 +113,14 @@ def frame_arrays(prefix: str, df: pd.DataFrame) -> dict[str, np.ndarray]:
             out[key] = s.to_numpy()
             meta["kinds"][cols[i]] = "number"
         else:
-            null = s.isna().to_numpy()
-            out[key] = np.asarray(s.where(~null, "").astype(str).to_numpy(), dtype=str)
-            out[key + "/null"] = null
+            try:
+                codes, texts = pd.factorize(s, use_na_sentinel=True)
+            except TypeError:  # unhashable values (lists): their text
+                null = s.isna().to_numpy()
+                codes, texts = pd.factorize(s.where(~null, "").astype(str))
+                codes[null] = -1
+            out[key + "/code"] = codes.astype(np.int32 if len(texts) < 2**31 else np.int64)
+            out[key + "/text"] = np.asarray([str(t) for t in texts], dtype=str)
             meta["kinds"][cols[i]] = "text"
     out[f"{prefix}/meta"] = text(json.dumps(meta, ensure_ascii=False))
     return out
@@ -99,13 +134,12 @@ def frame_from(prefix: str, arrays: dict[str, np.ndarray]) -> pd.DataFrame:
         key = f"{prefix}/{i}"
         kind = meta["kinds"][col]
         if kind == "geometry":
-            data[col] = geometry_from(arrays[key + "/wkb"], arrays[key + "/off"])
+            data[col] = geometry_from(key, arrays)
         elif kind == "number":
             data[col] = arrays[key]
         else:
-            values = arrays[key].astype(object)
-            values[arrays[key + "/null"]] = None
-            data[col] = values
+            texts = np.append(arrays[key + "/text"].astype(object), None)
+            data[col] = texts[arrays[key + "/code"]]  # code -1: the None appended last
     df = pd.DataFrame(data, columns=meta["columns"])
     if meta["geometry"] is not None:
         df = gpd.GeoDataFrame(df, geometry=meta["geometry"], crs=meta["crs"])

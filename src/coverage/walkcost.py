@@ -71,8 +71,10 @@ def steps_mask(net: WalkNetwork) -> np.ndarray:
     """Edges that are (or include) ``highway=steps``."""
     if "highway" not in net.edge_attrs or not net.n_edges:
         return np.zeros(net.n_edges, dtype=bool)
-    hw = net.edge_attrs["highway"].fillna("").astype(str)
-    return hw.str.contains(r"(?:^|[;,\s'\"\[])steps(?:$|[;,\s'\"\]])", regex=True).to_numpy(dtype=bool)
+    # a network has a handful of distinct highway texts: the pattern runs once per text
+    codes, texts = pd.factorize(net.edge_attrs["highway"].fillna("").astype(str))
+    hit = pd.Series(texts).str.contains(r"(?:^|[;,\s'\"\[])steps(?:$|[;,\s'\"\]])", regex=True).to_numpy(bool)
+    return np.append(hit, False)[codes]
 
 
 def _level_mask(net: WalkNetwork) -> np.ndarray:
@@ -80,8 +82,9 @@ def _level_mask(net: WalkNetwork) -> np.ndarray:
     out = np.zeros(net.n_edges, dtype=bool)
     for col in ("bridge", "tunnel"):
         if col in net.edge_attrs:
-            v = net.edge_attrs[col].fillna("").astype(str).str.strip().str.lower()
-            out |= ~v.isin(["", "no", "nan", "none"]).to_numpy(dtype=bool)
+            codes, texts = pd.factorize(net.edge_attrs[col].fillna("").astype(str))
+            level = ~pd.Series(texts).str.strip().str.lower().isin(["", "no", "nan", "none"]).to_numpy(bool)
+            out |= np.append(level, False)[codes]
     return out
 
 
