@@ -183,6 +183,12 @@ def test_tcp_cluster_survives_a_killed_worker(single, tcp_cluster, tmp_path):
     assert killed.is_set() and procs[2].poll() is not None
     assert tiled.params["tiles"]["scheduler"] == address
     assert_same_access(tiled, ref)
+    from distributed import Client
+
+    from eldercare_coverage.threads import thread_count
+
+    with Client(address, timeout="60s") as client:  # a worker started without a nanny: one core a tile
+        assert set(client.run(thread_count).values()) == {1}
 
 
 def test_resume_recomputes_only_missing_tiles(single, tmp_path, monkeypatch):

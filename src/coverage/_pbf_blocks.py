@@ -425,9 +425,10 @@ def decoded_blocks(path: str | Path, keys: tuple[str, ...], *, threads: int | No
     decompressed bytes first. Blobs are decompressed and decoded on ``threads`` threads (zlib
     and the kernel release the GIL); at most two per thread are in flight, so memory stays at
     a few blocks whatever the file size."""
-    import os
     from collections import deque
     from concurrent.futures import ThreadPoolExecutor
+
+    from .threads import thread_count
 
     encoded = [k.encode("utf-8") for k in keys]
     key_bytes = np.frombuffer(b"".join(encoded), dtype=np.uint8)
@@ -437,7 +438,7 @@ def decoded_blocks(path: str | Path, keys: tuple[str, ...], *, threads: int | No
         data = blob_data(blob)
         return (data,) + decode_block(data, key_bytes, key_off)
 
-    threads = threads or min(4, os.cpu_count() or 1)
+    threads = threads or thread_count(4)
     pending: deque = deque()
     seen_header = False
     with ThreadPoolExecutor(max_workers=threads) as pool:

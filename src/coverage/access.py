@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -38,6 +37,7 @@ from .messages import Text
 from .network import WalkNetwork, csr_arrays, without_edges
 from .walkcost import steps_mask, steps_speed_factor, walk_costs
 from .progress import progress
+from .threads import thread_count
 
 log = logging.getLogger(__name__)
 
@@ -304,7 +304,7 @@ def coverage_matrix(net: WalkNetwork, site_snapped: Snapped, demand_snapped: Sna
     slot_fwd = eu[adj_edge] == rows
     wrev = _reverse_weights(net, weights, adj_edge, slot_fwd)
     batches = [sources[i:i + batch_size] for i in range(0, len(sources), batch_size)]
-    n_threads = n_threads or min(len(batches), os.cpu_count() or 1)
+    n_threads = n_threads or thread_count(len(batches))
 
     def run(batch: np.ndarray):
         # scratch array per call: inf-filled, the kernel resets what it touches

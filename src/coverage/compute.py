@@ -166,6 +166,11 @@ def _warm_plugin():
         name = "eldercare-warm-kernels"
 
         def setup(self, worker) -> None:
+            import os
+
+            # one core per tile (threads.thread_count), as Dask's nanny sets for the workers it
+            # starts; a worker started without one (``--no-nanny``) would spread over every core
+            os.environ.setdefault("OMP_NUM_THREADS", "1")
             warm_kernels()
 
     return WarmKernels()

@@ -27,7 +27,6 @@ from the polygon than its own access walk is not reached.
 from __future__ import annotations
 
 import logging
-import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, NamedTuple, Sequence
@@ -40,6 +39,7 @@ from . import _kernels as K
 from .network import csr_arrays
 from .network import WalkNetwork
 from .progress import progress
+from .threads import thread_count
 
 log = logging.getLogger(__name__)
 
@@ -242,7 +242,7 @@ def isochrones(net: WalkNetwork, sites_snapped: Any, site_ids: Sequence[Any], ki
     reach = _Reach(limits * 60.0 * speed_mps, cap_m, cap_m * rate_min, rate_min,
                    1.0 / np.cos(np.pi / (4 * quad_segs)), quad_segs)
     sites = np.flatnonzero(np.asarray(sites_snapped.edge) >= 0)
-    n_threads = n_threads or (os.cpu_count() or 1)
+    n_threads = n_threads or thread_count()
     dist_buf = np.full(net.n_nodes, np.inf)
     chunks = [sites[i:i + chunk] for i in range(0, len(sites), chunk)]
     polys = np.full(len(sites) * len(limits), None, dtype=object)
