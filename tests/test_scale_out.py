@@ -600,3 +600,26 @@ def test_the_largest_tiles_go_first_and_a_wider_halo_goes_again(single, monkeypa
     again = compute.compute_tiled_access(short, net, inputs, kinds, tiling="grid", tile_size_m=size)
     pd.testing.assert_frame_equal(pd.DataFrame(again.demand.drop(columns="geometry")),
                                   pd.DataFrame(tiled.demand.drop(columns="geometry")), check_exact=True)
+
+
+def test_a_worker_without_a_package_gets_the_fix_not_a_traceback(single, monkeypatch):
+    """A tile failing on a worker for a missing package (e.g. a DEM run on workers without the
+    [dem] extra) ends the run with the study's message and its fix."""
+    needs_dask()
+    from distributed import Client, LocalCluster
+
+    from eldercare_coverage.errors import InputError
+
+    study, net, _ = single
+
+    def lacking(payload: bytes, overrides: str = "") -> bytes:
+        raise ModuleNotFoundError("No module named 'affine'", name="affine")
+
+    monkeypatch.setattr(compute, "run_tile", lacking)
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster, \
+            Client(cluster) as client:
+        with pytest.raises(InputError) as exc:
+            compute.compute_tiled_access(study, net, *study_tile_inputs(study), tiling="grid",
+                                         tile_size_m=four_tiles(study), client=client, retries=0)
+    text = str(exc.value)
+    assert "affine" in text and "eldercare-coverage[cluster,dem]" in text and "Traceback" not in text

@@ -381,7 +381,13 @@ def _finished(queue: deque, extent, study_data: tuple, digest: str, client, cach
         if running:
             fut = next(waiting)
             job, ext = running.pop(fut.key)
-            data = fut.result()
+            try:
+                data = fut.result()
+            except ImportError as exc:  # a worker set up without a package the tile needs
+                from .errors import InputError
+
+                raise InputError("pipeline.worker_missing_package", "config", field="compute.scheduler",
+                                 package=exc.name or str(exc)) from None
             fut.release()  # the driver has it (and the cache): the worker may forget it
             yield job, ext, data, False
 

@@ -644,6 +644,10 @@ MESSAGES: dict[str, str | tuple[str, str]] = {
     "config.compute_needs_dask": (
         "[compute] scheduler = \"{value}\" needs Dask, which is not installed.",
         "pip install 'eldercare-coverage[cluster]', or set scheduler = \"local\"."),
+    "pipeline.worker_missing_package": (
+        "a Dask worker lacks the Python package '{package}', so it cannot compute the tiles.",
+        "Install the same environment as here on every worker machine (with a DEM: pip install "
+        "'eldercare-coverage[cluster,dem]') and restart the dask workers."),
     "pipeline.tile_cache_in_the_way": (
         "this folder is in the way of the study's tile cache and was not written by this study, so it is left alone.",
         "Move or rename it, or choose another [output] data_dir."),

@@ -506,6 +506,7 @@ MESSAGES: dict[str, str | tuple[str, str]] = {
     "config.compute_scheduler_unknown": ("compute.scheduler「{value}」无法识别。", "使用 \"local\"、\"processes\" 或 Dask 调度器地址（\"tcp://host:8786\"）。"),
     "config.compute_tiling_unknown": ("compute.tiling「{value}」无法识别。", "使用 auto、none、district 或 grid。"),
     "config.compute_needs_dask": ("[compute] scheduler = \"{value}\" 需要 Dask，但未安装。", "pip install 'eldercare-coverage[cluster]'，或设置 scheduler = \"local\"。"),
+    "pipeline.worker_missing_package": ("Dask 工作进程缺少 Python 包「{package}」，无法计算分块。", "在每台工作机上安装与本机相同的环境（有 DEM 时：pip install 'eldercare-coverage[cluster,dem]'），然后重启 dask worker。"),
     "pipeline.tile_cache_in_the_way": ("此文件夹占用了本研究分块缓存的位置，且不是本研究写入的，因此不予改动。", "移动或重命名它，或另选 [output] data_dir。"),
     # --- 选址结果的求解说明（siting/*.py；SitingResult.notes） ---------------------------
     "solver.group_share_unreachable": "{groups} 的最低覆盖比例无法达到；这些分组改为要求覆盖所有可达的需求。",
