@@ -222,6 +222,19 @@ def test_resume_recomputes_only_missing_tiles(single, tmp_path, monkeypatch):
     assert run["cached"] == written[:1]
     assert written[0] not in run["computed"] and written[1] in run["computed"]
     assert_same_access(tiled, ref)
+    # each tile's results are GeoParquet / Parquet files any tool reads
+    import geopandas as gpd
+
+    tile = cache.folder / written[0]
+    demand = gpd.read_parquet(tile / "demand.parquet")
+    assert demand.crs == ref.demand.crs and len(demand) > 0 and "time_min" in demand
+    assert demand["time_min"].isin(ref.demand["time_min"]).all()
+    assert len(gpd.read_parquet(tile / "isochrones.parquet")) >= 0
+    fmat = pd.read_parquet(tile / "fmat.parquet")
+    assert list(fmat.columns) == ["row", "col", "val"] and (fmat["val"] <= study.config.access.time_limit_min).all()
+    # a damaged file makes the tile count as missing
+    (tile / "fmat.parquet").write_bytes(b"PAR1 broken")
+    assert not cache.done(written[0])
 
 
 def test_a_failed_tile_is_retried(single, monkeypatch):
@@ -600,6 +613,17 @@ def test_the_largest_tiles_go_first_and_a_wider_halo_goes_again(single, monkeypa
     again = compute.compute_tiled_access(short, net, inputs, kinds, tiling="grid", tile_size_m=size)
     pd.testing.assert_frame_equal(pd.DataFrame(again.demand.drop(columns="geometry")),
                                   pd.DataFrame(tiled.demand.drop(columns="geometry")), check_exact=True)
+
+
+def test_tiles_without_pyarrow_say_what_to_install(single, monkeypatch):
+    from eldercare_coverage.errors import InputError
+
+    study, net, _ = single
+    inputs, size = study_tile_inputs(study), four_tiles(study)
+    monkeypatch.setitem(sys.modules, "pyarrow", None)  # `import pyarrow` now fails
+    with pytest.raises(InputError) as exc:
+        compute.compute_tiled_access(study, net, *inputs, tiling="grid", tile_size_m=size)
+    assert "pyarrow" in str(exc.value) and "eldercare-coverage[cluster]" in str(exc.value)
 
 
 def test_a_worker_without_a_package_gets_the_fix_not_a_traceback(single, monkeypatch):

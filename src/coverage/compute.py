@@ -105,10 +105,10 @@ def run_tile(payload: bytes, overrides: str = "") -> bytes:
     unresolved = (_unresolved(demand, meta["kinds"], speed, meta["halo_m"] * meta["cost_factor"]) if not meta["whole"]
                   else np.zeros(len(demand), dtype=bool))
     iso = res.isochrones
-    out = store.frame_arrays("demand", demand)
-    out.update(store.frame_arrays("isochrones", iso))
-    out.update(store.sparse_arrays("fmat", _rows_to_global(res.facility_matrix[:, keep], a["facilities_index"])))
-    out.update(store.sparse_arrays("cmat", _rows_to_global(res.candidate_matrix[:, keep], a["candidates_index"])))
+    out = {store.part("demand"): store.parquet_bytes(demand), store.part("isochrones"): store.parquet_bytes(iso)}
+    for name, mat, index in (("fmat", res.facility_matrix, a["facilities_index"]),
+                             ("cmat", res.candidate_matrix, a["candidates_index"])):
+        out[store.part(name)] = store.parquet_bytes(store.sparse_frame(_rows_to_global(mat[:, keep], index)))
     far = np.unique(demand["_community"].to_numpy()[unresolved]).tolist()
     out["meta"] = store.text(json.dumps({"tile": meta["tile"], "unresolved": far,
                                          "seconds": time.perf_counter() - t0, "edges": int(net.n_edges),
@@ -260,6 +260,7 @@ def compute_tiled_access(study, net, inputs: TileInputs, kinds: list[str], *, ti
     """
     from .walkcost import dem_fingerprint, least_cost_factor
 
+    _needs_pyarrow(tiling)
     t0 = time.perf_counter()
     cfg = study.config.access
     speed = study.config.walk_speed_mps
@@ -312,6 +313,16 @@ def compute_tiled_access(study, net, inputs: TileInputs, kinds: list[str], *, ti
     run.seconds["total"] = time.perf_counter() - t0
     result.params["tiles"] = dataclasses.asdict(run)
     return result
+
+
+def _needs_pyarrow(tiling: str) -> None:
+    """Tiles write their results as (Geo)Parquet: without pyarrow, say so before any work."""
+    try:
+        import pyarrow  # noqa: F401
+    except ImportError as exc:
+        from .errors import InputError
+
+        raise InputError("config.tiles_need_pyarrow", "config", field="compute.tiling", value=tiling) from exc
 
 
 @dataclass
@@ -483,7 +494,7 @@ def stitch(study, net, inputs: TileInputs, parts: list[tuple[int, bytes]], kinds
     best = np.full(len(inputs.communities), -1)
     demands = []
     for lvl, a in unpacked:
-        d = store.frame_from("demand", a)
+        d = store.parquet_frame(a[store.part("demand")])
         demands.append(d)
         np.maximum.at(best, d["_community"].to_numpy(np.int64), lvl)
     frames, fm, cm, iso, offset = [], [], [], [], 0
@@ -494,9 +505,10 @@ def stitch(study, net, inputs: TileInputs, parts: list[tuple[int, bytes]], kinds
         col[keep] = offset + np.arange(int(keep.sum()))
         frames.append(d[keep])
         for key, acc in (("fmat", fm), ("cmat", cm)):
-            c = col[a[f"{key}/col"]]
-            acc.append((a[f"{key}/row"][c >= 0], c[c >= 0], a[f"{key}/val"][c >= 0]))
-        iso.append(store.frame_from("isochrones", a))
+            m = store.parquet_frame(a[store.part(key)])
+            c = col[m["col"].to_numpy(np.int64)]
+            acc.append((m["row"].to_numpy(np.int64)[c >= 0], c[c >= 0], m["val"].to_numpy(np.float64)[c >= 0]))
+        iso.append(store.parquet_frame(a[store.part("isochrones")]))
         offset += int(keep.sum())
     demand = pd.concat(frames, ignore_index=True)
     order = np.lexsort((demand["_order"].to_numpy(), demand["_community"].to_numpy()))

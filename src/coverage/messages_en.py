@@ -641,6 +641,9 @@ MESSAGES: dict[str, str | tuple[str, str]] = {
         "compute.scheduler '{value}' is not known.",
         "Use \"local\", \"processes\" or the address of a Dask scheduler (\"tcp://host:8786\")."),
     "config.compute_tiling_unknown": ("compute.tiling '{value}' is not known.", "Use auto, none, district or grid."),
+    "config.tiles_need_pyarrow": (
+        "tiles (compute.tiling = \"{value}\") write their results as GeoParquet, which needs pyarrow, not installed.",
+        "pip install 'eldercare-coverage[cluster]', or set tiling = \"none\"."),
     "config.compute_needs_dask": (
         "[compute] scheduler = \"{value}\" needs Dask, which is not installed.",
         "pip install 'eldercare-coverage[cluster]', or set scheduler = \"local\"."),

@@ -505,6 +505,7 @@ MESSAGES: dict[str, str | tuple[str, str]] = {
         "删除 siting.budget 并用 siting.p 与 phases 给出每期数量，或删除 siting.phases。"),
     "config.compute_scheduler_unknown": ("compute.scheduler「{value}」无法识别。", "使用 \"local\"、\"processes\" 或 Dask 调度器地址（\"tcp://host:8786\"）。"),
     "config.compute_tiling_unknown": ("compute.tiling「{value}」无法识别。", "使用 auto、none、district 或 grid。"),
+    "config.tiles_need_pyarrow": ("分块计算（compute.tiling = \"{value}\"）把各块结果写成 GeoParquet，需要 pyarrow，但未安装。", "pip install 'eldercare-coverage[cluster]'，或设置 tiling = \"none\"。"),
     "config.compute_needs_dask": ("[compute] scheduler = \"{value}\" 需要 Dask，但未安装。", "pip install 'eldercare-coverage[cluster]'，或设置 scheduler = \"local\"。"),
     "pipeline.worker_missing_package": ("Dask 工作进程缺少 Python 包「{package}」，无法计算分块。", "在每台工作机上安装与本机相同的环境（有 DEM 时：pip install 'eldercare-coverage[cluster,dem]'），然后重启 dask worker。"),
     "pipeline.tile_cache_in_the_way": ("此文件夹占用了本研究分块缓存的位置，且不是本研究写入的，因此不予改动。", "移动或重命名它，或另选 [output] data_dir。"),

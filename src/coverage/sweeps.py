@@ -50,11 +50,12 @@ def sweep(study, net, scenarios: list[dict], *, tiling: str = "district", tile_s
           dem=None) -> pd.DataFrame:
     """One row per scenario: its settings, walk coverage, norm results and new sites (tidy).
     ``dem``: the study's elevation model (:func:`eldercare_coverage.pipeline.study_dem`), if any."""
-    from .compute import _access_params, _client, run_tile, stitch, tile_network, tile_payload
+    from .compute import _access_params, _client, _needs_pyarrow, run_tile, stitch, tile_network, tile_payload
     from .pipeline import study_tile_inputs
     from .tiling import halo_distance_m, make_tiles, tile_extent
     from .walkcost import least_cost_factor
 
+    _needs_pyarrow(tiling)
     variants = [scenario_study(study, s) for s in scenarios]
     inputs, kinds = study_tile_inputs(study)
     net, inputs = tile_network(net, inputs, study.config.access.avoid_steps)

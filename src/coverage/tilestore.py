@@ -1,14 +1,20 @@
 """Tile data as plain arrays: what tile tasks receive and return, and the tile cache on disk.
 
-Everything crosses a process or machine boundary as ``.npz`` bytes read with
-``allow_pickle=False``: numbers as typed arrays, text as fixed-width unicode arrays (each distinct text once), geometries
-as coordinates or WKB, so no string from an input file ever passes through pickle (the task *functions* are
-pickled by Dask; their data are not). A frame round-trips with its column order and dtypes.
+A tile's input crosses a process or machine boundary as ``.npz`` bytes read with
+``allow_pickle=False``: numbers as typed arrays, text as unicode arrays (each distinct text
+once), geometries as coordinates or WKB. A tile's results are Parquet files: its demand points
+with their walk times and its isochrones as GeoParquet, its two sparse walk-time matrices as
+(row, col, val) tables, travelling inside the same ``.npz`` container with the tile's JSON
+``meta``. So no string from an input file ever passes through pickle (the task *functions*
+are pickled by Dask; their data are not), and a frame round-trips with its column order and
+dtypes.
 
 The cache is one hidden folder per study in its data folder,
 ``.eldercare-tiles-<study>/<key>/``, where ``key`` hashes everything a tile's result depends on.
-A tile is complete only when its marker ``<tile>.done`` (holding the data file's SHA-256) is
-written after its data ``<tile>.npz``, so a run killed mid-write leaves no tile that looks done.
+Each finished tile is a folder ``<tile>/`` of its Parquet files and ``meta.json`` (readable by
+any GeoParquet tool: geopandas, DuckDB, QGIS), and it counts as complete only when its marker
+``<tile>.done`` (the SHA-256 of each file) is written after the folder, so a run killed
+mid-write leaves no tile that looks done.
 """
 
 from __future__ import annotations
@@ -28,7 +34,7 @@ import shapely
 
 CACHE_PREFIX = ".eldercare-tiles-"
 #: The layout of the arrays; part of the cache key, so tiles of an older layout are recomputed.
-FORMAT = 2
+FORMAT = 3
 _OWNER = "owner.json"
 
 
@@ -146,11 +152,33 @@ def frame_from(prefix: str, arrays: dict[str, np.ndarray]) -> pd.DataFrame:
     return df
 
 
-def sparse_arrays(prefix: str, mat: sp.spmatrix) -> dict[str, np.ndarray]:
-    """A sparse matrix as COO arrays (row, col, value) and its shape."""
+def part(name: str) -> str:
+    """The file name of a tile's result part (``demand``, ``isochrones``, ``fmat``, ``cmat``)."""
+    return f"{name}.parquet"
+
+
+def sparse_frame(mat: sp.spmatrix) -> pd.DataFrame:
+    """A sparse matrix as a (row, col, val) table (int64, int64, float64)."""
     coo = sp.coo_matrix(mat)
-    return {f"{prefix}/row": coo.row.astype(np.int64), f"{prefix}/col": coo.col.astype(np.int64),
-            f"{prefix}/val": coo.data, f"{prefix}/shape": np.asarray(coo.shape, dtype=np.int64)}
+    return pd.DataFrame({"row": coo.row.astype(np.int64), "col": coo.col.astype(np.int64),
+                         "val": coo.data.astype(np.float64)})
+
+
+def parquet_bytes(df: pd.DataFrame) -> np.ndarray:
+    """A frame as the bytes of a Parquet file (GeoParquet for a GeoDataFrame), as uint8."""
+    buf = io.BytesIO()
+    df.to_parquet(buf, index=False)
+    return np.frombuffer(buf.getvalue(), dtype=np.uint8)
+
+
+def parquet_frame(data: np.ndarray | bytes) -> pd.DataFrame:
+    """The frame of :func:`parquet_bytes` (a GeoDataFrame when the file is GeoParquet)."""
+    import pyarrow.parquet as pq
+
+    raw = io.BytesIO(data.tobytes() if isinstance(data, np.ndarray) else data)
+    geo = b"geo" in (pq.read_schema(raw).metadata or {})
+    raw.seek(0)
+    return gpd.read_parquet(raw) if geo else pd.read_parquet(raw)
 
 
 # --------------------------------------------------------------------------------------------
@@ -200,30 +228,43 @@ class TileCache:
             old = None
         if old != text:
             for f in self.folder.iterdir():
-                if f.is_file() and f.suffix in (".npz", ".done", ".part"):
+                if f.is_dir():
+                    shutil.rmtree(f, ignore_errors=True)
+                elif f.suffix in (".npz", ".done", ".part"):
                     f.unlink()
         path.write_text(text, encoding="utf-8")
 
     def done(self, name: str) -> bool:
-        """Whether tile ``name`` is complete: its marker names the SHA-256 of its data."""
-        marker, data = self.folder / f"{name}.done", self.folder / f"{name}.npz"
+        """Whether tile ``name`` is complete: its marker names the SHA-256 of each of its files."""
         try:
-            return marker.read_text(encoding="utf-8").strip() == _sha256(data.read_bytes())
-        except OSError:
+            sums = json.loads((self.folder / f"{name}.done").read_text(encoding="utf-8"))
+            return bool(sums) and all(_sha256((self.folder / name / f).read_bytes()) == h for f, h in sums.items())
+        except (OSError, ValueError, AttributeError):
             return False
 
-    def write(self, name: str, payload: bytes) -> None:
-        """The tile's data, then (only then) its marker; both through a rename."""
-        data = self.folder / f"{name}.npz"
-        tmp = data.with_suffix(".npz.part")
-        tmp.write_bytes(payload)
-        os.replace(tmp, data)
+    def write(self, name: str, result: bytes) -> None:
+        """A tile's result (:func:`pack` bytes of Parquet files and ``meta``) as the folder
+        ``<name>/``, then (only then) its marker; both through a rename."""
+        arrays = unpack(result)
+        files = {k: v.tobytes() for k, v in arrays.items() if k.endswith(".parquet")}
+        files["meta.json"] = str(arrays["meta"]).encode("utf-8")
+        tmp, final = self.folder / f"{name}.part", self.folder / name
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir()
+        for f, data in files.items():
+            (tmp / f).write_bytes(data)
+        shutil.rmtree(final, ignore_errors=True)
+        os.replace(tmp, final)
         marker = self.folder / f"{name}.done.part"
-        marker.write_text(_sha256(payload), encoding="utf-8")
+        marker.write_text(json.dumps({f: _sha256(data) for f, data in files.items()}), encoding="utf-8")
         os.replace(marker, self.folder / f"{name}.done")
 
     def read(self, name: str) -> bytes:
-        return (self.folder / f"{name}.npz").read_bytes()
+        """The tile's result as :meth:`write` took it."""
+        folder = self.folder / name
+        arrays = {f.name: np.frombuffer(f.read_bytes(), dtype=np.uint8) for f in sorted(folder.glob("*.parquet"))}
+        arrays["meta"] = text((folder / "meta.json").read_text(encoding="utf-8"))
+        return pack(arrays)
 
     def remove(self) -> None:
         """Remove this study's cache (after a published run)."""
