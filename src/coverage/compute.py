@@ -375,11 +375,14 @@ def _finished(queue: deque, extent, study_data: tuple, digest: str, client, cach
     while queue or running:
         while queue and len(running) < slots:
             job = queue.popleft()
+            t0 = time.perf_counter()
             ext = extent(job)
             if cache is not None and cache.done(job.name):
                 yield job, ext, cache.read(job.name), True
                 continue
             payload = tile_payload(job.tile, ext, *study_data)
+            # the driver's own share of the tile stage (the part that does not spread over workers)
+            run.seconds["inputs"] = run.seconds.get("inputs", 0.0) + time.perf_counter() - t0
             if client is None:
                 yield job, ext, _with_retries(payload, retries), False
                 continue
