@@ -440,13 +440,16 @@ def load_walk_network(path: str | Path, metric_crs: Any, area: Any | None = None
                       margin_m: float = 1500.0, report: ProblemReport | None = None) -> WalkNetwork:
     """Read a walk network from ``.osm`` / ``.osm.bz2`` (OSM XML), ``.osm.pbf`` or ``.graphml``.
 
+    XML goes through osmnx (simplified by ``osmnx.simplify_graph``); a PBF is read by the block
+    decoder and simplified in arrays to the same network, without networkx
+    (:func:`_network_from_pbf`), so that a province extract takes seconds and fits in memory.
+
     Parameters
     ----------
     path : file to read.
     metric_crs : the study's metric CRS (distances in m).
     area : shapely geometry of the study area in ``metric_crs``; when given the network is
-        clipped to it plus ``margin_m`` (m) — while reading for PBF, so a province extract fits
-        in memory.
+        clipped to it plus ``margin_m`` (m).
     report : problems are added here (unreadable file: error; fragments: warning). Without a
         report an unreadable file raises :class:`eldercare_coverage.errors.InputError`.
 

@@ -229,7 +229,7 @@ def _unique_rows(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def _sorted_strings(tags: np.ndarray, strings: list[str]) -> tuple[np.ndarray, np.ndarray]:
     """``tags`` (indices in ``strings``, -1 absent) over the sorted table of the strings they
     use, and that table: the same arrays whatever order a reader met the strings in."""
-    used = np.unique(tags[tags >= 0])
+    used = np.flatnonzero(np.bincount(tags[tags >= 0], minlength=len(strings)))
     table = np.array([strings[i] for i in used.tolist()] + [""], dtype=object)[:-1]  # never a 2-D char array
     order = np.argsort(table, kind="stable")
     remap = np.full(len(strings) + 1, -1, dtype=np.int32)

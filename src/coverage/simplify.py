@@ -207,20 +207,44 @@ def _edges(endpoint: np.ndarray, ptr: np.ndarray, inc: np.ndarray, seg_u: np.nda
     geom = np.asarray(geom, dtype=object).reshape(-1)
     eu, ev = np.concatenate([du, cn[cptr[:-1]]]), np.concatenate([dv, cn[cptr[1:] - 1]])
     lo, hi = np.minimum(eu, ev), np.maximum(eu, ev)
-    seg, merged = np.concatenate([direct, start]), np.repeat([False, True], [nd, nchain])
+    seg, merged = np.concatenate([direct, start]).astype(np.int64), np.repeat(np.int64([0, 1]), [nd, nchain])
     # networkx lists an edge under its first end, its other end where that end's first segment
-    # to it was added (plain segments first, merged edges after, in the order they were built)
-    pair = pd.DataFrame({"lo": lo, "hi": hi, "merged": merged, "seg": seg})
-    first = pair.sort_values(["merged", "seg"]).drop_duplicates(["lo", "hi"]).set_index(["lo", "hi"])
-    slot = first.reindex(pd.MultiIndex.from_arrays([lo, hi]))
-    order = np.lexsort((seg, merged, slot["seg"].to_numpy(), slot["merged"].to_numpy(), eu))
-    key = pd.DataFrame({"a": lo, "b": hi, "L": np.round(shapely.length(geom), 2)}).iloc[order]
-    kept = order[~key.duplicated().to_numpy()]
+    # to it was added (plain segments first, merged edges after, in the order they were built);
+    # the sort keys are packed into int64 (a lexsort's cost grows with its keys)
+    ends = lo * np.int64(len(x)) + hi
+    added = merged * np.int64(len(seg_u)) + seg
+    by_pair = np.lexsort((added, ends))
+    first = _group_starts(ends[by_pair])
+    group = np.empty(len(seg), dtype=np.int64)
+    group[by_pair] = np.cumsum(first) - 1
+    slot = by_pair[first][group]  # the first edge added between the two ends
+    order = np.lexsort((added, added[slot], eu))
+    # reverse twins and parallels: one of each (ends, length to the cm), the first in that order
+    length = np.round(shapely.length(geom), 2)
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    by_key = np.lexsort((rank, length, ends))
+    kept = order[np.sort(rank[by_key][_group_starts(ends[by_key], length[by_key])])]
     seg_ptr = np.concatenate([np.arange(nd + 1), nd + cptr[1:] - np.arange(1, nchain + 1)])
     edge_seg = np.concatenate([direct, cs])
     starts, sizes = seg_ptr[:-1][kept], np.diff(seg_ptr)[kept]
     flat = np.repeat(starts - np.cumsum(sizes) + sizes, sizes) + np.arange(sizes.sum())
     return eu[kept], ev[kept], geom[kept], edge_seg[flat], np.concatenate([[0], np.cumsum(sizes)])
+
+
+def _group_starts(*keys: np.ndarray) -> np.ndarray:
+    """Where a new group of equal ``keys`` rows starts in rows sorted by them."""
+    start = np.ones(len(keys[0]), dtype=bool)
+    if len(start) > 1:
+        start[1:] = np.any([k[1:] != k[:-1] for k in keys], axis=0)
+    return start
+
+
+def _distinct(a: np.ndarray) -> np.ndarray:
+    """The sorted distinct values of an int array (sorting: numpy 2's hashing ``np.unique``
+    takes seconds on millions of distinct values)."""
+    a = np.sort(a)
+    return a[np.concatenate([[True], a[1:] != a[:-1]])] if len(a) else a
 
 
 def _edge_tags(ways: OsmWays, owner: np.ndarray, way: np.ndarray, n: int) -> pd.DataFrame:
@@ -247,7 +271,7 @@ def _joined_values(edge: np.ndarray, value: np.ndarray, n: int, table: np.ndarra
     order, joined by ";"; "" without one."""
     ok = value >= 0
     width = max(len(table), 1)
-    key = np.unique(edge[ok].astype(np.int64) * width + value[ok])
+    key = _distinct(edge[ok].astype(np.int64) * width + value[ok])
     e, v = key // width, key % width
     count = np.bincount(e, minlength=n)
     start = np.searchsorted(e, np.arange(n))
