@@ -102,8 +102,9 @@ class WalkArrays:
 def read_walk_arrays(path: str | Path, metric_crs, *, bbox: tuple[float, float, float, float] | None = None
                      ) -> WalkArrays:
     """The walkable segments of ``path`` (``.osm.pbf``, or any format osmium reads) in
-    ``metric_crs``; ``bbox`` (lon/lat min x, min y, max x, max y) drops nodes outside it.
-    Read by :func:`read_osm_ways` (the block decoder, else pyosmium: identical arrays)."""
+    ``metric_crs``; ``bbox`` (lon/lat min x, min y, max x, max y) drops nodes outside it. A way
+    is broken where a node is missing from the file (no straight edge across the gap). Read by
+    :func:`read_osm_ways` (the block decoder, else pyosmium: identical arrays)."""
     t0 = time.perf_counter()
     arrays = _segments(read_osm_ways(path), metric_crs, bbox)
     arrays.seconds = time.perf_counter() - t0
@@ -128,6 +129,7 @@ _LAST_RESIDENTS: dict = {}
 
 
 def _file_key(path: str | Path) -> tuple | None:
+    """(resolved path, size, mtime in ns) of a file, None when it cannot be read."""
     try:
         stat = Path(path).stat()
     except OSError:
@@ -238,6 +240,7 @@ def _sorted_strings(tags: np.ndarray, strings: list[str]) -> tuple[np.ndarray, n
 
 
 def _joined(parts: list, i: int, empty: np.ndarray) -> np.ndarray:
+    """Column ``i`` of every part, concatenated (``empty`` without parts)."""
     return np.concatenate([p[i] for p in parts]) if parts else empty
 
 
