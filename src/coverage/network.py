@@ -21,7 +21,7 @@ import time
 import warnings
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import networkx as nx
@@ -36,6 +36,9 @@ from .errors import ProblemReport
 from .messages import ByLanguage, Text
 from .osmtags import (  # noqa: F401 (the walk rules, re-exported where they always were)
     EXCLUDED_HIGHWAY, EXCLUDED_UNLESS_FOOT, GRADE_SEPARATED_FAST, WAY_TAGS, _first, is_walkable, residents_only)
+
+if TYPE_CHECKING:
+    from .pbf import WalkArrays
 
 log = logging.getLogger(__name__)
 
@@ -594,7 +597,7 @@ def _network_from_pbf(path: Path, clip_wgs: Any | None, metric_crs: Any, report:
                                g.node_id[order], g.attrs, source=str(path), report=report)
 
 
-def network_from_walk_arrays(arrays: Any, metric_crs: Any, source: str = "") -> WalkNetwork:
+def network_from_walk_arrays(arrays: WalkArrays, metric_crs: Any, source: str = "") -> WalkNetwork:
     """:class:`~eldercare_coverage.pbf.WalkArrays` as a :class:`WalkNetwork` (straight
     segments, not simplified)."""
     attrs = pd.DataFrame({"highway": arrays.highway, "osmid": arrays.way_id})

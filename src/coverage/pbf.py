@@ -273,7 +273,8 @@ def _locate(nodes: list, kept: list) -> OsmWays:
     return _kept_refs(way_id, nref, refs, rx, ry, valid, tags, kind)
 
 
-def _kept_refs(way_id, nref, refs, rx, ry, valid, tags, kind) -> OsmWays:
+def _kept_refs(way_id: np.ndarray, nref: np.ndarray, refs: np.ndarray, rx: np.ndarray, ry: np.ndarray,
+               valid: np.ndarray, tags: np.ndarray, kind: np.ndarray) -> OsmWays:
     """The ways with a located ref, their located refs, and where a way lost refs."""
     owner = np.repeat(np.arange(len(way_id), dtype=np.int32), nref)
     counts = np.bincount(owner[valid], minlength=len(way_id))
@@ -345,7 +346,7 @@ def read_osm_ways_osmium(path: str | Path) -> OsmWays:
                    ways)
 
 
-def _segments(ways: OsmWays, metric_crs, bbox) -> WalkArrays:
+def _segments(ways: OsmWays, metric_crs: object, bbox: tuple[float, float, float, float] | None) -> WalkArrays:
     """Consecutive located node pairs of every walkable way as edges between unique nodes
     (vectorised); a way is broken where it lost a node or leaves ``bbox``."""
     count = ways.count

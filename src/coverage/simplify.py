@@ -31,7 +31,7 @@ The result is the graph reader's network array for array (``tests/test_pbf_netwo
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numba
 import numpy as np
@@ -39,8 +39,8 @@ import pandas as pd
 import pyproj
 import shapely
 
-if TYPE_CHECKING:
-    from .pbf import OsmWays
+from .osmtags import WAY_TAGS
+from .pbf import WALKABLE, OsmWays
 
 #: Edge tag columns of a walk network, as ``network_from_graph`` writes them.
 EDGE_TAGS = ("highway", "name", "osmid", "bridge", "tunnel")
@@ -65,8 +65,6 @@ class GraphArrays:
 def walk_graph(ways: OsmWays, clip_wgs: Any | None, metric_crs: Any) -> GraphArrays:
     """The simplified walk network of the walkable ``ways`` (module docstring), clipped to the
     lon/lat polygon ``clip_wgs`` (None: all), with coordinates in ``metric_crs`` (m)."""
-    from .pbf import WALKABLE
-
     node_id, lon, lat, seg_u, seg_v, seg_way = _raw_segments(ways, ways.kind == WALKABLE, clip_wgs)
     hw, bridge, tunnel = ways.values("highway"), ways.values("bridge"), ways.values("tunnel")
     level = ~np.isin(bridge, ["", "no"]) | ~np.isin(tunnel, ["", "no"])
@@ -250,8 +248,6 @@ def _distinct(a: np.ndarray) -> np.ndarray:
 def _edge_tags(ways: OsmWays, owner: np.ndarray, way: np.ndarray, n: int) -> pd.DataFrame:
     """Per edge, each of :data:`EDGE_TAGS` as ``network._tag_text`` writes it: the distinct
     values of its segments' ways, sorted and joined by ";" ("" with none)."""
-    from .osmtags import WAY_TAGS
-
     cols = {}
     for key in EDGE_TAGS:
         if key == "osmid":
