@@ -220,6 +220,7 @@ def _study_and_network(folder: Path):
     from eldercare_coverage import pbf
     from eldercare_coverage.config import load_config
     from eldercare_coverage.io import load_study
+    from eldercare_coverage.network import network_from_walk_arrays
 
     t0 = time.perf_counter()
     study = load_study(load_config(folder / "study.toml"))
@@ -233,7 +234,7 @@ def _study_and_network(folder: Path):
     else:
         arrays = pbf.read_walk_arrays(folder / "province.osm.pbf", study.metric_crs)
     t1 = time.perf_counter()
-    net = pbf.network_from_walk_arrays(arrays, study.metric_crs, source="province.osm.pbf")
+    net = network_from_walk_arrays(arrays, study.metric_crs, source="province.osm.pbf")
     return study, net, {"load_s": t_load, "read_s": arrays.seconds, "network_s": time.perf_counter() - t1,
                         "ways_read": arrays.ways_read}
 

@@ -13,7 +13,8 @@ import shapely
 
 from eldercare_coverage import pbf
 from eldercare_coverage._pbf_blocks import UnsupportedPbf
-from eldercare_coverage.network import load_walk_network
+from eldercare_coverage.network import load_walk_network, network_from_walk_arrays
+from eldercare_coverage.osmtags import WAY_TAGS
 
 CRS = "EPSG:32648"
 OSM = Path(__file__).parent / "data" / "osm"
@@ -53,7 +54,7 @@ def test_reads_the_walkable_streets_as_the_osmnx_reader_does(tmp_path):
     assert 10_000 not in arrays.node_id and set(arrays.highway) == {"residential", "footway"}
     ref = load_walk_network(path, CRS)
     assert np.isclose(arrays.edge_length.sum(), ref.edge_length.sum(), rtol=1e-9)
-    net = pbf.network_from_walk_arrays(arrays, CRS)
+    net = network_from_walk_arrays(arrays, CRS)
     assert net.n_edges == len(arrays.edge_u) and net.main_edge_mask.all()
     # the box clip drops segments with an end outside
     box = pbf.read_walk_arrays(path, CRS, bbox=(104.0495, 30.6995, 104.0555, 30.7055))
@@ -85,7 +86,8 @@ def test_tile_csr_arrays(tmp_path):
 # --------------------------------------------------------------------------------------------
 # The block decoder against pyosmium (today's reader, kept as the reference)
 
-FIELDS = ("node_id", "x", "y", "edge_u", "edge_v", "way_id", "highway")
+FIELDS = ("node_id", "x", "y", "edge_u", "edge_v", "way_id", "highway", "edge_way", "tags", "strings")
+WAY_FIELDS = ("way_id", "count", "refs", "lon", "lat", "gap", "tags", "strings", "kind")
 
 
 def decoded_and_reference(path, crs, monkeypatch, **kw):
@@ -96,16 +98,29 @@ def decoded_and_reference(path, crs, monkeypatch, **kw):
         raise AssertionError("the decoder fell back to pyosmium")
 
     with monkeypatch.context() as m:
-        m.setattr(pbf, "read_walk_arrays_osmium", no_fallback)
+        m.setattr(pbf, "read_osm_ways_osmium", no_fallback)
         new = pbf.read_walk_arrays(path, crs, **kw)
     return new, reference(path, crs, **kw)
 
 
-def assert_identical(new, old):
+def assert_identical(new, old, fields=FIELDS):
     assert new.ways_read == old.ways_read
-    for f in FIELDS:
+    for f in fields:
         a, b = getattr(new, f), getattr(old, f)
         assert a.dtype == b.dtype and np.array_equal(a, b), f
+
+
+def assert_same_ways(path, monkeypatch):
+    """read_osm_ways (the decoder, fallback forbidden) and pyosmium give identical way arrays,
+    every WAY_TAGS value included; returns them."""
+    def no_fallback(*a, **k):
+        raise AssertionError("the decoder fell back to pyosmium")
+
+    with monkeypatch.context() as m:
+        m.setattr(pbf, "read_osm_ways_osmium", no_fallback)
+        new = pbf.read_osm_ways(path)
+    assert_identical(new, pbf.read_osm_ways_osmium(path), WAY_FIELDS)
+    return new
 
 
 def test_decoder_is_pyosmium_on_the_lattice(tmp_path, monkeypatch):
@@ -133,6 +148,11 @@ def test_decoder_is_pyosmium_on_real_extracts(name, crs, tmp_path, monkeypatch):
     new, old = decoded_and_reference(path, crs, monkeypatch)
     assert new.ways_read > 500 and len(new.edge_u) > 2000
     assert_identical(new, old)
+    ways = assert_same_ways(path, monkeypatch)
+    # every WAY_TAGS column is kept, not only highway: names and at least two other keys here
+    assert (ways.values("name") != "").any() and (ways.tags[:, 2:] >= 0).any(axis=0).sum() >= 2
+    hw = new.strings[new.tags[new.edge_way, WAY_TAGS.index("highway")]]
+    assert np.array_equal(hw, new.highway)
 
 
 def _varint(v: int) -> bytes:
@@ -224,9 +244,19 @@ def test_decoder_is_pyosmium_on_a_handmade_pbf(tmp_path, monkeypatch):
     write_handmade_pbf(path)
     new, old = decoded_and_reference(path, "EPSG:3857", monkeypatch)
     assert_identical(new, old)
-    assert new.ways_read == 7 and set(new.way_id) == {1, 2, 4, 5, 7}
-    assert new.highway[new.way_id == 2][0] == "residential"
+    # a node without a location breaks its way: way 7 (-3, 14, [99 at 95°N], 15) keeps no
+    # segment, way 4 (12, 15, [missing 555], 18) only 12-15, as the graph reader breaks them
+    assert new.ways_read == 7 and set(new.way_id) == {1, 2, 4, 5}
+    assert new.highway[new.way_id == 2][0] == "residential" and 18 not in new.node_id
+    assert np.sum(new.way_id == 4) == 1
     assert -3 not in new.node_id and 99 not in new.node_id and 555 not in new.node_id
+    ways = assert_same_ways(path, monkeypatch)
+    # way 3 (service=private) is kept as residents-only, way 8 (foot=no) not at all
+    assert dict(zip(ways.way_id.tolist(), ways.kind.tolist())) == {
+        1: pbf.WALKABLE, 2: pbf.WALKABLE, 3: pbf.RESIDENTS, 4: pbf.WALKABLE, 5: pbf.WALKABLE, 7: pbf.WALKABLE}
+    assert ways.values("name")[ways.way_id == 1][0] == "街"
+    assert ways.values("service")[ways.way_id == 3][0] == "private"
+    assert ways.gap[ways.refs == 18].all() and ways.gap[ways.refs == 15].tolist() == [False, True]
     # coordinates that do not divide evenly, both hemispheres: libosmium truncates towards 0
     lon, lat = pyproj.Transformer.from_crs("EPSG:3857", "EPSG:4326", always_xy=True).transform(new.x, new.y)
     assert (lon < 0).any() and (lat < 0).any() and (lon > 100).any()

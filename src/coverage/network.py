@@ -21,7 +21,7 @@ import time
 import warnings
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import networkx as nx
@@ -34,26 +34,13 @@ from scipy.sparse.csgraph import connected_components
 
 from .errors import ProblemReport
 from .messages import ByLanguage, Text
+from .osmtags import (  # noqa: F401 (the walk rules, re-exported where they always were)
+    EXCLUDED_HIGHWAY, EXCLUDED_UNLESS_FOOT, GRADE_SEPARATED_FAST, WAY_TAGS, _first, is_walkable, residents_only)
+
+if TYPE_CHECKING:
+    from .pbf import WalkArrays
 
 log = logging.getLogger(__name__)
-
-#: highway values nobody walks on (or that are not built).
-#: Elevators (``highway=elevator`` ways) are kept: they are the accessible route for older people.
-EXCLUDED_HIGHWAY = frozenset({
-    "motorway", "motorway_link", "abandoned", "bus_guideway", "construction",
-    "escalator", "no", "planned", "platform", "proposed", "raceway", "razed", "busway",
-    "disused", "bridleway",
-})
-#: highway values excluded unless the way says pedestrians may use it (foot=yes/designated).
-EXCLUDED_UNLESS_FOOT = frozenset({"cycleway"})
-#: highway values excluded on bridges and in tunnels unless foot/sidewalk tags allow walking:
-#: in Chinese cities these are the elevated expressways (高架) and road tunnels.
-GRADE_SEPARATED_FAST = frozenset({"trunk", "trunk_link"})
-_FOOT_OK = frozenset({"yes", "designated", "permissive", "official"})
-_SIDEWALK_YES = frozenset({"both", "left", "right", "yes", "separate"})
-#: OSM way tags kept on the edges (osmnx's defaults plus the pedestrian ones we filter on).
-WAY_TAGS = ("highway", "name", "foot", "access", "service", "sidewalk", "area", "oneway",
-            "bridge", "tunnel", "footway", "motorroad")
 
 
 @dataclass
@@ -415,47 +402,7 @@ def _tag_text(value: object) -> str:
 
 
 # --------------------------------------------------------------------------------------------
-# Which ways people walk on
-
-
-def is_walkable(tags: dict[str, Any]) -> bool:
-    """Whether an OSM way with these tags is usable on foot (in both directions).
-
-    Follows osmnx's walk filter (motorways, ``foot=no``, ``service=private``, ``area=yes``,
-    unbuilt ways out), plus: cycleways only with ``foot=yes`` or a sidewalk; trunk roads on
-    bridges or in tunnels (elevated expressways) and ``motorroad=yes`` roads (机动车专用道)
-    only with ``foot``/``sidewalk`` tags allowing it; ``access=private/no`` and
-    ``foot=private`` excluded unless ``foot`` allows it. Elevators, steps, tracks and
-    ``oneway`` ways are kept (walked both ways). The README's walkability table gives the
-    reason for each choice.
-    """
-    hw = _first(tags.get("highway"))
-    if not hw:
-        return False
-    foot = _first(tags.get("foot"))
-    if foot in ("no", "private") or hw in EXCLUDED_HIGHWAY or _first(tags.get("area")) == "yes":
-        return False
-    foot_ok = foot in _FOOT_OK
-    if _first(tags.get("motorroad")) == "yes" and not (foot_ok or _first(tags.get("sidewalk")) in _SIDEWALK_YES):
-        return False
-    if hw in EXCLUDED_UNLESS_FOOT and not (foot_ok or _first(tags.get("sidewalk")) in _SIDEWALK_YES):
-        return False
-    if (hw in GRADE_SEPARATED_FAST and not (foot_ok or _first(tags.get("sidewalk")) in _SIDEWALK_YES)
-            and (_first(tags.get("bridge")) not in ("", "no") or _first(tags.get("tunnel")) not in ("", "no"))):
-        return False
-    if _first(tags.get("access")) in ("private", "no") and not foot_ok:
-        return False
-    if _first(tags.get("service")) == "private" and not foot_ok:
-        return False
-    return True
-
-
-def _first(value: object) -> str:
-    if isinstance(value, (list, tuple)):
-        value = value[0] if value else ""
-    if value is None or (isinstance(value, float) and np.isnan(value)):
-        return ""
-    return str(value)
+# Which ways people walk on (the rules: :mod:`.osmtags`)
 
 
 def _filter_walkable(G: nx.MultiDiGraph) -> nx.MultiDiGraph:
@@ -496,13 +443,16 @@ def load_walk_network(path: str | Path, metric_crs: Any, area: Any | None = None
                       margin_m: float = 1500.0, report: ProblemReport | None = None) -> WalkNetwork:
     """Read a walk network from ``.osm`` / ``.osm.bz2`` (OSM XML), ``.osm.pbf`` or ``.graphml``.
 
+    XML goes through osmnx (simplified by ``osmnx.simplify_graph``); a PBF is read by the block
+    decoder and simplified in arrays to the same network, without networkx
+    (:func:`_network_from_pbf`), so that a province extract takes seconds and fits in memory.
+
     Parameters
     ----------
     path : file to read.
     metric_crs : the study's metric CRS (distances in m).
     area : shapely geometry of the study area in ``metric_crs``; when given the network is
-        clipped to it plus ``margin_m`` (m) — while reading for PBF, so a province extract fits
-        in memory.
+        clipped to it plus ``margin_m`` (m).
     report : problems are added here (unreadable file: error; fragments: warning). Without a
         report an unreadable file raises :class:`eldercare_coverage.errors.InputError`.
 
@@ -531,8 +481,7 @@ def load_walk_network(path: str | Path, metric_crs: Any, area: Any | None = None
                     G = _clip_graph(G, clip_wgs)
                 net = network_from_graph(G, metric_crs, source=str(path), report=report)
         elif name.endswith(".pbf"):
-            G = _graph_from_pbf(path, clip_wgs)
-            net = network_from_graph(G, metric_crs, source=str(path), report=report)
+            net = _network_from_pbf(path, clip_wgs, metric_crs, report)
         elif name.endswith((".osm", ".osm.bz2", ".xml", ".osm.xml", ".xml.bz2")):
             G = _graph_from_xml(path, clip_wgs)
             net = network_from_graph(G, metric_crs, source=str(path), report=report)
@@ -631,8 +580,34 @@ def highway_ways(path: str | Path):
             yield way, {k: way.tags.get(k) for k in WAY_TAGS if k in way.tags}
 
 
+def _network_from_pbf(path: Path, clip_wgs: Any | None, metric_crs: Any, report: ProblemReport) -> WalkNetwork:
+    """OSM PBF → the walk network, clipped, simplified as osmnx does (:mod:`.simplify`): the
+    network :func:`_graph_from_pbf` and :func:`network_from_graph` give, read by the block
+    decoder (:func:`.pbf.read_osm_ways`; pyosmium for a file it does not read) and built in
+    arrays, without networkx: a province in seconds where the graph took many minutes."""
+    from . import pbf, simplify
+
+    g = simplify.walk_graph(pbf.read_osm_ways(path), clip_wgs, metric_crs)
+    # nodes along a Z-order curve of their lon/lat, in networkx's order within a cell, as
+    # network_from_graph numbers them
+    order = _z_order(g.lon, g.lat)
+    pos = np.empty(len(order), dtype=np.int64)
+    pos[order] = np.arange(len(order))
+    return network_from_arrays(g.x[order], g.y[order], pos[g.edge_u], pos[g.edge_v], metric_crs, g.geometry,
+                               g.node_id[order], g.attrs, source=str(path), report=report)
+
+
+def network_from_walk_arrays(arrays: WalkArrays, metric_crs: Any, source: str = "") -> WalkNetwork:
+    """:class:`~eldercare_coverage.pbf.WalkArrays` as a :class:`WalkNetwork` (straight
+    segments, not simplified)."""
+    attrs = pd.DataFrame({"highway": arrays.highway, "osmid": arrays.way_id})
+    return network_from_arrays(arrays.x, arrays.y, arrays.edge_u, arrays.edge_v, metric_crs,
+                               node_id=arrays.node_id, edge_attrs=attrs, source=source)
+
+
 def _graph_from_pbf(path: Path, clip_wgs: Any | None) -> nx.MultiDiGraph:
-    """OSM PBF → walkable lon/lat MultiDiGraph, clipped while reading (pyosmium)."""
+    """OSM PBF → walkable lon/lat MultiDiGraph, clipped while reading (pyosmium): the first
+    reader, kept as the reference :func:`_network_from_pbf` is tested and measured against."""
     bbox = None if clip_wgs is None else shapely.bounds(clip_wgs)
     us: list[int] = []
     vs: list[int] = []
@@ -769,19 +744,6 @@ def _xml_gates(path: Path) -> list[dict]:
 # --------------------------------------------------------------------------------------------
 # Residents-only ways (compound-internal footways)
 
-_RESIDENTS_TAGS = {"access": ("private", "residents"), "foot": ("private",), "service": ("private",)}
-
-
-def residents_only(tags: dict[str, Any]) -> bool:
-    """Whether a way is walkable for a compound's own residents only: :func:`is_walkable` keeps
-    it out for ``access=private|residents``, ``foot=private`` or ``service=private`` alone, and
-    without those tags it would be walkable. Such ways are never part of the public network;
-    :mod:`.gates` uses them inside their compound, entered through its gates."""
-    if is_walkable(tags):
-        return False
-    hits = {k for k, vals in _RESIDENTS_TAGS.items() if _first(tags.get(k)) in vals}
-    return bool(hits) and is_walkable({k: v for k, v in tags.items() if k not in hits})
-
 
 def read_residents_ways(path: str | Path, clip_wgs: Any | None = None) -> gpd.GeoDataFrame:
     """The residents-only ways (:func:`residents_only`) of an OSM file (XML, XML.bz2 or PBF) as
@@ -791,17 +753,30 @@ def read_residents_ways(path: str | Path, clip_wgs: Any | None = None) -> gpd.Ge
     name = path.name.lower()
     rows: list[tuple[int, dict, np.ndarray]] = []
     if name.endswith(".pbf"):
-        for way, tags in highway_ways(path):
-            if residents_only(tags):
-                xy = np.array([(n.location.lon, n.location.lat) for n in way.nodes if n.location.valid()])
-                rows.append((way.id, tags, xy))
-    elif not name.endswith(".graphml"):
+        return _residents_frame(path, clip_wgs)
+    if not name.endswith(".graphml"):
         rows = _xml_residents_ways(path)
     rows = [r for r in rows if len(r[2]) >= 2]
     lines = np.array([shapely.linestrings(r[2]) for r in rows], dtype=object)
     gdf = gpd.GeoDataFrame({"osmid": [r[0] for r in rows],
                             **{k: [_first(r[1].get(k)) for r in rows] for k in ("highway", "bridge", "tunnel")}},
                            geometry=gpd.GeoSeries(lines, crs="EPSG:4326"), crs="EPSG:4326")
+    if clip_wgs is not None and len(gdf):
+        gdf = gdf[shapely.intersects(clip_wgs, gdf.geometry.to_numpy())]
+    return gdf.reset_index(drop=True)
+
+
+def _residents_frame(path: Path, clip_wgs: Any | None) -> gpd.GeoDataFrame:
+    """:func:`read_residents_ways` of a PBF, from the block decoder's arrays (those kept from
+    the network's read of the file when it was read already)."""
+    from . import pbf
+
+    ways = pbf.residents_ways(path)
+    ways = ways.select(ways.count >= 2)  # a line needs two nodes
+    lines = shapely.linestrings(np.stack([ways.lon, ways.lat], axis=1),
+                                indices=np.repeat(np.arange(len(ways.count)), ways.count)) if len(ways.count) else []
+    gdf = gpd.GeoDataFrame({"osmid": ways.way_id, **{k: ways.values(k) for k in ("highway", "bridge", "tunnel")}},
+                           geometry=gpd.GeoSeries(np.asarray(lines, dtype=object), crs="EPSG:4326"), crs="EPSG:4326")
     if clip_wgs is not None and len(gdf):
         gdf = gdf[shapely.intersects(clip_wgs, gdf.geometry.to_numpy())]
     return gdf.reset_index(drop=True)
