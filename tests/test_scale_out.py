@@ -130,6 +130,7 @@ def tcp_cluster(tmp_path):
     port = _free_port()
     address = f"tcp://127.0.0.1:{port}"
     env = dict(os.environ, DASK_DISTRIBUTED__WORKER__DAEMON="False")
+    env.pop("OMP_NUM_THREADS", None)  # what a worker's thread budget is must come from the plugin
     log = (tmp_path / "cluster.log").open("w")
     procs = [subprocess.Popen([dask, "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"],
                               cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT)]
@@ -229,7 +230,10 @@ def test_resume_recomputes_only_missing_tiles(single, tmp_path, monkeypatch):
     demand = gpd.read_parquet(tile / "demand.parquet")
     assert demand.crs == ref.demand.crs and len(demand) > 0 and "time_min" in demand
     assert demand["time_min"].isin(ref.demand["time_min"]).all()
-    assert len(gpd.read_parquet(tile / "isochrones.parquet")) >= 0
+    # each facility's isochrones are in its owner tile's file, once
+    iso = pd.concat([gpd.read_parquet(f / "isochrones.parquet") for f in cache.folder.iterdir() if f.is_dir()])
+    assert len(iso) == len(ref.isochrones) and iso.crs == ref.isochrones.crs
+    assert sorted(iso["site_id"].astype(str)) == sorted(ref.isochrones["site_id"].astype(str))
     fmat = pd.read_parquet(tile / "fmat.parquet")
     assert list(fmat.columns) == ["row", "col", "val"] and (fmat["val"] <= study.config.access.time_limit_min).all()
     # a damaged file makes the tile count as missing
@@ -640,6 +644,7 @@ def test_a_worker_without_a_package_gets_the_fix_not_a_traceback(single, monkeyp
         raise ModuleNotFoundError("No module named 'affine'", name="affine")
 
     monkeypatch.setattr(compute, "run_tile", lacking)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster, \
             Client(cluster) as client:
         with pytest.raises(InputError) as exc:
@@ -647,3 +652,24 @@ def test_a_worker_without_a_package_gets_the_fix_not_a_traceback(single, monkeyp
                                          tile_size_m=four_tiles(study), client=client, retries=0)
     text = str(exc.value)
     assert "affine" in text and "eldercare-coverage[cluster,dem]" in text and "Traceback" not in text
+    # the warm-up plugin ran in this very process (a threads-only cluster): it left its budget alone
+    assert "OMP_NUM_THREADS" not in os.environ
+
+
+def test_a_home_midway_between_two_streets_snaps_as_in_the_whole_network():
+    """Of two streets at exactly the same distance the first in the whole network's order wins,
+    in a tile's part too (its edges keep their global numbers), so tiled and single runs snap
+    every home to the same street (on a lattice such ties are everywhere)."""
+    from eldercare_coverage.access import snap_points
+    from eldercare_coverage.network import network_from_arrays
+
+    # edge 0 along y = 10, edge 1 along y = 0; the home at y = 5 is 5 m from both
+    # (edge 2 joins them at x = 100, so both are the main part)
+    x, y = np.array([0.0, 100.0, 0.0, 100.0]), np.array([10.0, 10.0, 0.0, 0.0])
+    net = network_from_arrays(x, y, np.array([0, 2, 1]), np.array([1, 3, 3]), "EPSG:3857")
+    home = shapely.points([50.0], [5.0])
+    assert snap_points(net, home, 50.0).edge.tolist() == [0]
+    # the same streets as a tile whose edge 0 is the whole network's edge 7 and edge 1 its edge 3
+    net.meta["edge_index"] = np.array([7, 3, 9])
+    net.meta.pop("tree_main", None)
+    assert snap_points(net, home, 50.0).edge.tolist() == [1]

@@ -115,6 +115,22 @@ def _edge_tree(net: WalkNetwork, main: bool) -> tuple[shapely.STRtree, np.ndarra
     return net.meta[key]
 
 
+def _nearest(net: WalkNetwork, main: bool, pts: np.ndarray, max_m: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(positions in ``pts``, edge, distance m) of each point's nearest main (or fragment) edge
+    within ``max_m``. Of edges at exactly the same distance (a home midway between two streets
+    of a lattice) the one first in the whole network's order wins, also in a tile's part of it
+    (``meta["edge_index"]``), so a tile snaps every point to the very edge the single run does."""
+    tree, idx = _edge_tree(net, main)
+    pairs, d = tree.query_nearest(pts, max_distance=max(max_m, 1e-9), return_distance=True, all_matches=True)
+    edge = idx[pairs[1]]
+    glob = net.meta.get("edge_index")
+    key = edge if glob is None else np.where(edge < len(glob), glob[np.minimum(edge, len(glob) - 1)],
+                                             len(glob) + edge)
+    order = np.lexsort((key, pairs[0]))
+    first = order[np.r_[True, pairs[0][order][1:] != pairs[0][order][:-1]]] if len(order) else order
+    return pairs[0][first], edge[first], d[first]
+
+
 def snap_points(net: WalkNetwork, geoms: Any, max_m: float = 250.0,
                 fragment_max_extra_m: float | None = None) -> Snapped:
     """Snap points (or polygons, by their representative point) to the nearest location on the
@@ -137,31 +153,25 @@ def snap_points(net: WalkNetwork, geoms: Any, max_m: float = 250.0,
     dist = np.full(n, np.inf)
     ok = np.flatnonzero(~empty)
     if net.n_edges and len(ok) and net.main_edge_mask.any():
-        tree, idx = _edge_tree(net, main=True)
-        pairs, d = tree.query_nearest(pts[ok], max_distance=max(max_m, 1e-9), return_distance=True,
-                                      all_matches=False)
-        edge[ok[pairs[0]]] = idx[pairs[1]]
-        dist[ok[pairs[0]]] = d
+        at, e, d = _nearest(net, True, pts[ok], max_m)
+        edge[ok[at]] = e
+        dist[ok[at]] = d
     extra = np.zeros(n)
     s = np.flatnonzero(edge >= 0)
     if len(s) and (~net.main_edge_mask).any():
         # homes whose nearest street is a fragment: snapped farther away, which must be listed
-        tree, idx = _edge_tree(net, main=False)
-        pairs, d = tree.query_nearest(pts[s], max_distance=max(max_m, 1e-9), return_distance=True,
-                                      all_matches=False)
-        closer = d < dist[s[pairs[0]]] - 1e-9
-        extra[s[pairs[0][closer]]] = dist[s[pairs[0][closer]]] - d[closer]
+        at, _, d = _nearest(net, False, pts[s], max_m)
+        closer = d < dist[s[at]] - 1e-9
+        extra[s[at[closer]]] = dist[s[at[closer]]] - d[closer]
         if fragment_max_extra_m is not None:
             edge[extra > fragment_max_extra_m] = -1
     snapped = edge >= 0
     fragment_only = np.zeros(n, dtype=bool)
     rest = np.flatnonzero(~snapped & ~empty)
     if len(rest) and (~net.main_edge_mask).any():
-        tree, idx = _edge_tree(net, main=False)
-        pairs, d = tree.query_nearest(pts[rest], max_distance=max(max_m, 1e-9), return_distance=True,
-                                      all_matches=False)
-        fragment_only[rest[pairs[0]]] = True
-        dist[rest[pairs[0]]] = d
+        at, _, d = _nearest(net, False, pts[rest], max_m)
+        fragment_only[rest[at]] = True
+        dist[rest[at]] = d
     off_network = ~snapped & ~fragment_only
     pos = np.zeros(n)
     elen = np.zeros(n)

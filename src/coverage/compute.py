@@ -28,6 +28,8 @@ import hashlib
 import json
 import logging
 import time
+import uuid
+import warnings
 from collections import deque
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -76,6 +78,8 @@ def run_tile(payload: bytes, overrides: str = "") -> bytes:
     from .errors import ProblemReport
     from .tiling import network_from_tile
     from .walkcost import dem_from_arrays
+
+    import pyarrow  # noqa: F401 - results are Parquet: a worker without it is named as such
 
     t0 = time.perf_counter()
     a = store.unpack(payload)
@@ -158,7 +162,11 @@ def warm_kernels() -> None:
 
 
 def _warm_plugin():
+    import os
+
     from distributed import WorkerPlugin
+
+    driver = os.getpid()
 
     class WarmKernels(WorkerPlugin):
         """Warms the numba kernels on every worker, including one restarted after a crash."""
@@ -166,11 +174,11 @@ def _warm_plugin():
         name = "eldercare-warm-kernels"
 
         def setup(self, worker) -> None:
-            import os
-
             # one core per tile (threads.thread_count), as Dask's nanny sets for the workers it
-            # starts; a worker started without one (``--no-nanny``) would spread over every core
-            os.environ.setdefault("OMP_NUM_THREADS", "1")
+            # starts; a worker started without one (``--no-nanny``) would spread over every core.
+            # Not in the driver's own process (a threads-only cluster): its single runs keep all.
+            if os.getpid() != driver:
+                os.environ.setdefault("OMP_NUM_THREADS", "1")
             warm_kernels()
 
     return WarmKernels()
@@ -291,7 +299,10 @@ def compute_tiled_access(study, net, inputs: TileInputs, kinds: list[str], *, ti
                            buildings=inputs.buildings, gate_tolerance_m=cfg.gate_tolerance_m, trees=trees)
 
     with _client(scheduler, workers, client) as cl:
-        for job, ext, data in _run_jobs(queue, extent, (inputs, net, access, kinds, dem, factor), _digest(key),
+        # a run's own token in the task keys: a shared cluster holds results by key, and
+        # another study with the same settings and tile names must never receive them
+        token = _digest(key, uuid.uuid4().hex)
+        for job, ext, data in _run_jobs(queue, extent, (inputs, net, access, kinds, dem, factor), token,
                                         cl, cache, retries, run):
             parts[job.name] = (job.level, data)
             run.levels[job.tile_id] = job.level
@@ -348,24 +359,24 @@ def _run_jobs(queue: deque, extent, study_data: tuple, digest: str, client, cach
     """Yield ``(job, extent, result bytes)`` as each job of ``queue`` finishes (or is read from
     the cache); jobs the caller appends meanwhile run too. ``extent(job)`` gives the job's
     :class:`TileExtent`, ``study_data`` the :func:`tile_payload` arguments after it; ``digest``
-    of the settings is in the Dask keys (a cluster holding a result under a key hands it out
-    again). On Dask, each worker has one task running and one waiting: the driver builds a
-    payload only when a slot frees, so it never holds every tile's payload at once."""
-    slots = 1 if client is None else 2 * max(1, sum(client.nthreads().values()))
-    done = progress(_finished(queue, extent, study_data, digest, client, cache, retries, run, slots),
+    (the run's own token) is in the Dask keys. On Dask, each worker thread has one task running
+    and one waiting: the driver builds a payload only when a slot frees, so it never holds every
+    tile's payload at once."""
+    done = progress(_finished(queue, extent, study_data, digest, client, cache, retries, run),
                     total=len(queue), desc="tiles", unit="tile")
     for job, ext, data, cached in done:
         if cache is not None and not cached:
             cache.write(job.name, data)
         (run.cached if cached else run.computed).append(job.name)
+        before = len(queue)
         yield job, ext, data
-        if hasattr(done, "total") and queue:
-            done.total = max(done.total, done.n + 1 + len(queue))  # a wider halo added a job
+        if hasattr(done, "total") and len(queue) > before:
+            done.total += len(queue) - before  # a wider halo added a job
 
 
-def _finished(queue: deque, extent, study_data: tuple, digest: str, client, cache, retries: int,
-              run: TileRun, slots: int):
-    """``(job, extent, result, from the cache)`` as jobs finish, keeping up to ``slots`` running."""
+def _finished(queue: deque, extent, study_data: tuple, digest: str, client, cache, retries: int, run: TileRun):
+    """``(job, extent, result, from the cache)`` as jobs finish, keeping two tasks per worker
+    thread running (counted again each time: workers may join or leave the cluster)."""
     running: dict = {}
     waiting = None
     if client is not None:
@@ -373,7 +384,7 @@ def _finished(queue: deque, extent, study_data: tuple, digest: str, client, cach
 
         waiting = as_completed()
     while queue or running:
-        while queue and len(running) < slots:
+        while queue and len(running) < _slots(client):
             job = queue.popleft()
             t0 = time.perf_counter()
             ext = extent(job)
@@ -387,9 +398,12 @@ def _finished(queue: deque, extent, study_data: tuple, digest: str, client, cach
                 yield job, ext, _with_retries(payload, retries), False
                 continue
             # the payload travels inside the task (not scattered to one worker), so the
-            # scheduler can rerun the tile elsewhere when that worker dies
-            fut = client.submit(run_tile, payload, key=f"eldercare-tile-{job.name}-{digest}", retries=retries,
-                                pure=False)
+            # scheduler can rerun the tile elsewhere when that worker dies; Dask's advice
+            # against large tasks is about graphs that repeat data, which this one never does
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message="Sending large graph", category=UserWarning)
+                fut = client.submit(run_tile, payload, key=f"eldercare-tile-{job.name}-{digest}",
+                                    retries=retries, pure=False)
             running[fut.key] = (job, ext)
             waiting.add(fut)
         if running:
@@ -404,6 +418,11 @@ def _finished(queue: deque, extent, study_data: tuple, digest: str, client, cach
                                  package=exc.name or str(exc)) from None
             fut.release()  # the driver has it (and the cache): the worker may forget it
             yield job, ext, data, False
+
+
+def _slots(client) -> int:
+    """Tasks to keep in flight: one at a time here, else two per worker thread of the cluster."""
+    return 1 if client is None else 2 * max(1, sum(client.nthreads().values()))
 
 
 def _with_retries(payload: bytes, retries: int) -> bytes:
