@@ -50,8 +50,16 @@ KINDS = ("day_care_centre", "service_centre", "service_station")
 
 
 def peak_mb() -> float:
-    """This process's peak resident memory (MB)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    """This process's peak resident memory (MB = 10^6 bytes): the kernel's high-water mark of
+    this process image (``VmHWM``). Not ``ru_maxrss``: Linux carries that across fork and exec,
+    so a Dask worker spawned by a driver already holding the province network reported the
+    driver's peak as its own (4.2 GB when the worker's own peak was under 1 GB)."""
+    try:
+        with open("/proc/self/status") as f:
+            kib = next(int(line.split()[1]) for line in f if line.startswith("VmHWM:"))
+    except (OSError, StopIteration):  # not Linux: ru_maxrss (KiB here), with the caveat above
+        kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return kib * 1024 / 1e6
 
 
 def load() -> str:
@@ -306,9 +314,8 @@ def stage_single(folder: Path) -> dict:
 
 
 def _worker_peak_mb() -> float:
-    import resource as r
-
-    return r.getrusage(r.RUSAGE_SELF).ru_maxrss / 1024.0
+    """A worker's own peak (MB), run on each worker by ``client.run``."""
+    return peak_mb()
 
 
 def stage_cluster(folder: Path, workers: int) -> dict:

@@ -36,6 +36,7 @@ import numpy as np
 import shapely
 
 from . import _kernels as K
+from ._chains import chain_pieces
 from .network import csr_arrays
 from .network import WalkNetwork
 from .progress import progress
@@ -48,6 +49,8 @@ log = logging.getLogger(__name__)
 FROM_U, FROM_V, SITE_EDGE = 0, 1, 2
 #: Slack (m) added to every radius so points exactly on a boundary stay inside after rounding.
 _EPS_M = 1e-3
+#: Edge vertices closer than this to a cut (m) are not kept in the cut piece.
+_VERTEX_TOL_M = 1e-6
 
 
 def reachable_pieces(net: WalkNetwork, snapped: Any, site: int, limits_m: Sequence[float],
@@ -145,7 +148,10 @@ def edge_substrings(net: WalkNetwork, edge: np.ndarray, start: np.ndarray, end: 
     seg[first] = 0.0
     cum = np.cumsum(seg)
     cum -= np.repeat(cum[first], np.bincount(gi, minlength=len(g)))
-    inner = (cum > s[gi]) & (cum < t[gi])
+    # the running sum over the whole batch carries its rounding into each edge's positions, so
+    # a vertex within a micrometre of a cut is left out (else the same piece could keep or drop
+    # it depending on which other pieces share the batch)
+    inner = (cum > s[gi] + _VERTEX_TOL_M) & (cum < t[gi] - _VERTEX_TOL_M)
     p0 = shapely.get_coordinates(shapely.line_interpolate_point(g, s))
     p1 = shapely.get_coordinates(shapely.line_interpolate_point(g, t))
     ids = np.concatenate([np.arange(len(g)), gi[inner], np.arange(len(g))])
@@ -283,8 +289,9 @@ def _chunk_pieces(net: WalkNetwork, sites_snapped: Any, chunk_sites: np.ndarray,
     grp, e, s, t, rs, rt = _best_per_edge(net, grp, kind, e, s, t, rs, rt)
     core, cs, ce = _core(s, t, rs, rt, reach.core_m)
     cg, ceg, cs, ce = _merge_intervals(net, grp[core], e[core], cs[core], ce[core])
-    polys = shapely.buffer(edge_substrings(net, ceg, cs, ce), reach.cap_m * reach.scale + _EPS_M,
-                           quad_segs=reach.quad_segs)
+    lines, cg = chain_pieces(edge_substrings(net, ceg, cs, ce), cg, ceg, cs, ce, net.edge_u, net.edge_v,
+                             net.edge_length, net.n_nodes)
+    polys = shapely.buffer(lines, reach.cap_m * reach.scale + _EPS_M, quad_segs=reach.quad_segs)
     # a walk that starts with less than the core's walk left never reaches a core: one disk
     # at the site (widened by 1 / rate_min where a downhill is walked faster than the flat)
     left0 = reach.lim_m[None, :] - sites_snapped.access_m[chunk_sites][:, None]
