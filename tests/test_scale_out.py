@@ -299,11 +299,38 @@ def assert_same_outputs(out: Path, ref_out: Path) -> None:
     assert len(b) and (b > 0).all() and np.all(np.abs(a - b) <= 1e-4 * b)
 
 
-def test_short_walks_cut_the_network_and_still_match(single):
+def limit_halos_only(monkeypatch) -> None:
+    """Tiles start at the walk limit's halo (no wider first guess), so homes whose nearest
+    facility lies beyond it go round again: the path a first guess makes rare."""
+    monkeypatch.setattr(compute, "first_halos_m", lambda tiles, c, f, kinds, base_m, *a, **k: {t.tile_id: base_m for t in tiles})
+
+
+def test_first_halos_reach_the_nearest_facility_of_every_kind():
+    import geopandas as gpd
+
+    comm = gpd.GeoDataFrame({"community_id": ["a", "b"]}, geometry=shapely.points([0.0, 10_000.0], [0.0, 0.0]),
+                            crs="EPSG:32648")
+    fac = gpd.GeoDataFrame({"kind": ["near", "far", "near", "far"]},
+                           geometry=shapely.points([100.0, 0.0, 10_000.0, 10_000.0], [0.0, 1_000.0, 50.0, 9_000.0]),
+                           crs="EPSG:32648")
+    tiles = [tiling.Tile("t0", np.array([0]), np.empty(0, int), np.empty(0, int)),
+             tiling.Tile("t1", np.array([1]), np.empty(0, int), np.empty(0, int))]
+    halos = tiling.first_halos_m(tiles, comm, fac, ["near", "far"], base_m=1_000.0, snap_max_m=250.0)
+    # t0: the far kind 1 km away -> 1 km x 1.5 detour + 250 m snap; t1: 9 km away -> capped at 4 x base
+    assert halos == {"t0": pytest.approx(1_750.0), "t1": pytest.approx(4_000.0)}
+    # a kind with no facility is never found: it does not widen the halo
+    halos = tiling.first_halos_m(tiles, comm, fac.iloc[[0, 2]], ["near", "far"], base_m=1_000.0, snap_max_m=250.0)
+    assert halos == {"t0": 1_000.0, "t1": 1_000.0}
+    # downhill walks cost less per metre: the halo widens by 1 / cost factor
+    assert tiling.first_halos_m(tiles[:1], comm, fac, ["near", "far"], 1_000.0, 250.0, 0.5)["t0"] == pytest.approx(3_250.0)
+
+
+def test_short_walks_cut_the_network_and_still_match(single, monkeypatch):
     """With a 5-minute walk the halo (270 + 250 + 50 m) is a fraction of the sample, so each
     tile computes on part of the network and the far homes go round again with wider halos."""
     from eldercare_coverage import pipeline
 
+    limit_halos_only(monkeypatch)
     study, net, _ = single
     cfg = study.config
     short = dataclasses.replace(study, config=dataclasses.replace(
@@ -315,6 +342,12 @@ def test_short_walks_cut_the_network_and_still_match(single):
     first = [n for name, n in run["edges"].items() if name.endswith("-h0")]
     assert len(first) == 4 and max(first) < net.n_edges  # the first round cuts the network
     assert_same_access(tiled, ref)
+    # first halos wide enough for the nearest facility of every kind: fewer jobs, same answer
+    monkeypatch.undo()
+    wide = compute.compute_tiled_access(short, net, *study_tile_inputs(short), tiling="grid", tile_size_m=four_tiles(study), halo_margin_m=50.0)
+    assert len(wide.params["tiles"]["computed"]) < len(run["computed"])
+    assert min(wide.params["tiles"]["first_halo_m"].values()) > run["halo_m"]
+    assert_same_access(wide, ref)
 
 
 # --------------------------------------------------------------------------------------------
@@ -362,13 +395,14 @@ def read_hill(study, path: Path):
     return dem
 
 
-def test_tiles_take_slopes_from_a_dem(single, tmp_path):
+def test_tiles_take_slopes_from_a_dem(single, tmp_path, monkeypatch):
     """A hill under the sample: 4 tiles with 5-minute walks (the halo cuts the network, so each
     tile costs its streets, bridges, gate links and compound walks from its own part of the
     DEM) give the single run's slope-aware times, matrices, tables and isochrones exactly."""
     from eldercare_coverage import pipeline
     from eldercare_coverage.walkcost import least_cost_factor
 
+    limit_halos_only(monkeypatch)  # the first round cuts the network, each tile its own part of the DEM
     study, net, flat = single
     dem = read_hill(study, write_hill(tmp_path / "hill.tif", study))
     short = with_access(study, time_limit_min=5.0, bands_min=[5.0])
@@ -414,13 +448,14 @@ def with_steps_on_cut_edges(net, n: int = 3):
     return dataclasses.replace(net, edge_attrs=attrs, meta={}), chosen
 
 
-def test_tiles_avoid_steps_like_the_single_run(single):
+def test_tiles_avoid_steps_like_the_single_run(single, monkeypatch):
     """Wheelchair users on a sample whose main part hangs on flights of steps: without them the
     main part shrinks (homes beyond them are cut off), which a tile must see as the whole
     study does. 4 tiles with 5-minute walks equal the single run."""
     from eldercare_coverage import pipeline
     from eldercare_coverage.access import without_steps
 
+    limit_halos_only(monkeypatch)  # the tiles cut the network: each must see the steps as the study does
     study, net0, _ = single
     net, chosen = with_steps_on_cut_edges(net0)
     assert without_steps(net, True).main_node_mask.sum() < net.main_node_mask.sum()
@@ -599,6 +634,7 @@ def test_tile_arrays_give_back_every_frame_exactly():
 def test_the_largest_tiles_go_first_and_a_wider_halo_goes_again(single, monkeypatch):
     """Tiles start largest first (no worker is left with a big one at the end); a tile whose
     walks reach past its halo goes again with a wider one, and a second run gives the same."""
+    limit_halos_only(monkeypatch)
     study, net, ref = single
     inputs, kinds = study_tile_inputs(study)
     size = four_tiles(study)

@@ -42,7 +42,7 @@ import shapely
 
 from . import tilestore as store
 from .progress import progress
-from .tiling import Tile, TileExtent, halo_distance_m, make_tiles, subnetwork, tile_extent
+from .tiling import Tile, TileExtent, first_halos_m, halo_distance_m, make_tiles, subnetwork, tile_extent
 
 log = logging.getLogger(__name__)
 
@@ -52,8 +52,9 @@ MAX_HALO_LEVELS = 12
 
 @dataclass
 class TileRun:
-    """How a tiled computation went: tiles, halo levels, which jobs came from the cache, the
-    streets in each job's network and the seconds each job's task took."""
+    """How a tiled computation went: tiles, halo levels (level k: the tile's first halo times
+    2^k), which jobs came from the cache, the streets in each job's network, the seconds each
+    job's task took, the walk limit's halo and each tile's first halo (m)."""
 
     tiles: int
     computed: list[str]
@@ -64,6 +65,7 @@ class TileRun:
     seconds: dict[str, float]
     edges: dict[str, int] = dataclasses.field(default_factory=dict)
     task_s: dict[str, float] = dataclasses.field(default_factory=dict)
+    first_halo_m: dict[str, float] = dataclasses.field(default_factory=dict)
 
 
 # --------------------------------------------------------------------------------------------
@@ -277,13 +279,17 @@ def compute_tiled_access(study, net, inputs: TileInputs, kinds: list[str], *, ti
     factor = least_cost_factor(dem)
     halo0 = halo_distance_m(cfg.time_limit_min, speed, cfg.snap_max_m, halo_margin_m, factor)
     tiles = make_tiles(inputs.communities, inputs.facilities, inputs.candidates, by=tiling, tile_size_m=tile_size_m)
-    log.info("%d tiles (%s), halo %.0f m", len(tiles), tiling, halo0)
+    # the walk limit needs halo0; the unlimited nearest-facility walks usually need more, and a
+    # tile that starts wide enough is not run again (each job rebuilds the tile's whole network)
+    first = first_halos_m(tiles, inputs.communities, inputs.facilities, kinds, halo0, cfg.snap_max_m, factor)
+    log.info("%d tiles (%s), halo %.0f m (first halos up to %.0f m)", len(tiles), tiling, halo0,
+             max(first.values(), default=halo0))
     key = {"tiling": tiling, "tile_size_m": tile_size_m, "halo_m": halo0, "access": access,
            "dem": dem_fingerprint(dem), "format": store.FORMAT}
     if cache is not None:
         cache.open()
         cache.write_key(key)  # tiles of other settings or another DEM in its folder are dropped
-    run = TileRun(len(tiles), [], [], {}, halo0, scheduler if client is None else "client", {})
+    run = TileRun(len(tiles), [], [], {}, halo0, scheduler if client is None else "client", {}, first_halo_m=first)
     parts: dict[str, tuple[int, bytes]] = {}
     trees: dict = {}
     all_streets: set[str] = set()
@@ -293,7 +299,7 @@ def compute_tiled_access(study, net, inputs: TileInputs, kinds: list[str], *, ti
     def extent(job: Job) -> TileExtent:
         # past MAX_HALO_LEVELS doublings, one halo that takes the whole study (1,000,000 km);
         # a tile that already had every street takes every site next (doubling adds nothing else)
-        halo = halo0 * 2.0 ** job.level if job.level < MAX_HALO_LEVELS else 1e9
+        halo = first[job.tile_id] * 2.0 ** job.level if job.level < MAX_HALO_LEVELS else 1e9
         return tile_extent(job.tile, inputs.communities, inputs.facilities, inputs.candidates, net,
                            1e9 if job.tile_id in all_streets else halo, cfg.snap_max_m, gates=inputs.gates,
                            buildings=inputs.buildings, gate_tolerance_m=cfg.gate_tolerance_m, trees=trees)

@@ -33,8 +33,9 @@ import scipy.sparse as sp
 import shapely
 
 CACHE_PREFIX = ".eldercare-tiles-"
-#: The layout of the arrays; part of the cache key, so tiles of an older layout are recomputed.
-FORMAT = 3
+#: The layout of the arrays, and the way tiles are computed (4: first halos per tile, isochrones
+#: drawn from joined street lines); part of the cache key, so tiles of older runs are recomputed.
+FORMAT = 4
 _OWNER = "owner.json"
 
 

@@ -83,6 +83,36 @@ def halo_distance_m(limit_min: float, speed_mps: float, snap_max_m: float, margi
     return float(limit_min) * 60.0 * float(speed_mps) / float(cost_factor) + float(snap_max_m) + float(margin_m)
 
 
+def first_halos_m(tiles: list[Tile], communities: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame,
+                  kinds: list[str], base_m: float, snap_max_m: float, cost_factor: float = 1.0, *,
+                  detour: float = 1.5, share: float = 0.95, most: float = 4.0) -> dict[str, float]:
+    """Each tile's first halo (m): ``base_m`` (the walk limit's halo), widened so that ``share``
+    of its communities find their nearest facility of every kind inside it, judged by the
+    straight-line distance times ``detour`` (streets are longer), divided by ``cost_factor``
+    (downhill walks cost less per metre), plus the snap distance; at most ``most`` times
+    ``base_m``. Only a first guess that saves re-running most tiles with a wider halo: a walk
+    that still ends beyond it is run again wider (:mod:`.compute`), so results never depend on it."""
+    pts = _points(communities.geometry.to_numpy())
+    ok = ~shapely.is_empty(pts)
+    need = np.zeros(len(pts))
+    fk = facilities["kind"].astype(str).to_numpy() if "kind" in facilities else np.full(len(facilities), "")
+    fgeom = facilities.geometry.to_numpy()
+    fok = ~(shapely.is_missing(fgeom) | shapely.is_empty(fgeom))
+    for sel in [fk == k for k in kinds] or [np.ones(len(fk), dtype=bool)]:
+        g = fgeom[sel & fok]
+        if not len(g) or not ok.any():
+            continue  # a kind with no facility is never found, however wide the halo
+        (i, _), dist = shapely.STRtree(g).query_nearest(pts[ok], return_distance=True, all_matches=False)
+        d = np.zeros(len(pts))
+        d[np.flatnonzero(ok)[i]] = dist
+        need = np.maximum(need, d)
+    out = {}
+    for t in tiles:
+        far = float(np.quantile(need[t.communities], share)) if len(t.communities) else 0.0
+        out[t.tile_id] = float(np.clip(far * detour / cost_factor + snap_max_m, base_m, most * base_m))
+    return out
+
+
 def tile_labels(communities: gpd.GeoDataFrame, by: str, tile_size_m: float) -> np.ndarray:
     """Tile label of each community: its district (blank districts form one tile), or the
     ``tile_size_m`` grid cell (m) of its representative point, the grid starting at the
@@ -161,8 +191,8 @@ def tile_extent(tile: Tile, communities: gpd.GeoDataFrame, facilities: gpd.GeoDa
         if not len(geoms) or not len(around):
             return np.empty(0, dtype=np.int64)
         if name not in trees:
-            trees[name] = shapely.STRtree(geoms)
-        return _near(trees[name], geoms, around, distance)
+            trees[name] = (shapely.STRtree(geoms), shapely.bounds(geoms))
+        return _near(*trees[name], around, distance)
 
     def present(g: np.ndarray) -> np.ndarray:
         return g[~(shapely.is_missing(g) | shapely.is_empty(g))]
@@ -170,13 +200,13 @@ def tile_extent(tile: Tile, communities: gpd.GeoDataFrame, facilities: gpd.GeoDa
     cgeom = communities.geometry.to_numpy()
     fgeom, kgeom = facilities.geometry.to_numpy(), candidates.geometry.to_numpy()
     region = present(np.concatenate([cgeom[tile.communities], fgeom[tile.facilities], kgeom[tile.candidates]]))
-    comm = np.union1d(near(cgeom, "communities", region, halo_m + snap_max_m), tile.communities)
+    comm = _union(near(cgeom, "communities", region, halo_m + snap_max_m), tile.communities, len(cgeom))
     # gated compounds in the tile keep every gate and the streets those gates open onto
     compounds = present(cgeom[comm])
-    edges = np.union1d(near(net.edge_geometry, "edges", region, halo_m + snap_max_m),
-                       near(net.edge_geometry, "edges", compounds, gate_tolerance_m + 2 * snap_max_m))
-    fac = np.union1d(near(fgeom, "facilities", region, halo_m), tile.facilities)
-    cand = np.union1d(near(kgeom, "candidates", region, halo_m), tile.candidates)
+    edges = _union(near(net.edge_geometry, "edges", region, halo_m + snap_max_m),
+                   near(net.edge_geometry, "edges", compounds, gate_tolerance_m + 2 * snap_max_m), net.n_edges)
+    fac = _union(near(fgeom, "facilities", region, halo_m), tile.facilities, len(fgeom))
+    cand = _union(near(kgeom, "candidates", region, halo_m), tile.candidates, len(kgeom))
     gate_rows = (near(gates.geometry.to_numpy(), "gates", compounds, gate_tolerance_m + 1.0)
                  if gates is not None and len(gates) else np.empty(0, np.int64))
     bld = (near(buildings.geometry.to_numpy(), "buildings", compounds, 0.0)
@@ -186,8 +216,18 @@ def tile_extent(tile: Tile, communities: gpd.GeoDataFrame, facilities: gpd.GeoDa
                       edges, bool(whole))
 
 
-def _near(tree: shapely.STRtree, geoms: np.ndarray, around: np.ndarray, distance: float) -> np.ndarray:
-    """Sorted positions of ``geoms`` that may lie within ``distance`` (m) of ``around``: every
+def _union(a: np.ndarray, b: np.ndarray, n: int) -> np.ndarray:
+    """Sorted union of two sets of positions below ``n`` (a mask: several times faster than
+    ``np.union1d``'s hashing and sorting for the ~10^5 streets of a tile)."""
+    mask = np.zeros(n, dtype=bool)
+    mask[a] = True
+    mask[b] = True
+    return np.flatnonzero(mask)
+
+
+def _near(tree: shapely.STRtree, bounds: np.ndarray, around: np.ndarray, distance: float) -> np.ndarray:
+    """Sorted positions of the geometries indexed by ``tree`` (with their ``bounds``) that may
+    lie within ``distance`` (m) of ``around``: every
     one that does, and a few more. More streets, sites or compounds than needed never change a
     result (they are real, and whatever is within reach is there), so a coarse raster does: the
     cells of ``around``'s bounding boxes widened by ``distance``, and the geometries whose
@@ -215,7 +255,7 @@ def _near(tree: shapely.STRtree, geoms: np.ndarray, around: np.ndarray, distance
     marked = (diff.cumsum(0).cumsum(1)[:nx, :ny] > 0).astype(np.int64)
     sat = np.zeros((nx + 1, ny + 1), dtype=np.int64)
     sat[1:, 1:] = marked.cumsum(0).cumsum(1)
-    g = shapely.bounds(geoms[cand])
+    g = bounds[cand]
     a0, a1 = cells(g[:, 0], x0, nx), cells(g[:, 2], x0, nx) + 1
     c0, c1 = cells(g[:, 1], y0, ny), cells(g[:, 3], y0, ny) + 1
     hits = sat[a1, c1] - sat[a0, c1] - sat[a1, c0] + sat[a0, c0]
@@ -230,7 +270,7 @@ def subnetwork(net: WalkNetwork, edges: np.ndarray) -> dict[str, np.ndarray]:
     """
     edges = np.asarray(edges, dtype=np.int64)
     eu, ev = net.edge_u[edges].astype(np.int64), net.edge_v[edges].astype(np.int64)
-    nodes = np.unique(np.concatenate([eu, ev]))
+    nodes = _union(eu, ev, net.n_nodes)
     attrs = net.edge_attrs.iloc[edges].reset_index(drop=True)
     return {"x": net.x[nodes], "y": net.y[nodes], "node_id": net.node_id[nodes],
             "edge_u": np.searchsorted(nodes, eu).astype(np.int32),
