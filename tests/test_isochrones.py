@@ -170,3 +170,24 @@ def test_isochrone_invariant_against_travel_times(chengdu):
     pts, base = _scatter(chengdu, 600, 25.0, 11)
     checked_in, checked_out = _check_invariant(chengdu, pts, base[:5], 0.9, [10.0])
     assert checked_in > 50 and checked_out > 200
+
+
+@pytest.mark.parametrize("turn_deg", [30, 50, 60, 100, 120, 150, 170])
+def test_points_within_the_radius_of_a_bend_lie_inside(turn_deg):
+    """A street bending at a node (the two pieces are joined into one line and buffered with a
+    round join, whose segments may span 1.5x those of a cap): every point within the access
+    radius of the bend is inside the polygon, and none beyond the widened radius."""
+    t = np.radians(turn_deg)
+    x = np.array([0.0, 500.0, 500.0 + 500.0 * np.cos(t)])
+    y = np.array([0.0, 0.0, 500.0 * np.sin(t)])
+    net = network_from_arrays(x, y, np.array([0, 1]), np.array([1, 2]), "EPSG:32648")
+    site = snap_points(net, shapely.points([5.0], [1.0]), 50.0)
+    r = 100.0
+    iso = isochrones(net, site, ["s"], None, 1.0, limits_min=[60.0], access_max_m=r)
+    poly = iso.geometry.iloc[0]
+    ang = np.linspace(0, 2 * np.pi, 721)
+    near = shapely.points(500.0 + 0.999 * r * np.cos(ang), 0.999 * r * np.sin(ang))
+    assert shapely.contains(poly, near).all()
+    far = shapely.points(500.0 + 1.09 * r * np.cos(ang), 1.09 * r * np.sin(ang))
+    street = shapely.LineString(np.c_[x, y])
+    assert not shapely.contains(poly, far[shapely.distance(far, street) > 1.085 * r]).any()

@@ -61,6 +61,8 @@ def _end_directions(xy: np.ndarray, offs: np.ndarray, piece: np.ndarray, side: n
     d = np.zeros((len(piece), 2))
     for i in range(len(piece)):
         a, b = offs[piece[i]], offs[piece[i] + 1]
+        if b - a < 2:
+            continue
         at, step, stop = (a, 1, b) if side[i] == 0 else (b - 1, -1, a - 1)
         q = at + step
         while q != stop:
@@ -78,7 +80,9 @@ def _chain_coords(mate: np.ndarray, xy: np.ndarray, offs: np.ndarray):
     """Walk the joined pieces: (coordinates, line index per coordinate, first piece of each
     line). Piece ``p`` has coordinates ``xy[offs[p]:offs[p + 1]]`` from its side 0 to side 1;
     a joined piece is walked in the direction that continues the line, and its first
-    coordinate (the shared node) is dropped. A closed ring starts at its lowest piece."""
+    coordinate (the shared node) is dropped. A ring is cut open at its lowest piece, which
+    becomes a line of its own (GEOS before 3.13 could drop the buffer of a closed line's
+    inside); ``mate`` is changed in place for it."""
     n = len(offs) - 1
     seen = np.zeros(n, dtype=np.bool_)
     out = np.empty((len(xy), 2))
@@ -96,7 +100,11 @@ def _chain_coords(mate: np.ndarray, xy: np.ndarray, offs: np.ndarray):
             if k < 0 or k // 2 == i:
                 break
             j, side = k // 2, 1 - k % 2
-        if k >= 0:  # a ring: walk it from i, entering at its side 0
+        if k >= 0:  # a ring: unjoin piece i at both ends; the rest is then an open line
+            for e in (2 * i, 2 * i + 1):
+                if mate[e] >= 0:
+                    mate[mate[e]] = -1
+                    mate[e] = -1
             j, side = i, 0
         first[c] = j
         start = True

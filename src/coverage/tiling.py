@@ -24,8 +24,11 @@ data as in the single run; downhill a walk costs less than its length (down to
 :func:`~eldercare_coverage.walkcost.least_cost_factor`), so the walk limit's part of the halo is
 divided by that factor.
 
-The nearest-facility times of the access stage have no limit: a time within ``halo_m`` is exact,
-a longer one may not be, and the tile is run again with a larger halo (:mod:`.compute`).
+The nearest-facility times of the access stage have no limit: a time within a tile's halo is
+exact, a longer one may not be, and the tile is run again with a larger halo (:mod:`.compute`).
+So that this is rare, a tile's first halo is ``halo_m`` widened to the straight-line distance
+(times a detour factor) to the nearest facility of every kind (:func:`first_halos_m`); the
+guarantees above hold for any halo of at least ``halo_m``.
 """
 
 from __future__ import annotations
