@@ -434,6 +434,7 @@ def main() -> None:
         gen = json.loads(gen_file.read_text())
     else:
         gen = generate(args.workdir, args.cities, args.nodes, args.homes, args.facilities, args.candidates)
+        gen.update(cities=args.cities, nodes_per_city=args.nodes)
         gen_file.write_text(json.dumps(gen))
     print(f"generated: {json.dumps({k: round(v, 1) if isinstance(v, float) else v for k, v in gen.items()})}")
     if args.baseline == "auto":
@@ -467,7 +468,9 @@ def _report(args, gen: dict, read: dict, single: dict, one: dict, two: dict) -> 
     same = single["fingerprint"] == one["fingerprint"] == two["fingerprint"]
     ratio = one["tiles_s"] / two["tiles_s"]
     print()
-    print(f"| synthetic province: {args.cities} cities x {args.nodes:,} nodes, {gen['nodes']:,} nodes, "
+    # the generated province's own shape (a --no-generate run's arguments need not match it)
+    shape = f"{gen['cities']} cities x {gen['nodes_per_city']:,} nodes, " if "cities" in gen else ""
+    print(f"| synthetic province: {shape}{gen['nodes']:,} nodes, "
           f"{gen['ways']:,} ways, {gen['communities']:,} communities, {single['demand_points']:,} demand points, "
           f"{gen['facilities']:,} facilities, {gen['candidates']:,} candidates | value | load avg (1/5/15 min) |")
     print("|---|---:|---|")
