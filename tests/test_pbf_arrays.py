@@ -90,12 +90,14 @@ FIELDS = ("node_id", "x", "y", "edge_u", "edge_v", "way_id", "highway", "edge_wa
 WAY_FIELDS = ("way_id", "count", "refs", "lon", "lat", "gap", "tags", "strings", "kind")
 
 
+def no_fallback(*a, **k):
+    """Stands in for the pyosmium reader where the decoder must not fall back to it."""
+    raise AssertionError("the decoder fell back to pyosmium")
+
+
 def decoded_and_reference(path, crs, monkeypatch, **kw):
     """read_walk_arrays with the pyosmium fallback forbidden, and the pyosmium reference."""
     reference = pbf.read_walk_arrays_osmium
-
-    def no_fallback(*a, **k):
-        raise AssertionError("the decoder fell back to pyosmium")
 
     with monkeypatch.context() as m:
         m.setattr(pbf, "read_osm_ways_osmium", no_fallback)
@@ -113,9 +115,6 @@ def assert_identical(new, old, fields=FIELDS):
 def assert_same_ways(path, monkeypatch):
     """read_osm_ways (the decoder, fallback forbidden) and pyosmium give identical way arrays,
     every WAY_TAGS value included; returns them."""
-    def no_fallback(*a, **k):
-        raise AssertionError("the decoder fell back to pyosmium")
-
     with monkeypatch.context() as m:
         m.setattr(pbf, "read_osm_ways_osmium", no_fallback)
         new = pbf.read_osm_ways(path)

@@ -152,9 +152,9 @@ def edge_substrings(net: WalkNetwork, edge: np.ndarray, start: np.ndarray, end: 
     seg[first] = 0.0
     cum = np.cumsum(seg)
     cum -= np.repeat(cum[first], np.bincount(gi, minlength=len(g)))
-    # the running sum over the whole batch carries its rounding into each edge's positions, so
-    # a vertex within a micrometre of a cut is left out (else the same piece could keep or drop
-    # it depending on which other pieces share the batch)
+    # a vertex within a micrometre of a cut is the cut point itself: kept, it would make an end
+    # segment of rounding-noise length (and direction, which the joining of pieces reads), and
+    # whether it is kept would hang on the last bits of a running sum over the whole batch
     inner = (cum > s[gi] + _VERTEX_TOL_M) & (cum < t[gi] - _VERTEX_TOL_M)
     p0 = shapely.get_coordinates(shapely.line_interpolate_point(g, s))
     p1 = shapely.get_coordinates(shapely.line_interpolate_point(g, t))

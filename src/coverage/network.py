@@ -35,7 +35,7 @@ from scipy.sparse.csgraph import connected_components
 from .errors import ProblemReport
 from .messages import ByLanguage, Text
 from .osmtags import (  # noqa: F401 (the walk rules, re-exported where they always were)
-    EXCLUDED_HIGHWAY, EXCLUDED_UNLESS_FOOT, GRADE_SEPARATED_FAST, WAY_TAGS, _first, is_walkable, residents_only)
+    EXCLUDED_HIGHWAY, EXCLUDED_UNLESS_FOOT, GRADE_SEPARATED_FAST, WAY_TAGS, _first, is_level, is_walkable, residents_only)
 
 if TYPE_CHECKING:
     from .pbf import WalkArrays
@@ -563,7 +563,7 @@ def _simplify(G: nx.MultiDiGraph) -> nx.MultiDiGraph:
     # tunnels, whose grade is not the ground's under them (see walkcost).
     for _, _, d in G.edges(data=True):
         d["is_steps"] = _first(d.get("highway")) == "steps"
-        d["is_level"] = _first(d.get("bridge")) not in ("", "no") or _first(d.get("tunnel")) not in ("", "no")
+        d["is_level"] = is_level(d)
     return ox.simplify_graph(G, edge_attrs_differ=["is_steps", "is_level"])
 
 

@@ -23,6 +23,8 @@ EXCLUDED_UNLESS_FOOT = frozenset({"cycleway"})
 #: in Chinese cities these are the elevated expressways (高架) and road tunnels.
 GRADE_SEPARATED_FAST = frozenset({"trunk", "trunk_link"})
 _FOOT_OK = frozenset({"yes", "designated", "permissive", "official"})
+#: ``bridge`` / ``tunnel`` values of a way at ground level (any other: a bridge or tunnel).
+NOT_LEVEL = ("", "no")
 _SIDEWALK_YES = frozenset({"both", "left", "right", "yes", "separate"})
 #: OSM way tags kept on the edges (osmnx's defaults plus the pedestrian ones we filter on).
 WAY_TAGS = ("highway", "name", "foot", "access", "service", "sidewalk", "area", "oneway",
@@ -52,13 +54,18 @@ def is_walkable(tags: dict[str, Any]) -> bool:
     if hw in EXCLUDED_UNLESS_FOOT and not (foot_ok or _first(tags.get("sidewalk")) in _SIDEWALK_YES):
         return False
     if (hw in GRADE_SEPARATED_FAST and not (foot_ok or _first(tags.get("sidewalk")) in _SIDEWALK_YES)
-            and (_first(tags.get("bridge")) not in ("", "no") or _first(tags.get("tunnel")) not in ("", "no"))):
+            and is_level(tags)):
         return False
     if _first(tags.get("access")) in ("private", "no") and not foot_ok:
         return False
     if _first(tags.get("service")) == "private" and not foot_ok:
         return False
     return True
+
+
+def is_level(tags: dict[str, Any]) -> bool:
+    """Whether a way is a bridge or a tunnel (grade-separated from the ground under it)."""
+    return _first(tags.get("bridge")) not in NOT_LEVEL or _first(tags.get("tunnel")) not in NOT_LEVEL
 
 
 def _first(value: object) -> str:

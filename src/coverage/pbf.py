@@ -63,7 +63,11 @@ class OsmWays:
 
     def select(self, keep: np.ndarray) -> OsmWays:
         """The ways of the boolean mask ``keep`` (one per way)."""
-        at = np.repeat(keep, self.count)
+        # the kept ways' ref positions only (a mask over every ref costs more than the few ways kept)
+        k = np.flatnonzero(keep)
+        c = self.count[k]
+        starts = np.cumsum(self.count) - self.count
+        at = np.repeat(starts[k] - np.cumsum(c) + c, c) + np.arange(int(c.sum()))
         return OsmWays(self.way_id[keep], self.count[keep], self.refs[at], self.lon[at], self.lat[at], self.gap[at],
                        self.tags[keep], self.strings, self.kind[keep], self.ways_read, self.seconds)
 
@@ -128,7 +132,7 @@ def read_walk_arrays_osmium(path: str | Path, metric_crs, *,
 _LAST_RESIDENTS: dict = {}
 
 
-def _file_key(path: str | Path) -> tuple | None:
+def file_key(path: str | Path) -> tuple | None:
     """(resolved path, size, mtime in ns) of a file, None when it cannot be read."""
     try:
         stat = Path(path).stat()
@@ -152,7 +156,7 @@ def read_osm_ways(path: str | Path) -> OsmWays:
         ways = read_osm_ways_osmium(path)
     ways.seconds = time.perf_counter() - t0
     _LAST_RESIDENTS.clear()
-    _LAST_RESIDENTS.update(key=_file_key(path), ways=ways.select(ways.kind == RESIDENTS))
+    _LAST_RESIDENTS.update(key=file_key(path), ways=ways.select(ways.kind == RESIDENTS))
     log.info("decoded %s highway ways (%s kept) from %s in %.1f s (%.0f ways/s)", f"{ways.ways_read:,}",
              f"{len(ways.way_id):,}", Path(path).name, ways.seconds, ways.ways_read / max(ways.seconds, 1e-9))
     return ways
@@ -161,7 +165,7 @@ def read_osm_ways(path: str | Path) -> OsmWays:
 def residents_ways(path: str | Path) -> OsmWays:
     """The residents-only ways of ``path``: those remembered from the last read of this file
     (unchanged since), else read now."""
-    key = _file_key(path)
+    key = file_key(path)
     if key is None or _LAST_RESIDENTS.get("key") != key:
         read_osm_ways(path)
     return _LAST_RESIDENTS["ways"]

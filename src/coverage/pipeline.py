@@ -296,11 +296,13 @@ def _read_network(path: str, metric_crs, area, margin_m: float, report):
     from . import network
     from .errors import ProblemReport
 
+    from .pbf import file_key
+
     try:
-        stat = Path(path).stat()
-        key = (str(Path(path).resolve()), stat.st_size, stat.st_mtime_ns, metric_crs.to_wkt(),
-               hashlib.sha1(shapely.to_wkb(area)).hexdigest(), float(margin_m))
-    except (OSError, TypeError):
+        key = file_key(path)
+        if key is not None:
+            key += (metric_crs.to_wkt(), hashlib.sha1(shapely.to_wkb(area)).hexdigest(), float(margin_m))
+    except TypeError:
         key = None
     if key is None or _LAST_NETWORK.get("key") != key:
         found = ProblemReport(language=report.language)

@@ -39,7 +39,7 @@ import pandas as pd
 import pyproj
 import shapely
 
-from .osmtags import WAY_TAGS
+from .osmtags import NOT_LEVEL, WAY_TAGS
 from .pbf import WALKABLE, OsmWays
 
 #: Edge tag columns of a walk network, as ``network_from_graph`` writes them.
@@ -67,7 +67,7 @@ def walk_graph(ways: OsmWays, clip_wgs: Any | None, metric_crs: Any) -> GraphArr
     lon/lat polygon ``clip_wgs`` (None: all), with coordinates in ``metric_crs`` (m)."""
     node_id, lon, lat, seg_u, seg_v, seg_way = _raw_segments(ways, ways.kind == WALKABLE, clip_wgs)
     hw, bridge, tunnel = ways.values("highway"), ways.values("bridge"), ways.values("tunnel")
-    level = ~np.isin(bridge, ["", "no"]) | ~np.isin(tunnel, ["", "no"])
+    level = ~np.isin(bridge, NOT_LEVEL) | ~np.isin(tunnel, NOT_LEVEL)  # osmtags.is_level, vectorised
     # steps and grade-separated ways stay edges of their own (network._simplify says why)
     seg_class = (2 * (hw == "steps") + level).astype(np.int8)[seg_way]
     endpoint, ptr, inc = _endpoints(len(node_id), seg_u, seg_v, seg_class)
@@ -242,7 +242,7 @@ def _distinct(a: np.ndarray) -> np.ndarray:
     """The sorted distinct values of an int array (sorting: numpy 2's hashing ``np.unique``
     takes seconds on millions of distinct values)."""
     a = np.sort(a)
-    return a[np.concatenate([[True], a[1:] != a[:-1]])] if len(a) else a
+    return a[_group_starts(a)]
 
 
 def _edge_tags(ways: OsmWays, owner: np.ndarray, way: np.ndarray, n: int) -> pd.DataFrame:
